@@ -1,0 +1,66 @@
+# Tambon Trust — every command a newcomer or CI needs.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+
+# Anvil comes from npm; ape-vyper finds the pip-installed vyper through VVM_BINARY_PATH.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export VVM_BINARY_PATH := $(CURDIR)/$(VENV)/vvm
+export APE_DATA_FOLDER ?= $(CURDIR)/.ape
+
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-all lint bench bench-gas bench-evidence bench-oracle bench-web lock clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	mkdir -p $(VENV)/vvm && ln -sf ../bin/vyper $(VENV)/vvm/vyper-0.4.3
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+## One command: install everything and run the demo stack.
+demo: install
+	$(VENV)/bin/tambon demo
+
+## One command: install what tests need and run the whole suite (slow fault variants excluded).
+test: install
+	$(PY) scripts/check_pytest.py -m "not slow" $(PYTEST_ARGS)
+
+test-all: install
+	$(PY) scripts/check_pytest.py $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check tambon evidence oracle frontend scripts tests
+	$(VENV)/bin/ruff format --check tambon evidence oracle frontend scripts tests
+
+bench: bench-gas bench-evidence bench-oracle bench-web
+	$(PY) scripts/bench_summary.py
+
+bench-gas: install
+	$(PY) scripts/bench_gas.py
+
+bench-evidence: install
+	$(PY) scripts/bench_evidence.py
+
+bench-oracle: install
+	$(PY) scripts/bench_oracle.py
+
+bench-web: install
+	$(PY) scripts/bench_web.py
+
+## Re-resolve the lock file after editing pyproject.toml.
+lock:
+	$(UV) pip compile pyproject.toml --extra test --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf .build .ape .pytest_cache bench/results/*.tmp

@@ -1,0 +1,73 @@
+"""CIDs as the contracts store them: a sha2-256 digest (bytes32) and a multicodec (raw or dag-pb).
+
+Off-chain code always rebuilds the CIDv1 in base32, the form Kubo prints with `--cid-version=1`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multiformats import CID, multihash
+
+from tambon.errors import InvalidCid
+
+RAW = 0x55
+DAG_PB = 0x70
+SUPPORTED_CODECS = {RAW: "raw", DAG_PB: "dag-pb"}
+SHA2_256 = 0x12
+
+
+@dataclass(frozen=True, slots=True)
+class OnchainCid:
+    """The on-chain form of a CID: 32-byte sha2-256 digest plus its codec."""
+
+    digest: bytes
+    codec: int
+
+    def __post_init__(self) -> None:
+        if len(self.digest) != 32:
+            raise InvalidCid(f"a CID digest is 32 bytes, got {len(self.digest)}")
+        if self.codec not in SUPPORTED_CODECS:
+            raise InvalidCid(f"unsupported CID codec 0x{self.codec:x} (raw 0x55 or dag-pb 0x70)")
+
+    @classmethod
+    def parse(cls, cid: str | CID) -> OnchainCid:
+        """Accept a CIDv0 or CIDv1 string (or CID) whose hash is sha2-256."""
+        try:
+            decoded = cid if isinstance(cid, CID) else CID.decode(cid.strip())
+        except Exception as exc:  # multiformats raises several unrelated types
+            raise InvalidCid(f"not a valid CID: {cid!r}") from exc
+        if decoded.hashfun.code != SHA2_256:
+            raise InvalidCid(f"CID {cid} does not use sha2-256")
+        if decoded.codec.code not in SUPPORTED_CODECS:
+            raise InvalidCid(f"CID {cid} has codec {decoded.codec.name}; evidence is raw or dag-pb")
+        return cls(digest=bytes(decoded.raw_digest), codec=decoded.codec.code)
+
+    @classmethod
+    def from_chain(cls, digest: bytes | str, codec: int) -> OnchainCid:
+        if isinstance(digest, str):
+            digest = bytes.fromhex(digest.removeprefix("0x"))
+        return cls(digest=bytes(digest), codec=int(codec))
+
+    @property
+    def cid(self) -> CID:
+        return CID("base32", 1, SUPPORTED_CODECS[self.codec], multihash.wrap(self.digest, "sha2-256"))
+
+    def __str__(self) -> str:
+        return str(self.cid)
+
+    @property
+    def digest_hex(self) -> str:
+        return "0x" + self.digest.hex()
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(self.digest)
+
+
+def cid_string(digest: bytes | str, codec: int) -> str | None:
+    """CIDv1 string for an on-chain pair, or None for the zero digest (nothing recorded)."""
+    raw = bytes.fromhex(digest.removeprefix("0x")) if isinstance(digest, str) else bytes(digest)
+    if not any(raw):
+        return None
+    return str(OnchainCid(raw, int(codec)))

@@ -1,0 +1,55 @@
+"""The `tambon` command: one entry point for every package.
+
+Packages register their sub-commands under the `tambon.cli` entry-point group (pyproject.toml),
+so the core never imports `evidence`, `oracle` or `frontend` itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+
+import typer
+
+from tambon import __version__
+from tambon.errors import TambonError
+
+app = typer.Typer(
+    name="tambon",
+    help="Tambon Trust: community grants and verifiable produce provenance.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    typer.echo(__version__)
+
+
+def _register_subcommands() -> None:
+    for entry in sorted(entry_points(group="tambon.cli"), key=lambda e: e.name):
+        app.add_typer(entry.load(), name=entry.name)
+
+
+def main() -> None:
+    """Run the CLI; expected failures become one `error:` line and a non-zero exit code."""
+    _register_subcommands()
+    try:
+        app(standalone_mode=False)
+    except TambonError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors carry their own exit code and message
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
