@@ -11,6 +11,7 @@ thread reads ahead and folds finished leaves into the tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -275,18 +276,14 @@ class FileImporter:
         while self._inflight:
             item = self._inflight.popleft()
             if isinstance(item, Future):
-                try:
+                with contextlib.suppress(Exception):  # the first error is already being raised
                     item.result()
-                except Exception:  # noqa: S110 - the first error is already being raised
-                    pass
         self._ring.clear()
 
     def _empty(self) -> Node:
         self._levels.clear()
-        if self.profile.raw_leaves:
-            block = b""
-        else:
-            block = pb.encode_node([], pb.encode_unixfs(pb.FILE, None, 0))
+        empty_leaf = pb.encode_node([], pb.encode_unixfs(pb.FILE, None, 0))
+        block = b"" if self.profile.raw_leaves else empty_leaf
         prefix = self._leaf_prefix
         cid = prefix + sha256(block).digest()
         if self.sink is not None:
@@ -448,26 +445,42 @@ class TreeBuilder:
         parts = split_path(path)
         self._parent(parts)
 
+    def _walk(self, tree: dict, prefix: str, entries: list[tuple[str, Node]]) -> Node:
+        children: dict[str, Node] = {}
+        for name in sorted(tree):
+            value = tree[name]
+            path = f"{prefix}{name}"
+            if isinstance(value, dict):
+                children[name] = self._walk(value, path + "/", entries)
+            else:
+                children[name] = value
+                entries.append((path, value))
+        node = directory_node(children, self.profile, self.sink)
+        entries.append((prefix.rstrip("/"), node))
+        return node
+
     def build(self) -> tuple[Node, list[tuple[str, Node]]]:
-        """Root directory node and every entry (path, node) bottom-up, the root last with path ''."""
+        """Root directory node and every entry (path, node), children first, the root last as ''."""
         entries: list[tuple[str, Node]] = []
-
-        def walk(tree: dict, prefix: str) -> Node:
-            children: dict[str, Node] = {}
-            for name in sorted(tree):
-                value = tree[name]
-                path = f"{prefix}{name}"
-                if isinstance(value, dict):
-                    children[name] = walk(value, path + "/")
-                else:
-                    children[name] = value
-                    entries.append((path, value))
-            node = directory_node(children, self.profile, self.sink)
-            entries.append((prefix.rstrip("/"), node))
-            return node
-
-        root = walk(self._root, "")
+        root = self._walk(self._root, "", entries)
         return root, entries
+
+    def build_unwrapped(self) -> tuple[list[tuple[str, Node]], list[tuple[str, Node]]]:
+        """Each top-level entry on its own, without a wrapping directory: (tops, all entries)."""
+        entries: list[tuple[str, Node]] = []
+        tops = []
+        for name, value in self._root.items():
+            if isinstance(value, dict):
+                node = self._walk(value, name + "/", entries)
+            else:
+                node = value
+                entries.append((name, node))
+            tops.append((name, node))
+        return tops, entries
+
+    @property
+    def empty(self) -> bool:
+        return not self._root
 
 
 def import_tree(
