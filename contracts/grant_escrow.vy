@@ -39,7 +39,7 @@ exports: (
     eip712.eip712Domain,
     council.is_member,
     council.threshold,
-    council.nonce,
+    council.council_nonce,
     council.approved,
     council.members,
     council.member_count,
@@ -474,7 +474,7 @@ def cancel(grant_id: uint256, deadline: uint256, signatures: Bytes[MAX_SIGNATURE
     @param signatures `threshold` member approvals of `Cancel(grantId, nonce, deadline)` with the council nonce.
     """
     head: uint256 = self._live_grant(grant_id)
-    council._authorize_council(keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.nonce, deadline)), deadline, signatures)
+    council._authorize_council(keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.council_nonce, deadline)), deadline, signatures)
     funded: uint256 = (head >> FUNDED_SHIFT) & MASK_88
     # Paid is at most funded: each paid milestone's cumulative amount was covered by funding.
     pool: uint256 = unsafe_sub(funded, self._paid(grant_id))
@@ -614,7 +614,7 @@ def cancel_digest(grant_id: uint256, deadline: uint256) -> bytes32:
     """
     @notice The EIP-712 digest members sign to cancel a grant with the current council nonce.
     """
-    return eip712._hash_typed_data_v4(keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.nonce, deadline)))
+    return eip712._hash_typed_data_v4(keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.council_nonce, deadline)))
 
 
 # INTERNAL

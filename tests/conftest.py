@@ -8,6 +8,10 @@ os.environ.setdefault("VVM_BINARY_PATH", str(Path(__file__).resolve().parent.par
 
 import pytest  # noqa: E402
 
+from tambon.build import drop_stale_build  # noqa: E402
+
+drop_stale_build()
+
 
 @pytest.fixture(scope="session")
 def deployer(accounts):

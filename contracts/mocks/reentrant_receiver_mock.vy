@@ -22,8 +22,9 @@ def prime(replay_call: Bytes[4_096]):
 
 
 @external
+@payable
 def call_escrow(data: Bytes[4_096]):
-    raw_call(self.escrow, data)
+    raw_call(self.escrow, data, value=msg.value)
 
 
 @external

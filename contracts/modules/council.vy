@@ -27,10 +27,6 @@ uses: eip712
 from snekmate.utils import ecdsa
 
 
-interface IERC1271:
-    def isValidSignature(digest: bytes32, signature: Bytes[MAX_SIGNATURES_BYTES]) -> bytes4: view
-
-
 # CONSTANTS
 
 MAX_MEMBERS: constant(uint256) = 20
@@ -57,7 +53,7 @@ CHANGE_THRESHOLD_TYPEHASH: constant(bytes32) = keccak256(
 is_member: public(HashMap[address, bool])
 threshold: public(uint256)
 #: Council-wide nonce, consumed by membership changes and other council-wide decisions.
-nonce: public(uint256)
+council_nonce: public(uint256)
 #: approved[digest][member]: on-chain approvals by member transactions.
 approved: public(HashMap[bytes32, HashMap[address, bool]])
 _members: DynArray[address, MAX_MEMBERS]
@@ -128,7 +124,7 @@ def add_member(member: address, new_threshold: uint256, deadline: uint256, signa
     @param signatures Sorted member signatures over `AddMember(member, threshold, nonce, deadline)`.
     """
     self._authorize_council(
-        keccak256(abi_encode(ADD_MEMBER_TYPEHASH, member, new_threshold, self.nonce, deadline)),
+        keccak256(abi_encode(ADD_MEMBER_TYPEHASH, member, new_threshold, self.council_nonce, deadline)),
         deadline,
         signatures,
     )
@@ -147,7 +143,7 @@ def remove_member(member: address, new_threshold: uint256, deadline: uint256, si
     @param signatures Sorted member signatures over `RemoveMember(member, threshold, nonce, deadline)`.
     """
     self._authorize_council(
-        keccak256(abi_encode(REMOVE_MEMBER_TYPEHASH, member, new_threshold, self.nonce, deadline)),
+        keccak256(abi_encode(REMOVE_MEMBER_TYPEHASH, member, new_threshold, self.council_nonce, deadline)),
         deadline,
         signatures,
     )
@@ -164,7 +160,7 @@ def change_threshold(new_threshold: uint256, deadline: uint256, signatures: Byte
     @param signatures Sorted member signatures over `ChangeThreshold(threshold, nonce, deadline)`.
     """
     self._authorize_council(
-        keccak256(abi_encode(CHANGE_THRESHOLD_TYPEHASH, new_threshold, self.nonce, deadline)),
+        keccak256(abi_encode(CHANGE_THRESHOLD_TYPEHASH, new_threshold, self.council_nonce, deadline)),
         deadline,
         signatures,
     )
@@ -181,7 +177,7 @@ def _authorize_council(struct_hash: bytes32, deadline: uint256, signatures: Byte
     assert block.timestamp <= deadline, "council: signature expired"
     self._check_signatures(eip712._hash_typed_data_v4(struct_hash), signatures)
     # The nonce counts decisions; 2**256 of them cannot happen.
-    self.nonce = unsafe_add(self.nonce, 1)
+    self.council_nonce = unsafe_add(self.council_nonce, 1)
 
 
 @internal
@@ -230,8 +226,18 @@ def _check_contract_signature(
     assert data_offset + 32 + data_length <= len(signatures), "council: contract signature out of bounds"
     data: Bytes[MAX_SIGNATURES_BYTES] = slice(signatures, data_offset + 32, data_length)
     assert signer.is_contract, "council: contract signer has no code"
-    magic: bytes4 = staticcall IERC1271(signer).isValidSignature(digest, data)
-    assert magic == ERC1271_MAGIC, "council: invalid contract signature"
+    # A wallet that reverts on a bad signature (as Safe does) must read as "invalid", not bubble up.
+    success: bool = False
+    response: Bytes[32] = b""
+    success, response = raw_call(
+        signer,
+        abi_encode(digest, data, method_id=method_id("isValidSignature(bytes32,bytes)")),
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    assert success and len(response) == 32, "council: invalid contract signature"
+    assert convert(slice(response, 0, 4), bytes4) == ERC1271_MAGIC, "council: invalid contract signature"
 
 
 @internal

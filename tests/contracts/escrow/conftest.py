@@ -98,13 +98,13 @@ class Council:
 
     def cancel(self, grant_id, sender, signers=None):
         deadline = self.deadline()
-        message = {"grantId": grant_id, "nonce": self.escrow.nonce(), "deadline": deadline}
+        message = {"grantId": grant_id, "nonce": self.escrow.council_nonce(), "deadline": deadline}
         signatures = self.sign("Cancel", message, signers or self.members[:3])
         return self.escrow.cancel(grant_id, deadline, signatures, sender=sender)
 
     def governance(self, primary, sender, signers=None, **fields):
         deadline = self.deadline()
-        message = {**fields, "nonce": self.escrow.nonce(), "deadline": deadline}
+        message = {**fields, "nonce": self.escrow.council_nonce(), "deadline": deadline}
         signatures = self.sign(primary, message, signers or self.members[:3])
         call = {
             "AddMember": lambda: self.escrow.add_member(

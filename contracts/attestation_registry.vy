@@ -1,0 +1,487 @@
+# pragma version ~=0.4.3
+"""
+@title Tambon Trust attestation registry
+@notice Records AI grading results for produce batches. An oracle grades a
+        batch's evidence with an approved model and signs an EIP-712
+        `Attestation`; anyone may relay it here. The owner (the council's
+        GrantEscrow in production) adds and revokes oracle keys and
+        approves model hashes (sha256 of the ONNX file).
+
+        Grades (uint8): 0 ABSTAIN (needs human review), 1 EXTRA,
+        2 CLASS_I, 3 CLASS_II, 4 REJECT. `confidenceBps` is 0..10000.
+
+        Each (evidence, key) pair is attested at most once; the record
+        (`attestation()`) keeps the relay time, and `keyStatus()` keeps
+        the key's activation and revocation times, so a verifier sees when
+        an attestation came from a key that has since been revoked.
+        Revoking never erases records.
+@dev    One storage slot per attestation (keyed by keccak(evidence, key),
+        packed: batch id, grade, size, confidence, gradedAt, attestedAt,
+        model index); the per-batch list lives in the `Attested` logs,
+        indexed by batch id and key.
+
+        Typed data (domain: "Tambon AttestationRegistry", version "1",
+        chainId, this contract):
+          Attestation(uint256 batchId,bytes32 evidence,uint8 grade,
+            uint8 sizeCode,uint16 confidenceBps,bytes32 modelSha256,
+            uint64 gradedAt)
+          AttestationRoot(bytes32 root,uint256 count)
+        No deadline or nonce: an attestation is a dated statement of fact
+        (`gradedAt`) whose unique key is (evidence, signer); replay is
+        refused by that key, and a late relay still needs an active key
+        and an approved model at relay time.
+"""
+
+# @dev Owner (the council) manages oracle keys and approved models.
+from snekmate.auth import ownable
+initializes: ownable
+
+# @dev Signer recovery; refuses high-s (malleable) signatures.
+from snekmate.utils import ecdsa
+
+# @dev EIP-712 domain separator and EIP-5267 `eip712Domain()`.
+from snekmate.utils import eip712_domain_separator
+initializes: eip712_domain_separator
+
+exports: (
+    ownable.owner,
+    ownable.transfer_ownership,
+    ownable.renounce_ownership,
+    eip712_domain_separator.eip712Domain,
+)
+
+
+# CONSTANTS
+
+ABSTAIN: constant(uint8) = 0
+EXTRA: constant(uint8) = 1
+CLASS_I: constant(uint8) = 2
+CLASS_II: constant(uint8) = 3
+REJECT: constant(uint8) = 4
+
+MAX_CONFIDENCE_BPS: constant(uint16) = 10_000
+# @dev Most attestations one `attestMany` posts (one signed Merkle root).
+MAX_ITEMS: constant(uint256) = 64
+
+ATTESTATION_TYPEHASH: public(constant(bytes32)) = keccak256(
+    "Attestation(uint256 batchId,bytes32 evidence,uint8 grade,uint8 sizeCode,uint16 confidenceBps,bytes32 modelSha256,uint64 gradedAt)"
+)
+ATTESTATION_ROOT_TYPEHASH: public(constant(bytes32)) = keccak256("AttestationRoot(bytes32 root,uint256 count)")
+
+_U64: constant(uint256) = (1 << 64) - 1
+
+
+# STRUCTS
+
+struct Attestation:
+    batchId: uint256
+    evidence: bytes32
+    grade: uint8
+    sizeCode: uint8
+    confidenceBps: uint16
+    modelSha256: bytes32
+    gradedAt: uint64
+
+
+struct AttestationRecord:
+    batchId: uint256
+    grade: uint8
+    sizeCode: uint8
+    confidenceBps: uint16
+    modelSha256: bytes32
+    gradedAt: uint64
+    attestedAt: uint64
+    keyActivatedAt: uint64
+    keyRevokedAt: uint64
+
+
+# STORAGE
+
+# @dev key -> activatedAt | revokedAt << 64 (0 = never added).
+_keys: HashMap[address, uint256]
+# @dev model sha256 -> index | approvedAt << 32 | revokedAt << 96.
+_models: HashMap[bytes32, uint256]
+# @dev model index (from 1) -> sha256.
+_model_hashes: HashMap[uint256, bytes32]
+_model_count: uint256
+# @dev keccak(evidence, key) -> batch id (64) | grade (8) | size (8) | confidence (16)
+#      | gradedAt (64) | attestedAt (40) | model index (32); 0 = not attested.
+_records: HashMap[bytes32, uint256]
+
+
+# EVENTS
+
+event Attested:
+    batchId: indexed(uint256)
+    signer: indexed(address)
+    evidence: bytes32
+    grade: uint8
+    sizeCode: uint8
+    confidenceBps: uint16
+    modelSha256: bytes32
+    gradedAt: uint64
+
+event RootAttested:
+    signer: indexed(address)
+    root: bytes32
+    count: uint256
+
+event OracleKeyAdded:
+    key: indexed(address)
+    activatedAt: uint64
+
+event OracleKeyRevoked:
+    key: indexed(address)
+    revokedAt: uint64
+
+event ModelApproved:
+    modelSha256: indexed(bytes32)
+    approvedAt: uint64
+
+event ModelRevoked:
+    modelSha256: indexed(bytes32)
+    revokedAt: uint64
+
+
+@deploy
+def __init__(owner_: address):
+    """
+    @notice Deploys the registry.
+    @param owner_ Manages oracle keys and models: the council's GrantEscrow in production.
+    """
+    assert owner_ != empty(address), "registry: zero owner"
+    ownable.__init__()
+    ownable._transfer_ownership(owner_)
+    eip712_domain_separator.__init__("Tambon AttestationRegistry", "1")
+
+
+# ATTEST
+
+
+@external
+def attest(attestation: Attestation, signature: Bytes[65]) -> address:
+    """
+    @notice Records one attestation signed by an active oracle key; anyone may relay it.
+    @param attestation The signed fields.
+    @param signature 65-byte (r, s, v) or 64-byte EIP-2098 signature over
+           the EIP-712 `Attestation`; s must be in the lower half.
+    @return address The oracle key that signed.
+    """
+    signer: address = ecdsa._recover_sig(
+        eip712_domain_separator._hash_typed_data_v4(self._hash_attestation(attestation)), signature
+    )
+    self._check_key(signer)
+    self._record(attestation, signer)
+    return signer
+
+
+@external
+def attestMany(attestations: DynArray[Attestation, MAX_ITEMS], signature: Bytes[65]) -> address:
+    """
+    @notice Records up to 64 attestations with one signature over their Merkle root.
+    @dev Trade-off, chosen for gas: per-item signatures would make every
+         item verifiable alone and postable in any grouping, but cost an
+         ecrecover (3,000 gas) and ~1,100 gas of signature calldata per
+         item, above the 30,000 gas per item goal. Here the oracle signs
+         EIP-712 `AttestationRoot(root, count)` once; the contract rebuilds
+         the root from the items, so a relayer must post exactly the signed
+         set (a subset or reordering gives another root and fails).
+         Leaves are the EIP-712 struct hashes of the items in order; a node
+         is keccak256 of its two children sorted ascending (OpenZeppelin's
+         commutative pair hash); an odd node at the end of a level moves up
+         unchanged. An item's proof (siblings) is rebuilt off-chain from the
+         `Attested` logs of the transaction (tambon.attestation.merkle_proof)
+         and checked with `RootAttested`'s root and the signature in the
+         transaction's calldata.
+    @param attestations The signed items (1 to 64), in the signed order.
+    @param signature Signature over the EIP-712 `AttestationRoot`.
+    @return address The oracle key that signed.
+    """
+    count: uint256 = len(attestations)
+    assert count != 0, "registry: no attestations"
+    leaves: DynArray[bytes32, MAX_ITEMS] = []
+    for a: Attestation in attestations:
+        leaves.append(self._hash_attestation(a))
+    root: bytes32 = self._merkle_root(leaves)
+    signer: address = ecdsa._recover_sig(
+        eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(ATTESTATION_ROOT_TYPEHASH, root, count))),
+        signature,
+    )
+    self._check_key(signer)
+    for a: Attestation in attestations:
+        self._record(a, signer)
+    log RootAttested(signer=signer, root=root, count=count)
+    return signer
+
+
+# VIEWS
+
+
+@external
+@view
+def is_attested(evidence: bytes32, key: address) -> bool:
+    """
+    @notice Whether `key` has attested `evidence`.
+    @param evidence sha2-256 digest of the graded evidence CID.
+    @param key The oracle key.
+    @return bool True once attested (stays true after the key is revoked).
+    """
+    return self._records[self._record_key(evidence, key)] != 0
+
+
+@external
+@view
+def attestation(evidence: bytes32, key: address) -> AttestationRecord:
+    """
+    @notice The stored attestation of `evidence` by `key`, with the key's history.
+    @param evidence sha2-256 digest of the graded evidence CID.
+    @param key The oracle key.
+    @return AttestationRecord batch id, grade, size code, confidence, model
+            sha256, gradedAt, attestedAt (relay block time) and the key's
+            activation / revocation times (revokedAt 0 while active).
+            Reverts if there is no such attestation.
+    """
+    packed: uint256 = self._records[self._record_key(evidence, key)]
+    assert packed != 0, "registry: not attested"
+    k: uint256 = self._keys[key]
+    return AttestationRecord(
+        batchId=packed & _U64,
+        grade=convert((packed >> 64) & 255, uint8),
+        sizeCode=convert((packed >> 72) & 255, uint8),
+        confidenceBps=convert((packed >> 80) & 65_535, uint16),
+        modelSha256=self._model_hashes[packed >> 200],
+        gradedAt=convert((packed >> 96) & _U64, uint64),
+        attestedAt=convert((packed >> 160) & ((1 << 40) - 1), uint64),
+        keyActivatedAt=convert(k & _U64, uint64),
+        keyRevokedAt=convert(k >> 64, uint64),
+    )
+
+
+@external
+@view
+def keyStatus(key: address) -> (uint64, uint64):
+    """
+    @notice Activation and revocation times of an oracle key.
+    @param key The oracle key.
+    @return uint64 activatedAt (0 = never added).
+    @return uint64 revokedAt (0 = not revoked).
+    """
+    k: uint256 = self._keys[key]
+    return convert(k & _U64, uint64), convert(k >> 64, uint64)
+
+
+@external
+@view
+def is_active_key(key: address) -> bool:
+    """
+    @notice Whether `key` may sign attestations now.
+    @param key The oracle key.
+    @return bool True if added and not revoked.
+    """
+    k: uint256 = self._keys[key]
+    return k != 0 and k >> 64 == 0
+
+
+@external
+@view
+def modelStatus(modelSha256: bytes32) -> (uint64, uint64):
+    """
+    @notice Approval and revocation times of a model.
+    @param modelSha256 sha256 of the ONNX file.
+    @return uint64 approvedAt (0 = never approved).
+    @return uint64 revokedAt (0 = not revoked).
+    """
+    m: uint256 = self._models[modelSha256]
+    return convert((m >> 32) & _U64, uint64), convert(m >> 96, uint64)
+
+
+@external
+@view
+def is_approved_model(modelSha256: bytes32) -> bool:
+    """
+    @notice Whether attestations may cite `modelSha256` now.
+    @param modelSha256 sha256 of the ONNX file.
+    @return bool True if approved and not revoked.
+    """
+    m: uint256 = self._models[modelSha256]
+    return m != 0 and m >> 96 == 0
+
+
+@external
+@view
+def attestationDigest(attestation: Attestation) -> bytes32:
+    """
+    @notice The EIP-712 digest an oracle signs for `attestation` (for off-chain checks).
+    @param attestation The fields.
+    @return bytes32 The digest.
+    """
+    return eip712_domain_separator._hash_typed_data_v4(self._hash_attestation(attestation))
+
+
+@external
+@view
+def merkleRoot(attestations: DynArray[Attestation, MAX_ITEMS]) -> bytes32:
+    """
+    @notice The Merkle root `attestMany` computes for these items.
+    @param attestations The items in order.
+    @return bytes32 The root.
+    """
+    leaves: DynArray[bytes32, MAX_ITEMS] = []
+    for a: Attestation in attestations:
+        leaves.append(self._hash_attestation(a))
+    return self._merkle_root(leaves)
+
+
+# ADMIN
+
+
+@external
+def addOracleKey(key: address):
+    """
+    @notice Lets `key` sign attestations from now on.
+    @dev Owner only. A revoked key cannot come back (rotate to a new key),
+         so its activation/revocation times stay a true history.
+    @param key The oracle signer address.
+    """
+    ownable._check_owner()
+    assert key != empty(address), "registry: zero key"
+    k: uint256 = self._keys[key]
+    assert k >> 64 == 0, "registry: key revoked"
+    assert k == 0, "registry: key already active"
+    self._keys[key] = block.timestamp
+    log OracleKeyAdded(key=key, activatedAt=convert(block.timestamp, uint64))
+
+
+@external
+def revokeOracleKey(key: address):
+    """
+    @notice Stops `key` from signing; its past attestations stay, marked by the revocation time.
+    @dev Owner only.
+    @param key The oracle signer address.
+    """
+    ownable._check_owner()
+    k: uint256 = self._keys[key]
+    assert k != 0 and k >> 64 == 0, "registry: key not active"
+    self._keys[key] = k | (block.timestamp << 64)
+    log OracleKeyRevoked(key=key, revokedAt=convert(block.timestamp, uint64))
+
+
+@external
+def approveModel(modelSha256: bytes32):
+    """
+    @notice Lets attestations cite the model with this sha256.
+    @dev Owner only. A revoked model cannot be approved again.
+    @param modelSha256 sha256 of the ONNX file.
+    """
+    ownable._check_owner()
+    assert modelSha256 != empty(bytes32), "registry: zero model"
+    m: uint256 = self._models[modelSha256]
+    assert m >> 96 == 0, "registry: model revoked"
+    assert m == 0, "registry: model already approved"
+    index: uint256 = self._model_count + 1
+    self._model_count = index
+    self._model_hashes[index] = modelSha256
+    self._models[modelSha256] = index | (block.timestamp << 32)
+    log ModelApproved(modelSha256=modelSha256, approvedAt=convert(block.timestamp, uint64))
+
+
+@external
+def revokeModel(modelSha256: bytes32):
+    """
+    @notice Stops new attestations citing this model; recorded ones stay.
+    @dev Owner only.
+    @param modelSha256 sha256 of the ONNX file.
+    """
+    ownable._check_owner()
+    m: uint256 = self._models[modelSha256]
+    assert m != 0 and m >> 96 == 0, "registry: model not approved"
+    self._models[modelSha256] = m | (block.timestamp << 96)
+    log ModelRevoked(modelSha256=modelSha256, revokedAt=convert(block.timestamp, uint64))
+
+
+# INTERNAL
+
+
+@internal
+@pure
+def _hash_attestation(a: Attestation) -> bytes32:
+    return keccak256(
+        abi_encode(
+            ATTESTATION_TYPEHASH, a.batchId, a.evidence, a.grade, a.sizeCode, a.confidenceBps, a.modelSha256, a.gradedAt
+        )
+    )
+
+
+@internal
+@pure
+def _record_key(evidence: bytes32, key: address) -> bytes32:
+    return keccak256(abi_encode(evidence, key))
+
+
+@internal
+@view
+def _check_key(signer: address):
+    k: uint256 = self._keys[signer]
+    assert k != 0 and k >> 64 == 0, "registry: key not active"
+
+
+@internal
+def _record(a: Attestation, signer: address):
+    assert a.grade <= REJECT, "registry: bad grade"
+    assert a.confidenceBps <= MAX_CONFIDENCE_BPS, "registry: bad confidence"
+    assert a.batchId != 0 and a.batchId <= _U64, "registry: bad batch id"
+    m: uint256 = self._models[a.modelSha256]
+    assert m != 0 and m >> 96 == 0, "registry: model not approved"
+    slot: bytes32 = self._record_key(a.evidence, signer)
+    assert self._records[slot] == 0, "registry: already attested"
+    self._records[slot] = (
+        a.batchId
+        | (convert(a.grade, uint256) << 64)
+        | (convert(a.sizeCode, uint256) << 72)
+        | (convert(a.confidenceBps, uint256) << 80)
+        | (convert(a.gradedAt, uint256) << 96)
+        | (block.timestamp << 160)
+        | ((m & 4_294_967_295) << 200)
+    )
+    log Attested(
+        batchId=a.batchId,
+        signer=signer,
+        evidence=a.evidence,
+        grade=a.grade,
+        sizeCode=a.sizeCode,
+        confidenceBps=a.confidenceBps,
+        modelSha256=a.modelSha256,
+        gradedAt=a.gradedAt,
+    )
+
+
+@internal
+@pure
+def _hash_pair(a: bytes32, b: bytes32) -> bytes32:
+    if convert(a, uint256) < convert(b, uint256):
+        return keccak256(concat(a, b))
+    return keccak256(concat(b, a))
+
+
+@internal
+@pure
+def _merkle_root(leaves: DynArray[bytes32, MAX_ITEMS]) -> bytes32:
+    """
+    @dev Builds the tree level by level in place; an odd last node moves up unchanged.
+    """
+    level: DynArray[bytes32, MAX_ITEMS] = leaves
+    n: uint256 = len(level)
+    # 64 leaves need 6 levels.
+    for _: uint256 in range(7):
+        if n == 1:
+            break
+        # Cannot overflow: n <= MAX_ITEMS.
+        half: uint256 = unsafe_div(unsafe_add(n, 1), 2)
+        for j: uint256 in range(half, bound=MAX_ITEMS // 2):
+            left: uint256 = unsafe_mul(j, 2)
+            if unsafe_add(left, 1) < n:
+                level[j] = self._hash_pair(level[left], level[unsafe_add(left, 1)])
+            else:
+                level[j] = level[left]
+        n = half
+    return level[0]
