@@ -1,6 +1,7 @@
 // Reference CIDs from the npm `ipfs-unixfs-importer` (the cross-check for evidence/importer.py).
 //
-//   node scripts/js/unixfs_cid.mjs [--profile kubo-v1|unixfs-v1-2025] [--hidden] [--car OUT] PATH...
+//   node scripts/js/unixfs_cid.mjs [--profile kubo-v1|unixfs-v1-2025] [--hidden] PATH...
+//   node scripts/js/unixfs_cid.mjs --chunk-size N --max-links M PATH...   (CIDv1 raw leaves, custom layout)
 //
 // Prints one JSON line per PATH: {"path", "cid", "size", "seconds", "bytes"}. A directory is
 // imported the way `ipfs add -r` does (hidden entries skipped unless --hidden, empty
@@ -27,11 +28,24 @@ const PROFILES = {
 
 function parseArgs (argv) {
   const args = { profile: 'kubo-v1', hidden: false, paths: [] }
+  let chunkSize, maxLinks
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--profile') args.profile = argv[++i]
+    else if (a === '--chunk-size') chunkSize = Number(argv[++i])
+    else if (a === '--max-links') maxLinks = Number(argv[++i])
     else if (a === '--hidden') args.hidden = true
     else args.paths.push(a)
+  }
+  if (chunkSize !== undefined || maxLinks !== undefined) {
+    args.profile = 'custom'
+    PROFILES.custom = () => ({
+      cidVersion: 1,
+      rawLeaves: true,
+      chunker: fixedSize({ chunkSize: chunkSize ?? 262144 }),
+      layout: balanced({ maxChildrenPerNode: maxLinks ?? 174 }),
+      reduceSingleLeafToSelf: true
+    })
   }
   if (!(args.profile in PROFILES)) throw new Error(`unknown profile ${args.profile}`)
   return args

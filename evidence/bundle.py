@@ -1,0 +1,132 @@
+"""Evidence bundles: a UnixFS directory of photos plus `record.json`, referenced on-chain by CID.
+
+    result = build_bundle(store, record={...}, photos=["a.jpg", Path("b.jpg")])
+    result.cid          # "bafybei..."
+    result.onchain      # OnchainCid(digest=<32 bytes>, codec=0x70)
+
+`record.json` is validated by a pluggable callable (the JSON Schema lands separately); by
+default it only has to be a JSON object. The JSON is serialised deterministically (sorted
+keys, UTF-8, no extra whitespace) so the same record always gives the same CID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from evidence import dag
+from evidence.cids import to_onchain
+from evidence.errors import BadRequest, MalformedDag
+from evidence.importer import check_name, get_profile, import_tree
+from evidence.store import EvidenceStore
+from tambon.cid import OnchainCid
+
+RECORD_NAME = "record.json"
+RecordValidator = Callable[[Mapping], None]
+#: biggest record.json read back from a bundle (a record is small; a huge one is suspicious)
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+
+
+def require_object(record: Mapping) -> None:
+    """Default validator: any JSON object."""
+    if not isinstance(record, Mapping):
+        raise BadRequest("record.json must be a JSON object")
+
+
+def record_bytes(record: Mapping) -> bytes:
+    try:
+        return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"record is not JSON-serialisable: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    cid: str
+    onchain: OnchainCid
+    files: tuple[str, ...]
+
+
+def bundle_files(
+    record: Mapping,
+    photos: Iterable[str | os.PathLike] | Mapping[str, bytes | str | os.PathLike] = (),
+    *,
+    validate: RecordValidator = require_object,
+) -> dict[str, bytes | str | os.PathLike]:
+    """{name: content} of a bundle; photo names must be unique plain names, not `record.json`."""
+    validate(record)
+    files: dict[str, bytes | str | os.PathLike] = {RECORD_NAME: record_bytes(record)}
+    items = photos.items() if isinstance(photos, Mapping) else ((Path(p).name, p) for p in photos)
+    for name, content in items:
+        check_name(name)
+        if name in files:
+            raise BadRequest(f"duplicate bundle entry {name!r}")
+        if not isinstance(content, bytes) and not Path(content).is_file():
+            raise BadRequest(f"{content}: not a file")
+        files[name] = content
+    return files
+
+
+def build_bundle(
+    store: EvidenceStore,
+    record: Mapping,
+    photos: Iterable[str | os.PathLike] | Mapping[str, bytes | str | os.PathLike] = (),
+    *,
+    validate: RecordValidator = require_object,
+    pin: bool = True,
+) -> Bundle:
+    """Add the bundle to `store`; returns its CID and on-chain form."""
+    files = bundle_files(record, photos, validate=validate)
+    cid = store.add_tree(files, pin=pin)
+    return Bundle(cid, to_onchain(cid), tuple(sorted(files)))
+
+
+def bundle_cid(
+    record: Mapping,
+    photos: Iterable[str | os.PathLike] | Mapping[str, bytes | str | os.PathLike] = (),
+    *,
+    profile: str = "kubo-v1",
+    validate: RecordValidator = require_object,
+) -> Bundle:
+    """The CID a bundle will have, computed without storing anything."""
+    files = bundle_files(record, photos, validate=validate)
+    node = import_tree(files, get_profile(profile))
+    from evidence.cids import cid_str
+
+    cid = cid_str(node.cid)
+    return Bundle(cid, to_onchain(cid), tuple(sorted(files)))
+
+
+def list_bundle(get: dag.Getter | EvidenceStore, cid: str) -> list[dag.Entry]:
+    """Entries of a bundle (or any directory) — from a store or any verified block getter."""
+    getter = get.get_block if hasattr(get, "get_block") else get
+    return dag.ls(getter, _root(cid))
+
+
+def read_bundle_file(get: dag.Getter | EvidenceStore, cid: str, path: str, max_bytes: int | None = None) -> bytes:
+    getter = get.get_block if hasattr(get, "get_block") else get
+    return dag.read_file(getter, dag.resolve(getter, _root(cid), path), max_bytes=max_bytes)
+
+
+def read_record(
+    get: dag.Getter | EvidenceStore, cid: str, *, validate: RecordValidator = require_object
+) -> dict:
+    raw = read_bundle_file(get, cid, RECORD_NAME, max_bytes=MAX_RECORD_BYTES)
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedDag(f"{RECORD_NAME} in {cid} is not valid UTF-8 JSON: {exc}") from exc
+    validate(record)
+    return record
+
+
+def _root(cid: str) -> bytes:
+    from evidence.store import split_ipfs_path
+
+    root, path = split_ipfs_path(cid)
+    if path:
+        raise BadRequest("give the bundle's CID, not a path inside it")
+    return root
