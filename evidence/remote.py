@@ -35,22 +35,25 @@ from evidence.errors import (
     RemoteError,
     UploadTooLarge,
 )
-from evidence.importer import Profile, get_profile, import_bytes, import_path, import_tree
+from evidence.importer import PROFILES, Profile, get_profile, import_bytes, import_path, import_tree
 from evidence.store import ReadMixin
 
 log = structlog.get_logger(__name__)
 
 
 def add_options(profile: Profile, *, pin: bool, wrap: bool = False) -> dict[str, str]:
-    """Kubo's `add` options for a profile (`profile` is understood by our node, ignored by Kubo)."""
-    return {
+    """Kubo's `add` options for a profile; a named preset also goes as `profile`, which our node
+    uses (for the 1024-link layout) and Kubo ignores."""
+    options = {
         "cid-version": str(profile.cid_version),
         "raw-leaves": "true" if profile.raw_leaves else "false",
         "chunker": f"size-{profile.chunk_size}",
         "pin": "true" if pin else "false",
         "wrap-with-directory": "true" if wrap else "false",
-        "profile": profile.name,
     }
+    if PROFILES.get(profile.name) == profile:
+        options["profile"] = profile.name
+    return options
 
 
 def _check_add(expected: bytes, reported: str, what: str) -> str:
