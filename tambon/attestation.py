@@ -1,0 +1,246 @@
+"""Oracle attestations: EIP-712 typed data, signing, recovery and the Merkle batch format.
+
+The contract is `contracts/attestation_registry.vy`; its domain is ("Tambon AttestationRegistry", "1",
+chainId, registry address) and it accepts two messages:
+
+- `Attestation(uint256 batchId,bytes32 evidence,uint8 grade,uint8 sizeCode,uint16 confidenceBps,
+  bytes32 modelSha256,uint64 gradedAt)` — one grading result, posted with `attest`;
+- `AttestationRoot(bytes32 root,uint256 count)` — one signature over the Merkle root of many
+  attestations, posted with `attestMany`. Leaves are the EIP-712 struct hashes of the attestations in
+  order; a parent is keccak256 of its two children sorted ascending; an odd node at the end of a level
+  moves up unchanged. `merkle_proof` / `verify_proof` let a verifier check one item of such a batch.
+
+Both the oracle (signing) and the website (checking) use this module, so the JSON a wallet or the
+oracle signs is the same bytes the contract hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
+from tambon.errors import SignatureError, TambonError
+from tambon.typed_data import _fields, digest, domain, recover, sign, type_string, typed_data
+
+REGISTRY_DOMAIN_NAME = "Tambon AttestationRegistry"
+MAX_CONFIDENCE_BPS = 10_000
+MAX_BATCH_ITEMS = 64  # contract's MAX_ITEMS for attestMany
+
+
+class AttestationError(TambonError, ValueError):
+    """An attestation's fields are out of range or its batch format is wrong."""
+
+
+class Grade(IntEnum):
+    """Grades as `uint8` on-chain (same numbers in contracts/attestation_registry.vy)."""
+
+    ABSTAIN = 0  # below the confidence threshold: needs human review
+    EXTRA = 1
+    CLASS_I = 2
+    CLASS_II = 3
+    REJECT = 4
+
+
+#: Message types by primary type name; field order is the contract's type string order.
+ATTESTATION_TYPES: dict[str, list[dict[str, str]]] = {
+    "Attestation": _fields(
+        "uint256 batchId,bytes32 evidence,uint8 grade,uint8 sizeCode,uint16 confidenceBps,"
+        "bytes32 modelSha256,uint64 gradedAt"
+    ),
+    "AttestationRoot": _fields("bytes32 root,uint256 count"),
+}
+ATTESTATION_TYPE = type_string("Attestation", ATTESTATION_TYPES)
+ATTESTATION_TYPEHASH = keccak(text=ATTESTATION_TYPE)
+ATTESTATION_ROOT_TYPEHASH = keccak(text=type_string("AttestationRoot", ATTESTATION_TYPES))
+
+
+def _bytes32(value: bytes | str, what: str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise AttestationError(f"{what} is 32 bytes, got {len(raw)}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """One grading result, field for field the contract's `Attestation` struct."""
+
+    batch_id: int
+    evidence: bytes
+    grade: Grade
+    size_code: int
+    confidence_bps: int
+    model_sha256: bytes
+    graded_at: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evidence", _bytes32(self.evidence, "evidence digest"))
+        object.__setattr__(self, "model_sha256", _bytes32(self.model_sha256, "model sha256"))
+        try:
+            object.__setattr__(self, "grade", Grade(int(self.grade)))
+        except ValueError as exc:
+            raise AttestationError(f"grade must be 0..4, got {self.grade}") from exc
+        if not 0 < self.batch_id < 2**64:
+            raise AttestationError(f"batch id must be 1..2**64-1, got {self.batch_id}")
+        if not 0 <= self.size_code < 256:
+            raise AttestationError(f"size code must fit uint8, got {self.size_code}")
+        if not 0 <= self.confidence_bps <= MAX_CONFIDENCE_BPS:
+            raise AttestationError(f"confidence must be 0..10000 bps, got {self.confidence_bps}")
+        if not 0 <= self.graded_at < 2**64:
+            raise AttestationError(f"gradedAt must fit uint64, got {self.graded_at}")
+
+    def message(self) -> dict[str, Any]:
+        """The typed-data `message` (JSON field names)."""
+        return {
+            "batchId": self.batch_id,
+            "evidence": self.evidence,
+            "grade": int(self.grade),
+            "sizeCode": self.size_code,
+            "confidenceBps": self.confidence_bps,
+            "modelSha256": self.model_sha256,
+            "gradedAt": self.graded_at,
+        }
+
+    def as_tuple(self) -> tuple[int, bytes, int, int, int, bytes, int]:
+        """Argument form for contract calls (`attest(att.as_tuple(), sig)`)."""
+        return (
+            self.batch_id,
+            self.evidence,
+            int(self.grade),
+            self.size_code,
+            self.confidence_bps,
+            self.model_sha256,
+            self.graded_at,
+        )
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Attestation:
+        return cls(
+            batch_id=int(message["batchId"]),
+            evidence=message["evidence"],
+            grade=Grade(int(message["grade"])),
+            size_code=int(message["sizeCode"]),
+            confidence_bps=int(message["confidenceBps"]),
+            model_sha256=message["modelSha256"],
+            graded_at=int(message["gradedAt"]),
+        )
+
+    def struct_hash(self) -> bytes:
+        """EIP-712 `hashStruct` of this attestation (also its Merkle leaf)."""
+        return keccak(
+            abi_encode(
+                ["bytes32", "uint256", "bytes32", "uint8", "uint8", "uint16", "bytes32", "uint64"],
+                [ATTESTATION_TYPEHASH, *self.as_tuple()],
+            )
+        )
+
+
+def registry_domain(chain_id: int, registry: str) -> dict[str, Any]:
+    return domain(REGISTRY_DOMAIN_NAME, chain_id, registry)
+
+
+def attestation_typed_data(att: Attestation, chain_id: int, registry: str) -> dict[str, Any]:
+    """The `eth_signTypedData_v4` JSON for one attestation."""
+    return typed_data("Attestation", att.message(), registry_domain(chain_id, registry), ATTESTATION_TYPES)
+
+
+def root_typed_data(root: bytes, count: int, chain_id: int, registry: str) -> dict[str, Any]:
+    """The `eth_signTypedData_v4` JSON for a Merkle root of `count` attestations."""
+    return typed_data(
+        "AttestationRoot",
+        {"root": _bytes32(root, "Merkle root"), "count": int(count)},
+        registry_domain(chain_id, registry),
+        ATTESTATION_TYPES,
+    )
+
+
+def attestation_digest(att: Attestation, chain_id: int, registry: str) -> bytes:
+    return digest(attestation_typed_data(att, chain_id, registry))
+
+
+def sign_attestation(att: Attestation, private_key: bytes | str, chain_id: int, registry: str) -> bytes:
+    """65-byte low-s signature for `attest`."""
+    return sign(attestation_typed_data(att, chain_id, registry), private_key)
+
+
+def recover_attestation(att: Attestation, signature: bytes | str, chain_id: int, registry: str) -> str:
+    """Checksummed address that signed `att`; raises SignatureError on a bad or high-s signature."""
+    return recover(attestation_typed_data(att, chain_id, registry), signature)
+
+
+# Merkle batches (attestMany)
+
+
+def _hash_pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def _next_level(level: list[bytes]) -> list[bytes]:
+    pairs = range(0, len(level), 2)
+    return [_hash_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in pairs]
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """Root as the contract builds it (sorted pairs, odd last node moves up)."""
+    if not leaves:
+        raise AttestationError("a Merkle batch needs at least one attestation")
+    level = [bytes(x) for x in leaves]
+    while len(level) > 1:
+        level = _next_level(level)
+    return level[0]
+
+
+def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """Sibling hashes from leaf `index` up to the root (levels where it has no sibling are skipped)."""
+    if not 0 <= index < len(leaves):
+        raise AttestationError(f"leaf index {index} outside 0..{len(leaves) - 1}")
+    proof: list[bytes] = []
+    level = [bytes(x) for x in leaves]
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            proof.append(level[sibling])
+        level = _next_level(level)
+        index //= 2
+    return proof
+
+
+def verify_proof(leaf: bytes, proof: Sequence[bytes], root: bytes) -> bool:
+    node = bytes(leaf)
+    for sibling in proof:
+        node = _hash_pair(node, bytes(sibling))
+    return node == bytes(root)
+
+
+def batch_root(atts: Sequence[Attestation]) -> bytes:
+    if len(atts) > MAX_BATCH_ITEMS:
+        raise AttestationError(f"attestMany takes at most {MAX_BATCH_ITEMS} attestations, got {len(atts)}")
+    return merkle_root([a.struct_hash() for a in atts])
+
+
+def sign_batch(
+    atts: Sequence[Attestation], private_key: bytes | str, chain_id: int, registry: str
+) -> tuple[bytes, bytes]:
+    """(root, signature) for `attestMany(atts, signature)`."""
+    root = batch_root(atts)
+    return root, sign(root_typed_data(root, len(atts), chain_id, registry), private_key)
+
+
+def recover_batch_item(
+    att: Attestation,
+    proof: Sequence[bytes],
+    root: bytes,
+    count: int,
+    signature: bytes | str,
+    chain_id: int,
+    registry: str,
+) -> str:
+    """Signer of the batch that `att` belongs to, after checking its Merkle proof against `root`."""
+    if not verify_proof(att.struct_hash(), proof, root):
+        raise SignatureError("attestation is not in the signed Merkle batch")
+    return recover(root_typed_data(root, count, chain_id, registry), signature)
