@@ -106,7 +106,9 @@ def list_bundle(get: dag.Getter | EvidenceStore, cid: str) -> list[dag.Entry]:
     return dag.ls(getter, _root(cid))
 
 
-def read_bundle_file(get: dag.Getter | EvidenceStore, cid: str, path: str, max_bytes: int | None = None) -> bytes:
+def read_bundle_file(
+    get: dag.Getter | EvidenceStore, cid: str, path: str, max_bytes: int | None = None
+) -> bytes:
     getter = get.get_block if hasattr(get, "get_block") else get
     return dag.read_file(getter, dag.resolve(getter, _root(cid), path), max_bytes=max_bytes)
 

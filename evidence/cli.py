@@ -13,7 +13,9 @@ from evidence.cids import cid_str
 from evidence.errors import BadRequest
 from evidence.importer import PROFILES, import_path
 
-app = typer.Typer(help="Evidence store: Kubo-identical CIDs, embedded IPFS node, bundles.", no_args_is_help=True)
+app = typer.Typer(
+    help="Evidence store: Kubo-identical CIDs, embedded IPFS node, bundles.", no_args_is_help=True
+)
 
 ProfileOpt = Annotated[
     str | None,
@@ -34,8 +36,12 @@ def _profile(name: str | None) -> str:
 def cid(
     path: Annotated[Path, typer.Argument(help="file or directory")],
     profile: ProfileOpt = None,
-    hidden: Annotated[bool, typer.Option(help="include dot-files in directories (ipfs add --hidden)")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print every entry, as ipfs add does")] = False,
+    hidden: Annotated[
+        bool, typer.Option(help="include dot-files in directories (ipfs add --hidden)")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="print every entry, as ipfs add does")
+    ] = False,
 ) -> None:
     """Print the CID of PATH (nothing is stored). The last line is the CID."""
     lines: list[str] = []
@@ -115,14 +121,18 @@ def serve(
     store = LocalStore(ev.resolved_store_dir, ev.profile, fsync=ev.fsync)
     servers = [
         uvicorn.Server(
-            uvicorn.Config(create_app(store, max_upload_bytes=ev.max_upload_bytes), host=api_host, port=api_port)
+            uvicorn.Config(
+                create_app(store, max_upload_bytes=ev.max_upload_bytes), host=api_host, port=api_port
+            )
         )
     ]
     gw_host, gw_port = _host_port(settings.gateway_url)
     if gateway and (gw_host, gw_port) != (api_host, api_port):
         servers.append(uvicorn.Server(uvicorn.Config(create_gateway_app(store), host=gw_host, port=gw_port)))
     typer.echo(f"evidence node: store {store.blocks.root}")
-    typer.echo(f"  RPC + gateway  http://{api_host}:{api_port}/api/v0  http://{api_host}:{api_port}/ipfs/<cid>")
+    typer.echo(
+        f"  RPC + gateway  http://{api_host}:{api_port}/api/v0  http://{api_host}:{api_port}/ipfs/<cid>"
+    )
     if len(servers) > 1:
         typer.echo(f"  gateway        http://{gw_host}:{gw_port}/ipfs/<cid>")
 

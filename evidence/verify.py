@@ -70,7 +70,9 @@ def verify_directory(cid: bytes | str, entries: Iterable[tuple[str, bytes | str,
     """
     raw = _raw(cid)
     links = sorted((check_name(name), _raw(child), int(size)) for name, child, size in entries)
-    block = pb.encode_node(links, pb.encode_unixfs(pb.DIRECTORY))
+    block = pb.encode_node(
+        [(child, name, size) for name, child, size in links], pb.encode_unixfs(pb.DIRECTORY)
+    )
     if node_prefix(version_of(raw)) + sha256(block).digest() != raw:
         raise CidMismatch(f"listing does not match directory {cid_str(raw)}")
 

@@ -89,7 +89,8 @@ def test_cid__well_known_vectors():
     assert cid_str(import_bytes(b"", "kubo-v0").cid) == "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
     assert cid_str(directory_node({}, "kubo-v0").cid) == "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
     assert (
-        cid_str(directory_node({}, "kubo-v1").cid) == "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354"
+        cid_str(directory_node({}, "kubo-v1").cid)
+        == "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354"
     )
 
 
