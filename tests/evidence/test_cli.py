@@ -93,11 +93,11 @@ def test_serve__api_and_gateway_ports_from_settings(env, tmp_path):
                 httpx.post(f"http://127.0.0.1:{api}/api/v0/version", timeout=1)
                 httpx.get(f"http://127.0.0.1:{gw}/ipfs/x", timeout=1)
                 break
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 if time.time() > deadline or proc.poll() is not None:
                     raise AssertionError(
                         proc.stderr.read() if proc.poll() is not None else "serve did not start"
-                    )
+                    ) from exc
                 time.sleep(0.1)
         added = httpx.post(
             f"http://127.0.0.1:{api}/api/v0/add",
