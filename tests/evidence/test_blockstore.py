@@ -6,13 +6,13 @@ import io
 import os
 
 import pytest
-from conftest import KIB, MIB, block_files
 
 from evidence.blockstore import BlockStore
 from evidence.cids import cid_str, digest_of, parse_cid
 from evidence.errors import BlockNotFound, CidMismatch, CorruptBlock, UnsafePath, UploadTooLarge
 from evidence.importer import import_bytes
 from evidence.store import LocalStore
+from tests.evidence.support import KIB, MIB, block_files
 
 
 class FailingStream(io.RawIOBase):

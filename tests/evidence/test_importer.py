@@ -7,7 +7,6 @@ import os
 import tracemalloc
 
 import pytest
-from conftest import FILE_SIZES, KIB, MIB, js_cids, kubo_cids
 
 from evidence import pb
 from evidence.cids import cid_str
@@ -25,6 +24,7 @@ from evidence.importer import (
     import_tree,
     split_path,
 )
+from tests.evidence.support import FILE_SIZES, KIB, MIB, js_cids, kubo_cids
 
 CORPUS = [*FILE_SIZES, "zeros-600k.bin", "เอกสาร-หลักฐาน.txt", "bundle-tree"]
 

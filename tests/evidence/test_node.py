@@ -6,13 +6,13 @@ import json
 import os
 
 import pytest
-from conftest import KIB, MIB, block_files
 from starlette.testclient import TestClient
 
 from evidence import verify
 from evidence.cids import cid_str, digest_of, parse_cid
 from evidence.importer import import_bytes, import_tree
 from evidence.node import create_app, create_gateway_app
+from tests.evidence.support import KIB, MIB, block_files
 
 LIMIT = 4 * MIB
 

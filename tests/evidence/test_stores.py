@@ -16,7 +16,6 @@ import time
 import httpx
 import pytest
 import uvicorn
-from conftest import KIB
 
 from evidence.cids import cid_str
 from evidence.errors import BlockNotFound, CidMismatch, CorruptBlock, RemoteError
@@ -24,6 +23,7 @@ from evidence.importer import Profile, import_bytes, import_path, import_tree
 from evidence.node import create_app
 from evidence.remote import KuboStore, RpcStore, url_to_multiaddr
 from evidence.store import EvidenceStore, LocalStore
+from tests.evidence.support import KIB
 
 
 def _free_port() -> int:

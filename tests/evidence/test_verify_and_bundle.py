@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-from conftest import KIB, js_cids
 
 from evidence import bundle, car, dag, verify
 from evidence.cids import DAG_PB, cid_str, parse_cid
@@ -14,6 +13,7 @@ from evidence.errors import BadRequest, CidMismatch, MalformedDag
 from evidence.importer import import_bytes, import_tree
 from evidence.store import LocalStore
 from tambon.cid import OnchainCid
+from tests.evidence.support import KIB, js_cids
 
 RECORD = {
     "version": "1",
