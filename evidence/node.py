@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import json
 import mimetypes
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import structlog
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -343,11 +343,11 @@ class NodeApp:
         if fmt not in ("", "raw", "car"):
             raise BadRequest(f"unsupported format {fmt!r} (raw or car)")
         getter = self.store.get_block
-        segments = dag.split_content_path(unquote(path))
+        segments = dag.split_content_path(path)  # Starlette already percent-decoded it
         target = await run_in_threadpool(dag.resolve, getter, root, segments)
         etag_base = cid_str(target)
         common = {
-            "X-Ipfs-Path": f"/ipfs/{cid_part}/{path}".rstrip("/"),
+            "X-Ipfs-Path": quote(f"/ipfs/{cid_part}/{path}".rstrip("/"), safe="/"),
             "X-Ipfs-Roots": cid_str(root),
             "Cache-Control": "public, max-age=29030400, immutable",
             "X-Content-Type-Options": "nosniff",
@@ -466,7 +466,7 @@ def _car_plan(getter, root: bytes, segments: list[str], target: bytes) -> list[b
 
 def _listing_html(path: str, entries: list[dag.Entry]) -> bytes:
     rows = "".join(
-        f'<tr><td><a href="{html.escape(path)}/{html.escape(e.name)}">{html.escape(e.name)}</a></td>'
+        f'<tr><td><a href="{html.escape(quote(f"{path}/{e.name}"))}">{html.escape(e.name)}</a></td>'
         f"<td>{e.kind}</td><td>{e.size}</td><td><code>{e.cid}</code></td></tr>"
         for e in entries
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
@@ -135,6 +136,18 @@ def test_gateway__file_raw_car_and_listing(client):
     assert listing.status_code == 200 and "record.json" in listing.text
     head = client.head(f"/ipfs/{cid}/record.json")
     assert head.status_code == 200 and head.headers["content-length"] == "7" and head.content == b""
+
+
+def test_gateway__thai_path_and_percent_names(client):
+    files = {"ภาพ/มะม่วง.jpg": b"mango", "100%.txt": b"percent"}
+    parts = [("file", (quote(name, safe=""), body)) for name, body in files.items()]
+    cid = add(client, parts, **{"cid-version": "1", "wrap-with-directory": "true"})[-1]["Hash"]
+    response = client.get(f"/ipfs/{cid}/{quote('ภาพ/มะม่วง.jpg')}")
+    assert response.status_code == 200 and response.content == b"mango"
+    assert response.headers["x-ipfs-path"] == f"/ipfs/{cid}/{quote('ภาพ/มะม่วง.jpg')}"
+    assert client.get(f"/ipfs/{cid}/100%25.txt").content == b"percent"
+    listing = client.get(f"/ipfs/{cid}/{quote('ภาพ')}")
+    assert listing.status_code == 200 and quote("มะม่วง.jpg") in listing.text
 
 
 def test_gateway_only_app__has_no_rpc(store):
