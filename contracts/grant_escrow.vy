@@ -243,7 +243,7 @@ def create_grant(
     @param proposal_codec CID codec of the proposal (0x55 raw or 0x70 dag-pb).
     @return The new grant's id.
     """
-    assert council.is_member[msg.sender], "escrow: only council members create grants"
+    assert council._is_member(msg.sender), "escrow: only council members create grants"
     assert recipient != empty(address), "escrow: zero address recipient"
     assert recipient != self, "escrow: escrow cannot be recipient"
     assert token == empty(address) or token.is_contract, "escrow: token has no code"
@@ -474,7 +474,9 @@ def cancel(grant_id: uint256, deadline: uint256, signatures: Bytes[MAX_SIGNATURE
     @param signatures `threshold` member approvals of `Cancel(grantId, nonce, deadline)` with the council nonce.
     """
     head: uint256 = self._live_grant(grant_id)
-    council._authorize_council(keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.council_nonce, deadline)), deadline, signatures)
+    council._authorize_council(
+        keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.council_nonce, deadline)), deadline, signatures
+    )
     funded: uint256 = (head >> FUNDED_SHIFT) & MASK_88
     # Paid is at most funded: each paid milestone's cumulative amount was covered by funding.
     pool: uint256 = unsafe_sub(funded, self._paid(grant_id))

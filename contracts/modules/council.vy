@@ -14,8 +14,15 @@
           `approve_hash` or implied when that member sends the transaction.
         Entries are sorted by signer address, strictly ascending, which makes them
         unique without a seen-set.
+
+        The roster (members sorted ascending) is kept as the code of a small data
+        contract, written once per membership change (the SSTORE2 pattern). One
+        storage word holds its address, the member count and the threshold, so a
+        decision reads the whole council with one storage read and one
+        EXTCODECOPY instead of one cold storage read per signer.
+
         Membership and threshold changes go through the same signed path and a
-        council-wide `nonce`; decisions with a key of their own (a milestone's
+        council-wide nonce; decisions with a key of their own (a milestone's
         release) carry that key's nonce instead.
 """
 
@@ -29,13 +36,24 @@ from snekmate.utils import ecdsa
 
 # CONSTANTS
 
-MAX_MEMBERS: constant(uint256) = 20
+MAX_MEMBERS: constant(uint256) = 16
 SIGNATURE_BYTES: constant(uint256) = 65
-# @dev Room for MAX_MEMBERS plain signatures plus the data of contract signatures (a Safe's own 3-of-5 is 195 bytes).
-MAX_SIGNATURES_BYTES: constant(uint256) = 2_048
+# @dev Room for every member's plain signature, or a few plus the data of contract
+#      signatures (a Safe 3-of-5 signing as a member adds 32 + 195 bytes).
+MAX_SIGNATURES_BYTES: constant(uint256) = 1_280
+ROSTER_BYTES: constant(uint256) = 32 * MAX_MEMBERS
+# @dev Init code that returns a STOP byte followed by the 512-byte roster as runtime code:
+#      PUSH2 0x0201, DUP1, PUSH1 0x0a, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN, STOP.
+ROSTER_INITCODE_PREFIX: constant(Bytes[11]) = b"\x61\x02\x01\x80\x60\x0a\x3d\x39\x3d\xf3\x00"
 ERC1271_MAGIC: constant(bytes4) = 0x1626BA7E
 V_CONTRACT: constant(uint256) = 0
 V_APPROVED: constant(uint256) = 1
+
+# Roster word: data contract address (160) | member count (8) | threshold (8).
+COUNT_SHIFT: constant(uint256) = 160
+THRESHOLD_SHIFT: constant(uint256) = 168
+MASK_160: constant(uint256) = 2**160 - 1
+MASK_8: constant(uint256) = 255
 
 ADD_MEMBER_TYPEHASH: constant(bytes32) = keccak256(
     "AddMember(address member,uint256 threshold,uint256 nonce,uint256 deadline)"
@@ -50,13 +68,11 @@ CHANGE_THRESHOLD_TYPEHASH: constant(bytes32) = keccak256(
 
 # STORAGE
 
-is_member: public(HashMap[address, bool])
-threshold: public(uint256)
+_roster: uint256
 #: Council-wide nonce, consumed by membership changes and other council-wide decisions.
 council_nonce: public(uint256)
 #: approved[digest][member]: on-chain approvals by member transactions.
 approved: public(HashMap[bytes32, HashMap[address, bool]])
-_members: DynArray[address, MAX_MEMBERS]
 
 
 # EVENTS
@@ -77,9 +93,10 @@ event HashApproved:
 
 @deploy
 def __init__(members: DynArray[address, MAX_MEMBERS], threshold: uint256):
+    roster: DynArray[address, MAX_MEMBERS] = []
     for member: address in members:
-        self._add_member(member)
-    self._set_threshold(threshold)
+        roster = self._with_member(roster, member)
+    self._store_roster(roster, threshold)
 
 
 # VIEW
@@ -88,15 +105,30 @@ def __init__(members: DynArray[address, MAX_MEMBERS], threshold: uint256):
 @view
 def members() -> DynArray[address, MAX_MEMBERS]:
     """
-    @notice The current council members, in the order they joined (removal swaps the last in).
+    @notice The current council members, sorted ascending (the order signatures are given in).
     """
-    return self._members
+    return self._members()
 
 
 @external
 @view
 def member_count() -> uint256:
-    return len(self._members)
+    return (self._roster >> COUNT_SHIFT) & MASK_8
+
+
+@external
+@view
+def threshold() -> uint256:
+    """
+    @notice How many members must approve a decision.
+    """
+    return self._roster >> THRESHOLD_SHIFT
+
+
+@external
+@view
+def is_member(account: address) -> bool:
+    return self._is_member(account)
 
 
 # COUNCIL DECISIONS
@@ -109,7 +141,7 @@ def approve_hash(digest: bytes32):
          device without EIP-712 display) or prefer an on-chain record.
     @param digest The EIP-712 digest of the decision, as the `*_digest` views return it.
     """
-    assert self.is_member[msg.sender], "council: not a member"
+    assert self._is_member(msg.sender), "council: not a member"
     self.approved[digest][msg.sender] = True
     log HashApproved(digest=digest, member=msg.sender)
 
@@ -128,8 +160,7 @@ def add_member(member: address, new_threshold: uint256, deadline: uint256, signa
         deadline,
         signatures,
     )
-    self._add_member(member)
-    self._set_threshold(new_threshold)
+    self._store_roster(self._with_member(self._members(), member), new_threshold)
 
 
 @external
@@ -147,8 +178,7 @@ def remove_member(member: address, new_threshold: uint256, deadline: uint256, si
         deadline,
         signatures,
     )
-    self._remove_member(member)
-    self._set_threshold(new_threshold)
+    self._store_roster(self._without_member(self._members(), member), new_threshold)
 
 
 @external
@@ -164,7 +194,7 @@ def change_threshold(new_threshold: uint256, deadline: uint256, signatures: Byte
         deadline,
         signatures,
     )
-    self._set_threshold(new_threshold)
+    self._store_roster(self._members(), new_threshold)
 
 
 # INTERNAL
@@ -187,44 +217,58 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
     @dev Reverts unless the first `threshold` entries of `signatures` are valid
          approvals of `digest` by distinct current members, sorted ascending.
     """
-    required: uint256 = self.threshold
+    roster_word: uint256 = self._roster
+    required: uint256 = roster_word >> THRESHOLD_SHIFT
+    count: uint256 = (roster_word >> COUNT_SHIFT) & MASK_8
+    roster: Bytes[ROSTER_BYTES] = slice(convert(roster_word & MASK_160, address).code, 1, ROSTER_BYTES)
     # The threshold is at most MAX_MEMBERS, so the product cannot overflow.
     static_bytes: uint256 = unsafe_mul(required, SIGNATURE_BYTES)
     assert len(signatures) >= static_bytes, "council: below threshold"
+
     previous: uint256 = 0
+    # Position in the roster; signers and roster both ascend, so one forward walk finds them all.
+    cursor: uint256 = 0
     for i: uint256 in range(MAX_MEMBERS):
         if i == required:
             break
         offset: uint256 = unsafe_mul(i, SIGNATURE_BYTES)
         r: uint256 = extract32(signatures, offset, output_type=uint256)
         s: uint256 = extract32(signatures, unsafe_add(offset, 32), output_type=uint256)
-        v: uint256 = convert(slice(signatures, unsafe_add(offset, 64), 1), uint256)
-        signer: address = empty(address)
+        # The word ending at this entry's last byte carries v in its low byte.
+        v: uint256 = extract32(signatures, unsafe_add(offset, 33), output_type=uint256) & MASK_8
+        signer: uint256 = 0
         if v == V_APPROVED:
-            signer = self._address_from_word(r)
-            assert msg.sender == signer or self.approved[digest][signer], "council: hash not approved"
+            signer = r
+            assert signer <= MASK_160, "council: malformed signer"
+            member: address = convert(convert(signer, uint160), address)
+            assert msg.sender == member or self.approved[digest][member], "council: hash not approved"
         elif v == V_CONTRACT:
-            signer = self._address_from_word(r)
-            self._check_contract_signature(signer, digest, signatures, s, static_bytes)
+            signer = r
+            assert signer <= MASK_160, "council: malformed signer"
+            # Dynamic parts live after the fixed 65-byte entries so they cannot alias one.
+            assert s >= static_bytes, "council: contract signature overlaps"
+            assert s + 32 <= len(signatures), "council: contract signature out of bounds"
+            data_end: uint256 = s + 32 + extract32(signatures, s, output_type=uint256)
+            assert data_end <= len(signatures), "council: contract signature out of bounds"
+            self._check_contract_signature(
+                convert(convert(signer, uint160), address), digest, slice(signatures, s + 32, data_end - s - 32)
+            )
         else:
-            signer = ecdsa._recover_vrs(digest, v, r, s)
-        signer_word: uint256 = convert(signer, uint256)
-        assert signer_word > previous, "council: signers not sorted or duplicate"
-        assert self.is_member[signer], "council: not a member"
-        previous = signer_word
+            signer = convert(ecdsa._recover_vrs(digest, v, r, s), uint256)
+        assert signer > previous, "council: signers not sorted or duplicate"
+        for _: uint256 in range(MAX_MEMBERS):
+            if cursor == count or extract32(roster, unsafe_mul(cursor, 32), output_type=uint256) >= signer:
+                break
+            # cursor < count <= MAX_MEMBERS.
+            cursor = unsafe_add(cursor, 1)
+        assert cursor != count, "council: not a member"
+        assert extract32(roster, unsafe_mul(cursor, 32), output_type=uint256) == signer, "council: not a member"
+        previous = signer
 
 
 @internal
 @view
-def _check_contract_signature(
-    signer: address, digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES], data_offset: uint256, static_bytes: uint256
-):
-    # Dynamic parts live after the fixed 65-byte entries so they cannot alias one.
-    assert data_offset >= static_bytes, "council: contract signature overlaps"
-    assert data_offset + 32 <= len(signatures), "council: contract signature out of bounds"
-    data_length: uint256 = extract32(signatures, data_offset, output_type=uint256)
-    assert data_offset + 32 + data_length <= len(signatures), "council: contract signature out of bounds"
-    data: Bytes[MAX_SIGNATURES_BYTES] = slice(signatures, data_offset + 32, data_length)
+def _check_contract_signature(signer: address, digest: bytes32, data: Bytes[MAX_SIGNATURES_BYTES]):
     assert signer.is_contract, "council: contract signer has no code"
     # A wallet that reverts on a bad signature (as Safe does) must read as "invalid", not bubble up.
     success: bool = False
@@ -241,42 +285,77 @@ def _check_contract_signature(
 
 
 @internal
-@pure
-def _address_from_word(word: uint256) -> address:
-    assert word <= convert(max_value(uint160), uint256), "council: malformed signer"
-    return convert(convert(word, uint160), address)
-
-
-@internal
-def _add_member(member: address):
-    assert member != empty(address), "council: zero address member"
-    assert not self.is_member[member], "council: already a member"
-    assert len(self._members) < MAX_MEMBERS, "council: too many members"
-    self.is_member[member] = True
-    self._members.append(member)
-    log MemberAdded(member=member)
-
-
-@internal
-def _remove_member(member: address):
-    assert self.is_member[member], "council: not a member"
-    self.is_member[member] = False
-    count: uint256 = len(self._members)
+@view
+def _members() -> DynArray[address, MAX_MEMBERS]:
+    roster_word: uint256 = self._roster
+    count: uint256 = (roster_word >> COUNT_SHIFT) & MASK_8
+    roster: Bytes[ROSTER_BYTES] = slice(convert(roster_word & MASK_160, address).code, 1, ROSTER_BYTES)
+    members: DynArray[address, MAX_MEMBERS] = []
     for i: uint256 in range(MAX_MEMBERS):
         if i == count:
             break
-        if self._members[i] == member:
-            # Swap with the last member and shrink; `count >= 1` because `member` is in the list.
-            self._members[i] = self._members[unsafe_sub(count, 1)]
-            self._members.pop()
-            break
-    log MemberRemoved(member=member)
+        members.append(extract32(roster, i * 32, output_type=address))
+    return members
 
 
 @internal
-def _set_threshold(new_threshold: uint256):
+@view
+def _is_member(account: address) -> bool:
+    return account != empty(address) and account in self._members()
+
+
+@internal
+@pure
+def _with_member(members: DynArray[address, MAX_MEMBERS], member: address) -> DynArray[address, MAX_MEMBERS]:
+    assert member != empty(address), "council: zero address member"
+    assert member not in members, "council: already a member"
+    assert len(members) < MAX_MEMBERS, "council: too many members"
+    # Insert in ascending order.
+    result: DynArray[address, MAX_MEMBERS] = []
+    inserted: bool = False
+    for current: address in members:
+        if not inserted and convert(member, uint256) < convert(current, uint256):
+            result.append(member)
+            inserted = True
+        result.append(current)
+    if not inserted:
+        result.append(member)
+    return result
+
+
+@internal
+@pure
+def _without_member(members: DynArray[address, MAX_MEMBERS], member: address) -> DynArray[address, MAX_MEMBERS]:
+    assert member in members, "council: not a member"
+    result: DynArray[address, MAX_MEMBERS] = []
+    for current: address in members:
+        if current != member:
+            result.append(current)
+    return result
+
+
+@internal
+def _store_roster(members: DynArray[address, MAX_MEMBERS], new_threshold: uint256):
     assert new_threshold != 0, "council: zero threshold"
-    assert new_threshold <= len(self._members), "council: threshold above member count"
-    if new_threshold != self.threshold:
-        self.threshold = new_threshold
+    assert new_threshold <= len(members), "council: threshold above member count"
+    padded: address[MAX_MEMBERS] = empty(address[MAX_MEMBERS])
+    for i: uint256 in range(MAX_MEMBERS):
+        if i == len(members):
+            break
+        padded[i] = members[i]
+    data_contract: address = raw_create(concat(ROSTER_INITCODE_PREFIX, abi_encode(padded)))
+    old: uint256 = self._roster
+    old_members: DynArray[address, MAX_MEMBERS] = []
+    if old != 0:
+        old_members = self._members()
+    self._roster = (
+        convert(data_contract, uint256) | (len(members) << COUNT_SHIFT) | (new_threshold << THRESHOLD_SHIFT)
+    )
+    for member: address in members:
+        if member not in old_members:
+            log MemberAdded(member=member)
+    for member: address in old_members:
+        if member not in members:
+            log MemberRemoved(member=member)
+    if new_threshold != old >> THRESHOLD_SHIFT:
         log ThresholdChanged(threshold=new_threshold)
