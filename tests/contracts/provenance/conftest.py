@@ -87,7 +87,10 @@ def create_run(provenance, producer):
     """Register `count` lots with one `registerMany`; returns their ids."""
 
     def create(count: int = 5, label: str = "run", sender=None, crop: int = RICE) -> list[int]:
-        lots = [(digest(f"{label}-{i}"), RAW if i % 2 else DAG_PB, crop, 10_000 + i, HARVEST_DAY + i) for i in range(count)]
+        lots = [
+            (digest(f"{label}-{i}"), RAW if i % 2 else DAG_PB, crop, 10_000 + i, HARVEST_DAY + i)
+            for i in range(count)
+        ]
         first = provenance.registerMany(lots, sender=sender or producer).return_value
         return list(range(first, first + count))
 

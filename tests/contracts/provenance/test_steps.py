@@ -23,7 +23,9 @@ def _steps(provenance, batch_id):
     return list(provenance.StepAdded.range(0, chain.blocks.height + 1, search_topics={"batchId": batch_id}))
 
 
-def test_full_life__five_stages_with_custody_transfers(provenance, producer, packer, carrier, seller, create_batch):
+def test_full_life__five_stages_with_custody_transfers(
+    provenance, producer, packer, carrier, seller, create_batch
+):
     batch_id = create_batch("mango-nong-sanit")
     cold_chain = transport_data(-150, 800)  # -1.50 .. 8.00 degC
     plan = [
@@ -58,8 +60,16 @@ def test_add_step__returns_index_and_counts(provenance, producer, create_batch, 
     batch_id = create_batch()
     run_id = create_run(9)[6]
     for expected in range(3):
-        assert provenance.addStep(batch_id, HARVEST, digest(f"s{expected}"), DAG_PB, 0, sender=producer).return_value == expected
-        assert provenance.addStep(run_id, HARVEST, digest(f"r{expected}"), RAW, 7, sender=producer).return_value == expected
+        assert (
+            provenance.addStep(
+                batch_id, HARVEST, digest(f"s{expected}"), DAG_PB, 0, sender=producer
+            ).return_value
+            == expected
+        )
+        assert (
+            provenance.addStep(run_id, HARVEST, digest(f"r{expected}"), RAW, 7, sender=producer).return_value
+            == expected
+        )
     assert provenance.stepCount(batch_id) == 3 and provenance.stepCount(run_id) == 3
     # Neighbours in the same lane word are untouched.
     assert provenance.stepCount(run_id - 1) == 0 and provenance.stepCount(run_id + 1) == 0

@@ -1,0 +1,152 @@
+"""Stateful property test: register / registerMany / transfer / addStep / split against a Python model.
+
+Invariants after every rule: ownership and balances match the model, step counts match, and the
+`StepAdded` logs of every batch are exactly the model's append-only history. Size with
+TAMBON_HYPOTHESIS_EXAMPLES / TAMBON_HYPOTHESIS_STEPS (modest defaults keep CI fast).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import ape
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from .conftest import RAW, RICE, digest
+
+EXAMPLES = int(os.environ.get("TAMBON_HYPOTHESIS_EXAMPLES", "5"))
+STEPS = int(os.environ.get("TAMBON_HYPOTHESIS_STEPS", "12"))
+
+
+@dataclass
+class Lot:
+    owner: str
+    grams: int
+    steps: list[tuple[int, int, bytes, str]] = field(default_factory=list)  # (index, stage, evidence, actor)
+    consumed: bool = False
+    closed: bool = False
+    parents: list[int] = field(default_factory=list)
+
+
+class ProvenanceMachine(RuleBasedStateMachine):
+    project = None
+    council = None
+    actors: list = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contract = self.project.batch_provenance.deploy(self.council, sender=self.council)
+        self.start_block = ape.chain.blocks.height
+        self.lots: dict[int, Lot] = {}
+        self.counter = 0
+
+    def _label(self) -> bytes:
+        self.counter += 1
+        return digest(f"m{self.counter}")
+
+    def _open(self) -> list[int]:
+        return [i for i, lot in self.lots.items() if not lot.consumed and not lot.closed]
+
+    @rule(actor=st.integers(0, 3), grams=st.integers(1, 10**9))
+    def register(self, actor, grams):
+        account = self.actors[actor]
+        receipt = self.contract.register(self._label(), RAW, RICE, grams, 20_000, sender=account)
+        batch_id = receipt.events.filter(self.contract.Transfer)[0].tokenId
+        assert batch_id == len(self.lots) + 1
+        self.lots[batch_id] = Lot(owner=account.address, grams=grams)
+
+    @rule(actor=st.integers(0, 3), sizes=st.lists(st.integers(1, 5_000), min_size=1, max_size=12))
+    def register_many(self, actor, sizes):
+        account = self.actors[actor]
+        lots = [(self._label(), RAW, RICE, g, 20_000) for g in sizes]
+        self.contract.registerMany(lots, sender=account)
+        for g in sizes:
+            self.lots[len(self.lots) + 1] = Lot(owner=account.address, grams=g)
+
+    @precondition(lambda self: self.lots)
+    @rule(data=st.data(), to=st.integers(0, 3))
+    def transfer(self, data, to):
+        batch_id = data.draw(st.sampled_from(sorted(self.lots)))
+        lot = self.lots[batch_id]
+        holder = next(a for a in self.actors if a.address == lot.owner)
+        self.contract.transferFrom(holder, self.actors[to], batch_id, sender=holder)
+        lot.owner = self.actors[to].address
+
+    @precondition(lambda self: self.lots)
+    @rule(data=st.data(), stage=st.integers(0, 4), by_holder=st.booleans())
+    def add_step(self, data, stage, by_holder):
+        batch_id = data.draw(st.sampled_from(sorted(self.lots)))
+        lot = self.lots[batch_id]
+        actor = next(a for a in self.actors if (a.address == lot.owner) == by_holder)
+        evidence = self._label()
+        if not by_holder:
+            with ape.reverts("provenance: not holder or approved"):
+                self.contract.addStep(batch_id, stage, evidence, RAW, 0, sender=actor)
+        elif lot.consumed:
+            with ape.reverts("provenance: batch consumed"):
+                self.contract.addStep(batch_id, stage, evidence, RAW, 0, sender=actor)
+        elif lot.closed:
+            with ape.reverts("provenance: batch closed"):
+                self.contract.addStep(batch_id, stage, evidence, RAW, 0, sender=actor)
+        else:
+            self.contract.addStep(batch_id, stage, evidence, RAW, 0, sender=actor)
+            lot.steps.append((len(lot.steps), stage, evidence, actor.address))
+            lot.closed = stage == 4
+
+    @precondition(lambda self: any(self.lots[i].grams >= 2 for i in self._open()))
+    @rule(data=st.data(), parts=st.integers(2, 4))
+    def split(self, data, parts):
+        batch_id = data.draw(st.sampled_from([i for i in self._open() if self.lots[i].grams >= 2]))
+        lot = self.lots[batch_id]
+        parts = min(parts, lot.grams)
+        share = lot.grams // parts
+        holder = next(a for a in self.actors if a.address == lot.owner)
+        self.contract.split(batch_id, [(self._label(), RAW, share) for _ in range(parts)], sender=holder)
+        lot.consumed = True
+        for _ in range(parts):
+            self.lots[len(self.lots) + 1] = Lot(owner=lot.owner, grams=share, parents=[batch_id])
+
+    @invariant()
+    def chain_matches_model(self):
+        logs = self.contract.StepAdded.range(self.start_block, ape.chain.blocks.height + 1)
+        seen: dict[int, list] = {}
+        for log in logs:
+            seen.setdefault(log.batchId, []).append((log.index, log.stage, bytes(log.evidence), log.actor))
+        for batch_id, lot in self.lots.items():
+            # History: the logs are exactly the model's append-only list, and the count agrees.
+            assert seen.get(batch_id, []) == lot.steps
+            info = self.contract.batch(batch_id)
+            assert info.holder == lot.owner
+            assert info.stepCount == len(lot.steps)
+            assert (info.consumed, info.closed, info.quantityGrams) == (lot.consumed, lot.closed, lot.grams)
+            assert info.hasParents == bool(lot.parents)
+            if lot.parents:
+                assert list(self.contract.parentsOf(batch_id)) == lot.parents
+        for account in self.actors:
+            held = sum(lot.owner == account.address for lot in self.lots.values())
+            assert self.contract.balanceOf(account) == held
+        assert self.contract.totalSupply() == len(self.lots)
+
+
+def test_provenance_state_machine(project, council, producer, packer, carrier, seller):
+    ProvenanceMachine.project = project
+    ProvenanceMachine.council = council
+    ProvenanceMachine.actors = [producer, packer, carrier, seller]
+    run_state_machine_as_test(
+        ProvenanceMachine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
