@@ -12,6 +12,7 @@ thread reads ahead and folds finished leaves into the tree.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import stat
 import threading
@@ -32,6 +33,9 @@ MIB = 1024 * KIB
 #: buffers in flight per file import (bounded memory: RING x buffer size)
 RING = 6
 BUFFER_BYTES = 4 * MIB
+#: regular files at least this big are hashed from memory maps instead of read into buffers
+MAP_MIN_BYTES = 16 * MIB
+_MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 DIR_DATA = pb.encode_unixfs(pb.DIRECTORY)
 
 
@@ -292,6 +296,32 @@ class FileImporter:
 
     # -- pull API
 
+    def read_mapped(self, fd: int, size: int) -> Node:
+        """Import a regular file of `size` bytes by mapping one window at a time.
+
+        Each worker maps its own window (`RING` windows of a few MiB at most are mapped at
+        once), hashes the chunks in place and unmaps it, so memory stays bounded and the
+        bytes are never copied. The file must not shrink while it is imported.
+        """
+        cs, prefix, sink = self._cs, self._leaf_prefix, self.sink
+        if self.profile.raw_leaves:
+            leaves = lambda view: _raw_leaves(view, cs, prefix, sink)  # noqa: E731
+        else:
+            leaves = lambda view: _pb_leaves(view, cs, prefix, sink)  # noqa: E731
+        pool = _get_pool()
+        try:
+            for offset in range(0, size, self._buf_size):
+                length = min(self._buf_size, size - offset)
+                self._dispatched += 1
+                self.size += length
+                self._inflight.append(pool.submit(_mapped_job, fd, offset, length, leaves))
+                while len(self._inflight) > RING - 2:
+                    self._consume(self._inflight.popleft())
+        except BaseException:
+            self.abort()
+            raise
+        return self.close()
+
     def read_from(self, stream: BinaryIO, limit: int | None = None) -> Node:
         """Import everything `stream` yields; `limit` caps the size (UploadTooLarge past it)."""
         readinto = getattr(stream, "readinto", None)
@@ -311,6 +341,16 @@ class FileImporter:
             self.abort()
             raise
         return self.close()
+
+
+def _mapped_job(fd: int, offset: int, length: int, leaves: Callable[[memoryview], list]) -> list:
+    """Hash one window of a file straight from the page cache (no copy into a buffer)."""
+    mapping = mmap.mmap(fd, length, flags=_MAP_FLAGS, prot=mmap.PROT_READ, offset=offset)
+    try:
+        with memoryview(mapping) as view:
+            return leaves(view)
+    finally:
+        mapping.close()
 
 
 def _fill(stream: BinaryIO, buf: bytearray, readinto) -> int:
@@ -340,7 +380,11 @@ def import_file(
     path: str | os.PathLike, profile: str | Profile | None = None, sink: BlockSink | None = None
 ) -> Node:
     with open(path, "rb", buffering=0) as f:
-        return FileImporter(profile, sink).read_from(f)
+        imp = FileImporter(profile, sink)
+        st = os.fstat(f.fileno())
+        if stat.S_ISREG(st.st_mode) and st.st_size >= MAP_MIN_BYTES:
+            return imp.read_mapped(f.fileno(), st.st_size)
+        return imp.read_from(f)
 
 
 # --------------------------------------------------------------------------- names

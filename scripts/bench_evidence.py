@@ -60,11 +60,12 @@ def main() -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--mib", type=int, default=256)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     if args.mib * MIB < 100 * MB:
         parser.error("the file must be at least 100 MB")
 
+    load_at_start = round(os.getloadavg()[0], 2)  # the host is shared; record how busy it was
     with tempfile.TemporaryDirectory(prefix="bench-evidence-") as tmp:
         path = Path(tmp, "evidence.bin")
         with open(path, "wb") as f:
@@ -101,6 +102,7 @@ def main() -> None:
         "file_bytes": size,
         "runs": args.runs,
         "cpu_count": os.cpu_count(),
+        "load_average_at_start": load_at_start,
         "cid_mb_per_s": best(cid_v1),
         "sha256_mb_per_s": best(sha),
         "js_importer_mb_per_s": best(js),

@@ -13,6 +13,7 @@ from evidence.cids import cid_str
 from evidence.errors import DirectoryTooLarge, UnsafePath, UploadTooLarge
 from evidence.importer import (
     BUFFER_BYTES,
+    MAP_MIN_BYTES,
     PROFILES,
     RING,
     FileImporter,
@@ -126,12 +127,22 @@ def test_import__bounded_memory__peak_independent_of_file_size(tmp_path):
     peaks = []
     for path in (small, large):
         tracemalloc.start()
-        import_file(path, "kubo-v1")
+        with open(path, "rb", buffering=0) as f:  # the buffered path used for streams and uploads
+            FileImporter("kubo-v1").read_from(f)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     ring = RING * BUFFER_BYTES
     assert peaks[1] < ring + 4 * MIB  # the buffer ring, not the file
     assert peaks[1] < peaks[0] + 2 * MIB
+
+
+def test_import__mapped_and_buffered_paths__same_node(corpus):
+    path = corpus["node-174-plus1.bin"]  # above MAP_MIN_BYTES: import_file maps it
+    assert path.stat().st_size >= MAP_MIN_BYTES
+    with open(path, "rb", buffering=0) as f:
+        buffered = FileImporter("kubo-v1").read_from(f)
+    assert import_file(path, "kubo-v1") == buffered
+    assert import_file(path, "kubo-v0") == import_bytes(path.read_bytes(), "kubo-v0")
 
 
 def test_import__limit__refuses_oversized_stream():
