@@ -35,6 +35,10 @@ from snekmate.utils import signature_checker
 from modules import council
 initializes: council[eip712 := eip712]
 
+# @dev Council-signed administration of the provenance and attestation registries it owns.
+from modules import council_registries
+initializes: council_registries[council := council]
+
 exports: (
     eip712.eip712Domain,
     council.is_member,
@@ -47,6 +51,12 @@ exports: (
     council.add_member,
     council.remove_member,
     council.change_threshold,
+    council_registries.register_producer,
+    council_registries.revoke_producer,
+    council_registries.add_oracle_key,
+    council_registries.revoke_oracle_key,
+    council_registries.approve_model,
+    council_registries.revoke_model,
 )
 
 

@@ -46,7 +46,17 @@ ESCROW_TYPES: dict[str, list[dict[str, str]]] = {
     "AddMember": _fields("address member,uint256 threshold,uint256 nonce,uint256 deadline"),
     "RemoveMember": _fields("address member,uint256 threshold,uint256 nonce,uint256 deadline"),
     "ChangeThreshold": _fields("uint256 threshold,uint256 nonce,uint256 deadline"),
+    "RegisterProducer": _fields(
+        "address registry,address producer,string registrationId,string name,uint256 nonce,uint256 deadline"
+    ),
+    "RevokeProducer": _fields("address registry,address producer,uint256 nonce,uint256 deadline"),
+    "AddOracleKey": _fields("address registry,address key,uint256 nonce,uint256 deadline"),
+    "RevokeOracleKey": _fields("address registry,address key,uint256 nonce,uint256 deadline"),
+    "ApproveModel": _fields("address registry,bytes32 modelSha256,uint256 nonce,uint256 deadline"),
+    "RevokeModel": _fields("address registry,bytes32 modelSha256,uint256 nonce,uint256 deadline"),
 }
+#: Decisions that consume the council-wide nonce (the rest carry a milestone's nonce).
+COUNCIL_NONCE_TYPES = frozenset(ESCROW_TYPES) - {"Release", "Reject", "Submit"}
 
 
 def type_string(primary: str, types: dict[str, list[dict[str, str]]] = ESCROW_TYPES) -> str:
