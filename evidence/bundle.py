@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evidence import dag
-from evidence.cids import to_onchain
+from evidence.cids import cid_str, to_onchain
 from evidence.errors import BadRequest, MalformedDag
 from evidence.importer import check_name, get_profile, import_tree
-from evidence.store import EvidenceStore
+from evidence.store import EvidenceStore, split_ipfs_path
 from tambon.cid import OnchainCid
 
 RECORD_NAME = "record.json"
@@ -94,8 +94,6 @@ def bundle_cid(
     """The CID a bundle will have, computed without storing anything."""
     files = bundle_files(record, photos, validate=validate)
     node = import_tree(files, get_profile(profile))
-    from evidence.cids import cid_str
-
     cid = cid_str(node.cid)
     return Bundle(cid, to_onchain(cid), tuple(sorted(files)))
 
@@ -126,8 +124,6 @@ def read_record(
 
 
 def _root(cid: str) -> bytes:
-    from evidence.store import split_ipfs_path
-
     root, path = split_ipfs_path(cid)
     if path:
         raise BadRequest("give the bundle's CID, not a path inside it")
