@@ -22,3 +22,38 @@ def deployer(accounts):
 def thb(project, deployer):
     """The demo THB stablecoin; its owner (the deployer) is a minter."""
     return project.thb_token.deploy(sender=deployer)
+
+
+@pytest.fixture(scope="session")
+def rpc_url(networks):
+    """HTTP endpoint of the anvil node ape started, for services that speak plain web3."""
+    return networks.provider.web3.provider.endpoint_uri
+
+
+@pytest.fixture(scope="session")
+def council_members(accounts):
+    """The demo council: five members, threshold three."""
+    return [accounts[i] for i in range(1, 6)]
+
+
+@pytest.fixture(scope="session")
+def deployment(project, deployer, council_members, tmp_path_factory):
+    """All contracts of one อปท. as scripts/deploy.py deploys them, saved as deployments/local.json."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from deploy import deploy
+
+    result = deploy(deployer, [m.address for m in council_members], 3)
+    result.save(tmp_path_factory.mktemp("deployments") / f"{result.network}.json")
+    return result
+
+
+@pytest.fixture
+def settings(deployment, rpc_url, tmp_path):
+    """Service settings pointing at the test node, its deployment and a fresh data directory."""
+    from tambon.settings import Settings
+
+    deployments_dir = tmp_path / "deployments"
+    deployment.save(deployments_dir / f"{deployment.network}.json")
+    return Settings(network=deployment.network, rpc_url=rpc_url, deployments_dir=deployments_dir, data_dir=tmp_path / "data")
