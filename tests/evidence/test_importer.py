@@ -200,3 +200,27 @@ def test_directory__thai_names_sorted_by_utf8_bytes(tmp_path):
     node = directory_node(dict.fromkeys(names, leaf), "kubo-v1", Sink())
     links = pb.decode_node(blocks[node.cid]).links
     assert [link.name for link in links] == sorted(names, key=lambda n: n.encode())
+
+
+@pytest.fixture(scope="module")
+def random_sizes(tmp_path_factory):
+    """Files of seeded random sizes around chunk and node boundaries of both profiles."""
+    import random
+
+    rng = random.Random(5)
+    root = tmp_path_factory.mktemp("random-sizes")
+    boundaries = [256 * KIB, MIB, 2 * MIB]
+    sizes = [rng.randrange(0, 3 * MIB) for _ in range(8)]
+    sizes += [b + rng.choice([-2, -1, 1, 2]) for b in boundaries]
+    paths = []
+    for i, size in enumerate(sizes):
+        path = root / f"r{i}-{size}.bin"
+        path.write_bytes(rng.randbytes(size))
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("profile", ["kubo-v1", "unixfs-v1-2025"])
+def test_cid__random_sizes__match_js_reference(random_sizes, profile):
+    expected = js_cids(random_sizes, "--profile", profile)
+    assert {str(p): cid_str(import_file(p, profile).cid) for p in random_sizes} == expected
