@@ -185,7 +185,9 @@ def attestMany(attestations: DynArray[Attestation, MAX_ITEMS], signature: Bytes[
          item, above the 30,000 gas per item goal. Here the oracle signs
          EIP-712 `AttestationRoot(root, count)` once; the contract rebuilds
          the root from the items, so a relayer must post exactly the signed
-         set (a subset or reordering gives another root and fails).
+         set (a subset, an extra or a changed item gives another root and
+         fails; swapping two siblings keeps the root, which is harmless as
+         records are keyed by (evidence, key), not by position).
          Leaves are the EIP-712 struct hashes of the items in order; a node
          is keccak256 of its two children sorted ascending (OpenZeppelin's
          commutative pair hash); an odd node at the end of a level moves up

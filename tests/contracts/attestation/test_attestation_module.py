@@ -1,0 +1,137 @@
+"""tambon.attestation without a chain: typed-data JSON, field checks, signatures, Merkle proofs."""
+
+import json
+
+import pytest
+from eth_account import Account
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tambon.attestation import (
+    ATTESTATION_TYPE,
+    Attestation,
+    AttestationError,
+    Grade,
+    attestation_typed_data,
+    merkle_proof,
+    merkle_root,
+    recover_attestation,
+    recover_batch_item,
+    sign_attestation,
+    sign_batch,
+    verify_proof,
+)
+from tambon.errors import SignatureError, TambonError
+
+from .conftest import high_s, sha
+
+REGISTRY = "0x" + "12" * 20
+
+
+def _att(**overrides) -> Attestation:
+    fields = {
+        "batch_id": 5,
+        "evidence": sha("e"),
+        "grade": Grade.CLASS_I,
+        "size_code": 1,
+        "confidence_bps": 8_000,
+        "model_sha256": sha("m"),
+        "graded_at": 1_763_000_000,
+    }
+    return Attestation(**(fields | overrides))
+
+
+def test_grades__numbers_match_the_contract():
+    assert [(g.name, int(g)) for g in Grade] == [
+        ("ABSTAIN", 0),
+        ("EXTRA", 1),
+        ("CLASS_I", 2),
+        ("CLASS_II", 3),
+        ("REJECT", 4),
+    ]
+
+
+def test_type_string__exactly_the_contracts():
+    assert ATTESTATION_TYPE == (
+        "Attestation(uint256 batchId,bytes32 evidence,uint8 grade,uint8 sizeCode,uint16 confidenceBps,"
+        "bytes32 modelSha256,uint64 gradedAt)"
+    )
+
+
+def test_typed_data__is_sign_typed_data_v4_json():
+    data = attestation_typed_data(_att(), 31337, REGISTRY)
+    assert json.loads(json.dumps(data)) == data
+    assert data["primaryType"] == "Attestation"
+    assert data["domain"] == {
+        "name": "Tambon AttestationRegistry",
+        "version": "1",
+        "chainId": 31337,
+        "verifyingContract": "0x1212121212121212121212121212121212121212",
+    }
+    assert data["message"]["evidence"] == "0x" + sha("e").hex() and data["message"]["grade"] == 2
+
+
+def test_from_message__round_trips():
+    att = _att(grade=Grade.ABSTAIN)
+    assert Attestation.from_message(attestation_typed_data(att, 1, REGISTRY)["message"]) == att
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"grade": 5},
+        {"confidence_bps": 10_001},
+        {"batch_id": 0},
+        {"batch_id": 2**64},
+        {"size_code": 256},
+        {"graded_at": -1},
+        {"evidence": b"short"},
+        {"model_sha256": "0x1234"},
+    ],
+)
+def test_attestation__out_of_range__raises_tambon_error(overrides):
+    with pytest.raises(AttestationError) as excinfo:
+        _att(**overrides)
+    assert isinstance(excinfo.value, TambonError) and str(excinfo.value)
+
+
+def test_sign_and_recover__round_trip_and_refuse_high_s():
+    key = Account.from_key(sha("k"))
+    signature = sign_attestation(_att(), key.key, 31337, REGISTRY)
+    assert recover_attestation(_att(), signature, 31337, REGISTRY) == key.address
+    assert recover_attestation(_att(grade=Grade.REJECT), signature, 31337, REGISTRY) != key.address
+    with pytest.raises(SignatureError, match="high s"):
+        recover_attestation(_att(), high_s(signature), 31337, REGISTRY)
+
+
+def test_batch__item_outside_the_set__refused():
+    key = Account.from_key(sha("k"))
+    items = [_att(batch_id=i + 1) for i in range(5)]
+    root, signature = sign_batch(items, key.key, 31337, REGISTRY)
+    leaves = [a.struct_hash() for a in items]
+    assert (
+        recover_batch_item(items[4], merkle_proof(leaves, 4), root, 5, signature, 31337, REGISTRY)
+        == key.address
+    )
+    with pytest.raises(SignatureError, match="not in the signed Merkle batch"):
+        recover_batch_item(_att(batch_id=99), merkle_proof(leaves, 4), root, 5, signature, 31337, REGISTRY)
+
+
+def test_merkle__empty_and_bad_index__raise():
+    with pytest.raises(AttestationError):
+        merkle_root([])
+    with pytest.raises(AttestationError):
+        merkle_proof([sha("a")], 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(leaves=st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=70), data=st.data())
+def test_merkle__every_proof_verifies_and_tampering_fails(leaves, data):
+    root = merkle_root(leaves)
+    index = data.draw(st.integers(0, len(leaves) - 1))
+    proof = merkle_proof(leaves, index)
+    assert verify_proof(leaves[index], proof, root)
+    assert len(proof) <= max(1, (len(leaves) - 1).bit_length())
+    forged = bytes([leaves[index][0] ^ 1]) + leaves[index][1:]
+    if forged not in leaves:
+        assert not verify_proof(forged, proof, root)
