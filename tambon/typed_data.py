@@ -68,7 +68,7 @@ def domain(name: str, chain_id: int, verifying_contract: str) -> dict[str, Any]:
     return {
         "name": name,
         "version": DOMAIN_VERSION,
-        "chainId": int(chain_id),
+        "chainId": int(chain_id),  # a number: wallets compare it with the connected chain
         "verifyingContract": to_checksum_address(verifying_contract),
     }
 
@@ -80,7 +80,8 @@ def _json_value(kind: str, value: Any) -> Any:
     if kind == "address":
         return to_checksum_address(value)
     if kind.startswith(("uint", "int")):
-        return int(value)
+        # Decimal strings: JSON numbers lose precision past 2**53 in JavaScript wallets.
+        return str(int(value))
     return value
 
 

@@ -1,0 +1,246 @@
+"""Grant escrow operations shared by the CLI, the website and the demo.
+
+Pure helpers build the typed data a council member signs and check collected signatures; the
+`Grants` class reads and writes the escrow through a `Chain`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from enum import IntEnum
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3.types import TxReceipt
+
+from tambon.chain import Chain
+from tambon.cid import OnchainCid, cid_string
+from tambon.errors import SignatureError, TambonError
+from tambon.tx import send
+from tambon.typed_data import ESCROW_DOMAIN_NAME, CouncilApproval, domain, pack_signatures, recover, typed_data
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+ETH_DECIMALS = 18
+DEFAULT_SIGNATURE_HOURS = 72
+
+
+class GrantError(TambonError):
+    """A grant operation cannot be done as asked."""
+
+
+class MilestoneStatus(IntEnum):
+    PENDING = 1
+    SUBMITTED = 2
+    PAID = 3
+    REJECTED = 4
+    ESCALATED = 5
+
+
+@dataclass(frozen=True)
+class Milestone:
+    grant_id: int
+    milestone_id: int
+    amount: int
+    deadline: int
+    status: MilestoneStatus
+    nonce: int
+    submitted_at: int
+    evidence: str | None
+    rejection_reason: bytes
+
+    @property
+    def under_review(self) -> bool:
+        return self.status in (MilestoneStatus.SUBMITTED, MilestoneStatus.ESCALATED)
+
+
+@dataclass(frozen=True)
+class Grant:
+    grant_id: int
+    recipient: str
+    token: str
+    budget: int
+    funded: int
+    paid: int
+    milestone_count: int
+    cancelled: bool
+
+    @property
+    def is_eth(self) -> bool:
+        return self.token == ZERO_ADDRESS
+
+
+def parse_amount(text: str, decimals: int) -> int:
+    """'200,000' or '12.5' token units -> base units; refuses negatives and excess precision."""
+    try:
+        value = Decimal(text.replace(",", "").replace("_", ""))
+    except InvalidOperation:
+        raise GrantError(f"not an amount: {text!r}") from None
+    scaled = value * (Decimal(10) ** decimals)
+    if value <= 0 or scaled != scaled.to_integral_value():
+        raise GrantError(f"amount must be positive with at most {decimals} decimals: {text!r}")
+    return int(scaled)
+
+
+def format_amount(base_units: int, decimals: int) -> str:
+    whole, fraction = divmod(base_units, 10**decimals)
+    fraction_text = f"{fraction:0{decimals}d}".rstrip("0")
+    return f"{whole:,}" + (f".{fraction_text}" if fraction_text else "")
+
+
+def parse_milestone(spec: str, decimals: int) -> tuple[int, int]:
+    """'50000@2027-03-31' -> (amount in base units, deadline as unix time at the end of that day, UTC)."""
+    amount_text, _, day_text = spec.partition("@")
+    if not day_text:
+        raise GrantError(f"milestone must be AMOUNT@YYYY-MM-DD, got {spec!r}")
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise GrantError(f"not a date: {day_text!r} (use YYYY-MM-DD)") from None
+    end_of_day = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
+    return parse_amount(amount_text, decimals), int(end_of_day.timestamp())
+
+
+def release_message(milestone: Milestone, deadline: int) -> dict[str, Any]:
+    if not milestone.under_review:
+        raise GrantError(
+            f"milestone {milestone.milestone_id} of grant {milestone.grant_id} is {milestone.status.name.lower()}, "
+            "not awaiting a decision"
+        )
+    return {
+        "grantId": milestone.grant_id,
+        "milestoneId": milestone.milestone_id,
+        "evidence": OnchainCid.parse(milestone.evidence).digest if milestone.evidence else bytes(32),
+        "amount": milestone.amount,
+        "nonce": milestone.nonce,
+        "deadline": deadline,
+    }
+
+
+def collect_approvals(
+    data: dict[str, Any], signatures: list[str | bytes], members: list[str]
+) -> list[CouncilApproval]:
+    """Recover each signature's signer and keep only distinct current members; errors name the culprit."""
+    member_set = {m.lower() for m in members}
+    approvals: dict[str, CouncilApproval] = {}
+    for signature in signatures:
+        signer = recover(data, signature)
+        if signer.lower() not in member_set:
+            raise SignatureError(f"signature from {signer} is not from a council member for this decision")
+        raw = bytes.fromhex(signature.removeprefix("0x")) if isinstance(signature, str) else bytes(signature)
+        approvals[signer.lower()] = CouncilApproval(signer, raw)
+    return list(approvals.values())
+
+
+class Grants:
+    """The escrow of one อปท., through web3."""
+
+    def __init__(self, chain: Chain):
+        self.chain = chain
+        self.escrow = chain.contract("GrantEscrow")
+
+    # reads
+
+    def domain(self) -> dict[str, Any]:
+        return domain(ESCROW_DOMAIN_NAME, self.chain.chain_id, self.escrow.address)
+
+    def count(self) -> int:
+        return self.escrow.functions.grant_count().call()
+
+    def grant(self, grant_id: int) -> Grant:
+        self._check_grant_id(grant_id)
+        g = self.escrow.functions.grant(grant_id).call()
+        return Grant(grant_id, g[0], g[1], g[2], g[3], g[4], g[5], g[6])
+
+    def milestone(self, grant_id: int, milestone_id: int) -> Milestone:
+        grant = self.grant(grant_id)
+        if not 0 <= milestone_id < grant.milestone_count:
+            raise GrantError(f"grant {grant_id} has milestones 0..{grant.milestone_count - 1}, not {milestone_id}")
+        m = self.escrow.functions.milestone(grant_id, milestone_id).call()
+        return Milestone(
+            grant_id=grant_id,
+            milestone_id=milestone_id,
+            amount=m[0],
+            deadline=m[1],
+            status=MilestoneStatus(m[2]),
+            nonce=m[3],
+            submitted_at=m[4],
+            evidence=cid_string(m[5], m[6]) if m[6] else None,
+            rejection_reason=bytes(m[7]),
+        )
+
+    def milestones(self, grant_id: int) -> list[Milestone]:
+        return [self.milestone(grant_id, i) for i in range(self.grant(grant_id).milestone_count)]
+
+    def members(self) -> list[str]:
+        return list(self.escrow.functions.members().call())
+
+    def threshold(self) -> int:
+        return self.escrow.functions.threshold().call()
+
+    def token_decimals(self, token: str) -> int:
+        if token == ZERO_ADDRESS:
+            return ETH_DECIMALS
+        return self.chain.w3.eth.contract(address=token, abi=self.chain.contract("ThbToken").abi).functions.decimals().call()
+
+    def release_typed_data(self, grant_id: int, milestone_id: int, deadline: int | None = None) -> dict[str, Any]:
+        deadline = deadline or self.now() + DEFAULT_SIGNATURE_HOURS * 3600
+        message = release_message(self.milestone(grant_id, milestone_id), deadline)
+        return typed_data("Release", message, self.domain())
+
+    def now(self) -> int:
+        """Chain time (the clock deadlines are checked against), not the local clock."""
+        return self.chain.w3.eth.get_block("latest")["timestamp"]
+
+    def _check_grant_id(self, grant_id: int) -> None:
+        count = self.count()
+        if not 0 <= grant_id < count:
+            raise GrantError(f"no grant {grant_id}: this escrow has grants 0..{count - 1}" if count else "no grants yet")
+
+    # writes
+
+    def create(
+        self,
+        account: LocalAccount,
+        recipient: str,
+        token: str,
+        budget: int,
+        milestones: list[tuple[int, int]],
+        proposal: OnchainCid,
+    ) -> int:
+        call = self.escrow.functions.create_grant(
+            recipient,
+            token,
+            budget,
+            [amount for amount, _ in milestones],
+            [deadline for _, deadline in milestones],
+            proposal.digest,
+            proposal.codec,
+        )
+        receipt = send(self.chain.w3, account, call)
+        return self.escrow.events.GrantCreated().process_receipt(receipt)[0]["args"]["grant_id"]
+
+    def fund(self, account: LocalAccount, grant_id: int, amount: int) -> TxReceipt:
+        grant = self.grant(grant_id)
+        if grant.is_eth:
+            return send(self.chain.w3, account, self.escrow.functions.fund(grant_id, amount), value=amount)
+        token = self.chain.w3.eth.contract(address=grant.token, abi=self.chain.contract("ThbToken").abi)
+        if token.functions.allowance(account.address, self.escrow.address).call() < amount:
+            send(self.chain.w3, account, token.functions.approve(self.escrow.address, amount))
+        return send(self.chain.w3, account, self.escrow.functions.fund(grant_id, amount))
+
+    def submit(self, account: LocalAccount, grant_id: int, milestone_id: int, evidence: OnchainCid) -> TxReceipt:
+        call = self.escrow.functions.submit(grant_id, milestone_id, evidence.digest, evidence.codec)
+        return send(self.chain.w3, account, call)
+
+    def release(
+        self, account: LocalAccount, grant_id: int, milestone_id: int, deadline: int, signatures: list[str | bytes]
+    ) -> TxReceipt:
+        data = self.release_typed_data(grant_id, milestone_id, deadline)
+        approvals = collect_approvals(data, signatures, self.members())
+        threshold = self.threshold()
+        if len(approvals) < threshold:
+            raise SignatureError(f"{len(approvals)} distinct member signatures; the council needs {threshold}")
+        call = self.escrow.functions.release(grant_id, milestone_id, deadline, pack_signatures(approvals))
+        return send(self.chain.w3, account, call)

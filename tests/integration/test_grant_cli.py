@@ -1,0 +1,131 @@
+"""`tambon grant` end to end on the test node: a council works a grant from a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from tambon import cli
+from tambon.settings import get_settings
+
+EVIDENCE = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+PROPOSAL = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
+
+
+@pytest.fixture
+def run(settings, monkeypatch, capsys):
+    """Run `tambon ARGS…` in process against the test deployment; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("TAMBON_RPC_URL", settings.rpc_url)
+    monkeypatch.setenv("TAMBON_DEPLOYMENTS_DIR", str(settings.deployments_dir))
+    monkeypatch.setenv("TAMBON_NETWORK", settings.network)
+    get_settings.cache_clear()
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()  # drop what fixtures printed (ape logs its transactions)
+        monkeypatch.setattr(sys, "argv", ["tambon", *args])
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    yield _run
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def thb_funder(deployment, accounts, project):
+    token = project.thb_token.at(deployment.contracts["ThbToken"])
+    token.mint(accounts[7], 200_000 * 10**18, sender=accounts[0])
+    return accounts[7]
+
+
+def test_grant_cli__create_fund_submit_sign_release__pays_community(run, thb_funder, deployment, project, accounts):
+    community = accounts[6]
+    code, out, err = run(
+        "grant", "create", "--recipient", community.address, "--proposal", PROPOSAL,
+        "--milestone", "50000@2099-01-31", "--milestone", "150000@2099-06-30", "--dev-account", "1",
+    )
+    assert code == 0, err
+    grant_id = int(out.split()[1])
+    assert run("grant", "fund", str(grant_id), "200,000", "--dev-account", "7")[0] == 0
+    assert run("grant", "submit", str(grant_id), "0", "--evidence", EVIDENCE, "--dev-account", "6")[0] == 0
+
+    signed = []
+    for member in ("1", "3", "5"):
+        code, out, err = run("grant", "sign", str(grant_id), "0", "--dev-account", member)
+        assert code == 0, err
+        signed.append(out.strip().splitlines()[-1].split())
+    deadline = signed[0][0]
+    args = ["grant", "release", str(grant_id), "0", "--deadline", deadline, "--dev-account", "9"]
+    code, out, err = run(*args, *[x for _, sig in signed for x in ("--signature", sig)])
+    assert code == 0, err
+    assert "paid: 50,000" in out
+
+    token = project.thb_token.at(deployment.contracts["ThbToken"])
+    assert token.balanceOf(community) == 50_000 * 10**18
+    code, out, _ = run("grant", "status", str(grant_id))
+    assert code == 0 and "paid" in out
+
+
+def test_grant_cli__typed_data_json__signed_by_wallet_rpc_gives_same_signature(
+    run, thb_funder, accounts, networks, tmp_path
+):
+    community = accounts[6]
+    code, out, err = run(
+        "grant", "create", "--recipient", community.address, "--proposal", PROPOSAL,
+        "--milestone", "1000@2099-01-31", "--dev-account", "2",
+    )
+    grant_id = out.split()[1]
+    run("grant", "fund", grant_id, "1000", "--dev-account", "7")
+    run("grant", "submit", grant_id, "0", "--evidence", EVIDENCE, "--dev-account", "6")
+    code, out, err = run("grant", "typed-data", grant_id, "0", "--deadline", "4102444800")
+    assert code == 0, err
+    data = json.loads(out)
+
+    # What MetaMask & co. do: eth_signTypedData_v4 on the node's unlocked account 1.
+    wallet_signature = networks.provider.make_request("eth_signTypedData_v4", [accounts[1].address, json.dumps(data)])
+    typed_file = tmp_path / "release.json"
+    typed_file.write_text(out)
+    code, out, err = run("grant", "sign", "--typed-data", str(typed_file), "--dev-account", "1")
+    assert code == 0, err
+    assert out.split()[-1] == wallet_signature
+    assert "Release" in err and "amount" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("grant", "status", "99"), "no grant 99"),
+        (("grant", "submit", "0", "0", "--evidence", "not-a-cid", "--dev-account", "6"), "not a valid CID"),
+        (("grant", "fund", "0", "0", "--dev-account", "7"), "amount must be positive"),
+        (("grant", "fund", "0", "lots", "--dev-account", "7"), "not an amount"),
+        (("grant", "sign", "0", "0"), "no signing account"),
+    ],
+)
+def test_grant_cli__bad_input__one_error_line_and_nonzero_exit(run, thb_funder, accounts, args, message):
+    run(
+        "grant", "create", "--recipient", accounts[6].address, "--proposal", PROPOSAL,
+        "--milestone", "1000@2099-01-31", "--dev-account", "1",
+    )
+    code, out, err = run(*args)
+    assert code != 0
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_grant_cli__release_below_threshold__refused_before_sending(run, thb_funder, accounts):
+    run(
+        "grant", "create", "--recipient", accounts[6].address, "--proposal", PROPOSAL,
+        "--milestone", "1000@2099-01-31", "--dev-account", "1",
+    )
+    run("grant", "fund", "0", "1000", "--dev-account", "7")
+    run("grant", "submit", "0", "0", "--evidence", EVIDENCE, "--dev-account", "6")
+    deadline, signature = run("grant", "sign", "0", "0", "--dev-account", "1")[1].split()
+    code, _, err = run("grant", "release", "0", "0", "--deadline", deadline, "--signature", signature, "--dev-account", "9")
+    assert code == 1
+    assert "1 distinct member signatures; the council needs 3" in err
