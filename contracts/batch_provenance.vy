@@ -910,7 +910,7 @@ def _mint_run(
          lane per id, and the per-token logs ERC-721 requires.
     """
     head: uint256 = self._next_id
-    # Cannot overflow: count <= MAX_RUN.
+    # Cannot overflow: ids grow by at most MAX_RUN per call; count <= MAX_RUN bounds the sizes below.
     self._next_id = unsafe_add(head, count)
     size: uint256 = unsafe_add(unsafe_mul(count, _RECORD_BYTES), 1)
     # SSTORE2 creation code: PUSH2 size, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY,
@@ -931,6 +931,7 @@ def _mint_run(
     key: uint256 = head >> 3
     word: uint256 = self._lanes[key]
     for i: uint256 in range(count, bound=MAX_RUN):
+        # Cannot overflow: i < count <= MAX_RUN and `records` holds 2 * count words.
         batch_id: uint256 = unsafe_add(head, i)
         if batch_id >> 3 != key:
             self._lanes[key] = word
