@@ -23,6 +23,7 @@ from evidence.errors import BadRequest, MalformedDag
 from evidence.importer import check_name, get_profile, import_tree
 from evidence.store import EvidenceStore, split_ipfs_path
 from tambon.cid import OnchainCid
+from tambon.records import RecordInvalid, validate_record
 
 RECORD_NAME = "record.json"
 RecordValidator = Callable[[Mapping], None]
@@ -34,6 +35,15 @@ def require_object(record: Mapping) -> None:
     """Default validator: any JSON object."""
     if not isinstance(record, Mapping):
         raise BadRequest("record.json must be a JSON object")
+
+
+def require_kdes(record: Mapping) -> None:
+    """Strict validator for uploads: record.json per its versioned schema (schemas/record/, tambon.records),
+    refused with the list of every missing FSMA 204 KDE."""
+    try:
+        validate_record(record)
+    except RecordInvalid as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def record_bytes(record: Mapping) -> bytes:

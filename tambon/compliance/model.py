@@ -1,0 +1,134 @@
+"""Inputs of the compliance exports: batches, their tracking events and on-chain references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STAGES = ("CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING")
+#: how a tracking event appears on-chain
+KINDS = ("register", "step", "split", "merge")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRef:
+    """Where a tracking event is anchored: the log that recorded its evidence CID."""
+
+    batch_id: int
+    kind: str  # register | step | split | merge
+    tx_hash: str
+    block_number: int
+    log_index: int = 0
+    step_index: int | None = None  # addStep's index; None for register/split/merge
+    stage: str | None = None  # CULTIVATION..MARKETING for steps
+    timestamp: int | None = None  # block time, unix seconds
+    actor: str | None = None
+    chain_id: int | None = None
+    contract: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingEvent:
+    """One on-chain event with its evidence record (None with `error` when it could not be read)."""
+
+    ref: ChainRef
+    evidence_cid: str | None
+    record: Mapping[str, Any] | None
+    error: str | None = None
+
+    @property
+    def cte(self) -> str | None:
+        return self.record.get("event") if self.record else None
+
+    @property
+    def date(self) -> str | None:
+        return self.record.get("date") if self.record else None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTrace:
+    """A batch with its facts from the contract and its tracking events in chain order."""
+
+    batch_id: int
+    producer: str = ""
+    crop: int = 0
+    quantity_grams: int = 0
+    harvest_day: int = 0
+    parents: tuple[int, ...] = ()
+    events: tuple[TrackingEvent, ...] = ()
+    holder: str | None = None
+    producer_name: str | None = None
+    producer_registered: bool = False
+
+
+@dataclass
+class Traces:
+    """Batches by id, with lineage helpers (parents recorded by split/merge)."""
+
+    batches: dict[int, BatchTrace] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, traces: Iterable[BatchTrace] | Mapping[int, BatchTrace]) -> Traces:
+        if isinstance(traces, Traces):
+            return traces
+        items = traces.values() if isinstance(traces, Mapping) else traces
+        return cls({t.batch_id: t for t in items})
+
+    def __getitem__(self, batch_id: int) -> BatchTrace:
+        return self.batches[batch_id]
+
+    def __contains__(self, batch_id: object) -> bool:
+        return batch_id in self.batches
+
+    def __iter__(self) -> Iterator[BatchTrace]:
+        return iter(self.batches.values())
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def ancestors(self, batch_id: int) -> list[int]:
+        """Every ancestor id known here (parents first, breadth-first, no duplicates)."""
+        seen: dict[int, None] = {}
+        queue = list(self.batches[batch_id].parents) if batch_id in self.batches else []
+        while queue:
+            current = queue.pop(0)
+            if current in seen:
+                continue
+            seen[current] = None
+            if current in self.batches:
+                queue.extend(self.batches[current].parents)
+        return list(seen)
+
+    def lineage(self, batch_id: int) -> list[int]:
+        return [batch_id, *self.ancestors(batch_id)]
+
+
+def _last(trace: BatchTrace, pick) -> Any:
+    for event in reversed(trace.events):
+        if event.record:
+            value = pick(event.record)
+            if value:
+                return value
+    return None
+
+
+def _inherit(traces: Traces, batch_id: int, pick, depth: int = 0) -> Any:
+    trace = traces.batches.get(batch_id)
+    if trace is None or depth > 64:
+        return None
+    value = _last(trace, pick)
+    if value is None and len(trace.parents) == 1:  # a split child inherits; a merge has its own
+        return _inherit(traces, trace.parents[0], pick, depth + 1)
+    return value
+
+
+def batch_lot(traces: Traces, batch_id: int) -> str | None:
+    """A batch's traceability lot code: the latest `traceability_lot_code` of its records, else its
+    split parent's (a box split from a packed lot keeps the lot's code)."""
+    return _inherit(traces, batch_id, lambda r: r.get("traceability_lot_code"))
+
+
+def batch_gtin(traces: Traces, batch_id: int) -> str | None:
+    """A batch's GTIN: the latest `commodity.gtin` of its records, else its split parent's."""
+    return _inherit(traces, batch_id, lambda r: (r.get("commodity") or {}).get("gtin"))
