@@ -1,0 +1,127 @@
+"""`tambon export ...`: compliance exports read from the chain and the evidence store.
+
+tambon export fsma204 --lot TH-MG-260402-A --out lot.xlsx
+tambon export fsma204 --from 2026-04-01 --to 2026-04-30 --out april.csv
+tambon export eudr 12 --out batch12-dds.json
+tambon export check-record record.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tambon.compliance.errors import ComplianceError
+
+app = typer.Typer(
+    help="Export compliance data: FSMA 204 spreadsheets, EUDR due diligence.", no_args_is_help=True
+)
+
+
+def _fetcher(store) -> Any:
+    """record.json of a CID from an evidence store; follows a metadata document to its bundle."""
+    from evidence.bundle import read_record
+
+    def fetch(cid: str) -> Mapping[str, Any]:
+        from tambon.compliance.source import linked_bundle
+
+        kind = store.stat(cid).kind
+        if kind == "directory":
+            return read_record(store, cid)
+        document = json.loads(store.cat(cid).decode("utf-8"))
+        if not isinstance(document, dict):
+            raise ComplianceError(f"{cid} is not a JSON object")
+        if "schema_version" in document or "event" in document:
+            return document
+        linked = linked_bundle(document)
+        if linked is None:
+            raise ComplianceError(f"{cid} is neither an evidence bundle nor metadata linking one")
+        return read_record(store, linked)
+
+    return fetch
+
+
+def load_traces():
+    """All batches of the configured deployment, with their records (the CLI's data source)."""
+    from evidence.remote import open_store
+    from tambon.chain import Chain
+    from tambon.compliance.source import read_traces
+
+    chain = Chain()
+    chain.check_connected()
+    return read_traces(chain, _fetcher(open_store()))
+
+
+def _write(data: bytes, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.buffer.write(data)
+        return
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    typer.echo(f"wrote {out} ({len(data)} bytes)", err=True)
+
+
+@app.command("fsma204")
+def fsma204(
+    lot: Annotated[str | None, typer.Option("--lot", help="traceability lot code")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="first event date, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="last event date, YYYY-MM-DD")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="file.csv or file.xlsx (default: CSV on stdout)")
+    ] = None,
+    no_lineage: Annotated[bool, typer.Option("--no-lineage", help="only the lot's own batches")] = False,
+) -> None:
+    """FSMA 204 sortable spreadsheet: one row per tracking event of a lot and/or a date range."""
+    from tambon.compliance.fsma import fsma_rows, to_csv, to_xlsx
+
+    if lot is None and start is None and end is None:
+        raise ComplianceError("give --lot and/or --from/--to (the FDA asks for a lot or a date range)")
+    suffix = out.suffix.lower() if out else ".csv"
+    if suffix not in (".csv", ".xlsx"):
+        raise ComplianceError(f"--out must end in .csv or .xlsx, got {out}")
+    rows = fsma_rows(load_traces(), lot=lot, start=start, end=end, lineage=not no_lineage)
+    if not rows:
+        raise ComplianceError(
+            "no tracking events match" + (f" lot {lot!r}" if lot else "") + " in that range"
+        )
+    _write(to_xlsx(rows) if suffix == ".xlsx" else to_csv(rows), out)
+    typer.echo(f"{len(rows)} tracking events", err=True)
+
+
+@app.command("eudr")
+def eudr(
+    batch_id: Annotated[int, typer.Argument(help="batch id", min=1)],
+    out: Annotated[Path | None, typer.Option("--out", help="JSON file (default: stdout)")] = None,
+) -> None:
+    """EUDR due-diligence data of a batch (plots as GeoJSON, origin flags)."""
+    from tambon.compliance.eudr import eudr_statement
+
+    statement = eudr_statement(load_traces(), batch_id)
+    _write(json.dumps(statement, ensure_ascii=False, indent=2).encode("utf-8") + b"\n", out)
+
+
+@app.command("check-record")
+def check_record_cmd(path: Annotated[Path, typer.Argument(help="a record.json file")]) -> None:
+    """Validate a record.json against its schema; lists every missing KDE."""
+    from tambon.records import RecordInvalid, check_record
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ComplianceError(f"{path}: not a readable JSON file ({exc})") from exc
+    problems = check_record(record)
+    if problems:
+        for p in problems:
+            typer.echo(f"  {p}", err=True)
+        raise RecordInvalid(
+            problems,
+            [p.removeprefix("missing ") for p in problems if p.startswith("missing ")],
+            record.get("event") if isinstance(record, dict) else None,
+        )
+    typer.echo(f"{path}: valid (schema_version {record['schema_version']}, event {record['event']})")

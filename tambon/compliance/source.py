@@ -1,0 +1,163 @@
+"""Read batches for the exports from the chain (BatchProvenance logs) and an evidence reader.
+
+    traces = read_traces(Chain(settings), fetch_record)
+
+`fetch_record(cid) -> dict` returns the `record.json` of an evidence CID: a bundle's record,
+or, for a registration whose CID is the batch's ERC-721 metadata document, the record of the
+bundle the metadata links (`evidence` or `properties.evidence`, an `ipfs://` URI). It raises
+on failure; the message is kept on the event (the export shows it, nothing is dropped).
+The website builds the same dataclasses from its own batch history service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tambon.cid import cid_string
+from tambon.compliance.model import STAGES, BatchTrace, ChainRef, Traces, TrackingEvent
+from tambon.errors import TambonError
+
+RecordFetcher = Callable[[str], Mapping[str, Any]]
+EVENTS = ("BatchRegistered", "StepAdded", "Split", "Merged")
+#: blocks per eth_getLogs request (nodes cap the range or the result size)
+LOG_CHUNK = 50_000
+
+
+def linked_bundle(document: Mapping[str, Any]) -> str | None:
+    """The evidence bundle CID an ERC-721 metadata document links, if any."""
+    props = document.get("properties") if isinstance(document.get("properties"), Mapping) else {}
+    link = document.get("evidence") or props.get("evidence")
+    if isinstance(link, str) and link.startswith("ipfs://"):
+        return link.removeprefix("ipfs://").split("/", 1)[0]
+    return None
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    text = value.hex() if hasattr(value, "hex") and not isinstance(value, str) else str(value)
+    return text if text.startswith("0x") else "0x" + text
+
+
+def read_traces(chain, fetch_record: RecordFetcher, *, from_block: int | None = None) -> Traces:
+    """Every batch of the deployment's BatchProvenance with its events and records."""
+    contract = chain.contract("BatchProvenance")
+    w3 = chain.w3
+    start = chain.deployment.block if from_block is None else from_block
+    head = w3.eth.block_number
+    topics = [w3.keccak(text=_signature(contract, name)).hex() for name in EVENTS]
+    topics = [t if t.startswith("0x") else "0x" + t for t in topics]
+    decoders = {t: getattr(contract.events, n)() for t, n in zip(topics, EVENTS, strict=True)}
+    logs = []
+    block = start
+    while block <= head:
+        end = min(head, block + LOG_CHUNK - 1)
+        logs += w3.eth.get_logs(
+            {"address": contract.address, "fromBlock": block, "toBlock": end, "topics": [topics]}
+        )
+        block = end + 1
+    decoded = []
+    for raw in logs:
+        topic = _hex(raw["topics"][0])
+        event = decoders[topic].process_log(raw)
+        decoded.append(event)
+    decoded.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
+    return traces_from_events(decoded, fetch_record, chain_id=chain.chain_id, contract=contract.address)
+
+
+def _signature(contract, name: str) -> str:
+    abi = next(item for item in contract.abi if item.get("type") == "event" and item["name"] == name)
+    return f"{name}({','.join(_type(i) for i in abi['inputs'])})"
+
+
+def _type(param: Mapping[str, Any]) -> str:
+    if param["type"].startswith("tuple"):
+        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + param["type"][5:]
+    return param["type"]
+
+
+def traces_from_events(
+    events: list[Mapping[str, Any]],
+    fetch_record: RecordFetcher,
+    *,
+    chain_id: int | None,
+    contract: str | None,
+) -> Traces:
+    """Build traces from decoded logs in chain order (web3 `AttributeDict`s or plain dicts with
+    `event`, `args`, `transactionHash`, `blockNumber`, `logIndex`)."""
+    mints: dict[int, dict[str, Any]] = {}
+    steps: dict[int, list[tuple[Mapping, Mapping]]] = {}
+    parents: dict[int, tuple[int, ...]] = {}
+    kinds: dict[int, str] = {}
+    for e in events:
+        args = e["args"]
+        if e["event"] == "BatchRegistered":
+            mints[int(args["batchId"])] = {"event": e, "args": args}
+        elif e["event"] == "StepAdded":
+            steps.setdefault(int(args["batchId"]), []).append((e, args))
+        elif e["event"] == "Merged":
+            child = int(args["childId"])
+            parents[child] = tuple(int(p) for p in args["parentIds"])
+            kinds[child] = "merge"
+        elif e["event"] == "Split":
+            first, count = int(args["firstChildId"]), int(args["count"])
+            for child in range(first, first + count):
+                parents[child] = (int(args["parentId"]),)
+                kinds[child] = "split"
+    cache: dict[str, tuple[Mapping | None, str | None]] = {}
+
+    def load(digest: Any, codec: int) -> tuple[str | None, Mapping | None, str | None]:
+        cid = cid_string(bytes(digest), int(codec))
+        if cid is None:
+            return None, None, "no evidence recorded"
+        if cid not in cache:
+            try:
+                record = fetch_record(cid)
+                cache[cid] = (record, None)
+            except (TambonError, OSError, ValueError, KeyError) as exc:
+                cache[cid] = (None, str(exc) or type(exc).__name__)
+        record, error = cache[cid]
+        return cid, record, error
+
+    batches: dict[int, BatchTrace] = {}
+    for batch_id, mint in mints.items():
+        e, args = mint["event"], mint["args"]
+        ref = _ref(
+            e, batch_id, kinds.get(batch_id, "register"), None, None, chain_id, contract, args.get("producer")
+        )
+        cid, record, error = load(args["evidence"], args["codec"])
+        tracked = [TrackingEvent(ref, cid, record, error)]
+        for se, sargs in steps.get(batch_id, []):
+            stage_no = int(sargs["stage"])
+            stage = STAGES[stage_no] if stage_no < len(STAGES) else f"STAGE_{stage_no}"
+            sref = _ref(
+                se, batch_id, "step", int(sargs["index"]), stage, chain_id, contract, sargs.get("actor")
+            )
+            scid, srecord, serror = load(sargs["evidence"], sargs["codec"])
+            tracked.append(TrackingEvent(sref, scid, srecord, serror))
+        batches[batch_id] = BatchTrace(
+            batch_id=batch_id,
+            producer=str(args.get("producer", "")),
+            crop=int(args.get("crop", 0)),
+            quantity_grams=int(args.get("quantityGrams", 0)),
+            harvest_day=int(args.get("harvestDay", 0)),
+            parents=parents.get(batch_id, ()),
+            events=tuple(tracked),
+        )
+    return Traces(batches)
+
+
+def _ref(e, batch_id, kind, index, stage, chain_id, contract, actor) -> ChainRef:
+    return ChainRef(
+        batch_id=batch_id,
+        kind=kind,
+        tx_hash=_hex(e["transactionHash"]),
+        block_number=int(e["blockNumber"]),
+        log_index=int(e["logIndex"]),
+        step_index=index,
+        stage=stage,
+        actor=str(actor) if actor else None,
+        chain_id=chain_id,
+        contract=contract,
+    )
