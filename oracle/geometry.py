@@ -1,0 +1,24 @@
+"""Fruit length and width as a grader measures them: along the fruit's main axis and across it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def axis_lengths(outline: np.ndarray) -> tuple[float, float]:
+    """(length, width) of a closed outline: extent along its principal axis and perpendicular to it.
+
+    The axis comes from the second moments of the enclosed area, which is stable for every fruit
+    shape (a minimum-area rectangle jumps between orientations on egg-shaped fruit).
+    """
+    pts = np.asarray(outline, dtype=np.float32).reshape(-1, 2)
+    m = cv2.moments(pts)
+    if m["m00"] == 0:
+        return 0.0, 0.0
+    angle = 0.5 * np.arctan2(2 * m["mu11"], m["mu20"] - m["mu02"])
+    axis = np.array([np.cos(angle), np.sin(angle)], np.float32)
+    across = np.array([-axis[1], axis[0]], np.float32)
+    a = float(np.ptp(pts @ axis))
+    b = float(np.ptp(pts @ across))
+    return max(a, b), min(a, b)

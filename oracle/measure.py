@@ -1,0 +1,368 @@
+"""Measurements a grader can explain, from one photo: segmentation, colour stage, size, defects.
+
+Pipeline (all on a working copy whose long side is 320-480 px; JPEGs are decoded reduced by libjpeg
+itself, which is most of the speed):
+
+1. **Marker**: the DICT_4X4_50 marker's four corners give a px -> mm similarity transform (`oracle.marker`).
+2. **Segmentation**: a background colour model from the photo's border ring (k-means in Lab, marker
+   excluded); pixels far from every background colour are fruit; the largest compact blob is the
+   fruit, holes filled (dark defects inside stay fruit).
+3. **Sanity** (out-of-distribution): no blob, a blob cut by the frame, a ragged or non-convex blob,
+   or a colour no fruit has -> the photo is not gradable and the grade will be ABSTAIN.
+4. **Size**: the fruit outline mapped to mm through the marker transform, then its extent along and across
+   its main axis: length and width in mm (None without a marker).
+5. **Colour stage**: share of green pixels (hue >= `GREEN_HUE`) on healthy skin: 0 green, 1 breaking,
+   2 ripe (`oracle.synth.stage_from_green_fraction`).
+6. **Defects**: skin darker than `DEFECT_RATIO` of the local skin brightness (illumination estimated
+   by a masked box filter, so shading and light gradients cancel); fraction of the fruit's area.
+
+The feature vector for the classifier is these measurements plus a few colour/texture statistics.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from oracle.errors import ImageError
+from oracle.geometry import axis_lengths
+from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM, MarkerFit, detect_marker
+from oracle.synth import GREEN_HUE, stage_from_green_fraction
+
+WORK_MIN, WORK_MAX = 320, 480
+DEFECT_RATIO = 0.75
+BRUISE_RATIO = 0.84
+#: Chroma distance (x2) from every background colour above which a pixel may extend the fruit.
+WEAK_DISTANCE = 14
+FEATURES = (
+    "defect_fraction",
+    "bruise_fraction",
+    "defect_blobs",
+    "largest_defect",
+    "defect_darkness",
+    "skin_texture",
+    "green_fraction",
+    "hue_mean",
+    "hue_spread",
+    "red_fraction",
+    "saturation",
+    "solidity",
+    "ellipse_fit",
+    "dent_depth",
+    "aspect",
+    "area_fraction",
+)
+
+_ELLIPSE3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+_ELLIPSE9 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+
+_MAGIC = {
+    b"\xff\xd8\xff": "jpeg",
+    b"\x89PNG\r\n\x1a\n": "png",
+    b"BM": "bmp",
+    b"II*\x00": "tiff",
+    b"MM\x00*": "tiff",
+}
+
+
+@dataclass(slots=True)
+class Measurement:
+    """Everything measured on one photo. `ood_reason` set means: not a gradable fruit photo."""
+
+    length_mm: float | None = None
+    width_mm: float | None = None
+    colour_stage: int | None = None
+    defect_fraction: float | None = None
+    marker_found: bool = False
+    ood_reason: str | None = None
+    features: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES), np.float32))
+    mask: np.ndarray | None = None
+
+
+def image_format(data: bytes) -> str | None:
+    for magic, fmt in _MAGIC.items():
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Decode JPEG/PNG/WebP/BMP/TIFF bytes to a BGR working image (long side 320-480 px)."""
+    if not data:
+        raise ImageError(f"{name}: empty file")
+    fmt = image_format(data)
+    if fmt is None:
+        raise ImageError(f"{name}: unsupported file type (JPEG, PNG, WebP, BMP or TIFF expected)")
+    if fmt == "jpeg" and b"\xff\xd9" not in data[-4096:]:
+        raise ImageError(f"{name}: corrupt or truncated JPEG (no end-of-image marker)")
+    size = _peek_size(data)
+    flag = cv2.IMREAD_COLOR
+    if size is not None:
+        long_side = max(size)
+        for factor, reduced in (
+            (8, cv2.IMREAD_REDUCED_COLOR_8),
+            (4, cv2.IMREAD_REDUCED_COLOR_4),
+            (2, cv2.IMREAD_REDUCED_COLOR_2),
+        ):
+            if long_side // factor >= WORK_MIN:
+                flag = reduced
+                break
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if img is None or img.ndim != 3 or min(img.shape[:2]) < 32:
+        raise ImageError(f"{name}: corrupt {fmt} image (cannot be decoded)")
+    long_side = max(img.shape[:2])
+    if long_side > WORK_MAX:
+        scale = 400 / long_side
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _peek_size(data: bytes) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:  # an undecodable header is reported by cv2.imdecode below
+        return None
+
+
+# ------------------------------------------------------------------------------------- segmentation
+
+
+def _background_distance(lab: np.ndarray, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel distance to the border's colours: in Lab (lightness down-weighted so shadows stay
+    background) and in chroma alone."""
+    h, w = lab.shape[:2]
+    ring = max(4, int(min(h, w) * 0.05))
+    border = np.ones((h, w), bool)
+    border[ring:-ring, ring:-ring] = False
+    border &= ~exclude
+    samples = lab[border]
+    if len(samples) > 800:
+        samples = samples[:: len(samples) // 800]
+    weights = np.array([0.35, 1.0, 1.0], np.float32)
+    samples = np.ascontiguousarray(samples * weights, dtype=np.float32)
+    k = 6
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    cv2.setRNGSeed(12345)  # k-means init is random; fixed so a photo always measures the same
+    _, labels, centres = cv2.kmeans(samples, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    counts = np.bincount(labels.ravel(), minlength=k)
+    centres = centres[counts >= max(3, 0.04 * len(samples))]  # a fruit touching the border is not background
+    pix = (lab * weights).reshape(-1, 3)
+    # |p - c|^2 = |p|^2 - 2 p.c + |c|^2, one small matrix product for all centres.
+    d2 = (pix @ (-2.0 * centres.T)) + np.sum(centres**2, axis=1)
+    best = d2.min(axis=1) + np.einsum("ij,ij->i", pix, pix)
+    # The same in chroma only (a, b): shadows change lightness, not chroma.
+    ab, cab = pix[:, 1:], centres[:, 1:]
+    c2 = (ab @ (-2.0 * cab.T)) + np.sum(cab**2, axis=1)
+    best_ab = c2.min(axis=1) + np.einsum("ij,ij->i", ab, ab)
+    return (np.sqrt(np.maximum(best, 0)).reshape(h, w), np.sqrt(np.maximum(best_ab, 0)).reshape(h, w))
+
+
+def segment(
+    img: np.ndarray, lab: np.ndarray, marker: MarkerFit | None
+) -> tuple[np.ndarray | None, str | None]:
+    """The fruit's filled mask (uint8 0/1), or None and why the photo shows no gradable fruit."""
+    h, w = img.shape[:2]
+    exclude = np.zeros((h, w), bool)
+    if marker is not None:
+        ex = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(ex, [marker.polygon(0.32)], 1)
+        exclude = ex.astype(bool)
+    # The colour model only needs a coarse view: half resolution, distance upsampled bilinearly.
+    small = cv2.resize(lab, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    small_ex = cv2.resize(exclude.astype(np.uint8), (w // 2, h // 2), interpolation=cv2.INTER_NEAREST)
+    dist_small, chroma_small = _background_distance(small, small_ex.astype(bool))
+    dist = cv2.resize(dist_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    chroma = cv2.resize(chroma_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    dist[exclude] = 0
+    chroma[exclude] = 0
+    d8 = np.clip(dist * 2, 0, 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(d8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    thr = max(otsu, 24.0)  # i.e. a Lab distance of at least 12 from every background colour
+    strong = cv2.morphologyEx((d8 > thr).astype(np.uint8), cv2.MORPH_OPEN, _ELLIPSE3)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
+    if n <= 1:
+        return None, "no fruit found (nothing stands out from the background)"
+    if stats[1:, cv2.CC_STAT_AREA].max() < 0.01 * h * w:
+        return None, "no fruit found (largest object too small)"
+    # Hysteresis: a fruit close in colour to its background (ripe mango on wood) stands out only in
+    # part; grow the strongest object through pixels that stand out weakly but are connected to it.
+    seed = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    seed_mask = labels == seed
+    # Edge pixels blend fruit and background; cut near half-way so the outline is not biased outwards.
+    weak_thr = max(0.5 * thr, WEAK_DISTANCE, 0.8 * float(np.median(chroma[seed_mask])))
+    weak = (chroma * 2 > weak_thr).astype(np.uint8)
+    weak = cv2.morphologyEx(weak, cv2.MORPH_OPEN, _ELLIPSE3)
+    weak |= seed_mask.astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    idx = 1 + int(np.argmax(areas))
+    # Dark defects can split a fruit into pieces: gather every piece that lies inside the convex hull
+    # of the largest one, then close small notches that rim defects leave.
+    largest = (labels == idx).astype(np.uint8)
+    hull_mask = np.zeros((h, w), np.uint8)
+    cs, _ = cv2.findContours(largest, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.fillPoly(hull_mask, [cv2.convexHull(np.vstack(cs))], 1)
+    inside = np.bincount(labels[hull_mask.astype(bool)], minlength=n)
+    keep = np.zeros(n, bool)
+    keep[1:] = inside[1:] >= 0.5 * areas
+    keep[idx] = True
+    blob = keep[labels].astype(np.uint8)
+    blob = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, _ELLIPSE9)
+    if blob.sum() < 0.02 * h * w:
+        return None, "no fruit found (largest object too small)"
+    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.drawContours(mask, [contour], -1, 1, thickness=-1)
+    x, y, bw, bh = cv2.boundingRect(contour)
+    if x <= 1 or y <= 1 or x + bw >= w - 1 or y + bh >= h - 1:
+        return None, "fruit cut off by the frame or fills the photo"
+    return mask, None
+
+
+# ------------------------------------------------------------------------------------------ measure
+
+
+def measure(
+    img: np.ndarray, marker_mm: float = DEFAULT_MARKER_MM, marker_id: int | None = DEFAULT_MARKER_ID
+) -> Measurement:
+    """Measure one BGR working image (see `decode_image`)."""
+    h, w = img.shape[:2]
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    marker = detect_marker(gray, marker_mm, marker_id)
+    lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(np.float32)
+    out = Measurement(marker_found=marker is not None)
+    mask, reason = segment(img, lab, marker)
+    if mask is None:
+        out.ood_reason = reason
+        return out
+    out.mask = mask
+    fruit = mask.astype(bool)
+    area = float(fruit.sum())
+
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
+    hull = cv2.convexHull(contour)
+    solidity = float(cv2.contourArea(contour) / max(cv2.contourArea(hull), 1.0))
+    length_px, width_px = axis_lengths(contour)
+    width_px = max(width_px, 1.0)
+    ellipse_fit = 1.0
+    if len(contour) >= 5:
+        (_, _), (ea, eb), _ = cv2.fitEllipse(contour)
+        ellipse_fit = float(area / max(np.pi * ea * eb / 4, 1.0))
+    dent = 0.0
+    hull_idx = cv2.convexHull(contour, returnPoints=False)
+    if hull_idx is not None and len(hull_idx) > 3:
+        try:
+            defects = cv2.convexityDefects(contour, hull_idx)
+        except cv2.error:  # self-intersecting contour: no meaningful dents
+            defects = None
+        if defects is not None:
+            dent = float(defects[:, 0, 3].max() / 256.0 / width_px)
+
+    # Dark defects on the rim against a dark background leave notches in the outline: give back
+    # the defect-dark pixels between the outline and its convex hull (shape features above keep
+    # the raw outline, so real dents still count).
+    if solidity < 0.995:
+        hull_mask = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(hull_mask, [hull], 1)
+        v_full = img.max(axis=2)
+        skin_v = float(np.median(v_full[fruit]))
+        notch = (hull_mask > mask) & (v_full < DEFECT_RATIO * skin_v)
+        if notch.any():
+            mask = mask | notch.astype(np.uint8)
+            contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            contour = max(contours, key=cv2.contourArea)
+            mask = np.zeros((h, w), np.uint8)
+            cv2.drawContours(mask, [contour], -1, 1, thickness=-1)
+            out.mask = mask
+            area = float(mask.sum())
+
+    # Everything below works on the fruit's bounding box only.
+    bx, by, bw, bh = cv2.boundingRect(contour)
+    x0, y0, x1, y1 = max(bx - 2, 0), max(by - 2, 0), min(bx + bw + 2, w), min(by + bh + 2, h)
+    img_c, mask = img[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    fruit = mask.astype(bool)
+    hsv = cv2.cvtColor(img_c, cv2.COLOR_BGR2HSV)
+    hue = hsv[..., 0]
+    sat = hsv[..., 1].astype(np.float32)
+    val = hsv[..., 2].astype(np.float32)
+
+    if solidity < 0.86 or ellipse_fit < 0.78 or ellipse_fit > 1.15:
+        out.ood_reason = "object is not fruit-shaped"
+    skin_sat = float(np.median(sat[fruit]))
+    hue_f = hue[fruit]
+    fruit_hue = (hue_f <= 60) | (hue_f >= 165)
+    if skin_sat < 50 or fruit_hue.mean() < 0.8:
+        out.ood_reason = out.ood_reason or "object colour is not a fruit skin colour"
+    if area > 0.6 * h * w:
+        out.ood_reason = out.ood_reason or "object fills the photo"
+
+    # Defects: darker than DEFECT_RATIO of the local skin brightness, rim excluded.
+    inner = cv2.erode(mask, np.ones((5, 5), np.uint8)).astype(bool)
+    k = max(9, int(width_px / 3) | 1)
+    # Start from skin that is not very dark overall, so a large defect cannot be its own reference.
+    skin = (inner & (val >= 0.45 * np.percentile(val[inner], 90))).astype(np.float32)
+    for _ in range(3):
+        illum = cv2.boxFilter(val * skin, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        norm = cv2.boxFilter(skin, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        # Where a window holds almost no healthy skin (inside a large defect), fall back to the
+        # fruit's overall skin brightness rather than to the defect's own.
+        global_skin = float(np.median(val[skin > 0])) if skin.any() else float(np.median(val[inner]))
+        local = np.where(norm > 0.1 * k * k, illum / np.maximum(norm, 1e-3), global_skin)
+        ratio = val / np.maximum(local, 1.0)
+        dark = inner & (ratio < DEFECT_RATIO)
+        skin = (inner & (ratio >= DEFECT_RATIO)).astype(np.float32)
+    dark_u8 = dark.astype(np.uint8)
+    n_blobs, _, blob_stats, _ = cv2.connectedComponentsWithStats(dark_u8, connectivity=8)
+    blob_areas = blob_stats[1:, cv2.CC_STAT_AREA] if n_blobs > 1 else np.zeros(1)
+    defect_fraction = float(dark.sum() / area)
+    bruise = inner & (ratio >= DEFECT_RATIO) & (ratio < BRUISE_RATIO)
+    healthy = inner & ~dark & ~((val > 235) & (sat < 90))
+    if not healthy.any():
+        healthy = fruit
+    h_h = hue[healthy].astype(np.float32)
+    green_fraction = float(((h_h >= GREEN_HUE) & (h_h <= 90)).mean())
+    red_fraction = float(((h_h < 10) | (h_h >= 165)).mean())
+    h_wrapped = np.where(h_h >= 165, h_h - 180, h_h)
+    p10, p90 = np.percentile(h_wrapped, [10, 90])
+
+    out.defect_fraction = round(defect_fraction, 4)
+    out.colour_stage = stage_from_green_fraction(green_fraction)
+    if marker is not None and out.ood_reason is None:
+        pts = contour.reshape(-1, 1, 2).astype(np.float32)
+        mm = cv2.perspectiveTransform(pts, marker.to_mm).reshape(-1, 2)
+        length_mm, width_mm = axis_lengths(mm)
+        out.length_mm = round(length_mm, 1)
+        out.width_mm = round(width_mm, 1)
+
+    out.features = np.array(
+        [
+            defect_fraction,
+            float(bruise.sum() / area),
+            float(np.log1p(n_blobs - 1)),
+            float(blob_areas.max() / area),
+            float(1.0 - ratio[dark].mean()) if dark.any() else 0.0,
+            float(np.std(ratio[healthy])),
+            green_fraction,
+            float(h_wrapped.mean()),
+            float(p90 - p10),
+            red_fraction,
+            skin_sat / 255.0,
+            solidity,
+            ellipse_fit,
+            dent,
+            float(length_px / width_px),
+            float(area / (h * w)),
+        ],
+        dtype=np.float32,
+    )
+    return out

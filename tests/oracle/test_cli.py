@@ -1,0 +1,100 @@
+"""The `tambon oracle` commands, run as a user runs them (subprocess through the entry point)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oracle.synth import render, render_ood
+
+TAMBON = str(Path(sys.executable).parent / "tambon")
+KEYS = {
+    "file",
+    "grade",
+    "confidence",
+    "length_mm",
+    "width_mm",
+    "colour_stage",
+    "defect_fraction",
+    "model_sha256",
+}
+
+
+def run(*args, cwd=None):
+    return subprocess.run([TAMBON, "oracle", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("photos")
+    paths = []
+    for i in range(3):
+        p = d / f"fruit{i}.jpg"
+        p.write_bytes(render(31337, i, marker=(i != 2))[0])
+        paths.append(p)
+    noise = d / "noise.jpg"
+    noise.write_bytes(render_ood(1, 1, "noise")[0])
+    return paths, noise
+
+
+def test_grade_json__one_object_per_line(photos):
+    paths, noise = photos
+    proc = run("grade", "--json", *map(str, paths), str(noise))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 4
+    for row, path in zip(rows, [*paths, noise], strict=True):
+        assert row.keys() >= KEYS
+        assert row["file"] == str(path)
+        assert row["grade"] in {"EXTRA", "CLASS_I", "CLASS_II", "REJECT", "ABSTAIN"}
+        assert 0 <= row["confidence"] <= 1
+        assert len(row["model_sha256"]) == 64
+    assert rows[2]["length_mm"] is None and rows[2]["width_mm"] is None
+    assert rows[2]["colour_stage"] in (0, 1, 2)
+    assert rows[0]["length_mm"] > 0
+    assert rows[3]["grade"] == "ABSTAIN"
+
+
+def test_grade_text__human_readable(photos):
+    paths, _ = photos
+    proc = run("grade", str(paths[0]))
+    assert proc.returncode == 0
+    assert str(paths[0]) in proc.stdout and " mm" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xd8\xff\xe0garbage", "truncated JPEG"),
+        (b"plain text", "unsupported file type"),
+        (b"", "empty"),
+    ],
+)
+def test_grade__corrupt_or_unsupported__error_line_nonzero_exit(tmp_path, photos, content, message):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(content)
+    proc = run("grade", "--json", str(photos[0][0]), str(bad))
+    assert proc.returncode != 0
+    assert len(proc.stdout.splitlines()) == 1  # the good photo is still graded
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_grade__missing_file__error_line(tmp_path):
+    proc = run("grade", str(tmp_path / "nope.jpg"))
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_grade__bad_marker_size__error_line(photos):
+    proc = run("grade", "--marker-mm", "0", str(photos[0][0]))
+    assert proc.returncode != 0 and proc.stderr.startswith("error: ")
+
+
+def test_mat__writes_pdf_and_png(tmp_path):
+    proc = run("mat", str(tmp_path / "mat"), "--dpi", "100")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "mat.pdf").exists() and (tmp_path / "mat.png").exists()

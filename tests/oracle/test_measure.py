@@ -1,0 +1,121 @@
+"""Measurements on photos with known geometry: hand-drawn scenes, then the synthetic generator."""
+
+import cv2
+import numpy as np
+import pytest
+
+from oracle.errors import ImageError
+from oracle.marker import marker_image
+from oracle.measure import decode_image, measure
+from oracle.synth import OOD_KINDS, render_ood
+
+
+def scene(
+    length_mm=110.0,
+    width_mm=70.0,
+    px_per_mm=2.5,
+    hue=45,
+    defect_mm=0.0,
+    marker=True,
+    background=(215, 220, 225),
+    angle=20.0,
+):
+    """A fruit-coloured ellipse of known size on a plain background, the marker beside it."""
+    img = np.zeros((480, 640, 3), np.uint8)
+    img[:] = background
+    if marker:
+        side = round(40 * px_per_mm)
+        img[30 : 30 + side + 20, 30 : 30 + side + 20] = 250
+        img[40 : 40 + side, 40 : 40 + side] = marker_image(side)[..., None]
+    centre = (420, 260)
+    axes = (length_mm * px_per_mm / 2, width_mm * px_per_mm / 2)
+    hsv = np.uint8([[[hue, 190, 210]]])
+    colour = tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+    cv2.ellipse(img, (centre, (2 * axes[0], 2 * axes[1]), angle), colour, -1, cv2.LINE_AA)
+    if defect_mm:
+        cv2.circle(img, centre, round(defect_mm * px_per_mm), (20, 30, 45), -1, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return buf.tobytes()
+
+
+@pytest.mark.parametrize(("length", "width", "ppm"), [(110, 70, 2.5), (80, 75, 3.0), (140, 60, 1.8)])
+def test_measure__drawn_ellipse__size_within_5_percent(length, width, ppm):
+    m = measure(decode_image(scene(length, width, ppm)))
+    assert m.ood_reason is None
+    assert m.length_mm == pytest.approx(length, rel=0.05)
+    assert m.width_mm == pytest.approx(width, rel=0.05)
+
+
+def test_measure__no_marker__size_unknown_colour_and_defects_measured():
+    m = measure(decode_image(scene(marker=False, defect_mm=10)))
+    assert m.marker_found is False
+    assert m.length_mm is None and m.width_mm is None
+    assert m.colour_stage == 0
+    assert m.defect_fraction == pytest.approx(100 / (55 * 35), abs=0.02)
+
+
+@pytest.mark.parametrize(("hue", "stage"), [(46, 0), (40, 0), (24, 2), (15, 2)])
+def test_measure__skin_hue__colour_stage(hue, stage):
+    assert measure(decode_image(scene(hue=hue))).colour_stage == stage
+
+
+@pytest.mark.parametrize("radius_mm", [0.0, 8.0, 15.0, 22.0])
+def test_measure__dark_disc__defect_fraction_within_002(radius_mm):
+    truth = radius_mm**2 / (55 * 35)  # disc area over ellipse area
+    m = measure(decode_image(scene(defect_mm=radius_mm)))
+    assert m.defect_fraction == pytest.approx(truth, abs=0.02)
+
+
+def test_measure__generated_photos__within_project_tolerances(held_out):
+    """Held-out generated photos: sizes within 10 %, defect fractions within 0.05, stage mostly right."""
+    stages = []
+    for data, truth in held_out:
+        m = measure(decode_image(data))
+        assert m.ood_reason is None, (truth, m.ood_reason)
+        if truth.has_marker:
+            assert m.length_mm == pytest.approx(truth.length_mm, rel=0.10), truth
+            assert m.width_mm == pytest.approx(truth.width_mm, rel=0.10), truth
+        else:
+            assert m.length_mm is None
+        assert abs(m.defect_fraction - truth.defect_fraction) <= 0.05, truth
+        stages.append(m.colour_stage == truth.colour_stage)
+    assert np.mean(stages) >= 0.9
+
+
+@pytest.mark.parametrize("kind", OOD_KINDS)
+def test_measure__not_a_fruit__flagged(kind):
+    for i in range(3):
+        data, _ = render_ood(77, i, kind)
+        assert measure(decode_image(data)).ood_reason, (kind, i)
+
+
+def test_measure__fruit_cut_by_frame__flagged():
+    img = np.full((480, 640, 3), 220, np.uint8)
+    cv2.ellipse(img, (620, 240), (120, 80), 0, 0, 360, (40, 180, 120), -1)
+    assert measure(img).ood_reason  # cut off, or merged into the border colours: never graded
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty file"),
+        (b"hello, not a photo", "unsupported file type"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 200, "truncated JPEG"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "corrupt png"),
+    ],
+)
+def test_decode_image__bad_bytes__clear_error(data, message):
+    with pytest.raises(ImageError, match=message):
+        decode_image(data, "x")
+
+
+def test_decode_image__large_photo__reduced_working_copy():
+    img = np.full((3000, 4000, 3), 128, np.uint8)
+    ok, buf = cv2.imencode(".jpg", img)
+    work = decode_image(buf.tobytes())
+    assert 320 <= max(work.shape[:2]) <= 480
+
+
+def test_decode_image__png__accepted():
+    ok, buf = cv2.imencode(".png", np.full((240, 320, 3), 90, np.uint8))
+    assert decode_image(buf.tobytes()).shape == (240, 320, 3)

@@ -1,0 +1,51 @@
+import shutil
+
+import pytest
+
+from oracle.errors import ModelError, ModelIntegrityError
+from oracle.grader import Grader
+from oracle.model import MODEL_FILE, SHA_FILE, get_model, load_model, read_expected_sha, sha256_hex
+
+
+def test_shipped_model__matches_sha256_and_is_small():
+    data = MODEL_FILE.read_bytes()
+    assert sha256_hex(data) == read_expected_sha(SHA_FILE)
+    assert len(data) < 20 * 1024 * 1024
+
+
+def test_load_model__tampered_file__refused(tmp_path):
+    bad = tmp_path / "grader.onnx"
+    data = bytearray(MODEL_FILE.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="refusing a modified or replaced model"):
+        load_model(bad, SHA_FILE)
+
+
+def test_load_model__missing_checksum__refused(tmp_path):
+    shutil.copy(MODEL_FILE, tmp_path / "grader.onnx")
+    with pytest.raises(ModelError, match="cannot be read"):
+        load_model(tmp_path / "grader.onnx", tmp_path / "grader.onnx.sha256")
+
+
+def test_load_model__matching_checksum_of_garbage__not_loadable(tmp_path):
+    (tmp_path / "grader.onnx").write_bytes(b"not onnx")
+    (tmp_path / "grader.onnx.sha256").write_text(sha256_hex(b"not onnx") + "  grader.onnx\n")
+    with pytest.raises(ModelError, match="not a loadable ONNX graph"):
+        load_model(tmp_path / "grader.onnx", tmp_path / "grader.onnx.sha256")
+
+
+def test_load_model__saves_optimized_graph(tmp_path):
+    model = load_model(MODEL_FILE, SHA_FILE, cache_dir=tmp_path)
+    assert (tmp_path / f"grader-{model.sha256[:12]}.opt.onnx").stat().st_size > 0
+
+
+def test_get_model__loaded_once_per_process():
+    assert get_model() is get_model()
+
+
+def test_grader__tampered_model__cli_error(tmp_path, monkeypatch):
+    bad = tmp_path / "grader.onnx"
+    bad.write_bytes(MODEL_FILE.read_bytes() + b"\x00")
+    with pytest.raises(ModelIntegrityError):
+        Grader(model=load_model(bad, SHA_FILE))
