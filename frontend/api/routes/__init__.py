@@ -1,0 +1,9 @@
+"""JSON API routers, each an `APIRouter(prefix=..., tags=[...])`.
+
+Extension point: further routers (GS1 resolver with link types, compliance exports) are added to
+`ROUTERS` here; `create_app` mounts them all.
+"""
+
+from frontend.api.routes import batches, evidence, grants, wallet
+
+ROUTERS = [batches.router, grants.router, wallet.router, evidence.router]

@@ -1,0 +1,120 @@
+"""Compliance exports of a batch: FSMA 204 sortable spreadsheet (CSV, XLSX) and EUDR due-diligence JSON.
+
+Thin handlers: the batch history service (`ctx.history`) gives the chain events and proven evidence;
+`compliance_traces` turns them into `tambon.compliance` dataclasses; the pure exporters do the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from frontend.deps import ChainHead, Ctx, parse_id
+from frontend.errors import BadInput, NotFound
+from tambon.compliance import eudr, fsma
+from tambon.compliance.errors import ComplianceError
+from tambon.compliance.errors import NotFound as ComplianceNotFound
+from tambon.compliance.model import Traces
+from tambon.compliance.source import linked_bundle, traces_from_events
+from tambon.records import RecordInvalid, read_record
+
+router = APIRouter(tags=["compliance"])
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def as_http(exc: ComplianceError) -> Exception:
+    """Compliance errors as the site's errors (400 / 404 with the message)."""
+    return NotFound(str(exc)) if isinstance(exc, ComplianceNotFound) else BadInput(str(exc))
+
+
+def _record_of(ctx, cid: str) -> Mapping[str, Any]:
+    """record.json behind an on-chain CID (a bundle, or metadata linking one), proven by the site."""
+    proof = ctx.evidence.prove(cid)
+    if proof.status != "pass":
+        raise ComplianceError(f"evidence {cid}: {proof.detail}")
+    record = proof.record
+    if record is not None and proof.kind == "file" and "schema_version" not in record:
+        linked = linked_bundle(record)
+        if linked is None:
+            raise ComplianceError(f"{cid} is metadata without a linked evidence bundle")
+        return _record_of(ctx, linked)
+    if record is None:
+        raise ComplianceError(f"evidence {cid} holds no record.json")
+    try:
+        return read_record(record)  # validated against its own version, upgraded to the current one
+    except RecordInvalid as exc:
+        raise ComplianceError(str(exc)) from exc
+
+
+def compliance_traces(ctx, history) -> Traces:
+    """The batch and its lineage as `tambon.compliance` traces, from a `BatchHistory`."""
+    events = [
+        {
+            "event": e.name,
+            "args": e.args,
+            "transactionHash": e.tx_hash,
+            "blockNumber": e.block_number,
+            "logIndex": e.log_index,
+        }
+        for e in history.events
+        if e.name in ("BatchRegistered", "StepAdded", "Split", "Merged")
+    ]
+    reader = ctx.reader
+    return traces_from_events(
+        events,
+        lambda cid: _record_of(ctx, cid),
+        chain_id=reader.chain_id,
+        contract=reader.provenance.address,
+    )
+
+
+async def _traces(ctx, head, batch_id: str) -> tuple[int, Traces, Any]:
+    bid = parse_id(batch_id, "batch id")
+    history = await run_in_threadpool(ctx.history, head, bid)
+    traces = await run_in_threadpool(compliance_traces, ctx, history)
+    return bid, traces, history
+
+
+def _rows(traces: Traces, bid: int) -> list[dict[str, Any]]:
+    """Every tracking event of the batch and its lineage (the batch's whole traceability record)."""
+    return fsma.fsma_rows(Traces({i: traces[i] for i in traces.lineage(bid) if i in traces}))
+
+
+@router.get("/batch/{batch_id}/fsma204.csv", summary="FSMA 204 sortable spreadsheet of a batch (CSV)")
+async def fsma_csv(batch_id: str, ctx: Ctx, head: ChainHead) -> Response:
+    """One row per Critical Tracking Event of the batch and its lineage, each linked to its on-chain
+    step and evidence CID."""
+    bid, traces, _ = await _traces(ctx, head, batch_id)
+    body = fsma.to_csv(_rows(traces, bid))
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="batch-{bid}-fsma204.csv"'},
+    )
+
+
+@router.get("/batch/{batch_id}/fsma204.xlsx", summary="FSMA 204 sortable spreadsheet of a batch (XLSX)")
+async def fsma_xlsx(batch_id: str, ctx: Ctx, head: ChainHead) -> Response:
+    bid, traces, _ = await _traces(ctx, head, batch_id)
+    body = fsma.to_xlsx(_rows(traces, bid), title=f"FSMA 204 batch {bid}")
+    return Response(
+        body,
+        media_type=XLSX_MEDIA,
+        headers={"Content-Disposition": f'attachment; filename="batch-{bid}-fsma204.xlsx"'},
+    )
+
+
+@router.get("/batch/{batch_id}/eudr.json", summary="EUDR due-diligence data of a batch")
+async def eudr_json(batch_id: str, ctx: Ctx, head: ChainHead) -> JSONResponse:
+    """Plots as GeoJSON (WGS84), production period, HS code, countries, supplier/buyer, and flags
+    (`unknown_origin` when a merge mixed in a batch without plot geolocation)."""
+    bid, traces, history = await _traces(ctx, head, batch_id)
+    try:
+        statement = eudr.eudr_statement(traces, bid, digital_link=history.digital_link)
+    except ComplianceError as exc:
+        raise as_http(exc) from exc
+    return JSONResponse(statement)

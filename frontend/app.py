@@ -1,0 +1,131 @@
+"""The verify site: `create_app(settings)` builds the FastAPI app (JSON API + server-rendered pages).
+
+uvicorn --factory frontend.app:create_app      # or: tambon web serve
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from frontend import i18n
+from frontend.api.routes import ROUTERS as API_ROUTERS
+from frontend.context import AppContext
+from frontend.errors import FrontendError
+from frontend.settings import WebSettings, get_web_settings
+from frontend.web import ROUTERS as WEB_ROUTERS
+from tambon.errors import TambonError
+from tambon.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+LANG_COOKIE = "lang"
+
+
+def _csp(settings: Settings) -> str:
+    gateway = settings.gateway_url
+    return (
+        "default-src 'self'; "
+        f"img-src 'self' data: {gateway}; "
+        "script-src 'self'; style-src 'self'; "
+        "connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+
+
+def create_app(settings: Settings | None = None, web: WebSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    web = web or get_web_settings()
+    i18n.compile_catalogs()
+    ctx = AppContext(settings, web)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await ctx.close()
+
+    app = FastAPI(
+        title="Tambon Trust",
+        summary="Verify produce batches and follow community grants of an อปท.",
+        version="1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    csp = _csp(settings)
+
+    @app.middleware("http")
+    async def language_and_headers(request: Request, call_next):
+        chosen = request.query_params.get("lang")
+        request.state.lang = i18n.negotiate(
+            request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE), chosen
+        )
+        response: Response = await call_next(request)
+        if chosen in i18n.LANGUAGES:
+            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86_400, samesite="lax", httponly=True)
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Vary"] = "Accept-Language, Cookie"
+        if "content-language" not in response.headers:
+            response.headers["Content-Language"] = request.state.lang
+        return response
+
+    def _wants_json(request: Request) -> bool:
+        path = request.url.path
+        return (
+            path.startswith("/api/")
+            or path.endswith("/epcis")
+            or "application/json" in request.headers.get("accept", "").split(",")[0]
+        )
+
+    def _error(request: Request, status: int, message: str) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=status)
+        lang = getattr(request.state, "lang", i18n.DEFAULT_LANGUAGE)
+        templates = ctx.templates[lang]
+        return templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message}, status_code=status
+        )
+
+    @app.exception_handler(FrontendError)
+    async def frontend_error(request: Request, exc: FrontendError) -> Response:
+        if exc.http_status >= 500:
+            log.warning("web.upstream_error", path=request.url.path, error=str(exc))
+        return _error(request, exc.http_status, str(exc))
+
+    @app.exception_handler(TambonError)
+    async def tambon_error(request: Request, exc: TambonError) -> Response:
+        log.warning("web.error", path=request.url.path, error=str(exc))
+        return _error(request, 502, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()[:5]
+        ]
+        return _error(request, 400, "; ".join(parts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = "page not found" if exc.status_code == 404 else str(exc.detail)
+        return _error(request, exc.status_code, message)
+
+    for router in API_ROUTERS + WEB_ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> HTMLResponse:
+        return HTMLResponse("ok")
+
+    return app

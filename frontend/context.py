@@ -1,0 +1,121 @@
+"""Everything a request needs, built once per app: chain reader, services, templates, caches."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import httpx
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.templating import Jinja2Templates
+
+from frontend import i18n
+from frontend.errors import Upstream
+from frontend.services.batches import BatchService
+from frontend.services.cache import Lru
+from frontend.services.chain import ChainReader, Head, head_from_block
+from frontend.services.evidence import EvidenceService
+from frontend.services.grants import GrantService
+from frontend.services.wallet import WalletService
+from frontend.settings import WebSettings
+from tambon.chain import Chain
+from tambon.settings import Settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "svg", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["date"] = lambda v, with_time=False: i18n.format_date(v, lang, with_time=with_time)
+    env.filters["money"] = lambda units, token: i18n.format_token(units, token.symbol, token.decimals, lang)
+    env.filters["kg"] = lambda grams: (
+        i18n.format_amount(grams, 3, lang, places=1) + (" กก." if lang == "th" else " kg")
+    )
+    env.filters["short"] = lambda a: f"{a[:6]}…{a[-4:]}" if isinstance(a, str) and len(a) > 12 else a
+    env.filters["pct"] = lambda bps: i18n.format_amount(bps, 2, lang, places=1) + "%"
+    env.filters["tojson_attr"] = lambda v: json.dumps(v, separators=(",", ":"))
+    env.globals.update(
+        lang=lang, languages=i18n.LANGUAGES, org_name=web.org_name, gateway_url=settings.gateway_url
+    )
+    return Jinja2Templates(env=env)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    web: WebSettings
+    _pages: Lru[bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._pages = Lru(self.web.page_cache_size)
+        self._histories: Lru[Any] = Lru(self.web.page_cache_size)
+        self.templates = {lang: make_templates(lang, self.web, self.settings) for lang in i18n.LANGUAGES}
+        self._http: httpx.AsyncClient | None = None
+
+    @cached_property
+    def reader(self) -> ChainReader:
+        return ChainReader(Chain(self.settings))
+
+    @cached_property
+    def evidence(self) -> EvidenceService:
+        return EvidenceService(
+            self.settings.gateway_url,
+            self.settings.evidence_api_url,
+            max_bytes=self.web.max_evidence_bytes,
+            retry_seconds=self.web.evidence_retry_seconds,
+        )
+
+    @cached_property
+    def batches(self) -> BatchService:
+        return BatchService(self.reader, self.evidence, self.settings.public_url, self.web.gs1_company_prefix)
+
+    @cached_property
+    def grants(self) -> GrantService:
+        return GrantService(self.reader, self.evidence)
+
+    @cached_property
+    def wallet(self) -> WalletService:
+        return WalletService(
+            self.reader, self.grants, self.settings.data_dir, self.web.release_window_seconds
+        )
+
+    async def head(self) -> Head:
+        """The latest block (number, hash, time): one light JSON-RPC call per request."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10.0)
+        try:
+            response = await self._http.post(
+                self.settings.rpc_url,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "eth_getBlockByNumber",
+                    "params": ["latest", False],
+                },
+            )
+            block = response.json()["result"]
+        except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
+            raise Upstream(f"chain node unreachable: {exc}") from exc
+        return head_from_block(block)
+
+    def history(self, head: Head, batch_id: int):
+        return self._histories.get_or_make(
+            (head.hash, batch_id), lambda: self.batches.history(head, batch_id)
+        )
+
+    def page(self, key: tuple, make) -> bytes:
+        return self._pages.get_or_make(key, make)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()

@@ -1,0 +1,57 @@
+"""Code lists shown on pages: value-chain stages (Table 3), grades, crops, milestone statuses.
+
+Labels here are English msgids; templates translate them with gettext (`_()`).
+"""
+
+from __future__ import annotations
+
+STAGES = ("CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING")
+STAGE_LABELS = {
+    "CULTIVATION": "Cultivation",
+    "HARVEST": "Harvest",
+    "PROCESSING": "Processing and packing",
+    "TRANSPORT": "Transport",
+    "MARKETING": "Sale",
+}
+#: EPCIS 2.0 CBV business steps per stage.
+STAGE_BIZSTEPS = {
+    "CULTIVATION": "cbv:BizStep-commissioning",
+    "HARVEST": "cbv:BizStep-harvesting",
+    "PROCESSING": "cbv:BizStep-packing",
+    "TRANSPORT": "cbv:BizStep-shipping",
+    "MARKETING": "cbv:BizStep-retail_selling",
+}
+
+GRADES = {0: "ABSTAIN", 1: "EXTRA", 2: "CLASS_I", 3: "CLASS_II", 4: "REJECT"}
+GRADE_LABELS = {
+    "ABSTAIN": "Awaiting human review",
+    "EXTRA": "Extra class",
+    "CLASS_I": "Class I",
+    "CLASS_II": "Class II",
+    "REJECT": "Rejected",
+}
+
+#: Project crop codes (not interpreted on-chain; see BatchProvenance.register).
+CROPS = {
+    101: "Jasmine rice",
+    102: "Sticky rice",
+    201: "Mango (Nam Dok Mai)",
+    202: "Durian (Monthong)",
+    203: "Mangosteen",
+    204: "Longan",
+    301: "Coffee",
+    401: "Rubber",
+}
+
+MILESTONE_STATUSES = {1: "PENDING", 2: "SUBMITTED", 3: "PAID", 4: "REJECTED", 5: "ESCALATED"}
+MILESTONE_LABELS = {
+    "PENDING": "Pending",
+    "SUBMITTED": "Submitted, awaiting council",
+    "PAID": "Paid",
+    "REJECTED": "Rejected",
+    "ESCALATED": "Escalated",
+}
+
+
+def crop_label(code: int) -> str:
+    return CROPS.get(int(code), f"Crop {int(code)}")

@@ -1,0 +1,240 @@
+"""Evidence as the verify site sees it: fetch a CID's CAR from the gateway, prove it, remember the proof.
+
+The gateway is not trusted: every CAR is checked block by block against the on-chain CID with
+`evidence.verify.verify_car`. A CID that verified once is immutable and never fetched again; a failed
+fetch (store down, CID not found) is retried after `retry_seconds`; a proven mismatch is kept too
+(the same bytes would fail again) but for the same short time, in case the store is repaired.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from evidence import dag
+from evidence.bundle import MAX_RECORD_BYTES, RECORD_NAME, build_bundle
+from evidence.errors import EvidenceError
+from evidence.remote import RpcStore
+from evidence.verify import verify_car
+from frontend.errors import BadInput, UnsupportedMedia, UploadRejected, Upstream
+from frontend.services.cache import Expiring, Lru
+from tambon.cid import OnchainCid, cid_string
+
+log = structlog.get_logger(__name__)
+
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
+
+#: Types an evidence upload may contain, by their leading bytes (the browser's Content-Type is not trusted).
+UPLOAD_TYPES: dict[str, tuple[bytes, ...]] = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF-",),
+}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9ก-๙._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    name: str
+    size: int
+    url: str
+    is_image: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """What the site proved about one CID."""
+
+    cid: str
+    status: str  # pass | fail | unknown
+    detail: str
+    kind: str = ""  # file | directory
+    files: tuple[FileRef, ...] = ()
+    record: Mapping | None = None  # record.json of a bundle, or the JSON document of a file CID
+    size: int = 0
+    url: str = ""
+
+
+@dataclass
+class EvidenceService:
+    gateway_url: str
+    api_url: str
+    max_bytes: int = 64 * 1024 * 1024
+    retry_seconds: float = 30.0
+    timeout: float = 20.0
+    _proved: Lru[Proof] = field(default_factory=lambda: Lru(8192))
+    _failed: Expiring[Proof] | None = None
+
+    def __post_init__(self) -> None:
+        self._failed = Expiring(self.retry_seconds)
+        self._http = httpx.Client(timeout=self.timeout)
+
+    def url(self, cid: str, path: str = "") -> str:
+        suffix = "/" + quote(path) if path else ""
+        return f"{self.gateway_url}/ipfs/{cid}{suffix}"
+
+    def prove_onchain(self, digest: bytes, codec: int) -> Proof | None:
+        cid = cid_string(digest, codec)
+        return None if cid is None else self.prove(cid)
+
+    def prove(self, cid: str) -> Proof:
+        """Fetch and verify `cid` (cached: a proven CID is never fetched again)."""
+        found = self._proved.get(cid) or self._failed.get(cid)
+        if found is not None:
+            return found
+        proof = self._fetch_and_prove(cid)
+        if proof.status == PASS:
+            self._proved.put(cid, proof)
+        else:
+            self._failed.put(cid, proof)
+        return proof
+
+    def _fetch_and_prove(self, cid: str) -> Proof:
+        url = self.url(cid)
+        try:
+            with self._http.stream(
+                "GET", url, params={"format": "car"}, headers={"Accept": "application/vnd.ipld.car"}
+            ) as response:
+                if response.status_code == 404:
+                    return Proof(cid, UNKNOWN, "the evidence store does not hold this CID", url=url)
+                if response.status_code >= 400:
+                    body = response.read()[:300].decode("utf-8", "replace")
+                    status = FAIL if "corrupt" in body.lower() or "hash" in body.lower() else UNKNOWN
+                    return Proof(
+                        cid, status, f"evidence store answered {response.status_code}: {body}", url=url
+                    )
+                chunks, total = [], 0
+                for chunk in response.iter_bytes():
+                    total += len(chunk)
+                    if total > self.max_bytes:
+                        return Proof(
+                            cid,
+                            UNKNOWN,
+                            f"evidence larger than {self.max_bytes} bytes; check it offline",
+                            url=url,
+                        )
+                    chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            log.warning("evidence.fetch_failed", cid=cid, error=str(exc))
+            return Proof(
+                cid,
+                FAIL if isinstance(exc, httpx.RemoteProtocolError) else UNKNOWN,
+                f"evidence store transfer failed: {exc}",
+                url=url,
+            )
+        data = b"".join(chunks)
+        try:
+            verified = verify_car(cid, data)
+        except EvidenceError as exc:
+            return Proof(
+                cid, FAIL, f"bytes served for this CID do not match it: {exc}", url=url, size=len(data)
+            )
+        return _describe(cid, verified, self, len(data))
+
+    # uploads
+
+    def upload_bundle(self, record: Mapping, files: Mapping[str, bytes]) -> tuple[str, OnchainCid]:
+        """Store a bundle (photos + record.json) on the evidence node; returns its CID and on-chain form."""
+        store = RpcStore(self.api_url, timeout=self.timeout)
+        try:
+            bundle = build_bundle(store, record, dict(files))
+        except EvidenceError as exc:
+            raise Upstream(f"evidence store refused the upload: {exc}") from exc
+        finally:
+            store.close()
+        return bundle.cid, bundle.onchain
+
+
+def _describe(cid: str, verified, service: EvidenceService, size: int) -> Proof:
+    root = verified.root
+    try:
+        entries = verified.ls()
+    except EvidenceError:
+        entries = None
+    if entries is None:  # a single file: maybe a JSON document (batch metadata)
+        content = verified.read()
+        document = _json_object(content)
+        return Proof(
+            cid, PASS, "every block hashes to the on-chain CID", "file", (), document, size, service.url(cid)
+        )
+    files = tuple(
+        FileRef(e.name, int(e.size), service.url(cid, e.name), e.name.lower().endswith(IMAGE_SUFFIXES))
+        for e in entries
+        if e.kind != "directory"
+    )
+    record = None
+    if any(e.name == RECORD_NAME for e in entries):
+        raw = dag.read_file(
+            verified.get, dag.resolve(verified.get, root, RECORD_NAME), max_bytes=MAX_RECORD_BYTES
+        )
+        record = _json_object(raw)
+    return Proof(
+        cid,
+        PASS,
+        "every block hashes to the on-chain CID",
+        "directory",
+        files,
+        record,
+        size,
+        service.url(cid),
+    )
+
+
+def _json_object(raw: bytes) -> dict | None:
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def sniff_type(data: bytes) -> str | None:
+    for media, magics in UPLOAD_TYPES.items():
+        if any(data.startswith(m) for m in magics):
+            if media == "image/webp" and data[8:12] != b"WEBP":
+                continue
+            return media
+    return None
+
+
+def safe_name(name: str, media: str, taken: set[str]) -> str:
+    """A plain, unique file name for the bundle, with the extension its real type has."""
+    stem = _SAFE_NAME.sub("-", (name or "file").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip(".-")[:60]
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    ext = mimetypes.guess_extension(media) or ""
+    ext = ".jpg" if ext in (".jpe", ".jpeg") else ext
+    candidate = f"{stem or 'file'}{ext}"
+    counter = 2
+    while candidate in taken or candidate == RECORD_NAME:
+        candidate = f"{stem or 'file'}-{counter}{ext}"
+        counter += 1
+    taken.add(candidate)
+    return candidate
+
+
+def check_upload(files: list[tuple[str, bytes]], *, max_bytes: int, max_files: int) -> dict[str, bytes]:
+    """Validate an evidence upload (count, total size, real type) and give the bundle's file names."""
+    if not files:
+        raise BadInput("upload at least one photo or PDF")
+    if len(files) > max_files:
+        raise UploadRejected(f"at most {max_files} files per upload, got {len(files)}")
+    total = sum(len(data) for _, data in files)
+    if total > max_bytes:
+        raise UploadRejected(f"upload is {total} bytes; the limit is {max_bytes}")
+    out: dict[str, bytes] = {}
+    taken: set[str] = set()
+    for name, data in files:
+        media = sniff_type(data)
+        if media is None:
+            raise UnsupportedMedia(f"{name!r} is not a JPEG, PNG, WebP or PDF file")
+        out[safe_name(name, media, taken)] = data
+    return out

@@ -1,0 +1,264 @@
+"""Wallet flows: calldata the server builds for EIP-1193 wallets, and council release rounds.
+
+A release round is one milestone submission (grant, milestone, nonce) with one deadline that every
+member signs. Signatures arrive one by one from members' wallets (`eth_signTypedData_v4`); each is
+verified before it is stored: it must recover to the claimed signer, that signer must be a council
+member now, and it must be over the milestone as it stands on-chain (evidence, amount, current
+nonce) with the round's deadline. Rounds are JSON files under `<data_dir>/web/releases/`, written
+atomically under a file lock (several workers may receive signatures at once). A resubmission gives
+a new nonce and so a new round; old signatures die with the old nonce, as on-chain.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils import is_address, to_checksum_address
+
+from frontend.errors import BadInput, Conflict, NotFound
+from frontend.services.chain import ChainReader, Head
+from frontend.services.grants import GrantService
+from tambon.cid import OnchainCid
+from tambon.errors import InvalidCid, SignatureError
+from tambon.typed_data import (
+    ESCROW_DOMAIN_NAME,
+    CouncilApproval,
+    domain,
+    pack_signatures,
+    recover,
+    typed_data,
+)
+
+UNDER_REVIEW = ("SUBMITTED", "ESCALATED")
+SUBMITTABLE = ("PENDING", "REJECTED")
+#: a round is renewed when less than this is left before its deadline (time to collect and send)
+MIN_TIME_LEFT = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class TxRequest:
+    """What `eth_sendTransaction` gets (hex strings, as EIP-1193 wallets expect)."""
+
+    to: str
+    data: str
+    value: str = "0x0"
+    chainId: str = "0x1"  # noqa: N815 (EIP-1193 field name)
+
+
+@dataclass
+class Round:
+    grant_id: int
+    milestone_id: int
+    nonce: int
+    deadline: int
+    signatures: dict[str, str]  # checksummed signer -> 0x signature
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "grant_id": self.grant_id,
+            "milestone_id": self.milestone_id,
+            "nonce": self.nonce,
+            "deadline": self.deadline,
+            "signatures": self.signatures,
+        }
+
+
+def parse_address(value: str, what: str = "address") -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise BadInput(f"{what} is not an Ethereum address")
+    return to_checksum_address(value)
+
+
+def parse_signature(value: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))
+    except (ValueError, AttributeError):
+        raise BadInput("signature is not hex") from None
+    if len(raw) != 65:
+        raise BadInput(f"a signature is 65 bytes, got {len(raw)}")
+    return raw
+
+
+class RoundStore:
+    def __init__(self, root: Path, escrow: str):
+        self.dir = root / "web" / "releases" / escrow.lower()
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, grant_id: int, milestone_id: int) -> Path:
+        return self.dir / f"{grant_id}-{milestone_id}.json"
+
+    @contextmanager
+    def locked(self, grant_id: int, milestone_id: int):
+        lock = self.dir / f"{grant_id}-{milestone_id}.lock"
+        with lock.open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def load(self, grant_id: int, milestone_id: int) -> Round | None:
+        path = self.path(grant_id, milestone_id)
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return Round(
+            data["grant_id"], data["milestone_id"], data["nonce"], data["deadline"], dict(data["signatures"])
+        )
+
+    def save(self, r: Round) -> None:
+        path = self.path(r.grant_id, r.milestone_id)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(r.to_json(), indent=1))
+        tmp.replace(path)
+
+
+class WalletService:
+    def __init__(self, reader: ChainReader, grants: GrantService, data_dir: Path, window_seconds: int):
+        self.reader = reader
+        self.grants = grants
+        self.rounds = RoundStore(data_dir, reader.escrow.address)
+        self.window = window_seconds
+
+    def _tx(self, fn: str, args: list[Any]) -> TxRequest:
+        data = self.reader.escrow.encode_abi(fn, args=args)
+        return TxRequest(self.reader.escrow.address, data, "0x0", hex(self.reader.chain_id))
+
+    # community
+
+    def submit_tx(self, head: Head, grant_id: int, milestone_id: int, cid: str, sender: str) -> TxRequest:
+        """`submit(grant, milestone, digest, codec)` for the community wallet, after checking it can succeed."""
+        sender = parse_address(sender, "sender")
+        try:
+            onchain = OnchainCid.parse(cid)
+        except InvalidCid as exc:
+            raise BadInput(str(exc)) from exc
+        grant = self.grants.grant(head, grant_id)
+        if not 0 <= milestone_id < len(grant.milestones):
+            raise NotFound(f"grant {grant_id} has no milestone {milestone_id}")
+        if grant.cancelled:
+            raise Conflict(f"grant {grant_id} is cancelled")
+        if grant.recipient.lower() != sender.lower():
+            raise Conflict(f"only the grant's community wallet {grant.recipient} can submit its milestones")
+        status = grant.milestones[milestone_id].status
+        if status not in SUBMITTABLE:
+            raise Conflict(
+                f"milestone {milestone_id} is {status.lower()}; only pending or rejected milestones are submitted"
+            )
+        return self._tx("submit", [grant_id, milestone_id, onchain.digest, onchain.codec])
+
+    # council
+
+    def _release_message(self, head: Head, grant_id: int, milestone_id: int) -> tuple[dict[str, Any], Any]:
+        grant = self.grants.grant(head, grant_id)
+        if not 0 <= milestone_id < len(grant.milestones):
+            raise NotFound(f"grant {grant_id} has no milestone {milestone_id}")
+        if grant.cancelled:
+            raise Conflict(f"grant {grant_id} is cancelled")
+        m = grant.milestones[milestone_id]
+        if m.status not in UNDER_REVIEW:
+            raise Conflict(
+                f"milestone {milestone_id} of grant {grant_id} is {m.status.lower()}, not under review"
+            )
+        digest = OnchainCid.parse(m.evidence_cid).digest if m.evidence_cid else bytes(32)
+        message = {
+            "grantId": grant_id,
+            "milestoneId": milestone_id,
+            "evidence": digest,
+            "amount": m.amount,
+            "nonce": m.nonce,
+        }
+        return message, m
+
+    def round(self, head: Head, grant_id: int, milestone_id: int) -> Round:
+        """The open round of this submission, opened (or renewed) when needed."""
+        message, _m = self._release_message(head, grant_id, milestone_id)
+        with self.rounds.locked(grant_id, milestone_id):
+            current = self.rounds.load(grant_id, milestone_id)
+            if (
+                current is None
+                or current.nonce != message["nonce"]
+                or current.deadline - head.timestamp < MIN_TIME_LEFT
+            ):
+                current = Round(grant_id, milestone_id, message["nonce"], head.timestamp + self.window, {})
+                self.rounds.save(current)
+            return current
+
+    def release_typed_data(self, head: Head, grant_id: int, milestone_id: int) -> dict[str, Any]:
+        message, _m = self._release_message(head, grant_id, milestone_id)
+        r = self.round(head, grant_id, milestone_id)
+        return typed_data(
+            "Release",
+            {**message, "deadline": r.deadline},
+            domain(ESCROW_DOMAIN_NAME, self.reader.chain_id, self.reader.escrow.address),
+        )
+
+    def members(self, head: Head) -> tuple[list[str], int]:
+        e = self.reader.escrow
+        members = [
+            to_checksum_address(m) for m in self.reader.call(head, e.functions.members(), key=("members",))
+        ]
+        return members, int(self.reader.call(head, e.functions.threshold(), key=("threshold",)))
+
+    def add_signature(
+        self, head: Head, grant_id: int, milestone_id: int, signer: str, signature: str, deadline: int
+    ) -> Round:
+        """Verify one member's Release signature against the chain as it stands and store it."""
+        signer = parse_address(signer, "signer")
+        raw = parse_signature(signature)
+        data = self.release_typed_data(head, grant_id, milestone_id)
+        if int(deadline) != data["message"]["deadline"]:
+            raise Conflict(
+                "this signature is for another signing round (deadline differs); reload and sign again"
+            )
+        try:
+            recovered = recover(data, raw)
+        except SignatureError as exc:
+            raise BadInput(str(exc)) from exc
+        if recovered != signer:
+            raise BadInput(f"signature recovers to {recovered}, not to {signer}")
+        members, _threshold = self.members(head)
+        if signer not in members:
+            raise Conflict(f"{signer} is not a council member")
+        with self.rounds.locked(grant_id, milestone_id):
+            current = self.rounds.load(grant_id, milestone_id)
+            if (
+                current is None
+                or current.deadline != int(deadline)
+                or current.nonce != data["message"]["nonce"]
+            ):
+                raise Conflict("the signing round changed; reload and sign again")
+            current.signatures[signer] = "0x" + raw.hex()
+            self.rounds.save(current)
+        return current
+
+    def status(self, head: Head, grant_id: int, milestone_id: int) -> dict[str, Any]:
+        r = self.round(head, grant_id, milestone_id)
+        members, threshold = self.members(head)
+        valid = sorted(s for s in r.signatures if s in members)
+        return {
+            "grant_id": grant_id,
+            "milestone_id": milestone_id,
+            "nonce": r.nonce,
+            "deadline": r.deadline,
+            "signers": valid,
+            "threshold": threshold,
+            "ready": len(valid) >= threshold,
+        }
+
+    def release_tx(self, head: Head, grant_id: int, milestone_id: int) -> TxRequest:
+        """`release(...)` with the collected signatures, once `threshold` members signed."""
+        r = self.round(head, grant_id, milestone_id)
+        members, threshold = self.members(head)
+        valid = {s: sig for s, sig in r.signatures.items() if s in members}
+        if len(valid) < threshold:
+            raise Conflict(f"{len(valid)} of {threshold} council signatures collected")
+        chosen = sorted(valid, key=lambda a: int(a, 16))[:threshold]
+        blob = pack_signatures([CouncilApproval(s, bytes.fromhex(valid[s][2:])) for s in chosen])
+        return self._tx("release", [grant_id, milestone_id, r.deadline, blob])

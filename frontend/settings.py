@@ -1,0 +1,54 @@
+"""Verify-site settings (`TAMBON_WEB_*`); chain, evidence and public URLs come from `tambon.settings`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAMBON_WEB_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: uvicorn worker processes (one per core is right for the verify page: it is CPU-bound on cache hits)
+    workers: int = 1
+    #: name of the อปท. whose escrow this site shows
+    org_name: str = "อบต. ตัวอย่าง"
+    #: GS1 company prefix used to build GTIN-14s for crops (a demo prefix in Thailand's 885 range)
+    gs1_company_prefix: str = "8850000"
+    #: largest single evidence upload, all files together (bytes)
+    max_upload_bytes: int = 20 * 1024 * 1024
+    #: most files in one evidence upload
+    max_upload_files: int = 12
+    #: largest evidence DAG the site fetches and verifies for a page (bytes)
+    max_evidence_bytes: int = 64 * 1024 * 1024
+    #: how long a council signing round stays open (seconds; the Release deadline)
+    release_window_seconds: int = 7 * 86_400
+    #: seconds a failed evidence fetch (unreachable, not found) is remembered before retrying
+    evidence_retry_seconds: float = 30.0
+    #: rendered pages and batch histories kept per worker (keyed by chain head, so never stale)
+    page_cache_size: int = 512
+
+    @field_validator("gs1_company_prefix")
+    @classmethod
+    def _prefix_digits(cls, value: str) -> str:
+        if not value.isdigit() or not 6 <= len(value) <= 12:
+            raise ValueError("gs1_company_prefix must be 6 to 12 digits")
+        return value
+
+    @field_validator(
+        "workers", "max_upload_bytes", "max_upload_files", "max_evidence_bytes", "page_cache_size"
+    )
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+
+@lru_cache
+def get_web_settings() -> WebSettings:
+    return WebSettings()

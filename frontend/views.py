@@ -1,0 +1,75 @@
+"""Thin glue between routes and services: pinned reads, cached renders, JSON shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frontend import i18n
+from frontend.context import AppContext
+from frontend.serialize import jsonable
+from frontend.services import epcis
+from frontend.services.batches import BatchHistory
+from frontend.services.chain import Head
+from frontend.services.charts import budget_chart
+from frontend.services.qr import qr_svg
+
+
+def batch_json(history: BatchHistory) -> dict[str, Any]:
+    data = jsonable(history)
+    data.pop("events", None)
+    data.pop("times", None)
+    data["checks"] = jsonable(history.checks)
+    data["summary"] = history.summary
+    data["stages"] = [{"stage": stage, "steps": jsonable(steps)} for stage, steps in history.stages()]
+    return data
+
+
+def epcis_json(history: BatchHistory) -> dict[str, Any]:
+    grams = {
+        e.args["batchId"]: e.args["quantityGrams"] for e in history.events if e.name == "BatchRegistered"
+    }
+    grams[history.batch_id] = history.quantity_grams
+    return epcis.epcis_document(
+        history,
+        lot_uri=lambda b: history.digital_link.rsplit("/10/", 1)[0] + f"/10/{b}",
+        quantities=lambda b: grams.get(b),
+    )
+
+
+def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str) -> bytes:
+    def make() -> bytes:
+        history = ctx.history(head, batch_id)
+        template = ctx.templates[lang].get_template("batch.html")
+        return template.render(
+            h=history, qr=qr_svg(history.digital_link, scale=3, inline=True), page="batch"
+        ).encode("utf-8")
+
+    return ctx.page(("batch", batch_id, head.hash, lang), make)
+
+
+def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:
+    def make() -> bytes:
+        board = ctx.grants.dashboard(head)
+        charts = {}
+        for symbol, (budget, points) in board.series.items():
+            token = next(g.token for g in board.grants if g.token.symbol == symbol)
+            start = min([p.timestamp for p in points] or [head.timestamp])
+            gettext = i18n.translations(lang).gettext
+            charts[symbol] = budget_chart(
+                budget,
+                points,
+                start,
+                head.timestamp,
+                money=lambda v, token=token: i18n.format_token(v, token.symbol, token.decimals, lang),
+                date=lambda ts: i18n.format_date(ts, lang),
+                labels={
+                    "budget": gettext("Budget"),
+                    "funded": gettext("Funded"),
+                    "released": gettext("Released"),
+                },
+                title=gettext("Budget, funded and released over time") + f" ({symbol})",
+            )
+        template = ctx.templates[lang].get_template("grants.html")
+        return template.render(board=board, charts=charts, page="grants").encode("utf-8")
+
+    return ctx.page(("grants", head.hash, lang), make)

@@ -1,0 +1,146 @@
+"""HTML pages: verify page, labels, grants dashboard, wallet flows, API docs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from frontend.deps import BatchId, ChainHead, Ctx, Lang, parse_id
+from frontend.errors import BadInput
+from frontend.services.qr import qr_png, qr_svg
+from frontend.views import epcis_json, render_batch, render_grants
+
+router = APIRouter(include_in_schema=False)
+MAX_LABELS = 120
+EPCIS_MEDIA = "application/ld+json"
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request, ctx: Ctx, lang: Lang) -> Response:
+    return ctx.templates[lang].TemplateResponse(request, "index.html", {"page": "index"})
+
+
+@router.get("/batch", response_class=HTMLResponse)
+async def batch_lookup(ctx: Ctx, id: str = Query(default="", max_length=40)) -> Response:  # noqa: A002
+    batch_id = parse_id(id.strip(), "batch id")
+    return Response(status_code=303, headers={"Location": f"/batch/{batch_id}"})
+
+
+@router.get("/batch/{batch_id}", response_class=HTMLResponse)
+async def batch_page(batch_id: BatchId, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
+    bid = batch_id
+    body = ctx._pages.get(("batch", bid, head.hash, lang))
+    if body is None:
+        body = await run_in_threadpool(render_batch, ctx, head, bid, lang)
+    return HTMLResponse(body)
+
+
+@router.get(
+    "/batch/{batch_id}/epcis",
+    include_in_schema=True,
+    tags=["batches"],
+    summary="EPCIS 2.0 JSON-LD events of a batch",
+)
+async def batch_epcis(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
+    bid = batch_id
+    history = await run_in_threadpool(ctx.history, head, bid)
+    return JSONResponse(epcis_json(history), media_type=EPCIS_MEDIA)
+
+
+@router.get("/qr/{batch_id}.svg", include_in_schema=True, tags=["labels"], summary="QR code (SVG) of a batch")
+async def qr_svg_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
+    label = await run_in_threadpool(ctx.batches.label, head, batch_id)
+    return Response(
+        qr_svg(label.uri, scale=8),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+@router.get("/qr/{batch_id}.png", include_in_schema=True, tags=["labels"], summary="QR code (PNG) of a batch")
+async def qr_png_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
+    label = await run_in_threadpool(ctx.batches.label, head, batch_id)
+    return Response(
+        qr_png(label.uri), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+def parse_ids(spec: str) -> list[int]:
+    """`1-4,9` -> [1, 2, 3, 4, 9] (at most MAX_LABELS ids)."""
+    ids: list[int] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        first, sep, last = part.partition("-")
+        lo = parse_id(first, "batch id")
+        hi = parse_id(last, "batch id") if sep else lo
+        if hi < lo or hi - lo >= MAX_LABELS or len(ids) + hi - lo + 1 > MAX_LABELS:
+            raise BadInput(f"label sheets take 1 to {MAX_LABELS} batches in increasing ranges")
+        ids.extend(range(lo, hi + 1))
+    if not ids:
+        raise BadInput("give batch ids, e.g. ?ids=1-12,20")
+    return ids
+
+
+@router.get("/labels", response_class=HTMLResponse)
+async def labels(
+    request: Request, ctx: Ctx, lang: Lang, head: ChainHead, ids: str = Query(default="", max_length=400)
+) -> Response:
+    wanted = parse_ids(ids)
+
+    def work():
+        return [
+            (label, qr_svg(label.uri, scale=3, inline=True))
+            for label in (ctx.batches.label(head, b) for b in wanted)
+        ]
+
+    items = await run_in_threadpool(work)
+    return ctx.templates[lang].TemplateResponse(request, "labels.html", {"items": items, "page": "labels"})
+
+
+@router.get("/grants", response_class=HTMLResponse)
+async def grants_page(ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
+    return HTMLResponse(await run_in_threadpool(render_grants, ctx, head, lang))
+
+
+@router.get("/wallet/submit", response_class=HTMLResponse)
+async def wallet_submit(request: Request, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
+    board = await run_in_threadpool(ctx.grants.dashboard, head)
+    return ctx.templates[lang].TemplateResponse(
+        request,
+        "wallet_submit.html",
+        {
+            "board": board,
+            "page": "submit",
+            "max_upload": ctx.web.max_upload_bytes,
+            "max_files": ctx.web.max_upload_files,
+        },
+    )
+
+
+@router.get("/wallet/council", response_class=HTMLResponse)
+async def wallet_council(request: Request, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
+    board = await run_in_threadpool(ctx.grants.dashboard, head)
+    pending = [
+        (g, m)
+        for g in board.grants
+        if not g.cancelled
+        for m in g.milestones
+        if m.status in ("SUBMITTED", "ESCALATED")
+    ]
+    return ctx.templates[lang].TemplateResponse(
+        request, "wallet_council.html", {"board": board, "pending": pending, "page": "council"}
+    )
+
+
+@router.get("/api/docs", response_class=HTMLResponse)
+async def api_docs(request: Request, lang: Lang) -> Response:
+    """A readable list of the API operations (served locally; no CDN)."""
+    schema = request.app.openapi()
+    ops = [
+        (method.upper(), path, op.get("summary") or "", op.get("description") or "")
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+    ]
+    return request.app.state.ctx.templates[lang].TemplateResponse(
+        request, "api_docs.html", {"ops": ops, "page": "api"}
+    )
