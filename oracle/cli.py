@@ -80,3 +80,57 @@ def mat(
         raise OracleError(f"--dpi must be between 72 and 1200, got {dpi}")
     for path in write_mat(out, marker_mm, marker_id, dpi):
         typer.echo(str(path))
+
+
+@app.command()
+def run(
+    keystore: Annotated[
+        Path | None, typer.Option(help="Encrypted oracle keystore (password from TAMBON_KEYSTORE_PASSWORD).")
+    ] = None,
+    dev_account: Annotated[
+        int | None, typer.Option(help="Demo account index; refused on any chain but a local one.")
+    ] = None,
+    confirmations: Annotated[int | None, typer.Option(help="Blocks to wait before grading.")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Do one pass and exit.")] = False,
+) -> None:
+    """Watch BatchProvenance, grade each batch's evidence and post signed attestations."""
+    import structlog
+
+    from evidence.remote import open_store
+    from oracle.grader import Grader
+    from oracle.service import Oracle, OracleSettings
+    from tambon.accounts import load_account
+    from tambon.chain import Chain
+
+    settings = OracleSettings()
+    if confirmations is not None:
+        if confirmations < 0:
+            raise OracleError("--confirmations must not be negative")
+        settings.confirmations = confirmations
+    chain = Chain()
+    chain.check_connected()
+    account = load_account(
+        chain.chain_id,
+        keystore=keystore or settings.keystore,
+        demo_index=dev_account if dev_account is not None else settings.demo_account,
+    )
+    state_file = settings.state_file or chain.settings.data_dir / "oracle" / f"state-{chain.chain_id}.json"
+    oracle = Oracle(
+        chain.w3,
+        chain.contract("BatchProvenance"),
+        chain.contract("AttestationRegistry"),
+        account,
+        open_store(),
+        Grader(),
+        state_file,
+        start_block=chain.deployment.block,
+        settings=settings,
+    )
+    oracle.preflight()
+    structlog.get_logger("oracle").info(
+        "oracle.start", key=account.address, model=oracle.grader.model.sha256[:16], state=str(state_file)
+    )
+    if once:
+        typer.echo(json.dumps(oracle.step()))
+        return
+    oracle.run()
