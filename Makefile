@@ -57,6 +57,7 @@ bench-oracle: install
 
 bench-web: install
 	$(PY) scripts/bench_web.py
+	$(PY) scripts/bench_compliance.py
 
 ## Re-resolve the lock file after editing pyproject.toml.
 lock:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 from tambon.compliance.errors import ComplianceError
@@ -77,7 +78,7 @@ def _address(addr: Any) -> str:
     return ", ".join(str(addr[k]) for k in keys if addr.get(k))
 
 
-def describe(place: Any) -> str:
+def _describe(place: Any) -> str:
     """FSMA location description in one cell: business name; address; phone."""
     if not isinstance(place, Mapping):
         return ""
@@ -97,8 +98,20 @@ def _gln(place: Any) -> str:
     return str(place.get("gln", "")) if isinstance(place, Mapping) else ""
 
 
-def event_row(event: TrackingEvent, lot: str | None = None, gtin: str | None = None) -> dict[str, Any]:
-    """The spreadsheet row of one tracking event (a dict keyed by COLUMNS)."""
+def event_row(
+    event: TrackingEvent, lot: str | None = None, gtin: str | None = None, places: dict | None = None
+) -> dict[str, Any]:
+    """The spreadsheet row of one tracking event (a dict keyed by COLUMNS). `places` memoises
+    location descriptions by object identity within one export (records share place objects)."""
+    memo = places if places is not None else {}
+
+    def describe(place: Any) -> str:
+        key = id(place)
+        found = memo.get(key)
+        if found is None or found[0] is not place:
+            found = memo[key] = (place, _describe(place))
+        return found[1]
+
     r: Mapping[str, Any] = event.record or {}
     ref = event.ref
     commodity = r.get("commodity") if isinstance(r.get("commodity"), Mapping) else {}
@@ -212,6 +225,7 @@ def fsma_rows(
     if start and end and start > end:
         raise ComplianceError(f"the date range is empty: {start} is after {end}")
     rows = []
+    places: dict = {}
     for trace in select_batches(traces, lot, lineage):
         trace_lot = batch_lot(traces, trace.batch_id)
         gtin = batch_gtin(traces, trace.batch_id)
@@ -221,7 +235,7 @@ def fsma_rows(
             date = event.date or ""
             if (start and (not date or date < start)) or (end and (not date or date > end)):
                 continue
-            rows.append(event_row(event, trace_lot, gtin))
+            rows.append(event_row(event, trace_lot, gtin, places))
     rows.sort(key=_sort_key)
     return rows
 
@@ -231,21 +245,17 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(row[c]) for c in COLUMNS])
+    pick = itemgetter(*COLUMNS)
+    writer.writerows([_cell(v) for v in pick(row)] for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+_FORMULA_START = frozenset("=+-@\t\r")
 
 
 def _cell(value: Any) -> Any:
     """Neutralise spreadsheet formulas in text cells (CSV/formula injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(value):
-        return "'" + value
-    return value
-
-
-def _xlsx_cell(value: Any) -> Any:
-    """openpyxl stores a string starting with '=' as a formula; keep it text."""
-    if isinstance(value, str) and value.startswith("="):
+    if value.__class__ is str and value[:1] in _FORMULA_START and not _is_number(value):
         return "'" + value
     return value
 
@@ -260,4 +270,5 @@ def _is_number(text: str) -> bool:
 
 def to_xlsx(rows: Iterable[Mapping[str, Any]], title: str = "FSMA 204") -> bytes:
     """An .xlsx workbook: one sheet, a bold frozen header row with an autofilter (sortable)."""
-    return write_table(COLUMNS, ([_xlsx_cell(row[c]) for c in COLUMNS] for row in rows), sheet=title)
+    pick = itemgetter(*COLUMNS)
+    return write_table(COLUMNS, (pick(row) for row in rows), sheet=title)

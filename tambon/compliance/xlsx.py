@@ -76,8 +76,10 @@ def _text(value: str) -> str:
 
 def write_table(header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str = "Sheet1") -> bytes:
     """One worksheet: bold frozen header with an autofilter over the whole table. Cells are numbers
-    (int/float, not bool) or text; None and "" are left empty."""
+    (int/float, not bool) or text; None and "" are left empty. Text goes in inline-string cells,
+    which spreadsheet programs never evaluate as formulas."""
     letters = [col_letter(i + 1) for i in range(len(header))]
+    texts: dict[str, str] = {}  # escaped text by value: export rows repeat places and names a lot
     parts: list[str] = []
     add = parts.append
     add('<row r="1">')
@@ -97,7 +99,9 @@ def write_table(header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str
                 else:
                     add(f'<c r="{letter}{n}"><v>{value!r}</v></c>')
             else:
-                text = _text(str(value))
+                text = texts.get(value) if isinstance(value, str) else None
+                if text is None:
+                    text = texts[value] = _text(str(value))
                 add(f'<c r="{letter}{n}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
         add("</row>")
     last = f"{letters[-1]}{n}"

@@ -22,11 +22,13 @@ def test_area__hole_subtracted_and_multipolygon_summed():
     outer = _square(100.0, 7.0, 0.02)["coordinates"][0]
     hole = _square(100.005, 7.005, 0.01)["coordinates"][0]
     with_hole = {"type": "Polygon", "coordinates": [outer, hole]}
-    assert geo.area_ha(with_hole) == pytest.approx(0.75 * geo.area_ha({"type": "Polygon", "coordinates": [outer]}),
-                                                   rel=1e-3)  # fmt: skip
+    assert geo.area_ha(with_hole) == pytest.approx(
+        0.75 * geo.area_ha({"type": "Polygon", "coordinates": [outer]}), rel=1e-3
+    )
     multi = {"type": "MultiPolygon", "coordinates": [[outer], [hole]]}
-    assert geo.area_ha(multi) == pytest.approx(1.25 * geo.area_ha({"type": "Polygon", "coordinates": [outer]}),
-                                               rel=1e-3)  # fmt: skip
+    assert geo.area_ha(multi) == pytest.approx(
+        1.25 * geo.area_ha({"type": "Polygon", "coordinates": [outer]}), rel=1e-3
+    )
     assert geo.geometry_problems(multi) == []
 
 

@@ -148,7 +148,7 @@ def _plot(geometry, area=2.0):
     [
         ({"type": "Point", "coordinates": [100.361245, 97.089213]}, 2, "latitude 97.089213 out of range"),
         ({"type": "Point", "coordinates": [190.361245, 7.089213]}, 2, "longitude 190.361245 out of range"),
-        ({"type": "Point", "coordinates": [100.36124, 7.089213]}, 2, "longitude 100.36124 has fewer than 6 decimal"),
+        ({"type": "Point", "coordinates": [100.36124, 7.089213]}, 2, "100.36124 has fewer than 6 decimal"),
         ({"type": "Point", "coordinates": [100, 7]}, 2, "longitude 100 has fewer than 6 decimal"),
         ({"type": "Point", "coordinates": [100.361245, 7.089213]}, 4.5, "a plot of 4.5 ha needs a Polygon"),
         ({"type": "LineString", "coordinates": [[100.361245, 7.089213]]}, 2, "GeoJSON type must be one of"),

@@ -1,0 +1,188 @@
+"""FSMA 204 sortable spreadsheet from demo-like batches: a mango lot to the US, a rubber lot to the EU."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import pytest
+
+from tambon.compliance import fsma, samples
+from tambon.compliance.errors import ComplianceError
+from tambon.compliance.model import BatchTrace, ChainRef, Traces, TrackingEvent
+
+LOT = "TH-MG-260402-A"
+
+
+@pytest.fixture
+def chain():
+    """Two mango lots (2 and 12 April) and the rubber merge, on one pretend chain."""
+    chain, mango = samples.mango_chain(lot=LOT, day=2)
+    samples.mango_chain(chain, lot="TH-MG-260412-B", day=12)
+    samples.rubber_chain(chain)
+    return chain
+
+
+def test_mango_lot__one_row_per_cte_with_kdes_and_chain_links(chain):
+    rows = fsma.fsma_rows(chain.traces(), lot=LOT)
+    assert [r["Critical Tracking Event"] for r in rows] == [
+        "harvesting",
+        "cooling",
+        "initial_packing",
+        "shipping",
+        "receiving",
+    ]
+    harvest, cooling, packing, shipping, receiving = rows
+    assert harvest["Farm Location Description"].startswith("วิสาหกิจชุมชนสวนมะม่วงบางคล้า")
+    assert harvest["Field Name"] == "แปลง 3 (Plot 3)"
+    assert (harvest["Harvester Business Name"], harvest["Harvester Phone"]) == (
+        "Bang Khla Mango Community Enterprise",
+        "+66 81 234 5678",
+    )
+    assert (harvest["Commodity"], harvest["Variety"], harvest["Quantity"], harvest["Unit of Measure"]) == (
+        "mango",
+        "Nam Dok Mai Si Thong",
+        1200.0,
+        "kg",
+    )
+    assert harvest["Ship-To / Immediate Subsequent Recipient"].startswith("Chachoengsao Fruit Packing House")
+    assert harvest["Reference Document Type"] == "harvest log"
+    assert "later packed as lot TH-MG-260402-A" in harvest["Notes"]
+    assert cooling["Location GLN"] == samples.PACKHOUSE_GLN
+    assert packing["Traceability Lot Code"] == LOT
+    assert packing["TLC Source GLN"] == samples.PACKHOUSE_GLN
+    assert (packing["Date Received"], packing["Quantity Received"], packing["Cooling Date"]) == (
+        "2026-04-02",
+        1200.0,
+        "2026-04-02",
+    )
+    assert (
+        shipping["Ship-To GLN"] == samples.LA_IMPORTER_GLN
+        and "Los Angeles" in shipping["Ship-To / Immediate Subsequent Recipient"]
+    )
+    assert shipping["Reference Document Type"] == "bill of lading | invoice"
+    assert receiving["Event Date"] == "2026-04-20"
+    # each row links back to its on-chain event and evidence
+    traces = chain.traces()
+    batch = next(t for t in traces if t.events[0].record["date"] == "2026-04-02")
+    assert [r["Step Index"] for r in rows] == ["", 0, 1, 2, 3]
+    assert [r["On-chain Event"] for r in rows] == ["register", "step", "step", "step", "step"]
+    assert [r["Value-chain Stage"] for r in rows] == ["", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING"]
+    assert [r["Transaction Hash"] for r in rows] == [e.ref.tx_hash for e in batch.events]
+    assert [r["Evidence CID"] for r in rows] == [e.evidence_cid for e in batch.events]
+    assert all(r["Evidence URI"] == f"ipfs://{r['Evidence CID']}" for r in rows)
+    assert {r["Batch ID"] for r in rows} == {batch.batch_id}
+    assert {r["GTIN"] for r in rows} == {samples.MANGO_GTIN}
+
+
+def test_date_range__across_lots_sorted_by_date(chain):
+    rows = fsma.fsma_rows(chain.traces(), start="2026-04-03", end="2026-04-14")
+    dates = [r["Event Date"] for r in rows]
+    assert dates == sorted(dates) and dates[0] == "2026-04-03" and dates[-1] == "2026-04-14"
+    assert {r["Traceability Lot Code"] for r in rows if r["Traceability Lot Code"]} == {LOT, "TH-MG-260412-B"}
+    both = fsma.fsma_rows(chain.traces(), lot=LOT, start="2026-04-03", end="2026-04-14")
+    assert [r["Critical Tracking Event"] for r in both] == ["initial_packing", "shipping"]
+
+
+def test_rubber_lot__lineage_includes_smallholder_harvests(chain):
+    rows = fsma.fsma_rows(chain.traces(), lot="TH-RB-2605-01")
+    assert [r["Critical Tracking Event"] for r in rows] == [
+        "harvesting",
+        "harvesting",
+        "transformation",
+        "shipping",
+        "receiving",
+    ]
+    transformation = rows[2]
+    assert transformation["Input Traceability Lot Codes"] == "SK-RP-01 | SK-RP-02"
+    assert transformation["On-chain Event"] == "merge"
+    only_own = fsma.fsma_rows(chain.traces(), lot="TH-RB-2605-01", lineage=False)
+    assert [r["Critical Tracking Event"] for r in only_own] == ["transformation", "shipping", "receiving"]
+
+
+def test_unknown_lot__no_rows(chain):
+    assert fsma.fsma_rows(chain.traces(), lot="NOPE") == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"start": "2026-13-01"}, "--from must be a date YYYY-MM-DD"),
+        ({"end": "yesterday"}, "--to must be a date"),
+        ({"start": "2026-05-01", "end": "2026-04-01"}, "the date range is empty"),
+    ],
+)
+def test_bad_dates__refused(chain, kwargs, message):
+    with pytest.raises(ComplianceError, match=message):
+        fsma.fsma_rows(chain.traces(), **kwargs)
+
+
+def test_unreadable_record__kept_with_reason_non_cte_left_out():
+    ref = ChainRef(batch_id=1, kind="register", tx_hash="0x01", block_number=5)
+    step = ChainRef(
+        batch_id=1, kind="step", tx_hash="0x02", block_number=6, step_index=0, stage="CULTIVATION"
+    )
+    cultivation = {
+        "schema_version": "1",
+        "event": "cultivation",
+        "date": "2026-01-01",
+        "commodity": {"name": "x"},
+    }
+    trace = BatchTrace(
+        1,
+        events=(
+            TrackingEvent(ref, "bafkreia", None, "evidence store does not hold this CID"),
+            TrackingEvent(step, "bafkreib", cultivation),
+        ),
+    )
+    rows = fsma.fsma_rows(Traces.of([trace]))
+    assert len(rows) == 1
+    assert rows[0]["Notes"] == "record unavailable: evidence store does not hold this CID"
+    assert rows[0]["Evidence CID"] == "bafkreia" and rows[0]["Transaction Hash"] == "0x01"
+
+
+def test_csv__parses_back_utf8_bom_and_neutralises_formulas(chain):
+    rows = fsma.fsma_rows(chain.traces(), lot=LOT)
+    rows[0]["Notes"] = '=HYPERLINK("http://evil")'
+    data = fsma.to_csv(rows)
+    assert data.startswith("\ufeff".encode())
+    parsed = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert len(parsed) == 5 and list(parsed[0]) == list(fsma.COLUMNS)
+    assert parsed[0]["Farm Location Description"].startswith("วิสาหกิจชุมชน")
+    assert parsed[0]["Notes"].startswith("'=HYPERLINK")
+    assert parsed[0]["Harvester Phone"] == "'+66 81 234 5678"  # a leading + would start a formula
+    assert parsed[1]["Quantity"] == "1200.0"
+
+
+def test_xlsx__opens_with_openpyxl_sortable_header(chain):
+    rows = fsma.fsma_rows(chain.traces(), lot="TH-RB-2605-01")
+    rows[0]["Notes"] = "=1+1"
+    wb = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(rows, title="FSMA 204 lot TH-RB-2605-01")))
+    ws = wb.active
+    assert ws.title == "FSMA 204 lot TH-RB-2605-01"
+    header = [c.value for c in ws[1]]
+    assert header == list(fsma.COLUMNS)
+    assert all(c.font.b for c in ws[1])
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == f"A1:AR{len(rows) + 1}"
+    assert ws.max_row == len(rows) + 1
+    values = [dict(zip(header, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=2)]
+    assert [v["Critical Tracking Event"] for v in values] == [r["Critical Tracking Event"] for r in rows]
+    assert values[0]["Quantity"] == 800 and isinstance(values[0]["Batch ID"], int)
+    assert values[0]["Notes"] == "=1+1" and ws["AR2"].data_type == "s"  # text, not a formula
+    assert values[0]["Farm Location Description"] == rows[0]["Farm Location Description"]
+    assert values[2]["Evidence CID"] == rows[2]["Evidence CID"]
+
+
+def test_xlsx__control_characters_stripped_not_corrupting():
+    ref = ChainRef(batch_id=1, kind="register", tx_hash="0x01", block_number=5)
+    record = {
+        "schema_version": "1",
+        "event": "harvesting",
+        "date": "2026-01-01",
+        "commodity": {"name": "bad\x01name <&>"},
+    }
+    rows = fsma.fsma_rows([BatchTrace(1, events=(TrackingEvent(ref, None, record),))])
+    ws = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(rows))).active
+    assert ws["F2"].value == "badname <&>"
