@@ -127,9 +127,11 @@ REVIEW_TIMEOUT: public(immutable(uint256))
 grant_count: public(uint256)
 _grant_head: HashMap[uint256, uint256]
 _grant_config: HashMap[uint256, uint256]
-_milestone: HashMap[uint256, HashMap[uint256, uint256]]
-_evidence: HashMap[uint256, HashMap[uint256, bytes32]]
-_rejection: HashMap[uint256, HashMap[uint256, bytes32]]
+# Milestone data is keyed by `grant_id << 8 | milestone_id`: one hash per access, not two. Grant ids
+# count up from 0 and milestone ids stay below MAX_MILESTONES (< 256), so keys never collide.
+_milestone: HashMap[uint256, uint256]
+_evidence: HashMap[uint256, bytes32]
+_rejection: HashMap[uint256, bytes32]
 #: funded_by[grant_id][funder]: what each funder put into a grant.
 funded_by: public(HashMap[uint256, HashMap[address, uint256]])
 #: refund_claimed[grant_id][funder]: whether a funder took back its share after a cancel.
@@ -275,7 +277,7 @@ def create_grant(
         assert deadline <= MASK_32, "escrow: milestone deadline too far"
         cumulative += amount
         assert cumulative <= budget, "escrow: milestones exceed budget"
-        self._milestone[grant_id][i] = (
+        self._milestone[(grant_id << 8) | i] = (
             amount
             | (cumulative << CUMULATIVE_SHIFT)
             | (PENDING << STATUS_SHIFT)
@@ -369,7 +371,7 @@ def submit_signed(
     """
     head: uint256 = self._live_grant(grant_id)
     assert block.timestamp <= deadline, "escrow: signature expired"
-    word: uint256 = self._milestone_word(grant_id, milestone_id)
+    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
     digest: bytes32 = eip712._hash_typed_data_v4(
         keccak256(
             abi_encode(SUBMIT_TYPEHASH, grant_id, milestone_id, evidence, codec, (word >> NONCE_SHIFT) & MASK_8, deadline)
@@ -382,12 +384,13 @@ def submit_signed(
 
 
 @external
-@nonreentrant
 def release(grant_id: uint256, milestone_id: uint256, deadline: uint256, signatures: Bytes[MAX_SIGNATURES_BYTES]):
     """
     @notice Pay a submitted milestone to the community, with the council's approval.
     @dev Anyone may relay the signatures. The milestone is marked PAID before the
-         transfer (checks-effects-interactions), so it can never be paid twice.
+         transfer and nothing is read after it (checks-effects-interactions), so a
+         re-entering recipient or token finds the milestone paid; no lock is needed
+         and none is paid for on every release.
          WARNING: a recipient contract that rejects ETH makes the release revert.
     @param grant_id The grant.
     @param milestone_id The milestone.
@@ -396,7 +399,8 @@ def release(grant_id: uint256, milestone_id: uint256, deadline: uint256, signatu
     """
     assert block.timestamp <= deadline, "escrow: signature expired"
     head: uint256 = self._live_grant(grant_id)
-    word: uint256 = self._milestone_word(grant_id, milestone_id)
+    key: uint256 = (grant_id << 8) | milestone_id
+    word: uint256 = self._milestone_word(key)
     self._check_under_review(word)
     amount: uint256 = word & MASK_88
     assert (head >> FUNDED_SHIFT) & MASK_88 >= (word >> CUMULATIVE_SHIFT) & MASK_88, "escrow: grant underfunded"
@@ -407,7 +411,7 @@ def release(grant_id: uint256, milestone_id: uint256, deadline: uint256, signatu
                     RELEASE_TYPEHASH,
                     grant_id,
                     milestone_id,
-                    self._evidence[grant_id][milestone_id],
+                    self._evidence[key],
                     amount,
                     (word >> NONCE_SHIFT) & MASK_8,
                     deadline,
@@ -416,7 +420,7 @@ def release(grant_id: uint256, milestone_id: uint256, deadline: uint256, signatu
         ),
         signatures,
     )
-    self._milestone[grant_id][milestone_id] = (word & ~STATUS_MASK) | (PAID << STATUS_SHIFT)
+    self._milestone[key] = (word & ~STATUS_MASK) | (PAID << STATUS_SHIFT)
     log MilestoneReleased(grant_id=grant_id, milestone_id=milestone_id, amount=amount)
     self._pay(head, grant_id, convert(head & MASK_160, address), amount)
 
@@ -437,7 +441,7 @@ def reject(
     """
     assert block.timestamp <= deadline, "escrow: signature expired"
     self._live_grant(grant_id)
-    word: uint256 = self._milestone_word(grant_id, milestone_id)
+    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
     self._check_under_review(word)
     assert reason != empty(bytes32), "escrow: empty reason"
     nonce: uint256 = (word >> NONCE_SHIFT) & MASK_8
@@ -445,14 +449,14 @@ def reject(
         eip712._hash_typed_data_v4(
             keccak256(
                 abi_encode(
-                    REJECT_TYPEHASH, grant_id, milestone_id, self._evidence[grant_id][milestone_id], reason, nonce, deadline
+                    REJECT_TYPEHASH, grant_id, milestone_id, self._evidence[(grant_id << 8) | milestone_id], reason, nonce, deadline
                 )
             )
         ),
         signatures,
     )
-    self._milestone[grant_id][milestone_id] = (word & ~STATUS_MASK) | (REJECTED << STATUS_SHIFT)
-    self._rejection[grant_id][milestone_id] = reason
+    self._milestone[(grant_id << 8) | milestone_id] = (word & ~STATUS_MASK) | (REJECTED << STATUS_SHIFT)
+    self._rejection[(grant_id << 8) | milestone_id] = reason
     log MilestoneRejected(grant_id=grant_id, milestone_id=milestone_id, reason=reason, nonce=nonce)
 
 
@@ -465,11 +469,11 @@ def escalate(grant_id: uint256, milestone_id: uint256):
     """
     head: uint256 = self._live_grant(grant_id)
     assert msg.sender == convert(head & MASK_160, address), "escrow: only the recipient escalates"
-    word: uint256 = self._milestone_word(grant_id, milestone_id)
+    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
     assert (word >> STATUS_SHIFT) & 15 == SUBMITTED, "escrow: milestone not submitted"
     submitted_at: uint256 = word >> SUBMITTED_AT_SHIFT
     assert block.timestamp > submitted_at + REVIEW_TIMEOUT, "escrow: review period not over"
-    self._milestone[grant_id][milestone_id] = (word & ~STATUS_MASK) | (ESCALATED << STATUS_SHIFT)
+    self._milestone[(grant_id << 8) | milestone_id] = (word & ~STATUS_MASK) | (ESCALATED << STATUS_SHIFT)
     log MilestoneEscalated(grant_id=grant_id, milestone_id=milestone_id, submitted_at=submitted_at)
 
 
@@ -551,9 +555,9 @@ def milestone(grant_id: uint256, milestone_id: uint256) -> MilestoneView:
     @notice A milestone's amount, deadline, status (1 pending, 2 submitted, 3 paid,
             4 rejected, 5 escalated), submission nonce and evidence.
     """
-    word: uint256 = self._milestone_word(grant_id, milestone_id)
+    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
     codec: uint8 = 0
-    if self._evidence[grant_id][milestone_id] != empty(bytes32):
+    if self._evidence[(grant_id << 8) | milestone_id] != empty(bytes32):
         codec = convert(CODEC_DAG_PB if word & DAG_PB_BIT != 0 else CODEC_RAW, uint8)
     return MilestoneView(
         amount=word & MASK_88,
@@ -561,9 +565,9 @@ def milestone(grant_id: uint256, milestone_id: uint256) -> MilestoneView:
         status=(word >> STATUS_SHIFT) & 15,
         nonce=(word >> NONCE_SHIFT) & MASK_8,
         submitted_at=word >> SUBMITTED_AT_SHIFT,
-        evidence=self._evidence[grant_id][milestone_id],
+        evidence=self._evidence[(grant_id << 8) | milestone_id],
         codec=codec,
-        rejection_reason=self._rejection[grant_id][milestone_id],
+        rejection_reason=self._rejection[(grant_id << 8) | milestone_id],
     )
 
 
@@ -582,14 +586,14 @@ def release_digest(grant_id: uint256, milestone_id: uint256, deadline: uint256) 
     """
     @notice The EIP-712 digest members sign to release a milestone as it stands now.
     """
-    word: uint256 = self._milestone_word(grant_id, milestone_id)
+    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
     return eip712._hash_typed_data_v4(
         keccak256(
             abi_encode(
                 RELEASE_TYPEHASH,
                 grant_id,
                 milestone_id,
-                self._evidence[grant_id][milestone_id],
+                self._evidence[(grant_id << 8) | milestone_id],
                 word & MASK_88,
                 (word >> NONCE_SHIFT) & MASK_8,
                 deadline,
@@ -604,14 +608,14 @@ def reject_digest(grant_id: uint256, milestone_id: uint256, reason: bytes32, dea
     """
     @notice The EIP-712 digest members sign to reject a milestone as it stands now.
     """
-    word: uint256 = self._milestone_word(grant_id, milestone_id)
+    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
     return eip712._hash_typed_data_v4(
         keccak256(
             abi_encode(
                 REJECT_TYPEHASH,
                 grant_id,
                 milestone_id,
-                self._evidence[grant_id][milestone_id],
+                self._evidence[(grant_id << 8) | milestone_id],
                 reason,
                 (word >> NONCE_SHIFT) & MASK_8,
                 deadline,
@@ -642,8 +646,8 @@ def _live_grant(grant_id: uint256) -> uint256:
 
 @internal
 @view
-def _milestone_word(grant_id: uint256, milestone_id: uint256) -> uint256:
-    word: uint256 = self._milestone[grant_id][milestone_id]
+def _milestone_word(key: uint256) -> uint256:
+    word: uint256 = self._milestone[key]
     assert word != 0, "escrow: unknown milestone"
     return word
 
@@ -652,8 +656,9 @@ def _milestone_word(grant_id: uint256, milestone_id: uint256) -> uint256:
 @pure
 def _check_under_review(word: uint256):
     status: uint256 = (word >> STATUS_SHIFT) & 15
-    assert status != PAID, "escrow: milestone already paid"
-    assert status == SUBMITTED or status == ESCALATED, "escrow: milestone not submitted"
+    if status != SUBMITTED and status != ESCALATED:
+        assert status != PAID, "escrow: milestone already paid"
+        raise "escrow: milestone not submitted"
 
 
 @internal
@@ -664,7 +669,7 @@ def _check_codec(codec: uint256):
 
 @internal
 def _submit(grant_id: uint256, milestone_id: uint256, evidence: bytes32, codec: uint8):
-    word: uint256 = self._milestone_word(grant_id, milestone_id)
+    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
     status: uint256 = (word >> STATUS_SHIFT) & 15
     assert status == PENDING or status == REJECTED, "escrow: milestone not open for submission"
     assert block.timestamp <= (word >> DEADLINE_SHIFT) & MASK_32, "escrow: milestone deadline passed"
@@ -683,8 +688,8 @@ def _submit(grant_id: uint256, milestone_id: uint256, evidence: bytes32, codec: 
     )
     if codec_code == CODEC_DAG_PB:
         updated |= DAG_PB_BIT
-    self._milestone[grant_id][milestone_id] = updated
-    self._evidence[grant_id][milestone_id] = evidence
+    self._milestone[(grant_id << 8) | milestone_id] = updated
+    self._evidence[(grant_id << 8) | milestone_id] = evidence
     log MilestoneSubmitted(grant_id=grant_id, milestone_id=milestone_id, evidence=evidence, codec=codec, nonce=nonce)
 
 
@@ -696,7 +701,7 @@ def _paid(grant_id: uint256) -> uint256:
     for i: uint256 in range(MAX_MILESTONES):
         if i == count:
             break
-        word: uint256 = self._milestone[grant_id][i]
+        word: uint256 = self._milestone[(grant_id << 8) | i]
         if (word >> STATUS_SHIFT) & 15 == PAID:
             paid += word & MASK_88
     return paid

@@ -38,9 +38,11 @@ from snekmate.utils import ecdsa
 
 MAX_MEMBERS: constant(uint256) = 16
 SIGNATURE_BYTES: constant(uint256) = 65
-# @dev Room for every member's plain signature, or a few plus the data of contract
-#      signatures (a Safe 3-of-5 signing as a member adds 32 + 195 bytes).
-MAX_SIGNATURES_BYTES: constant(uint256) = 1_280
+# @dev Room for MAX_THRESHOLD plain signatures, or fewer plus the data of contract
+#      signatures (a Safe 3-of-5 signing as a member adds 32 + 195 bytes). Kept small on
+#      purpose: Vyper sizes memory frames by it and every release pays that memory.
+MAX_THRESHOLD: constant(uint256) = 9
+MAX_SIGNATURES_BYTES: constant(uint256) = 608
 ROSTER_BYTES: constant(uint256) = 32 * MAX_MEMBERS
 # @dev Init code that returns a STOP byte followed by the 512-byte roster as runtime code:
 #      PUSH2 0x0201, DUP1, PUSH1 0x0a, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN, STOP.
@@ -248,11 +250,26 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
             # Dynamic parts live after the fixed 65-byte entries so they cannot alias one.
             assert s >= static_bytes, "council: contract signature overlaps"
             assert s + 32 <= len(signatures), "council: contract signature out of bounds"
-            data_end: uint256 = s + 32 + extract32(signatures, s, output_type=uint256)
-            assert data_end <= len(signatures), "council: contract signature out of bounds"
-            self._check_contract_signature(
-                convert(convert(signer, uint160), address), digest, slice(signatures, s + 32, data_end - s - 32)
+            data_length: uint256 = extract32(signatures, s, output_type=uint256)
+            assert s + 32 + data_length <= len(signatures), "council: contract signature out of bounds"
+            wallet: address = convert(convert(signer, uint160), address)
+            assert wallet.is_contract, "council: contract signer has no code"
+            # Inline rather than a helper: a helper's Bytes parameter would enlarge every
+            # caller's memory frame, and memory expansion is paid on each plain release too.
+            # A wallet that reverts on a bad signature (as Safe does) reads as "invalid".
+            success: bool = False
+            response: Bytes[32] = b""
+            success, response = raw_call(
+                wallet,
+                abi_encode(
+                    digest, slice(signatures, s + 32, data_length), method_id=method_id("isValidSignature(bytes32,bytes)")
+                ),
+                max_outsize=32,
+                is_static_call=True,
+                revert_on_failure=False,
             )
+            assert success and len(response) == 32, "council: invalid contract signature"
+            assert convert(slice(response, 0, 4), bytes4) == ERC1271_MAGIC, "council: invalid contract signature"
         else:
             signer = convert(ecdsa._recover_vrs(digest, v, r, s), uint256)
         assert signer > previous, "council: signers not sorted or duplicate"
@@ -264,24 +281,6 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
         assert cursor != count, "council: not a member"
         assert extract32(roster, unsafe_mul(cursor, 32), output_type=uint256) == signer, "council: not a member"
         previous = signer
-
-
-@internal
-@view
-def _check_contract_signature(signer: address, digest: bytes32, data: Bytes[MAX_SIGNATURES_BYTES]):
-    assert signer.is_contract, "council: contract signer has no code"
-    # A wallet that reverts on a bad signature (as Safe does) must read as "invalid", not bubble up.
-    success: bool = False
-    response: Bytes[32] = b""
-    success, response = raw_call(
-        signer,
-        abi_encode(digest, data, method_id=method_id("isValidSignature(bytes32,bytes)")),
-        max_outsize=32,
-        is_static_call=True,
-        revert_on_failure=False,
-    )
-    assert success and len(response) == 32, "council: invalid contract signature"
-    assert convert(slice(response, 0, 4), bytes4) == ERC1271_MAGIC, "council: invalid contract signature"
 
 
 @internal
@@ -338,6 +337,7 @@ def _without_member(members: DynArray[address, MAX_MEMBERS], member: address) ->
 def _store_roster(members: DynArray[address, MAX_MEMBERS], new_threshold: uint256):
     assert new_threshold != 0, "council: zero threshold"
     assert new_threshold <= len(members), "council: threshold above member count"
+    assert new_threshold <= MAX_THRESHOLD, "council: threshold above 9"
     padded: address[MAX_MEMBERS] = empty(address[MAX_MEMBERS])
     for i: uint256 in range(MAX_MEMBERS):
         if i == len(members):
