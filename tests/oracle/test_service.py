@@ -9,7 +9,7 @@ import pytest
 from evidence.bundle import build_bundle
 from evidence.store import LocalStore
 from oracle.errors import EvidenceError, OracleError
-from oracle.grader import ABSTAIN, GradeResult, Grader
+from oracle.grader import ABSTAIN, Grader, GradeResult
 from oracle.service import Oracle, OracleSettings, fetch_bundle, fruit_weight, lot_grade
 from oracle.synth import render, render_ood
 from tambon.attestation import Grade
@@ -181,7 +181,7 @@ def test_run__crash_at_random_points__exactly_once(deployed, store, grader_, tmp
     rng = random.Random(6)
     evidences = []
     crashes = 0
-    for round_ in range(12):
+    for _round in range(12):
         for _ in range(rng.randint(0, 2)):
             e = bundle(store, 400 + len(evidences), n_photos=1)
             deployed.register(e)
