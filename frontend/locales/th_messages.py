@@ -139,6 +139,7 @@ TH = {
     "Photos or PDF receipts (up to %(n)s files, %(mb)s MB in total)": "ภาพถ่ายหรือใบเสร็จ PDF (ไม่เกิน %(n)s ไฟล์ รวม %(mb)s MB)",
     "What was done": "งานที่ทำ",
     "Upload and submit": "อัปโหลดและส่ง",
+    "Packed into this lot by": "บรรจุเป็นล็อตนี้โดย",
     # crops (dynamic, from frontend/services/catalog.py)
     "Jasmine rice": "ข้าวหอมมะลิ",
     "Sticky rice": "ข้าวเหนียว",

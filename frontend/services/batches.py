@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -106,6 +106,7 @@ class BatchHistory:
     batch_id: int
     head: Head
     producer: Party
+    grower: Party
     holder: Party
     crop: int
     crop_label: str
@@ -131,7 +132,7 @@ class BatchHistory:
 
     @property
     def checks(self) -> list[Check]:
-        out = [self.metadata_evidence.check, producer_check(self.producer)]
+        out = [self.metadata_evidence.check, producer_check(self.grower)]
         out += [s.evidence.check for s in self.steps]
         for a in self.attestations:
             out += list(a.checks)
@@ -232,21 +233,26 @@ def key_check(activated_at: int, revoked_at: int, attested_at: int) -> Check:
     """The oracle key was active when the attestation was recorded and is not revoked now."""
     if activated_at == 0 or activated_at > attested_at:
         return Check("key", FAIL, "the signing key was not an active oracle key at attestation time")
-    if revoked_at and revoked_at <= attested_at:
+    if revoked_at and revoked_at < attested_at:
         return Check("key", FAIL, "the signing key was already revoked at attestation time")
     if revoked_at:
+        # the registry refuses revoked keys, so a recorded attestation predates the revocation
         return Check(
-            "key", FAIL, f"the council revoked this oracle key at {revoked_at}, after this attestation"
+            "key", FAIL, f"the council revoked this oracle key on {_iso(revoked_at)}, after this attestation"
         )
-    return Check("key", PASS, f"oracle key active since {activated_at}, not revoked")
+    return Check("key", PASS, f"oracle key active since {_iso(activated_at)}, not revoked")
 
 
 def model_check(approved_at: int, revoked_at: int, attested_at: int) -> Check:
     if approved_at == 0 or approved_at > attested_at:
         return Check("model", FAIL, "the model was not approved at attestation time")
     if revoked_at:
-        return Check("model", FAIL, f"the council withdrew approval of this model at {revoked_at}")
-    return Check("model", PASS, f"model approved since {approved_at}")
+        return Check("model", FAIL, f"the council withdrew approval of this model on {_iso(revoked_at)}")
+    return Check("model", PASS, f"model approved since {_iso(approved_at)}")
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _attestation_from_args(value: Any) -> Attestation:
@@ -433,7 +439,11 @@ class BatchService:
         metadata = metadata_view(
             metadata_proof.record if metadata_proof and metadata_proof.status == PASS else None, self.evidence
         )
-        addresses = {producer, holder} | {s.actor for s in steps}
+        roots = [b for b in ids if not self.parents(head, b)]
+        grower = next(
+            (e.args["producer"] for e in events if e.name == "BatchRegistered" and e.args["batchId"] in roots), producer
+        )
+        addresses = {producer, holder, grower} | {s.actor for s in steps}
         transfers = transfers_from_events(events, times)
         addresses |= {t.receiver for t in transfers} | {t.sender for t in transfers}
         parties = {a: self.party(head, a) for a in addresses}
@@ -442,6 +452,7 @@ class BatchService:
             batch_id=batch_id,
             head=head,
             producer=parties[producer],
+            grower=parties[grower],
             holder=parties[holder],
             crop=crop,
             crop_label=crop_label(crop),

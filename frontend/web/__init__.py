@@ -1,5 +1,8 @@
-"""Server-rendered pages (Jinja2Templates), kept apart from the JSON API."""
+"""Server-rendered pages (Jinja2Templates), kept apart from the JSON API.
 
-from frontend.web import pages, resolver
+The GS1 Digital Link resolver that QR labels point at lives in frontend/api/routes/gs1.py.
+"""
 
-ROUTERS = [pages.router, resolver.router]
+from frontend.web import pages
+
+ROUTERS = [pages.data_router, pages.router]

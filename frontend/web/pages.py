@@ -12,6 +12,8 @@ from frontend.services.qr import qr_png, qr_svg
 from frontend.views import epcis_json, render_batch, render_grants
 
 router = APIRouter(include_in_schema=False)
+#: non-HTML resources served beside the pages (EPCIS, QR images), listed in the OpenAPI schema
+data_router = APIRouter()
 MAX_LABELS = 120
 EPCIS_MEDIA = "application/ld+json"
 
@@ -36,7 +38,7 @@ async def batch_page(batch_id: BatchId, ctx: Ctx, lang: Lang, head: ChainHead) -
     return HTMLResponse(body)
 
 
-@router.get(
+@data_router.get(
     "/batch/{batch_id}/epcis",
     include_in_schema=True,
     tags=["batches"],
@@ -48,7 +50,7 @@ async def batch_epcis(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     return JSONResponse(epcis_json(history), media_type=EPCIS_MEDIA)
 
 
-@router.get("/qr/{batch_id}.svg", include_in_schema=True, tags=["labels"], summary="QR code (SVG) of a batch")
+@data_router.get("/qr/{batch_id}.svg", include_in_schema=True, tags=["labels"], summary="QR code (SVG) of a batch")
 async def qr_svg_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     label = await run_in_threadpool(ctx.batches.label, head, batch_id)
     return Response(
@@ -58,7 +60,7 @@ async def qr_svg_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response
     )
 
 
-@router.get("/qr/{batch_id}.png", include_in_schema=True, tags=["labels"], summary="QR code (PNG) of a batch")
+@data_router.get("/qr/{batch_id}.png", include_in_schema=True, tags=["labels"], summary="QR code (PNG) of a batch")
 async def qr_png_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     label = await run_in_threadpool(ctx.batches.label, head, batch_id)
     return Response(

@@ -1,0 +1,211 @@
+"""/batch, /api/batches, EPCIS, QR, labels and the GS1 resolver against the real node, chain and store."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from frontend.services import gs1
+
+GTIN = gs1.gtin_for_crop(201, "8850000")
+
+
+def checks(page: str) -> list[tuple[str, str]]:
+    return re.findall(r'<li class="check (\w+)" data-check="(\w+)"', page)
+
+
+def test_verify_page__sold_box__shows_grower_chain_and_all_checks_pass(client, world):
+    r = client.get(f"/batch/{world.sold_box}", headers={"Accept-Language": "en"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert "All 17 checks passed." in page
+    assert all(status == "pass" for status, _ in checks(page))
+    assert "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท" in page  # grower of the parent lot
+    assert "Community enterprise registered by อบต. หนองสนิท" in page and "3-24-01-12/1-0042" in page
+    assert "Packed into this lot by" in page and "โรงคัดบรรจุสหกรณ์หนองสนิท" in page
+    for stage in ("CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING"):
+        assert f'data-stage="{stage}"' in page
+    assert page.index('data-stage="CULTIVATION"') < page.index('data-stage="MARKETING"')
+    assert "Cold chain: 3.1 °C to 6.4 °C" in page
+    assert "แปลง 3 บ้านหนองสนิท จ.สุรินทร์" in page  # place from the cultivation record.json
+    assert 'data-grade="EXTRA"' in page and "96.3%" in page
+    assert 'data-grade="CLASS_I"' in page  # the parent lot's grade, shown with its lot
+    assert f"{world.gateway_url}/ipfs/{world.evidence['cultivation']}/photo.png" in page
+    assert f"/01/{GTIN}/10/{world.sold_box}" in page
+    assert "<svg" in page  # the QR code inline
+
+
+def test_verify_page__thai__buddhist_era_dates_and_thai_labels(client, world):
+    page = client.get(f"/batch/{world.sold_box}", headers={"Accept-Language": "th-TH,th;q=0.9"}).text
+    assert '<html lang="th">' in page
+    assert "ผ่านการตรวจสอบทั้งหมด 17 รายการ" in page and "การเก็บเกี่ยว" in page and "ชั้นพิเศษ" in page
+    assert re.search(r"\d{1,2} [ก-๙]+ 25\d\d", page)  # e.g. 26 พฤศจิกายน 2569
+    assert "8 พฤศจิกายน 2568" in page  # harvest day 2025-11-08 in the Buddhist era
+
+
+def test_verify_page__abstain_grade__awaiting_human_review(client, world):
+    page = client.get(f"/batch/{world.boxes[1]}", headers={"Accept-Language": "en"}).text
+    assert 'data-grade="ABSTAIN"' in page and "Awaiting human review" in page
+
+
+def test_verify_page__tampered_lot__failures_are_red_not_hidden(client, world):
+    page = client.get(f"/batch/{world.tampered}", headers={"Accept-Language": "en"}).text
+    found = checks(page)
+    assert ("fail", "key") in found  # grade signed by a key the council revoked afterwards
+    assert ("fail", "evidence") in found  # corrupted evidence block
+    assert ("fail", "graded_evidence") in found  # grade of evidence from another lot
+    assert "check(s) FAILED" in page and 'class="verdict fail"' in page
+    assert "Oracle key revoked or not active at that time" in page
+    assert "Evidence does NOT match its on-chain fingerprint (CID)" in page
+    assert "after this attestation" in page
+
+
+def test_verify_page__xss_payloads_in_chain_and_ipfs_strings__escaped(client, world):
+    page = client.get(f"/batch/{world.xss}", headers={"Accept-Language": "en"}).text
+    assert "<script>alert" not in page and "<img src=x" not in page and "<svg onload" not in page
+    assert "javascript:" not in page
+    assert html.escape('<script>alert("xss")</script>', quote=True) in page or "&lt;script&gt;" in page
+    api = client.get(f"/api/batches/{world.xss}").json()
+    assert api["metadata"]["name"].startswith("<script>")  # JSON carries the raw string, typed as JSON
+    assert api["metadata"]["image"] is None
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "0x10", "1e3", "99999999999999999999999", "%20"])
+def test_verify_page__malformed_id__400(client, bad):
+    r = client.get(f"/batch/{bad}")
+    assert r.status_code == 400
+    assert "whole number" in r.text
+    assert client.get(f"/api/batches/{bad}").status_code == 400
+
+
+def test_verify_page__unknown_batch__friendly_404(client):
+    r = client.get("/batch/999999", headers={"Accept-Language": "th"})
+    assert r.status_code == 404
+    assert "ไม่พบสิ่งที่คุณค้นหา" in r.text and "batch 999999 does not exist" in r.text
+    r = client.get("/api/batches/999999")
+    assert r.status_code == 404 and r.json() == {"detail": "batch 999999 does not exist"}
+    assert client.get("/no/such/page").status_code == 404
+
+
+def test_batch_lookup_form__redirects_or_400(client):
+    r = client.get("/batch?id=%207", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/batch/7"
+    assert client.get("/batch?id=seven").status_code == 400
+
+
+def test_api_batch__json_with_checks_and_stages(client, world):
+    data = client.get(f"/api/batches/{world.sold_box}").json()
+    assert data["batch_id"] == world.sold_box and data["parents"] == [world.lot]
+    assert data["summary"] == {"pass": 17, "fail": 0, "unknown": 0}
+    assert [s["stage"] for s in data["stages"]] == ["CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING"]
+    assert data["grower"]["name"] == "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท"
+    assert data["holder"]["address"] == world.seller.address
+    assert {a["grade"] for a in data["attestations"]} == {"EXTRA", "CLASS_I"}
+
+
+def test_verify_page__custody_change__visible_at_once(client, world):
+    """Cached by chain head: a transfer in the next block is on the next page load."""
+    before = client.get(f"/api/batches/{world.boxes[1]}").json()
+    assert before["holder"]["address"] == world.packer.address
+    client.get(f"/batch/{world.boxes[1]}")
+    world.provenance.transferFrom(world.packer, world.community, world.boxes[1], sender=world.packer)
+    after = client.get(f"/api/batches/{world.boxes[1]}").json()
+    assert after["holder"]["address"] == world.community.address
+    assert after["transfers"][-1]["receiver"] == world.community.address
+    page = client.get(f"/batch/{world.boxes[1]}").text
+    assert "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท" in page.split('id="holder"')[1][:400]
+
+
+def test_epcis__json_ld_events_with_transformation(client, world):
+    r = client.get(f"/batch/{world.sold_box}/epcis")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/ld+json")
+    doc = r.json()
+    assert doc["type"] == "EPCISDocument" and doc["schemaVersion"] == "2.0"
+    assert doc["@context"][0] == "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+    events = doc["epcisBody"]["eventList"]
+    kinds = [e["type"] for e in events]
+    assert kinds.count("TransformationEvent") == 1
+    split = next(e for e in events if e["type"] == "TransformationEvent")
+    lot_uri = f"http://testserver/01/{GTIN}/10/"
+    assert split["inputQuantityList"] == [{"epcClass": f"{lot_uri}{world.lot}", "quantity": 1200.0, "uom": "KGM"}]
+    assert {"epcClass": f"{lot_uri}{world.sold_box}", "quantity": 5.0, "uom": "KGM"} in split["outputQuantityList"]
+    steps = [e["bizStep"] for e in events if e["type"] == "ObjectEvent" and e["action"] == "OBSERVE"]
+    assert "cbv:BizStep-harvesting" in steps and "cbv:BizStep-retail_selling" in steps
+    shipping = next(e for e in events if "sensorElementList" in e)
+    assert shipping["sensorElementList"][0]["sensorReport"][0] == {
+        "type": "gs1:Temperature", "minValue": 3.1, "maxValue": 6.4, "uom": "CEL"}
+    assert all(e["eventTime"].endswith("Z") for e in events)
+    assert client.get("/batch/999999/epcis").status_code == 404
+    assert client.get("/batch/x/epcis").status_code == 400
+    assert client.get(f"/api/batches/{world.sold_box}/epcis").json() == doc
+
+
+def test_qr__svg_and_png_encode_the_digital_link(client, world):
+    r = client.get(f"/qr/{world.sold_box}.svg")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert f"<title>http://testserver/01/{GTIN}/10/{world.sold_box}</title>" in r.text
+    r = client.get(f"/qr/{world.sold_box}.png")
+    assert r.status_code == 200 and r.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert client.get("/qr/999999.png").status_code == 404
+    assert client.get("/qr/abc.svg").status_code == 400
+    assert client.get(f"/qr/{world.sold_box}.gif").status_code == 404
+
+
+def test_qr_uri__resolves_to_the_verify_page(client, world):
+    """The URI a label encodes leads a scanner to the batch's verify page."""
+    r = client.get(f"/01/{GTIN}/10/{world.sold_box}", follow_redirects=False)
+    assert r.status_code == 307 and f"/batch/{world.sold_box}" in r.headers["location"]
+    page = client.get(f"/01/{GTIN}/10/{world.sold_box}")
+    assert page.status_code == 200 and "All 17 checks passed." in page.text
+
+
+def test_labels__printable_sheet(client, world):
+    r = client.get(f"/labels?ids={world.boxes[0]}-{world.boxes[1]}")
+    assert r.status_code == 200
+    assert r.text.count('class="label"') == 2
+    assert f"(01){GTIN}(10){world.boxes[1]}" in r.text
+    assert client.get("/labels?ids=1-500").status_code == 400
+    assert client.get("/labels").status_code == 400
+    assert client.get("/labels?ids=999999").status_code == 404
+
+
+def test_security_headers__csp_without_inline_script(client, world):
+    r = client.get(f"/batch/{world.sold_box}")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in r.text and "onclick" not in r.text
+
+
+def test_no_secrets_in_pages(client, world, accounts):
+    pages = [client.get(p).text for p in (f"/batch/{world.sold_box}", "/grants", "/wallet/council", "/wallet/submit")]
+    for account in accounts:
+        key = account.private_key.removeprefix("0x").lower()
+        assert all(key not in p.lower() for p in pages)
+    assert all("rpc" not in p.lower() or "8545" not in p for p in pages)
+
+
+def test_evidence_proofs__verified_cid_never_fetched_again(world, site_settings):
+    from frontend.services.evidence import EvidenceService
+
+    service = EvidenceService(site_settings.gateway_url, site_settings.evidence_api_url)
+    cid = world.store.add_bytes(b"ephemeral evidence", "e.txt")
+    assert service.prove(cid).status == "pass"
+    world.store.unpin(cid)
+    from evidence.cids import digest_of, parse_cid
+
+    world.store.blocks.path_for(digest_of(parse_cid(cid))).unlink()
+    assert service.prove(cid).status == "pass"  # cached proof, no refetch
+    fresh = EvidenceService(site_settings.gateway_url, site_settings.evidence_api_url)
+    assert fresh.prove(cid).status == "unknown"  # now the store does not hold it
+
+
+def test_openapi__lists_the_json_api(client):
+    schema = client.get("/api/openapi.json").json()
+    for path in ("/api/batches/{batch_id}", "/api/grants", "/api/evidence", "/batch/{batch_id}/epcis",
+                 "/api/wallet/grants/{grant_id}/milestones/{milestone_id}/signatures"):
+        assert path in schema["paths"]
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200 and "/api/openapi.json" in docs.text
