@@ -34,22 +34,17 @@ def _register_subcommands() -> None:
 
 
 def main() -> None:
-    """Run the CLI; expected failures become one `error:` line and a non-zero exit code."""
+    """Run the CLI; expected failures become one `error:` line and a non-zero exit code.
+
+    Usage errors are click's own (usage line, exit code 2); anything else unexpected is a bug and
+    keeps its traceback.
+    """
     _register_subcommands()
     try:
-        app(standalone_mode=False)
+        app()
     except TambonError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors carry their own exit code and message
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
