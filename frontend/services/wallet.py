@@ -213,7 +213,7 @@ class WalletService:
         signer = parse_address(signer, "signer")
         raw = parse_signature(signature)
         data = self.release_typed_data(head, grant_id, milestone_id)
-        if int(deadline) != data["message"]["deadline"]:
+        if int(deadline) != int(data["message"]["deadline"]):
             raise Conflict(
                 "this signature is for another signing round (deadline differs); reload and sign again"
             )
@@ -231,7 +231,7 @@ class WalletService:
             if (
                 current is None
                 or current.deadline != int(deadline)
-                or current.nonce != data["message"]["nonce"]
+                or current.nonce != int(data["message"]["nonce"])
             ):
                 raise Conflict("the signing round changed; reload and sign again")
             current.signatures[signer] = "0x" + raw.hex()

@@ -1,0 +1,46 @@
+"""/grants dashboard and /api/grants."""
+
+from __future__ import annotations
+
+THB = 10**18
+
+
+def test_grants_page__budget_funded_released_pending_per_community(client, world):
+    r = client.get("/grants", headers={"Accept-Language": "en"})
+    assert r.status_code == 200
+    page = r.text
+    assert "Community grants of อบต. หนองสนิท" in page
+    assert "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท" in page and "โรงคัดบรรจุสหกรณ์หนองสนิท" in page
+    assert "฿200,000.00" in page and "฿50,000.00" in page  # budget and released
+    assert "฿100,000.00" in page  # the submitted milestone awaiting the council
+    assert 'class="ms paid"' in page and 'class="ms submitted"' in page and 'class="ms rejected"' in page
+    assert f"{world.gateway_url}/ipfs/{world.evidence['milestone0']}" in page
+    assert page.count('<svg class="chart"') == 2  # THB and ETH
+    assert "<script" not in page
+
+
+def test_grants_page__thai(client, world):
+    page = client.get("/grants", headers={"Accept-Language": "th"}).text
+    assert "เงินอุดหนุนชุมชนของ" in page and "จ่ายแล้ว" in page and "ส่งแล้ว รอสภาพิจารณา" in page
+
+
+def test_api_grants__totals_and_series(client, world):
+    data = client.get("/api/grants").json()
+    assert data["council"]["threshold"] == 3 and len(data["council"]["members"]) == 5
+    assert data["totals"]["THB"] == {"budget": 200_000 * THB, "funded": 200_000 * THB, "released": 50_000 * THB,
+                                     "pending": 100_000 * THB}
+    assert data["totals"]["ETH"]["released"] == 0
+    thb = next(g for g in data["grants"] if g["grant_id"] == world.grant_thb)
+    assert [m["status"] for m in thb["milestones"]] == ["PAID", "SUBMITTED", "PENDING"]
+    eth = next(g for g in data["grants"] if g["grant_id"] == world.grant_eth)
+    assert eth["milestones"][0]["status"] == "REJECTED" and eth["milestones"][0]["rejection_cid"]
+    points = data["series"]["THB"]["points"]
+    assert [p["released"] for p in points][-1] == 50_000 * THB
+    assert [p["funded"] for p in points] == sorted(p["funded"] for p in points)
+
+
+def test_api_grant__one_grant_and_bad_ids(client, world):
+    r = client.get(f"/api/grants/{world.grant_thb}")
+    assert r.status_code == 200 and r.json()["token"]["symbol"] == "THB"
+    assert client.get("/api/grants/4242").status_code == 404
+    assert client.get("/api/grants/one").status_code == 400

@@ -1,0 +1,46 @@
+"""Language choice on every page, and the `tambon web` CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/", "/grants", "/wallet/submit", "/wallet/council", "/batch/999999", "/api/docs"])
+def test_every_page__thai_and_english(client, world, path):
+    th = client.get(path, headers={"Accept-Language": "th-TH,th;q=0.9,en;q=0.5"})
+    en = client.get(path, headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="th">' in th.text and '<html lang="en">' in en.text
+    assert "ข้อมูลทุกอย่างบนเว็บไซต์นี้อ่านจากบล็อกเชน" in th.text
+    assert "Every fact on this site is read from the blockchain" in en.text
+    assert th.headers["content-language"] == "th"
+
+
+def test_language_switch__query_sets_cookie_that_wins_over_header(client, world):
+    r = client.get("/grants?lang=th", headers={"Accept-Language": "en"})
+    assert '<html lang="th">' in r.text and r.cookies.get("lang") == "th"
+    again = client.get("/grants", headers={"Accept-Language": "en"})
+    assert '<html lang="th">' in again.text
+    back = client.get("/grants?lang=en")
+    assert '<html lang="en">' in back.text
+
+
+def _tambon(*args, env=None):
+    return subprocess.run([sys.executable, "-c", "from tambon.cli import main; main()", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_cli__web_serve_help():
+    out = _tambon("web", "serve", "--help")
+    assert out.returncode == 0 and "--workers" in out.stdout
+
+
+def test_cli__web_serve_without_deployment__one_error_line(tmp_path):
+    import os
+
+    env = {**os.environ, "TAMBON_DEPLOYMENTS_DIR": str(tmp_path), "TAMBON_NETWORK": "nowhere"}
+    out = _tambon("web", "serve", env=env)
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: no deployment at") and "Traceback" not in out.stderr
