@@ -37,14 +37,13 @@ def council_members(accounts):
 
 
 @pytest.fixture(scope="session")
-def deployment(project, deployer, council_members, tmp_path_factory):
-    """All contracts of one อปท. as scripts/deploy.py deploys them, saved as deployments/local.json."""
-    import sys
+def deployment(project, networks, council_members, tmp_path_factory):
+    """All contracts of one อปท. as `tambon deploy` deploys them, saved as deployments/local.json."""
+    from tambon.accounts import demo_account
+    from tambon.deploy import deploy_all
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    from deploy import deploy
-
-    result = deploy(deployer, [m.address for m in council_members], 3)
+    project.load_contracts()  # compiles into .build/, which the deployer reads
+    result = deploy_all(networks.provider.web3, demo_account(0), [m.address for m in council_members], 3, "local")
     result.save(tmp_path_factory.mktemp("deployments") / f"{result.network}.json")
     return result
 
