@@ -434,7 +434,7 @@ def _record(a: Attestation, signer: address):
     assert a.batchId != 0 and a.batchId <= _U64, "registry: bad batch id"
     m: uint256 = self._models[a.modelSha256]
     assert m != 0 and m >> 96 == 0, "registry: model not approved"
-    slot: bytes32 = self._record_key(a.evidence, signer)
+    slot: bytes32 = keccak256(abi_encode(a.evidence, signer))
     assert self._records[slot] == 0, "registry: already attested"
     self._records[slot] = (
         a.batchId
