@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from tambon import __version__
+from tambon import __version__, stack_cli
 from tambon.errors import TambonError
 
 app = typer.Typer(
@@ -26,6 +26,12 @@ app = typer.Typer(
 def version() -> None:
     """Print the installed version."""
     typer.echo(__version__)
+
+
+app.command()(stack_cli.deploy)
+app.command()(stack_cli.demo)
+app.command()(stack_cli.status)
+app.command()(stack_cli.stop)
 
 
 def _register_subcommands() -> None:

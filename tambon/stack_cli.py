@@ -1,0 +1,183 @@
+"""Top-level commands for the local stack: `tambon deploy`, `tambon demo`, `tambon status`, `tambon stop`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+import sys
+import time
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from web3 import Web3
+
+from tambon.accounts import demo_account, load_account
+from tambon.chain import Chain, Deployment
+from tambon.deploy import deploy_all, ensure_compiled, is_live
+from tambon.errors import ConfigError
+from tambon.settings import REPO_ROOT, get_settings
+from tambon.stack import Stack
+
+console = Console()
+SEED_SCRIPT = REPO_ROOT / "scripts" / "seed_demo.py"
+GRADE_WAIT_SECONDS = 180
+
+
+def deploy(
+    council: Annotated[str | None, typer.Option(help="Comma-separated member addresses (local: demo accounts 1-5).")] = None,
+    threshold: Annotated[int | None, typer.Option(help="Approvals needed (default: a majority).")] = None,
+    keystore: Annotated[str | None, typer.Option(help="Deployer keystore (local: demo account 0).")] = None,
+) -> None:
+    """Deploy the contracts to TAMBON_RPC_URL and write deployments/<network>.json."""
+    settings = get_settings()
+    ensure_compiled()
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    chain_id = _chain_id(w3, settings.rpc_url)
+    account = load_account(
+        chain_id, keystore=Path(keystore).expanduser() if keystore else None, demo_index=None if keystore else 0
+    )
+    members = [m.strip() for m in council.split(",")] if council else [demo_account(i).address for i in range(1, 6)]
+    deployment = deploy_all(w3, account, members, threshold or len(members) // 2 + 1, settings.network)
+    deployment.save(settings.deployment_file)
+    for name, address in deployment.contracts.items():
+        typer.echo(f"{name:20s} {address}")
+    typer.echo(f"written {settings.deployment_file}")
+
+
+def status() -> None:
+    """Report each service of the local stack and the deployment."""
+    settings = get_settings()
+    all_up = True
+    for name, (up, detail) in Stack(settings).status().items():
+        all_up &= up
+        console.print(f"{'[green]✓[/green]' if up else '[red]✗[/red]'} {name:9s} {detail}", highlight=False)
+    try:
+        deployment = Deployment.load(settings.deployment_file)
+        live = is_live(Web3(Web3.HTTPProvider(settings.rpc_url)), deployment)
+        console.print(
+            f"{'[green]✓[/green]' if live else '[red]✗[/red]'} contracts {settings.deployment_file.name} "
+            f"({'live' if live else 'not on the running chain'})",
+            highlight=False,
+        )
+        all_up &= live
+    except ConfigError as exc:
+        console.print(f"[red]✗[/red] contracts {exc}", highlight=False)
+        all_up = False
+    raise typer.Exit(0 if all_up else 1)
+
+
+def stop() -> None:
+    """Stop every service the local stack started."""
+    stopped = Stack(get_settings()).stop_all()
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+def demo(
+    keep_running: Annotated[bool, typer.Option(help="Stay up until Ctrl-C (off: set up and leave it running).")] = True,
+) -> None:
+    """Start the whole local stack, deploy, seed the Nong Sanit demo and print where to look."""
+    settings = get_settings()
+    stack = Stack(settings)
+    steps = [
+        ("Compiling contracts", ensure_compiled),
+        ("Starting the local chain", lambda: stack.start("chain")),
+        ("Starting the evidence node", lambda: stack.start("evidence")),
+        ("Deploying contracts", lambda: _deploy_unless_live(settings)),
+        ("Seeding grants, producers and produce batches", lambda: _seed(settings, "chain")),
+        ("Starting the grading oracle", lambda: stack.start("oracle")),
+        ("Starting the web site", lambda: stack.start("web", timeout=90)),
+        ("Collecting a first council signature", lambda: _seed(settings, "web")),
+        ("Waiting for the oracle to grade every batch", lambda: _wait_for_grades(settings)),
+    ]
+    try:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=console,
+        ) as progress:
+            task = progress.add_task("Tambon Trust demo", total=len(steps))
+            for label, step in steps:
+                progress.update(task, description=label)
+                step()
+                progress.advance(task)
+            progress.update(task, description="Ready")
+        _print_urls(settings)
+        if not keep_running:
+            return
+        console.print("Press Ctrl-C to stop everything.")
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("\nStopping…")
+        stopped = stack.stop_all()
+        console.print(f"stopped: {', '.join(stopped) or 'nothing'}")
+    except ConfigError:
+        stack.stop_all()
+        raise
+
+
+def _chain_id(w3: Web3, url: str) -> int:
+    try:
+        return w3.eth.chain_id
+    except Exception as exc:  # requests raises a family of connection errors
+        raise ConfigError(f"cannot reach the node at {url}: {exc}") from exc
+
+
+def _deploy_unless_live(settings) -> None:
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    if settings.deployment_file.exists() and is_live(w3, Deployment.load(settings.deployment_file)):
+        return
+    members = [demo_account(i).address for i in range(1, 6)]
+    deploy_all(w3, demo_account(0), members, 3, settings.network).save(settings.deployment_file)
+
+
+def _seed(settings, phase: str) -> None:
+    log = settings.data_dir / "logs" / "seed.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        result = subprocess.run(
+            [sys.executable, str(SEED_SCRIPT), "--phase", phase],
+            stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            env={**os.environ, "TAMBON_DATA_DIR": str(settings.data_dir), "TAMBON_RPC_URL": settings.rpc_url},
+        )
+    if result.returncode != 0:
+        raise ConfigError(f"seeding the demo ({phase}) failed; see {log}")
+
+
+def _wait_for_grades(settings) -> None:
+    chain = Chain(settings)
+    provenance = chain.contract("BatchProvenance")
+    registry = chain.contract("AttestationRegistry")
+    deadline = time.monotonic() + GRADE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        batches = provenance.functions.totalSupply().call()
+        graded = {e["args"]["batchId"] for e in registry.events.Attested().get_logs(from_block=chain.deployment.block)}
+        if batches and len(graded) >= batches:
+            return
+        time.sleep(1)
+    raise ConfigError(f"the oracle graded fewer batches than registered within {GRADE_WAIT_SECONDS} s; see its log")
+
+
+def _print_urls(settings) -> None:
+    base = settings.public_url
+    try:
+        first = httpx.get(f"{base}/api/batches", timeout=5).json()
+    except Exception:  # the listing is a convenience; the URLs below stand without it
+        first = None
+    batch_id = (first or {}).get("batches", [{}])[0].get("id", 0) if isinstance(first, dict) else 0
+    console.print(
+        "\n[bold]Tambon Trust is running[/bold]\n"
+        f"  Verify a produce batch   {base}/batch/{batch_id}\n"
+        f"  Grants dashboard         {base}/grants\n"
+        f"  Council signing page     {base}/council\n"
+        f"  Community submission     {base}/community\n"
+        f"  API docs                 {base}/docs\n"
+        f"  Evidence gateway         {settings.gateway_url}/ipfs/<cid>\n"
+        f"  Chain (anvil)            {settings.rpc_url}\n"
+        "  `tambon status` reports each service; logs are in "
+        f"{settings.data_dir / 'logs'}",
+        highlight=False,
+    )
