@@ -321,13 +321,18 @@ def isApprovedForAll(_owner: address, _operator: address) -> bool:
 @view
 def tokenURI(_tokenId: uint256) -> String[512]:
     """
-    @notice `ipfs://<CIDv1 base32>` of the batch's metadata document.
+    @notice The batch's ERC-721 metadata document: `ipfs://<cid>` when the
+            registered CID is the JSON document itself (raw codec), or
+            `ipfs://<cid>/metadata.json` when it is an evidence bundle (a UnixFS
+            directory of photos, record.json and metadata.json; dag-pb codec).
     @param _tokenId The batch id.
-    @return String The URI, e.g. `ipfs://bafkrei...` (raw) or `ipfs://bafybei...` (dag-pb).
+    @return String The URI, e.g. `ipfs://bafkrei...` or `ipfs://bafybei.../metadata.json`.
     """
     digest: bytes32 = empty(bytes32)
     codec: uint8 = 0
     digest, codec = self._cid_of(_tokenId)
+    if codec == CODEC_DAG_PB:
+        return concat(self._ipfs_uri(digest, codec), "/metadata.json")
     return self._ipfs_uri(digest, codec)
 
 
@@ -986,7 +991,7 @@ def _transfer(owner: address, to: address, batch_id: uint256):
 
 @internal
 @pure
-def _ipfs_uri(digest: bytes32, codec: uint8) -> String[512]:
+def _ipfs_uri(digest: bytes32, codec: uint8) -> String[66]:
     """
     @dev Multibase "b" + RFC 4648 base32 (lowercase, no padding) of the
          36 CID bytes 0x01 codec 0x12 0x20 digest: seven 5-byte groups of
