@@ -28,11 +28,18 @@ def run(*args, cwd=None):
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
+    """Two photos with the marker, one without, one noise image."""
     d = tmp_path_factory.mktemp("photos")
     paths = []
-    for i in range(3):
-        p = d / f"fruit{i}.jpg"
-        p.write_bytes(render(31337, i, marker=(i != 2))[0])
+    for want_marker in (True, True, False):
+        index = 0
+        while True:
+            data, truth = render(31337 + len(paths), index, marker=want_marker)
+            if truth.has_marker == want_marker:
+                break
+            index += 1
+        p = d / f"fruit{len(paths)}.jpg"
+        p.write_bytes(data)
         paths.append(p)
     noise = d / "noise.jpg"
     noise.write_bytes(render_ood(1, 1, "noise")[0])
@@ -64,22 +71,21 @@ def test_grade_text__human_readable(photos):
     assert str(paths[0]) in proc.stdout and " mm" in proc.stdout
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"\xff\xd8\xff\xe0garbage", "truncated JPEG"),
-        (b"plain text", "unsupported file type"),
-        (b"", "empty"),
-    ],
-)
-def test_grade__corrupt_or_unsupported__error_line_nonzero_exit(tmp_path, photos, content, message):
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(content)
-    proc = run("grade", "--json", str(photos[0][0]), str(bad))
+def test_grade__corrupt_or_unsupported__error_lines_nonzero_exit(tmp_path, photos):
+    bad = {
+        "truncated.jpg": (b"\xff\xd8\xff\xe0garbage", "truncated JPEG"),
+        "notes.jpg": (b"plain text", "unsupported file type"),
+        "empty.png": (b"", "empty file"),
+    }
+    for name, (content, _) in bad.items():
+        (tmp_path / name).write_bytes(content)
+    proc = run("grade", "--json", str(photos[0][0]), *(str(tmp_path / n) for n in bad))
     assert proc.returncode != 0
     assert len(proc.stdout.splitlines()) == 1  # the good photo is still graded
     err = proc.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+    for line, (name, (_, message)) in zip(err, bad.items(), strict=True):
+        assert name in line and message in line
     assert "Traceback" not in proc.stderr
 
 
