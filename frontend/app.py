@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend import i18n
@@ -40,6 +41,46 @@ def _csp(settings: Settings) -> str:
     )
 
 
+class LanguageAndHeaders:
+    """Pure ASGI middleware: picks the language (query, cookie, Accept-Language) for the request and adds
+    the security headers (CSP without inline script, nosniff) and the language cookie to the response."""
+
+    def __init__(self, app, csp: str) -> None:
+        self.app = app
+        self.csp = csp.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        chosen = request.query_params.get("lang")
+        lang = i18n.negotiate(
+            request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE), chosen
+        )
+        scope.setdefault("state", {})["lang"] = lang
+        csp = self.csp
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "content-security-policy" not in headers:
+                    headers.append("Content-Security-Policy", csp.decode())
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "same-origin"
+                headers["Vary"] = "Accept-Language, Cookie"
+                if "content-language" not in headers:
+                    headers.append("Content-Language", lang)
+                if chosen in i18n.LANGUAGES:
+                    headers.append(
+                        "Set-Cookie",
+                        f"{LANG_COOKIE}={chosen}; Max-Age={365 * 86_400}; Path=/; SameSite=lax; HttpOnly",
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None, web: WebSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     web = web or get_web_settings()
@@ -62,23 +103,6 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     )
     app.state.ctx = ctx
     csp = _csp(settings)
-
-    @app.middleware("http")
-    async def language_and_headers(request: Request, call_next):
-        chosen = request.query_params.get("lang")
-        request.state.lang = i18n.negotiate(
-            request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE), chosen
-        )
-        response: Response = await call_next(request)
-        if chosen in i18n.LANGUAGES:
-            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86_400, samesite="lax", httponly=True)
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["Vary"] = "Accept-Language, Cookie"
-        if "content-language" not in response.headers:
-            response.headers["Content-Language"] = request.state.lang
-        return response
 
     def _wants_json(request: Request) -> bool:
         path = request.url.path
@@ -120,6 +144,7 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
         message = "page not found" if exc.status_code == 404 else str(exc.detail)
         return _error(request, exc.status_code, message)
 
+    app.add_middleware(LanguageAndHeaders, csp=csp)
     for router in API_ROUTERS + WEB_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

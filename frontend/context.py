@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -61,6 +62,7 @@ class AppContext:
         self._histories: Lru[Any] = Lru(self.web.page_cache_size)
         self.templates = {lang: make_templates(lang, self.web, self.settings) for lang in i18n.LANGUAGES}
         self._http: httpx.AsyncClient | None = None
+        self._head_inflight: asyncio.Future[Head] | None = None
 
     @cached_property
     def reader(self) -> ChainReader:
@@ -90,7 +92,19 @@ class AppContext:
         )
 
     async def head(self) -> Head:
-        """The latest block (number, hash, time): one light JSON-RPC call per request."""
+        """The latest block (number, hash, time): one light JSON-RPC call per request.
+
+        Requests that arrive while a head query is in flight share its answer (single flight), so a
+        burst of page views costs one node round trip and never reads a head older than that trip.
+        """
+        pending = self._head_inflight
+        if pending is not None and not pending.done():
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._fetch_head())
+        self._head_inflight = task
+        return await asyncio.shield(task)
+
+    async def _fetch_head(self) -> Head:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=10.0)
         try:

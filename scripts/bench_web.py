@@ -1,0 +1,279 @@
+"""Load the verify page of a fully populated batch on loopback -> bench/results/web.json.
+
+    python scripts/bench_web.py [--duration 10] [--connections 16] [--workers 2]
+
+Stands up the whole local stack: anvil (through ape), the contracts as scripts/deploy.py deploys
+them, the embedded evidence node, and a populated อปท. (tests/frontend/world.py: a mango lot with
+five stages, custody changes, a split, grades by attest and attestMany, evidence bundles). The site
+runs under uvicorn with one worker per core in its own processes; `wrk` (Debian) drives it, or, when
+wrk is missing, an async httpx client in a separate process. Each request does the real work a
+page view needs at a new chain head: one `eth_getBlockByNumber` to pin the head, then the rendered
+page from the cache keyed by that head (a new block re-reads the history; verified CIDs are never
+re-verified). Anchor measured in the same run: `/healthz` (the framework's floor on this host).
+Targets (issue 7): rps >= 200 sustained, p99 <= 50 ms, 0 errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("VVM_BINARY_PATH", str(REPO / ".venv" / "vvm"))
+os.environ["PATH"] = f"{REPO / 'node_modules' / '.bin'}:{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"
+RESULTS = REPO / "bench" / "results" / "web.json"
+
+PACED = r"""
+# Open-loop load at a fixed arrival rate over keep-alive HTTP/1.1 connections (raw asyncio streams,
+# uvloop): request i is due at t0 + i/rate and its latency counts from that due time, so a stall
+# shows up in the percentiles instead of silently lowering the request rate (no coordinated omission).
+import asyncio, json, sys, time
+import uvloop
+
+async def main(host, port, path, rate, duration, connections):
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept-Language: en\r\n\r\n".encode()
+    pool = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await asyncio.open_connection(host, port))
+    latencies, errors = [], 0
+
+    async def one(due):
+        nonlocal errors
+        reader, writer = await pool.get()
+        try:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+            if status != 200:
+                errors += 1
+            pool.put_nowait((reader, writer))
+        except Exception:
+            errors += 1
+            pool.put_nowait(await asyncio.open_connection(host, port))
+        latencies.append(time.perf_counter() - due)
+
+    total = int(rate * duration)
+    start = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+    print(json.dumps({"requests": total, "seconds": elapsed, "rps": total / elapsed, "p50_ms": p(0.50),
+                      "p99_ms": p(0.99), "max_ms": latencies[-1] * 1000, "errors": errors}))
+
+uvloop.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])))
+"""
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, duration: int, connections: int, threads: int) -> dict:
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    seconds = float(re.search(r"requests in ([\d.]+)s", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M))
+
+    def pct(key: str) -> float:
+        m = re.match(r"([\d.]+)(us|ms|s)", lat[key])
+        return _ms(m.group(1), m.group(2))
+
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = (sum(map(int, socket.groups())) if socket else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    return {
+        "requests": requests,
+        "seconds": seconds,
+        "rps": requests / seconds,
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+        "errors": errors,
+        "raw": out,
+    }
+
+
+def run_paced(url: str, rate: float, duration: int, connections: int) -> dict:
+    parts = httpx.URL(url)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PACED,
+            parts.host,
+            str(parts.port),
+            parts.raw_path.decode(),
+            str(rate),
+            str(duration),
+            str(connections),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (bounded)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--rate", type=float, default=400.0, help="paced arrival rate (requests/s), 2x the target"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="uvicorn workers (one per core)"
+    )
+    args = parser.parse_args()
+
+    from ape import accounts, chain, networks, project
+
+    from tambon.accounts import demo_account
+    from tambon.deploy import deploy_all
+    from tests.frontend.world import evidence_node, free_port, populate
+
+    work = Path(tempfile.mkdtemp(prefix="bench-web-"))
+    with networks.parse_network_choice("ethereum:local:foundry") as provider:
+        rpc_url = provider.web3.provider.endpoint_uri
+        test_accounts = accounts.test_accounts
+        project.load_contracts()  # compiles into .build/, which the deployer reads
+        members = [test_accounts[i].address for i in range(1, 6)]
+        result = deploy_all(provider.web3, demo_account(0), members, 3, "local")
+        result.save(work / "deployments" / f"{result.network}.json")
+        store, node = evidence_node(work / "evidence")
+        world = populate(project, chain, test_accounts, result, store, node.url)
+        port = free_port()
+        site = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "TAMBON_NETWORK": result.network,
+            "TAMBON_RPC_URL": rpc_url,
+            "TAMBON_DEPLOYMENTS_DIR": str(work / "deployments"),
+            "TAMBON_DATA_DIR": str(work / "data"),
+            "TAMBON_EVIDENCE_API_URL": node.url,
+            "TAMBON_GATEWAY_URL": node.url,
+            "TAMBON_PUBLIC_URL": site,
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "frontend.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{site}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("error: the site did not start")
+                time.sleep(0.2)
+            page = f"{site}/batch/{world.sold_box}"
+            first = httpx.get(page, timeout=60)
+            assert first.status_code == 200 and "All 17 checks passed." in first.text, first.text[:500]
+            t0 = time.perf_counter()
+            for _ in range(4 * args.workers):  # every worker renders and caches once
+                assert httpx.get(page, timeout=60).status_code == 200
+            warm_s = time.perf_counter() - t0
+            # a cold render at a new chain head (history re-read, proofs already cached)
+            world.provenance.transferFrom(world.packer, world.community, world.boxes[1], sender=world.packer)
+            t0 = time.perf_counter()
+            assert httpx.get(page, timeout=60).status_code == 200
+            new_head_ms = (time.perf_counter() - t0) * 1000
+            for _ in range(4 * args.workers):
+                httpx.get(page, timeout=60)
+            load_before = os.getloadavg()[0]
+            paced = run_paced(page, args.rate, args.duration, args.connections)
+            saturation = anchor = None
+            if shutil.which("wrk"):
+                saturation = run_wrk(page, args.duration, args.connections, 2)
+                anchor = run_wrk(f"{site}/healthz", max(3, args.duration // 2), args.connections, 2)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+            node.stop()
+    figures = {
+        "rps": round(paced["rps"], 1),
+        "p50_ms": round(paced["p50_ms"], 2),
+        "p99_ms": round(paced["p99_ms"], 2),
+        "max_ms": round(paced["max_ms"], 2),
+        "errors": paced["errors"],
+        "requests": paced["requests"],
+        "duration_s": round(paced["seconds"], 2),
+        "method": "open loop at a fixed rate (latency from each request's due time), keep-alive HTTP/1.1",
+        "offered_rate_rps": args.rate,
+        "connections": args.connections,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "host_load_1min": round(load_before, 2),
+        "page_bytes": len(first.content),
+        "page_checks": 17,
+        "new_head_render_ms": round(new_head_ms, 1),
+        "warmup_s": round(warm_s, 2),
+        "target_rps": 200,
+        "target_p99_ms": 50,
+        "target_errors": 0,
+        "meets_targets": paced["rps"] >= 200 and paced["p99_ms"] <= 50 and paced["errors"] == 0,
+    }
+    if saturation is not None:
+        figures.update(
+            saturation_rps=round(saturation["rps"], 1),
+            saturation_p50_ms=round(saturation["p50_ms"], 2),
+            saturation_p99_ms=round(saturation["p99_ms"], 2),
+            saturation_errors=saturation["errors"],
+            saturation_tool=f"wrk -t2 -c{args.connections} -d{args.duration}s (closed loop)",
+            anchor_healthz_rps=round(anchor["rps"], 1),
+            anchor_healthz_p99_ms=round(anchor["p99_ms"], 2),
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
