@@ -4,6 +4,14 @@ Extension point: further routers (GS1 resolver with link types, compliance expor
 `ROUTERS` here; `create_app` mounts them all.
 """
 
-from frontend.api.routes import batches, compliance, evidence, grants, gs1, wallet
+from frontend.api.routes import batches, capture, compliance, evidence, grants, gs1, wallet
 
-ROUTERS = [batches.router, grants.router, wallet.router, evidence.router, compliance.router, gs1.router]
+ROUTERS = [
+    batches.router,
+    grants.router,
+    wallet.router,
+    evidence.router,
+    compliance.router,
+    gs1.router,
+    capture.router,
+]

@@ -1,0 +1,84 @@
+"""/api/capture: a field-captured step (record.json + photos) becomes an evidence bundle, validated
+against the record schema (every missing FSMA 204 KDE listed), and the addStep call the wallet sends."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from evidence.bundle import build_bundle, require_kdes
+from evidence.errors import BadRequest, EvidenceError
+from evidence.remote import RpcStore
+from frontend.deps import ChainHead, Ctx, parse_id
+from frontend.errors import BadInput, NotFound, UploadRejected, Upstream
+from frontend.services.catalog import STAGES
+from frontend.services.evidence import check_upload
+from tambon.records import RecordInvalid, validate_record
+
+router = APIRouter(prefix="/api/capture", tags=["capture"])
+MAX_RECORD = 256 * 1024
+
+
+def _store_bundle(ctx, record: dict, files: dict[str, bytes]):
+    store = RpcStore(ctx.settings.evidence_api_url, timeout=20.0)
+    try:
+        return build_bundle(store, record, files, validate=require_kdes)
+    except BadRequest as exc:
+        raise BadInput(str(exc)) from exc
+    except EvidenceError as exc:
+        raise Upstream(f"evidence store refused the upload: {exc}") from exc
+    finally:
+        store.close()
+
+
+@router.post("/steps", summary="Upload a captured step; returns its CID and the addStep transaction")
+async def capture_step(
+    request: Request,
+    ctx: Ctx,
+    head: ChainHead,
+    batch_id: Annotated[str, Form(max_length=24)],
+    stage: Annotated[str, Form(max_length=16)],
+    record: Annotated[str, Form(max_length=MAX_RECORD)],
+    photos: Annotated[list[UploadFile] | None, File(description="JPEG, PNG or WebP photos")] = None,
+) -> dict[str, Any]:
+    bid = parse_id(batch_id, "batch id")
+    if stage not in STAGES:
+        raise BadInput(f"stage must be one of {', '.join(STAGES)}, got {stage[:20]!r}")
+    try:
+        document = json.loads(record)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"record is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise BadInput("record.json must be a JSON object")
+    try:
+        validate_record(document)
+    except RecordInvalid as exc:
+        raise BadInput(str(exc)) from exc
+    limit = ctx.web.max_upload_bytes
+    items, total = [], 0
+    for f in photos or []:
+        data = await f.read(limit + 1 - total)
+        total += len(data)
+        if total > limit:
+            raise UploadRejected(f"upload exceeds the {limit}-byte limit")
+        items.append((f.filename or "photo", data))
+    files = check_upload(items, max_bytes=limit, max_files=ctx.web.max_upload_files) if items else {}
+    document["photos"] = sorted(files)
+    if not await run_in_threadpool(ctx.batches.exists, head, bid):
+        raise NotFound(f"batch {bid} does not exist")
+    bundle = await run_in_threadpool(_store_bundle, ctx, document, files)
+    provenance = ctx.reader.provenance
+    data = provenance.encode_abi(
+        "addStep", args=[bid, STAGES.index(stage), bundle.onchain.digest, bundle.onchain.codec, 0]
+    )
+    return {
+        "cid": bundle.cid,
+        "digest": bundle.onchain.digest_hex,
+        "codec": bundle.onchain.codec,
+        "files": list(bundle.files),
+        "url": ctx.evidence.url(bundle.cid),
+        "tx": {"to": provenance.address, "data": data, "value": "0x0"},
+    }

@@ -1,0 +1,33 @@
+"""Offline field capture (PWA): the page, and its service worker served from the page's own scope."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from frontend.deps import Ctx, Lang
+
+router = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
+
+
+@router.get("/capture")
+async def capture_redirect() -> RedirectResponse:
+    return RedirectResponse("/capture/", status_code=308)
+
+
+@router.get("/capture/", response_class=HTMLResponse)
+async def capture_page(request: Request, ctx: Ctx, lang: Lang) -> Response:
+    return ctx.templates[lang].TemplateResponse(request, "capture.html", {"page": "capture"})
+
+
+@router.get("/capture/sw.js")
+async def service_worker() -> FileResponse:
+    # served under /capture/ so that its scope covers the page; never cached by HTTP (updates apply)
+    return FileResponse(
+        STATIC / "sw.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/capture/"},
+    )
