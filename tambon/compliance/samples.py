@@ -17,6 +17,21 @@ from typing import Any
 from tambon.compliance.model import STAGES, BatchTrace, ChainRef, Traces, TrackingEvent
 
 MANGO_GTIN = "8851234000012"
+
+
+def _fresh(value):
+    """Records share the place constants below; every builder hands out its own deep copy."""
+    return copy.deepcopy(value)
+
+
+def _copied(builder):
+    def build(*args, **kwargs):
+        return _fresh(builder(*args, **kwargs))
+
+    build.__name__, build.__doc__ = builder.__name__, builder.__doc__
+    return build
+
+
 RUBBER_GTIN = "8851234000029"
 PACKHOUSE_GLN = "8851234000036"
 LA_IMPORTER_GLN = "0614141000012"
@@ -69,7 +84,7 @@ def mango_lot(lot: str = "TH-MG-260402-A", day: int = 2, kg: float = 1200.0) -> 
     d = f"2026-04-{day:02d}"
     base = {"schema_version": "1", "commodity": MANGO}
     packed = f"Mango Nam Dok Mai Si Thong, fresh, 5 kg export carton, lot {lot}"
-    return [
+    return _fresh([
         {
             **base, "event": "harvesting", "date": d, "datetime": f"{d}T06:30:00+07:00",
             "quantity": {"value": kg, "unit": "kg"}, "farm": MANGO_FARM, "harvester": MANGO_HARVESTER,
@@ -105,7 +120,7 @@ def mango_lot(lot: str = "TH-MG-260402-A", day: int = 2, kg: float = 1200.0) -> 
             "ship_from": PACKHOUSE, "ship_to": LA_IMPORTER, "tlc_source": PACKHOUSE,
             "reference_documents": [{"type": "bill of lading", "number": f"BL-LCB-{day:02d}-778"}],
         },
-    ]  # fmt: skip
+    ])  # fmt: skip
 
 
 RUBBER = {
@@ -153,7 +168,7 @@ def rubber_smallholding(name: str, plot_id: str, geometry: dict, area_ha: float,
         "address": {"district": "Rattaphum", "province": "Songkhla", **_TH}, "field_name": plot_id,
     }  # fmt: skip
     d = f"2026-05-{day:02d}"
-    return {
+    return _fresh({
         "schema_version": "1", "event": "harvesting", "date": d, "commodity": RUBBER,
         "quantity": {"value": kg, "unit": "kg"}, "farm": farm,
         "harvester": {"business_name": name, "phone": farm["phone"]}, "recipient": SONGKHLA_COOP,
@@ -166,9 +181,10 @@ def rubber_smallholding(name: str, plot_id: str, geometry: dict, area_ha: float,
             "deforestation_free": True, "legally_produced": True,
             "supplier": {"name": SONGKHLA_COOP["name"], "country": "TH"}, "buyer": EU_BUYER,
         },
-    }  # fmt: skip
+    })  # fmt: skip
 
 
+@_copied
 def rubber_from_trader(day: int, kg: float) -> dict:
     """A lot bought from a middleman with no plot information: origin unknown."""
     return {
@@ -182,6 +198,7 @@ def rubber_from_trader(day: int, kg: float) -> dict:
     }  # fmt: skip
 
 
+@_copied
 def rubber_merge(lot: str, kg: float, inputs: list[tuple[str, float]], day: int = 12) -> dict:
     """Transformation at the cooperative: inputs processed into STR 20 bales under a new lot code."""
     desc = f"Natural rubber STR 20, 35 kg bales, lot {lot}"
@@ -197,6 +214,7 @@ def rubber_merge(lot: str, kg: float, inputs: list[tuple[str, float]], day: int 
     }  # fmt: skip
 
 
+@_copied
 def rubber_export(lot: str, kg: float, day: int = 15) -> list[dict]:
     desc = f"Natural rubber STR 20, 35 kg bales, lot {lot}"
     common = {

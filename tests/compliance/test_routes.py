@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import openpyxl
 import pytest
@@ -190,3 +191,54 @@ def test_well_known_gs1resolver(client):
     doc = r.json()
     assert doc["resolverRoot"] == BASE and doc["supportedPrimaryKeys"] == ["gtin"]
     assert {x["linkType"] for x in doc["supportedLinkType"]} >= {"gs1:epcis", "gs1:traceability", "gs1:pip"}
+
+
+def _capture(client, batch_id, record, stage="HARVEST", photos=None):
+    import json as _json
+
+    files = [("photos", (name, data, "image/png")) for name, data in (photos or {}).items()]
+    data = {"batch_id": str(batch_id), "stage": stage, "record": _json.dumps(record)}
+    return client.post("/api/capture/steps", data=data, files=files or None)
+
+
+def test_capture_api__valid_step__bundle_and_add_step_calldata(client, lots):
+    from tests.frontend.world import png
+
+    record = samples.mango_lot()[0]
+    r = _capture(client, lots.mango, record, photos={"field.png": png(8, 8, (1, 2, 3))})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["files"] == ["field.png", "record.json"]
+    stored = json.loads(lots.store.cat(body["cid"], "record.json"))
+    assert stored["photos"] == ["field.png"] and stored["farm"] == record["farm"]
+    assert body["tx"]["data"].startswith("0x") and body["tx"]["to"].lower().startswith("0x")
+    assert body["digest"][2:] in body["tx"]["data"]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "message"),
+    [
+        (lambda r: r.pop("harvester"), 400, "missing required fields: harvester"),
+        (lambda r: r["farm"].pop("field_name"), 400, "farm.field_name"),
+        (lambda r: r.update(schema_version="7"), 400, "unknown schema_version '7'"),
+    ],
+)
+def test_capture_api__missing_kdes__400_with_list(client, lots, change, status, message):
+    record = samples.mango_lot()[0]
+    change(record)
+    r = _capture(client, lots.mango, record)
+    assert r.status_code == status and message in r.json()["detail"]
+
+
+def test_capture_api__bad_stage_batch_or_json(client, lots):
+    record = samples.mango_lot()[0]
+    assert "stage must be one of" in _capture(client, lots.mango, record, stage="PACKING").json()["detail"]
+    assert _capture(client, 999999, record).status_code == 404
+    bad = client.post("/api/capture/steps", data={"batch_id": "1", "stage": "HARVEST", "record": "{nope"})
+    assert bad.status_code == 400 and "record is not JSON" in bad.json()["detail"]
+    text = client.post(
+        "/api/capture/steps",
+        data={"batch_id": str(lots.mango), "stage": "HARVEST", "record": json.dumps(record)},
+        files=[("photos", ("x.png", b"not an image", "image/png"))],
+    )
+    assert text.status_code == 415
