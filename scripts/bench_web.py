@@ -167,7 +167,7 @@ def main() -> None:
         result = deploy_all(provider.web3, demo_account(0), members, 3, "local")
         result.save(work / "deployments" / f"{result.network}.json")
         store, node = evidence_node(work / "evidence")
-        world = populate(project, chain, test_accounts, result, store, node.url)
+        world = populate(project, chain, test_accounts, result, store, node)
         port = free_port()
         site = f"http://127.0.0.1:{port}"
         env = {

@@ -425,6 +425,9 @@ class BatchService:
         steps = steps_from_events(events, times, self._evidence)
         known = {bytes(e.args["evidence"]): e.args["codec"] for e in events if "codec" in e.args}
         known.setdefault(bytes(digest), codec)
+        # the batch's own grades first, then its ancestors' (nearest first), each in time order
+        rank = {b: i for i, b in enumerate(ids)}
+        attested.sort(key=lambda e: (rank.get(e.args["batchId"], len(rank)), e.block_number, e.log_index))
         attestations = [self._attestation(head, e, times, known) for e in attested]
 
         registered_at = next(

@@ -5,20 +5,19 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.frontend.world import evidence_node, populate
+from tests.frontend.world import shared_world
 
 
 @pytest.fixture(scope="session")
-def evidence_server(tmp_path_factory):
-    store, server = evidence_node(tmp_path_factory.mktemp("evidence-store"))
-    yield store, server
-    server.stop()
+def world(project, chain, accounts, deployment, tmp_path_factory):
+    """The populated อปท. (shared with the other suite when both run in one session)."""
+    return shared_world(project, chain, accounts, deployment, tmp_path_factory.mktemp("evidence-store"))
 
 
 @pytest.fixture(scope="session")
-def world(project, chain, accounts, deployment, evidence_server):
-    store, server = evidence_server
-    return populate(project, chain, accounts, deployment, store, server.url)
+def evidence_server(world):
+    """(store, node): the embedded evidence node the world's evidence lives in."""
+    return world.store, world.node
 
 
 @pytest.fixture
@@ -31,8 +30,9 @@ def web_settings():
 @pytest.fixture
 def site_settings(settings, evidence_server):
     _store, server = evidence_server
-    return settings.model_copy(update={"evidence_api_url": server.url, "gateway_url": server.url,
-                                       "public_url": "http://testserver"})
+    return settings.model_copy(
+        update={"evidence_api_url": server.url, "gateway_url": server.url, "public_url": "http://testserver"}
+    )
 
 
 @pytest.fixture

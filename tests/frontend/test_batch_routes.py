@@ -99,7 +99,13 @@ def test_api_batch__json_with_checks_and_stages(client, world):
     data = client.get(f"/api/batches/{world.sold_box}").json()
     assert data["batch_id"] == world.sold_box and data["parents"] == [world.lot]
     assert data["summary"] == {"pass": 17, "fail": 0, "unknown": 0}
-    assert [s["stage"] for s in data["stages"]] == ["CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING"]
+    assert [s["stage"] for s in data["stages"]] == [
+        "CULTIVATION",
+        "HARVEST",
+        "PROCESSING",
+        "TRANSPORT",
+        "MARKETING",
+    ]
     assert data["grower"]["name"] == "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท"
     assert data["holder"]["address"] == world.seller.address
     assert {a["grade"] for a in data["attestations"]} == {"EXTRA", "CLASS_I"}
@@ -129,13 +135,21 @@ def test_epcis__json_ld_events_with_transformation(client, world):
     assert kinds.count("TransformationEvent") == 1
     split = next(e for e in events if e["type"] == "TransformationEvent")
     lot_uri = f"http://testserver/01/{GTIN}/10/"
-    assert split["inputQuantityList"] == [{"epcClass": f"{lot_uri}{world.lot}", "quantity": 1200.0, "uom": "KGM"}]
-    assert {"epcClass": f"{lot_uri}{world.sold_box}", "quantity": 5.0, "uom": "KGM"} in split["outputQuantityList"]
+    assert split["inputQuantityList"] == [
+        {"epcClass": f"{lot_uri}{world.lot}", "quantity": 1200.0, "uom": "KGM"}
+    ]
+    assert {"epcClass": f"{lot_uri}{world.sold_box}", "quantity": 5.0, "uom": "KGM"} in split[
+        "outputQuantityList"
+    ]
     steps = [e["bizStep"] for e in events if e["type"] == "ObjectEvent" and e["action"] == "OBSERVE"]
     assert "cbv:BizStep-harvesting" in steps and "cbv:BizStep-retail_selling" in steps
     shipping = next(e for e in events if "sensorElementList" in e)
     assert shipping["sensorElementList"][0]["sensorReport"][0] == {
-        "type": "gs1:Temperature", "minValue": 3.1, "maxValue": 6.4, "uom": "CEL"}
+        "type": "gs1:Temperature",
+        "minValue": 3.1,
+        "maxValue": 6.4,
+        "uom": "CEL",
+    }
     assert all(e["eventTime"].endswith("Z") for e in events)
     assert client.get("/batch/999999/epcis").status_code == 404
     assert client.get("/batch/x/epcis").status_code == 400
@@ -180,7 +194,10 @@ def test_security_headers__csp_without_inline_script(client, world):
 
 
 def test_no_secrets_in_pages(client, world, accounts):
-    pages = [client.get(p).text for p in (f"/batch/{world.sold_box}", "/grants", "/wallet/council", "/wallet/submit")]
+    pages = [
+        client.get(p).text
+        for p in (f"/batch/{world.sold_box}", "/grants", "/wallet/council", "/wallet/submit")
+    ]
     for account in accounts:
         key = account.private_key.removeprefix("0x").lower()
         assert all(key not in p.lower() for p in pages)
@@ -204,8 +221,13 @@ def test_evidence_proofs__verified_cid_never_fetched_again(world, site_settings)
 
 def test_openapi__lists_the_json_api(client):
     schema = client.get("/api/openapi.json").json()
-    for path in ("/api/batches/{batch_id}", "/api/grants", "/api/evidence", "/batch/{batch_id}/epcis",
-                 "/api/wallet/grants/{grant_id}/milestones/{milestone_id}/signatures"):
+    for path in (
+        "/api/batches/{batch_id}",
+        "/api/grants",
+        "/api/evidence",
+        "/batch/{batch_id}/epcis",
+        "/api/wallet/grants/{grant_id}/milestones/{milestone_id}/signatures",
+    ):
         assert path in schema["paths"]
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text

@@ -27,8 +27,12 @@ def test_grants_page__thai(client, world):
 def test_api_grants__totals_and_series(client, world):
     data = client.get("/api/grants").json()
     assert data["council"]["threshold"] == 3 and len(data["council"]["members"]) == 5
-    assert data["totals"]["THB"] == {"budget": 200_000 * THB, "funded": 200_000 * THB, "released": 50_000 * THB,
-                                     "pending": 100_000 * THB}
+    assert data["totals"]["THB"] == {
+        "budget": 200_000 * THB,
+        "funded": 200_000 * THB,
+        "released": 50_000 * THB,
+        "pending": 100_000 * THB,
+    }
     assert data["totals"]["ETH"]["released"] == 0
     thb = next(g for g in data["grants"] if g["grant_id"] == world.grant_thb)
     assert [m["status"] for m in thb["milestones"]] == ["PAID", "SUBMITTED", "PENDING"]

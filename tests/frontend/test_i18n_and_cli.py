@@ -8,7 +8,9 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("path", ["/", "/grants", "/wallet/submit", "/wallet/council", "/batch/999999", "/api/docs"])
+@pytest.mark.parametrize(
+    "path", ["/", "/grants", "/wallet/submit", "/wallet/council", "/batch/999999", "/api/docs"]
+)
 def test_every_page__thai_and_english(client, world, path):
     th = client.get(path, headers={"Accept-Language": "th-TH,th;q=0.9,en;q=0.5"})
     en = client.get(path, headers={"Accept-Language": "en-GB,en;q=0.9"})
@@ -28,8 +30,13 @@ def test_language_switch__query_sets_cookie_that_wins_over_header(client, world)
 
 
 def _tambon(*args, env=None):
-    return subprocess.run([sys.executable, "-c", "from tambon.cli import main; main()", *args],
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "from tambon.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_cli__web_serve_help():

@@ -19,10 +19,10 @@ from frontend.services.batches import (
     transport_temperatures,
 )
 from frontend.services.cache import Expiring, Lru
+from frontend.services.chain import Event
 from frontend.services.charts import budget_chart
 from frontend.services.evidence import EvidenceService, check_upload, safe_name, sniff_type
 from frontend.services.grants import Point, money_series
-from frontend.services.chain import Event
 from frontend.web.pages import parse_ids
 from tests.frontend.world import png
 
@@ -77,8 +77,11 @@ def test_catalogs__every_message_translated_to_thai():
 def test_compile_catalogs__rebuilds_stale_mo(tmp_path):
     po_dir = tmp_path / "th" / "LC_MESSAGES"
     po_dir.mkdir(parents=True)
-    (po_dir / "messages.po").write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-                                        'msgid "Sale"\nmsgstr "การจำหน่าย"\n', encoding="utf-8")
+    (po_dir / "messages.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Sale"\nmsgstr "การจำหน่าย"\n',
+        encoding="utf-8",
+    )
     assert i18n.compile_catalogs(tmp_path) == [po_dir / "messages.mo"]
     assert i18n.compile_catalogs(tmp_path) == []
 
@@ -118,7 +121,12 @@ def _step(stage, ts, batch=1, index=0):
 
 
 def test_group_by_stage__table3_order_then_time():
-    steps = [_step("TRANSPORT", 5), _step("HARVEST", 3), _step("CULTIVATION", 1), _step("HARVEST", 2, index=1)]
+    steps = [
+        _step("TRANSPORT", 5),
+        _step("HARVEST", 3),
+        _step("CULTIVATION", 1),
+        _step("HARVEST", 2, index=1),
+    ]
     groups = group_by_stage(steps)
     assert [g for g, _ in groups] == ["CULTIVATION", "HARVEST", "TRANSPORT"]
     assert [s.timestamp for s in groups[1][1]] == [2, 3]
@@ -126,8 +134,14 @@ def test_group_by_stage__table3_order_then_time():
 
 @pytest.mark.parametrize(
     ("activated", "revoked", "attested", "status"),
-    [(10, 0, 20, "pass"), (0, 0, 20, "fail"), (30, 0, 20, "fail"), (10, 25, 20, "fail"), (10, 20, 20, "fail"),
-     (10, 15, 20, "fail")],
+    [
+        (10, 0, 20, "pass"),
+        (0, 0, 20, "fail"),
+        (30, 0, 20, "fail"),
+        (10, 25, 20, "fail"),
+        (10, 20, 20, "fail"),
+        (10, 15, 20, "fail"),
+    ],
 )
 def test_key_check__active_at_the_time_and_never_revoked(activated, revoked, attested, status):
     assert key_check(activated, revoked, attested).status == status
@@ -147,11 +161,15 @@ def test_model_check__approved_then_and_now():
 def test_metadata_view__only_ipfs_images_and_bounded_fields():
     service = EvidenceService("http://gw", "http://api")
     cid = "bafkreig2hwduiqdtksdhszdfvaxbj67oxqh3rpxkntujpuwmqxtaanx2a4"
-    view = metadata_view({"name": "x" * 500, "image": "javascript:alert(1)", "attributes": [{"value": 1}, "junk"]},
-                         service)
+    view = metadata_view(
+        {"name": "x" * 500, "image": "javascript:alert(1)", "attributes": [{"value": 1}, "junk"]}, service
+    )
     assert view["image"] is None and len(view["name"]) == 200
     assert view["attributes"] == [{"trait_type": "", "value": "1"}]
-    assert metadata_view({"image": f"ipfs://{cid}/a b.png"}, service)["image"] == f"http://gw/ipfs/{cid}/a%20b.png"
+    assert (
+        metadata_view({"image": f"ipfs://{cid}/a b.png"}, service)["image"]
+        == f"http://gw/ipfs/{cid}/a%20b.png"
+    )
     assert metadata_view({"image": "ipfs://not-a-cid/x.png"}, service)["image"] is None
     assert metadata_view(None, service)["name"] is None
 
@@ -167,8 +185,11 @@ def test_sniff_type__by_leading_bytes_not_name():
 
 def test_check_upload__limits_and_safe_names():
     photo = png(2, 2, (1, 2, 3))
-    named = check_upload([("../../etc/passwd.png", photo), ("รูป แปลง.PNG", photo), ("record.json", photo)],
-                         max_bytes=10_000, max_files=5)
+    named = check_upload(
+        [("../../etc/passwd.png", photo), ("รูป แปลง.PNG", photo), ("record.json", photo)],
+        max_bytes=10_000,
+        max_files=5,
+    )
     assert set(named) == {"passwd.png", "รูป-แปลง.png", "record.png"}
     with pytest.raises(UploadRejected):
         check_upload([("a.png", photo)] * 6, max_bytes=10_000, max_files=5)
@@ -200,8 +221,16 @@ def test_money_series__cumulative_per_token():
 
 
 def test_budget_chart__inline_svg_with_escaped_labels():
-    svg = budget_chart(1000, [Point(10, 600, 0), Point(20, 1000, 400)], 0, 40, money=str, date=str,
-                       labels={"budget": "<b>", "funded": "F", "released": "R"}, title="T&C")
+    svg = budget_chart(
+        1000,
+        [Point(10, 600, 0), Point(20, 1000, 400)],
+        0,
+        40,
+        money=str,
+        date=str,
+        labels={"budget": "<b>", "funded": "F", "released": "R"},
+        title="T&C",
+    )
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert "&lt;b&gt;" in svg and "T&amp;C" in svg and "<b>" not in svg
     assert svg.count("<path") == 2

@@ -24,8 +24,13 @@ def send(w3: Web3, account, tx: dict) -> dict:
     """Sign and send what the server built, as a wallet does; returns the receipt."""
     assert tx["to"] and tx["data"].startswith("0x") and int(tx["chainId"], 16) == w3.eth.chain_id
     call = {"from": account.address, "to": tx["to"], "data": tx["data"], "value": int(tx["value"], 16)}
-    full = {**call, "gas": w3.eth.estimate_gas(call), "nonce": w3.eth.get_transaction_count(account.address),
-            "chainId": w3.eth.chain_id, "gasPrice": w3.eth.gas_price}
+    full = {
+        **call,
+        "gas": w3.eth.estimate_gas(call),
+        "nonce": w3.eth.get_transaction_count(account.address),
+        "chainId": w3.eth.chain_id,
+        "gasPrice": w3.eth.gas_price,
+    }
     signed = Account.sign_transaction(full, account.private_key)
     receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
     assert receipt["status"] == 1
@@ -37,8 +42,14 @@ def upload(client, files, **form):
 
 
 def test_upload__bundle_in_the_store_with_record(client, world):
-    r = upload(client, [("plot 1.png", png(8, 8, (1, 2, 3)), "image/png"), ("bill.pdf", b"%PDF-1.4 x", "application/pdf")],
-               note="ฐานรากเสร็จ <b>", submitter=world.community.address, grant_id="0", milestone_id="2")
+    r = upload(
+        client,
+        [("plot 1.png", png(8, 8, (1, 2, 3)), "image/png"), ("bill.pdf", b"%PDF-1.4 x", "application/pdf")],
+        note="ฐานรากเสร็จ <b>",
+        submitter=world.community.address,
+        grant_id="0",
+        milestone_id="2",
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["files"] == ["bill.pdf", "plot-1.png"] and body["codec"] == 0x70
@@ -101,7 +112,9 @@ def test_submit__server_built_calldata_submits_the_milestone(client, world, w3):
 )
 def test_submit__bad_input(client, world, grant, milestone, body, status):
     cid = world.evidence["milestone0"]
-    sender = {"packer": world.packer.address, None: world.community.address}.get(body["sender"], body["sender"])
+    sender = {"packer": world.packer.address, None: world.community.address}.get(
+        body["sender"], body["sender"]
+    )
     payload = {"cid": body["cid"] or cid, "sender": sender}
     r = client.post(f"/api/wallet/grants/{grant}/milestones/{milestone}/submit-tx", json=payload)
     assert r.status_code == status, r.text
@@ -129,7 +142,9 @@ def test_council__three_of_five_sign_then_anyone_releases(client, world, w3, sit
     assert rnd["signers"] == [] and rnd["threshold"] == 3 and not rnd["ready"]
     assert client.get(f"/api/wallet/grants/{world.grant_thb}/milestones/1/release-tx").status_code == 409
     for i, member in enumerate(world.members[:3]):
-        r = _post(client, world, member.address, sign(data, member.private_key), int(data["message"]["deadline"]))
+        r = _post(
+            client, world, member.address, sign(data, member.private_key), int(data["message"]["deadline"])
+        )
         assert r.status_code == 200, r.text
         assert len(r.json()["signers"]) == i + 1
     assert r.json()["ready"]
@@ -165,8 +180,10 @@ def test_council__signatures_verified_before_stored(client, world, accounts):
     r = _post(client, world, member.address, flipped, deadline)
     assert r.status_code == 400 and "high s" in r.json()["detail"]
     # malformed
-    bad = client.post(f"/api/wallet/grants/{world.grant_thb}/milestones/1/signatures",
-                      json={"signer": member.address, "signature": "0xzz", "deadline": deadline})
+    bad = client.post(
+        f"/api/wallet/grants/{world.grant_thb}/milestones/1/signatures",
+        json={"signer": member.address, "signature": "0xzz", "deadline": deadline},
+    )
     assert bad.status_code == 400
     assert _round(client, world)["signers"] == []
     assert _post(client, world, member.address, good, deadline).status_code == 200
@@ -181,7 +198,9 @@ def test_council__not_under_review__409(client, world):
 
 def test_wallet_pages__list_submittable_and_pending(client, world):
     submit = client.get("/wallet/submit", headers={"Accept-Language": "en"}).text
-    assert f'value="{world.grant_thb}:2"' in submit and f'value="{world.grant_eth}:0"' in submit  # pending, rejected
+    assert (
+        f'value="{world.grant_thb}:2"' in submit and f'value="{world.grant_eth}:0"' in submit
+    )  # pending, rejected
     assert f'value="{world.grant_thb}:0"' not in submit  # paid
     assert '<script src="/static/wallet.js" defer></script>' in submit
     council = client.get("/wallet/council", headers={"Accept-Language": "th"}).text

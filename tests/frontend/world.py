@@ -55,7 +55,9 @@ class ThreadServer:
     def __init__(self, app, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> ThreadServer:
@@ -82,7 +84,12 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """A small valid PNG of one colour (evidence photos for tests)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     row = b"\x00" + bytes(rgb) * width
     raw = zlib.compress(row * height)
@@ -97,6 +104,7 @@ def transport_data(min_centi_c: int, max_centi_c: int) -> int:
 @dataclass
 class World:
     store: LocalStore
+    node: ThreadServer
     gateway_url: str
     chain_id: int
     escrow: object
@@ -143,20 +151,37 @@ class Decisions:
     def release(self, chain, grant_id: int, milestone_id: int) -> None:
         m = self.escrow.milestone(grant_id, milestone_id)
         deadline = self.deadline(chain)
-        message = {"grantId": grant_id, "milestoneId": milestone_id, "evidence": m.evidence, "amount": m.amount,
-                   "nonce": m.nonce, "deadline": deadline}
-        self.escrow.release(grant_id, milestone_id, deadline, self.blob("Release", message), sender=self.relayer)
+        message = {
+            "grantId": grant_id,
+            "milestoneId": milestone_id,
+            "evidence": m.evidence,
+            "amount": m.amount,
+            "nonce": m.nonce,
+            "deadline": deadline,
+        }
+        self.escrow.release(
+            grant_id, milestone_id, deadline, self.blob("Release", message), sender=self.relayer
+        )
 
     def reject(self, chain, grant_id: int, milestone_id: int, reason: bytes) -> None:
         m = self.escrow.milestone(grant_id, milestone_id)
         deadline = self.deadline(chain)
-        message = {"grantId": grant_id, "milestoneId": milestone_id, "evidence": m.evidence, "reason": reason,
-                   "nonce": m.nonce, "deadline": deadline}
-        self.escrow.reject(grant_id, milestone_id, reason, deadline, self.blob("Reject", message), sender=self.relayer)
+        message = {
+            "grantId": grant_id,
+            "milestoneId": milestone_id,
+            "evidence": m.evidence,
+            "reason": reason,
+            "nonce": m.nonce,
+            "deadline": deadline,
+        }
+        self.escrow.reject(
+            grant_id, milestone_id, reason, deadline, self.blob("Reject", message), sender=self.relayer
+        )
 
 
-def _metadata(store: LocalStore, name: str, description: str, image_cid: str, evidence_cid: str,
-              attributes: list[dict]) -> OnchainCid:
+def _metadata(
+    store: LocalStore, name: str, description: str, image_cid: str, evidence_cid: str, attributes: list[dict]
+) -> OnchainCid:
     doc = {
         "name": name,
         "description": description,
@@ -172,7 +197,19 @@ def _bundle(store: LocalStore, record: dict, colour: tuple[int, int, int]) -> On
     return build_bundle(store, record, {"photo.png": png(64, 48, colour)}).onchain
 
 
-def populate(project, chain, accounts, deployment, store: LocalStore, gateway_url: str) -> World:
+_SHARED: dict[tuple[int, str], World] = {}
+
+
+def shared_world(project, chain, accounts, deployment, root: Path) -> World:
+    """One populated world per chain and deployment in a process (the test suites share the session node)."""
+    key = (chain.chain_id, deployment.contracts["GrantEscrow"])
+    if key not in _SHARED:
+        store, node = evidence_node(root)
+        _SHARED[key] = populate(project, chain, accounts, deployment, store, node)
+    return _SHARED[key]
+
+
+def populate(project, chain, accounts, deployment, store: LocalStore, node: ThreadServer) -> World:
     deployer = accounts[0]
     members = [accounts[i] for i in range(1, 6)]
     community, packer, seller = accounts[6], accounts[7], accounts[8]
@@ -181,104 +218,224 @@ def populate(project, chain, accounts, deployment, store: LocalStore, gateway_ur
     provenance = project.batch_provenance.at(c["BatchProvenance"])
     registry = project.attestation_registry.at(c["AttestationRegistry"])
     thb = project.thb_token.at(c["ThbToken"])
-    w = World(store, gateway_url, chain.chain_id, escrow, provenance, registry, thb, community, packer, seller, members)
+    w = World(
+        store,
+        node,
+        node.url,
+        chain.chain_id,
+        escrow,
+        provenance,
+        registry,
+        thb,
+        community,
+        packer,
+        seller,
+        members,
+    )
     council = Decisions(escrow, members, chain.chain_id, deployer)
     oracle = Account.from_key(ORACLE_KEY)
     old_oracle = Account.from_key(OLD_ORACLE_KEY)
 
     # council: producers, oracle keys, model
-    council.governance(chain, "RegisterProducer", escrow.register_producer, registry=provenance.address,
-                       producer=community.address, registrationId="3-24-01-12/1-0042",
-                       name="วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท")
-    council.governance(chain, "RegisterProducer", escrow.register_producer, registry=provenance.address,
-                       producer=packer.address, registrationId="3-24-01-12/1-0077",
-                       name="โรงคัดบรรจุสหกรณ์หนองสนิท")
+    council.governance(
+        chain,
+        "RegisterProducer",
+        escrow.register_producer,
+        registry=provenance.address,
+        producer=community.address,
+        registrationId="3-24-01-12/1-0042",
+        name="วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท",
+    )
+    council.governance(
+        chain,
+        "RegisterProducer",
+        escrow.register_producer,
+        registry=provenance.address,
+        producer=packer.address,
+        registrationId="3-24-01-12/1-0077",
+        name="โรงคัดบรรจุสหกรณ์หนองสนิท",
+    )
     for key in (oracle.address, old_oracle.address):
         council.governance(chain, "AddOracleKey", escrow.add_oracle_key, registry=registry.address, key=key)
-    council.governance(chain, "ApproveModel", escrow.approve_model, registry=registry.address, modelSha256=MODEL_SHA)
+    council.governance(
+        chain, "ApproveModel", escrow.approve_model, registry=registry.address, modelSha256=MODEL_SHA
+    )
 
     # the field lot: metadata + cultivation and harvest by the community
-    cultivation = _bundle(store, {"stage": "cultivation", "place": {"name": "แปลง 3 บ้านหนองสนิท จ.สุรินทร์"},
-                                  "who": "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท", "fertiliser": "organic compost",
-                                  "geometry": {"type": "Point", "coordinates": [103.49, 14.88]}}, (40, 140, 60))
-    harvest = _bundle(store, {"stage": "harvest", "place": {"name": "แปลง 3 บ้านหนองสนิท"}, "weight_kg": 1200,
-                              "fsma204": {"event": "harvesting", "lot": "NS-2569-031"}}, (240, 190, 40))
-    meta = _metadata(store, "มะม่วงน้ำดอกไม้สีทอง ล็อต NS-2569-031",
-                     "Nam Dok Mai mangoes from plot 3, Nong Sanit, Surin", str(harvest), str(harvest),
-                     [{"trait_type": "Variety", "value": "Nam Dok Mai Si Thong"},
-                      {"trait_type": "Farming", "value": "GAP certified"}])
+    cultivation = _bundle(
+        store,
+        {
+            "stage": "cultivation",
+            "place": {"name": "แปลง 3 บ้านหนองสนิท จ.สุรินทร์"},
+            "who": "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท",
+            "fertiliser": "organic compost",
+            "geometry": {"type": "Point", "coordinates": [103.49, 14.88]},
+        },
+        (40, 140, 60),
+    )
+    harvest = _bundle(
+        store,
+        {
+            "stage": "harvest",
+            "place": {"name": "แปลง 3 บ้านหนองสนิท"},
+            "weight_kg": 1200,
+            "fsma204": {"event": "harvesting", "lot": "NS-2569-031"},
+        },
+        (240, 190, 40),
+    )
+    meta = _metadata(
+        store,
+        "มะม่วงน้ำดอกไม้สีทอง ล็อต NS-2569-031",
+        "Nam Dok Mai mangoes from plot 3, Nong Sanit, Surin",
+        str(harvest),
+        str(harvest),
+        [
+            {"trait_type": "Variety", "value": "Nam Dok Mai Si Thong"},
+            {"trait_type": "Farming", "value": "GAP certified"},
+        ],
+    )
     w.evidence.update(cultivation=str(cultivation), harvest=str(harvest), metadata=str(meta))
-    w.lot = provenance.register(meta.digest, meta.codec, MANGO, 1_200_000, 20_400, sender=community).return_value
+    w.lot = provenance.register(
+        meta.digest, meta.codec, MANGO, 1_200_000, 20_400, sender=community
+    ).return_value
     provenance.addStep(w.lot, CULTIVATION, cultivation.digest, cultivation.codec, 0, sender=community)
     provenance.addStep(w.lot, HARVEST, harvest.digest, harvest.codec, 0, sender=community)
     provenance.transferFrom(community, packer, w.lot, sender=community)
 
     # packing house: pack, grade, ship cold, split into boxes
-    packing = _bundle(store, {"stage": "packing", "place": {"name": "โรงคัดบรรจุสหกรณ์หนองสนิท"},
-                              "fsma204": {"event": "initial_packing", "lot": "NS-2569-031"}}, (250, 220, 120))
-    transport = _bundle(store, {"stage": "transport", "place": {"name": "Surin → Laem Chabang port"},
-                                "temperature_log_c": [3.1, 4.0, 5.2, 6.4], "vehicle": "reefer 70-1234"},
-                        (90, 130, 200))
+    packing = _bundle(
+        store,
+        {
+            "stage": "packing",
+            "place": {"name": "โรงคัดบรรจุสหกรณ์หนองสนิท"},
+            "fsma204": {"event": "initial_packing", "lot": "NS-2569-031"},
+        },
+        (250, 220, 120),
+    )
+    transport = _bundle(
+        store,
+        {
+            "stage": "transport",
+            "place": {"name": "Surin → Laem Chabang port"},
+            "temperature_log_c": [3.1, 4.0, 5.2, 6.4],
+            "vehicle": "reefer 70-1234",
+        },
+        (90, 130, 200),
+    )
     w.evidence.update(packing=str(packing), transport=str(transport))
     provenance.addStep(w.lot, PROCESSING, packing.digest, packing.codec, 0, sender=packer)
     att = Attestation(w.lot, harvest.digest, Grade.CLASS_I, 3, 9120, MODEL_SHA, chain.pending_timestamp - 600)
-    registry.attest(att.as_tuple(), sign_attestation(att, ORACLE_KEY, chain.chain_id, registry.address),
-                    sender=deployer)
-    provenance.addStep(w.lot, TRANSPORT, transport.digest, transport.codec, transport_data(310, 640), sender=packer)
+    registry.attest(
+        att.as_tuple(), sign_attestation(att, ORACLE_KEY, chain.chain_id, registry.address), sender=deployer
+    )
+    provenance.addStep(
+        w.lot, TRANSPORT, transport.digest, transport.codec, transport_data(310, 640), sender=packer
+    )
     boxes = []
     for i, colour in enumerate(((250, 200, 60), (245, 205, 70))):
-        boxes.append(_metadata(store, f"มะม่วงน้ำดอกไม้ กล่อง {i + 1} (ล็อต NS-2569-031)",
-                               "Export box, 5 kg, packed at Nong Sanit cooperative", str(packing), str(packing),
-                               [{"trait_type": "Box", "value": str(i + 1)}]))
+        boxes.append(
+            _metadata(
+                store,
+                f"มะม่วงน้ำดอกไม้ กล่อง {i + 1} (ล็อต NS-2569-031)",
+                "Export box, 5 kg, packed at Nong Sanit cooperative",
+                str(packing),
+                str(packing),
+                [{"trait_type": "Box", "value": str(i + 1)}],
+            )
+        )
         del colour
     first = provenance.split(w.lot, [(b.digest, b.codec, 5_000) for b in boxes], sender=packer).return_value
     w.boxes = [first, first + 1]
     graded = [
-        Attestation(w.boxes[0], packing.digest, Grade.EXTRA, 2, 9630, MODEL_SHA, chain.pending_timestamp - 60),
-        Attestation(w.boxes[1], transport.digest, Grade.ABSTAIN, 0, 4100, MODEL_SHA, chain.pending_timestamp - 60),
+        Attestation(
+            w.boxes[0], packing.digest, Grade.EXTRA, 2, 9630, MODEL_SHA, chain.pending_timestamp - 60
+        ),
+        Attestation(
+            w.boxes[1], transport.digest, Grade.ABSTAIN, 0, 4100, MODEL_SHA, chain.pending_timestamp - 60
+        ),
     ]
     root = batch_root(graded)
     root_sig = sign(root_typed_data(root, len(graded), chain.chain_id, registry.address), ORACLE_KEY)
     registry.attestMany([a.as_tuple() for a in graded], root_sig, sender=deployer)
     provenance.transferFrom(packer, seller, w.boxes[0], sender=packer)
-    sale = _bundle(store, {"stage": "sale", "place": {"name": "Thai Fresh Market, Los Angeles"}}, (200, 80, 80))
+    sale = _bundle(
+        store, {"stage": "sale", "place": {"name": "Thai Fresh Market, Los Angeles"}}, (200, 80, 80)
+    )
     provenance.addStep(w.boxes[0], MARKETING, sale.digest, sale.codec, 0, sender=seller)
 
     # a tampered lot: corrupted evidence block, a grade by a key revoked later, evidence from elsewhere
-    bad_meta = _metadata(store, "Tampered lot", "evidence altered after registration", str(harvest), str(harvest), [])
-    w.tampered = provenance.register(bad_meta.digest, bad_meta.codec, MANGO, 800_000, 20_401, sender=community).return_value
-    altered = _bundle(store, {"stage": "harvest", "note": "this bundle's photo block is corrupted on disk"},
-                      (10, 10, 10))
+    bad_meta = _metadata(
+        store, "Tampered lot", "evidence altered after registration", str(harvest), str(harvest), []
+    )
+    w.tampered = provenance.register(
+        bad_meta.digest, bad_meta.codec, MANGO, 800_000, 20_401, sender=community
+    ).return_value
+    altered = _bundle(
+        store, {"stage": "harvest", "note": "this bundle's photo block is corrupted on disk"}, (10, 10, 10)
+    )
     provenance.addStep(w.tampered, HARVEST, altered.digest, altered.codec, 0, sender=community)
     photo_cid = next(e.cid for e in store.ls(str(altered)) if e.name == "photo.png")
     block_path = store.blocks.path_for(digest_of(parse_cid(photo_cid)))
     block_path.write_bytes(b"not the photo that was registered")
     w.corrupted_cid = str(altered)
-    revoked_att = Attestation(w.tampered, altered.digest, Grade.EXTRA, 1, 9900, MODEL_SHA, chain.pending_timestamp - 30)
-    registry.attest(revoked_att.as_tuple(), sign_attestation(revoked_att, OLD_ORACLE_KEY, chain.chain_id,
-                                                             registry.address), sender=deployer)
-    foreign = Attestation(w.tampered, cultivation.digest, Grade.CLASS_II, 1, 8800, MODEL_SHA,
-                          chain.pending_timestamp - 30)
-    registry.attest(foreign.as_tuple(), sign_attestation(foreign, ORACLE_KEY, chain.chain_id, registry.address),
-                    sender=deployer)
-    council.governance(chain, "RevokeOracleKey", escrow.revoke_oracle_key, registry=registry.address,
-                       key=old_oracle.address)
+    revoked_att = Attestation(
+        w.tampered, altered.digest, Grade.EXTRA, 1, 9900, MODEL_SHA, chain.pending_timestamp - 30
+    )
+    registry.attest(
+        revoked_att.as_tuple(),
+        sign_attestation(revoked_att, OLD_ORACLE_KEY, chain.chain_id, registry.address),
+        sender=deployer,
+    )
+    foreign = Attestation(
+        w.tampered, cultivation.digest, Grade.CLASS_II, 1, 8800, MODEL_SHA, chain.pending_timestamp - 30
+    )
+    registry.attest(
+        foreign.as_tuple(),
+        sign_attestation(foreign, ORACLE_KEY, chain.chain_id, registry.address),
+        sender=deployer,
+    )
+    council.governance(
+        chain, "RevokeOracleKey", escrow.revoke_oracle_key, registry=registry.address, key=old_oracle.address
+    )
 
     # a lot whose metadata, record and producer name carry XSS payloads
-    council.governance(chain, "RegisterProducer", escrow.register_producer, registry=provenance.address,
-                       producer=seller.address, registrationId=XSS[:60], name=XSS)
+    prankster = accounts.generate_test_account()
+    deployer.transfer(prankster, 10**18)
+    council.governance(
+        chain,
+        "RegisterProducer",
+        escrow.register_producer,
+        registry=provenance.address,
+        producer=prankster.address,
+        registrationId=XSS[:60],
+        name=XSS,
+    )
     xss_record = _bundle(store, {"place": {"name": XSS}, "note": XSS, XSS[:20]: "key"}, (1, 2, 3))
-    xss_doc = {"name": XSS, "description": XSS, "image": "javascript:alert(1)",
-               "attributes": [{"trait_type": XSS, "value": '"><svg onload=alert(1)>'}]}
+    xss_doc = {
+        "name": XSS,
+        "description": XSS,
+        "image": "javascript:alert(1)",
+        "attributes": [{"trait_type": XSS, "value": '"><svg onload=alert(1)>'}],
+    }
     xss_meta = OnchainCid.parse(store.add_bytes(json.dumps(xss_doc).encode(), "metadata.json"))
-    w.xss = provenance.register(xss_meta.digest, xss_meta.codec, MANGO, 1_000, 20_402, sender=seller).return_value
-    provenance.addStep(w.xss, HARVEST, xss_record.digest, xss_record.codec, 0, sender=seller)
+    w.xss = provenance.register(
+        xss_meta.digest, xss_meta.codec, MANGO, 1_000, 20_402, sender=prankster
+    ).return_value
+    provenance.addStep(w.xss, HARVEST, xss_record.digest, xss_record.codec, 0, sender=prankster)
 
     # grants: THB to the community (paid, submitted, pending), ETH to the packing house (rejected)
     deadlines = [chain.pending_timestamp + (i + 1) * 30 * DAY for i in range(3)]
     proposal = OnchainCid.parse(store.add_bytes(b"proposal: mango packing shed", "proposal.txt"))
-    w.grant_thb = escrow.create_grant(community, thb, 200_000 * THB, [50_000 * THB, 100_000 * THB, 50_000 * THB],
-                                      deadlines, proposal.digest, proposal.codec, sender=members[0]).return_value
+    w.grant_thb = escrow.create_grant(
+        community,
+        thb,
+        200_000 * THB,
+        [50_000 * THB, 100_000 * THB, 50_000 * THB],
+        deadlines,
+        proposal.digest,
+        proposal.codec,
+        sender=members[0],
+    ).return_value
     thb.mint(deployer, 200_000 * THB, sender=deployer)
     thb.approve(escrow, 200_000 * THB, sender=deployer)
     escrow.fund(w.grant_thb, 150_000 * THB, sender=deployer)
@@ -290,9 +447,16 @@ def populate(project, chain, accounts, deployment, store: LocalStore, gateway_ur
     escrow.submit(w.grant_thb, 1, m1.digest, m1.codec, sender=community)
     w.evidence.update(milestone0=str(m0), milestone1=str(m1))
 
-    w.grant_eth = escrow.create_grant(packer, "0x0000000000000000000000000000000000000000", 2 * 10**18,
-                                      [10**18, 10**18], deadlines[:2], proposal.digest, proposal.codec,
-                                      sender=members[1]).return_value
+    w.grant_eth = escrow.create_grant(
+        packer,
+        "0x0000000000000000000000000000000000000000",
+        2 * 10**18,
+        [10**18, 10**18],
+        deadlines[:2],
+        proposal.digest,
+        proposal.codec,
+        sender=members[1],
+    ).return_value
     escrow.fund(w.grant_eth, 2 * 10**18, value=2 * 10**18, sender=deployer)
     e0 = _bundle(store, {"milestone": "cold room ordered"}, (30, 60, 90))
     escrow.submit(w.grant_eth, 0, e0.digest, e0.codec, sender=packer)
