@@ -4,9 +4,10 @@
     uri = build_uri("https://verify.example", gtin, lot="TH-MG-0042")
     link = parse_path("/01/09506000134352/10/TH-MG-0042?linkType=gs1:epcis")
 
-A batch's GS1 identity (see docs in `schemas/record/README.md`): its GTIN comes from the
-`commodity.gtin` of its records, its lot (AI 10) is its FSMA traceability lot code, and its
-serial (AI 21) is its on-chain batch id, so `/01/{gtin}/21/{batchId}` always names one token.
+A batch's GS1 identity (schemas/record/README.md): GTIN = the `commodity.gtin` of its records (or the
+crop's GTIN under the site's company prefix, which labels print); lot (AI 10) = its FSMA traceability
+lot code (or the batch id on labels); serial (AI 21) = its batch id, so `/01/{gtin}/21/{batchId}`
+always names one token.
 """
 
 from __future__ import annotations
