@@ -27,6 +27,9 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 install: $(VENV)/.installed node_modules/.installed
+	@# Browser tests drive Debian chromium; Thai text needs a Thai font; the web bench uses wrk.
+	command -v chromium >/dev/null || apt-get install -y chromium fonts-thai-tlwg
+	command -v wrk >/dev/null || apt-get install -y wrk || true
 
 ## One command: install everything and run the demo stack.
 demo: install
