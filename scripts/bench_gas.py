@@ -33,7 +33,9 @@ from tambon.typed_data import (  # noqa: E402
     typed_data,
 )
 
-SAFE_ARTIFACTS = REPO / "node_modules" / "@safe-global" / "safe-contracts" / "build" / "artifacts" / "contracts"
+SAFE_ARTIFACTS = (
+    REPO / "node_modules" / "@safe-global" / "safe-contracts" / "build" / "artifacts" / "contracts"
+)
 RESULTS = REPO / "bench" / "results" / "gas.json"
 ZERO = "0x0000000000000000000000000000000000000000"
 DAY = 86_400
@@ -61,9 +63,9 @@ def _deadline(chain) -> int:
 def measure_safe(owners, deployer, recipient, token, chain) -> dict[str, int]:
     """A 3-of-5 Safe v1.4.1 (proxy + singleton, as deployed in production) sending ETH and tokens."""
     singleton = _hardhat_container("Safe.sol/Safe.json", "Safe").deploy(sender=deployer)
-    factory = _hardhat_container("proxies/SafeProxyFactory.sol/SafeProxyFactory.json", "SafeProxyFactory").deploy(
-        sender=deployer
-    )
+    factory = _hardhat_container(
+        "proxies/SafeProxyFactory.sol/SafeProxyFactory.json", "SafeProxyFactory"
+    ).deploy(sender=deployer)
     safe_type = singleton.contract_type
     setup_data = singleton.setup.encode_input(
         sorted(o.address for o in owners), 3, ZERO, b"", ZERO, ZERO, 0, ZERO
@@ -109,7 +111,9 @@ def measure_escrow(members, deployer, community, funder, token, chain) -> dict[s
             "deadline": deadline,
         }
         data = typed_data("Release", message, escrow_domain)
-        signatures = pack_signatures([CouncilApproval(m.address, sign(data, m.private_key)) for m in members[:3]])
+        signatures = pack_signatures(
+            [CouncilApproval(m.address, sign(data, m.private_key)) for m in members[:3]]
+        )
         return escrow.release(grant_id, milestone_id, deadline, signatures, sender=deployer).gas_used
 
     def open_grant(token_address: str) -> int:

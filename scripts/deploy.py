@@ -27,7 +27,9 @@ def main() -> None:
     w3 = networks.provider.web3
     chain_id = w3.eth.chain_id
     keystore = os.environ.get("TAMBON_DEPLOYER_KEYSTORE")
-    account = load_account(chain_id, keystore=Path(keystore) if keystore else None, demo_index=0 if not keystore else None)
+    account = load_account(
+        chain_id, keystore=Path(keystore) if keystore else None, demo_index=0 if not keystore else None
+    )
     configured = os.environ.get("TAMBON_COUNCIL")
     if configured:
         members = [m.strip() for m in configured.split(",") if m.strip()]

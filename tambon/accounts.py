@@ -52,7 +52,9 @@ def load_account(
         if chain_id not in LOCAL_CHAIN_IDS:
             raise ConfigError(f"demo accounts are public keys; refusing them on chain {chain_id}")
         return demo_account(demo_index)
-    raise ConfigError("no signing account: pass a keystore (--keystore) or, on a local chain, --dev-account N")
+    raise ConfigError(
+        "no signing account: pass a keystore (--keystore) or, on a local chain, --dev-account N"
+    )
 
 
 def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:

@@ -56,7 +56,12 @@ class Deployment:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"network": self.network, "chain_id": self.chain_id, "block": self.block, "contracts": self.contracts}
+        payload = {
+            "network": self.network,
+            "chain_id": self.chain_id,
+            "block": self.block,
+            "contracts": self.contracts,
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=2) + "\n")
         tmp.replace(path)
@@ -81,7 +86,9 @@ class Chain:
         return self.deployment.chain_id
 
     def contract(self, name: str) -> Contract:
-        return self.w3.eth.contract(address=Web3.to_checksum_address(self.deployment.address(name)), abi=load_abi(name))
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(self.deployment.address(name)), abi=load_abi(name)
+        )
 
     def check_connected(self) -> None:
         try:

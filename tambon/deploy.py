@@ -78,6 +78,8 @@ def is_live(w3: Web3, deployment: Deployment) -> bool:
     try:
         if w3.eth.chain_id != deployment.chain_id:
             return False
-        return all(len(w3.eth.get_code(Web3.to_checksum_address(a))) > 0 for a in deployment.contracts.values())
+        return all(
+            len(w3.eth.get_code(Web3.to_checksum_address(a))) > 0 for a in deployment.contracts.values()
+        )
     except Exception:  # an unreachable node is "not live", not a crash
         return False

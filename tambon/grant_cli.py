@@ -7,7 +7,7 @@ with no node at all); anyone collects the signatures and calls `release`.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +19,6 @@ from tambon.accounts import load_account
 from tambon.chain import Chain
 from tambon.cid import OnchainCid
 from tambon.grants import (
-    DEFAULT_SIGNATURE_HOURS,
     ZERO_ADDRESS,
     Grants,
     format_amount,
@@ -33,7 +32,9 @@ console = Console()
 # What is about to be signed goes to stderr, so stdout stays machine-readable.
 notice = Console(stderr=True)
 
-Keystore = Annotated[Path | None, typer.Option(help="Encrypted keystore (password from TAMBON_KEYSTORE_PASSWORD).")]
+Keystore = Annotated[
+    Path | None, typer.Option(help="Encrypted keystore (password from TAMBON_KEYSTORE_PASSWORD).")
+]
 DevAccount = Annotated[int | None, typer.Option("--dev-account", help="Demo account N of the local chain.")]
 
 
@@ -95,7 +96,9 @@ def fund(
     decimals = grants.token_decimals(grant.token)
     grants.fund(_account(grants, keystore, dev_account), grant_id, parse_amount(amount, decimals))
     funded = grants.grant(grant_id).funded
-    typer.echo(f"grant {grant_id} funded: {format_amount(funded, decimals)} of {format_amount(grant.budget, decimals)}")
+    typer.echo(
+        f"grant {grant_id} funded: {format_amount(funded, decimals)} of {format_amount(grant.budget, decimals)}"
+    )
 
 
 @app.command()
@@ -178,8 +181,7 @@ def status(grant_id: Annotated[int | None, typer.Argument()] = None) -> None:
         decimals = grants.token_decimals(grant.token)
         unit = "ETH" if grant.is_eth else "tokens"
         table = Table(
-            title=f"Grant {gid} → {grant.recipient} ({unit})"
-            + (" [cancelled]" if grant.cancelled else ""),
+            title=f"Grant {gid} → {grant.recipient} ({unit})" + (" [cancelled]" if grant.cancelled else ""),
             caption=f"budget {format_amount(grant.budget, decimals)} · funded {format_amount(grant.funded, decimals)}"
             f" · paid {format_amount(grant.paid, decimals)}",
         )
@@ -189,7 +191,7 @@ def status(grant_id: Annotated[int | None, typer.Argument()] = None) -> None:
             table.add_row(
                 str(m.milestone_id),
                 format_amount(m.amount, decimals),
-                datetime.fromtimestamp(m.deadline, tz=timezone.utc).strftime("%Y-%m-%d"),
+                datetime.fromtimestamp(m.deadline, tz=UTC).strftime("%Y-%m-%d"),
                 m.status.name.lower(),
                 str(m.nonce),
                 m.evidence or "—",

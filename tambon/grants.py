@@ -7,23 +7,36 @@ Pure helpers build the typed data a council member signs and check collected sig
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import IntEnum
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from tambon.chain import Chain
 from tambon.cid import OnchainCid, cid_string
 from tambon.errors import SignatureError, TambonError
 from tambon.tx import send
-from tambon.typed_data import ESCROW_DOMAIN_NAME, CouncilApproval, domain, pack_signatures, recover, typed_data
+from tambon.typed_data import (
+    COUNCIL_NONCE_TYPES,
+    ESCROW_DOMAIN_NAME,
+    ESCROW_TYPES,
+    CouncilApproval,
+    domain,
+    pack_signatures,
+    recover,
+    sign,
+    typed_data,
+)
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ETH_DECIMALS = 18
 DEFAULT_SIGNATURE_HOURS = 72
+#: Typed-data fields that are not arguments of the escrow function carrying the decision.
+_SIGNED_ONLY_FIELDS = {"nonce", "deadline", "evidence"}
 
 
 class GrantError(TambonError):
@@ -98,7 +111,7 @@ def parse_milestone(spec: str, decimals: int) -> tuple[int, int]:
         day = date.fromisoformat(day_text)
     except ValueError:
         raise GrantError(f"not a date: {day_text!r} (use YYYY-MM-DD)") from None
-    end_of_day = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
+    end_of_day = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
     return parse_amount(amount_text, decimals), int(end_of_day.timestamp())
 
 
@@ -156,7 +169,9 @@ class Grants:
     def milestone(self, grant_id: int, milestone_id: int) -> Milestone:
         grant = self.grant(grant_id)
         if not 0 <= milestone_id < grant.milestone_count:
-            raise GrantError(f"grant {grant_id} has milestones 0..{grant.milestone_count - 1}, not {milestone_id}")
+            raise GrantError(
+                f"grant {grant_id} has milestones 0..{grant.milestone_count - 1}, not {milestone_id}"
+            )
         m = self.escrow.functions.milestone(grant_id, milestone_id).call()
         return Milestone(
             grant_id=grant_id,
@@ -182,9 +197,15 @@ class Grants:
     def token_decimals(self, token: str) -> int:
         if token == ZERO_ADDRESS:
             return ETH_DECIMALS
-        return self.chain.w3.eth.contract(address=token, abi=self.chain.contract("ThbToken").abi).functions.decimals().call()
+        return (
+            self.chain.w3.eth.contract(address=token, abi=self.chain.contract("ThbToken").abi)
+            .functions.decimals()
+            .call()
+        )
 
-    def release_typed_data(self, grant_id: int, milestone_id: int, deadline: int | None = None) -> dict[str, Any]:
+    def release_typed_data(
+        self, grant_id: int, milestone_id: int, deadline: int | None = None
+    ) -> dict[str, Any]:
         deadline = deadline or self.now() + DEFAULT_SIGNATURE_HOURS * 3600
         message = release_message(self.milestone(grant_id, milestone_id), deadline)
         return typed_data("Release", message, self.domain())
@@ -196,7 +217,9 @@ class Grants:
     def _check_grant_id(self, grant_id: int) -> None:
         count = self.count()
         if not 0 <= grant_id < count:
-            raise GrantError(f"no grant {grant_id}: this escrow has grants 0..{count - 1}" if count else "no grants yet")
+            raise GrantError(
+                f"no grant {grant_id}: this escrow has grants 0..{count - 1}" if count else "no grants yet"
+            )
 
     # writes
 
@@ -219,7 +242,9 @@ class Grants:
             proposal.codec,
         )
         receipt = send(self.chain.w3, account, call)
-        return self.escrow.events.GrantCreated().process_receipt(receipt)[0]["args"]["grant_id"]
+        return self.escrow.events.GrantCreated().process_receipt(receipt, errors=DISCARD)[0]["args"][
+            "grant_id"
+        ]
 
     def fund(self, account: LocalAccount, grant_id: int, amount: int) -> TxReceipt:
         grant = self.grant(grant_id)
@@ -230,17 +255,47 @@ class Grants:
             send(self.chain.w3, account, token.functions.approve(self.escrow.address, amount))
         return send(self.chain.w3, account, self.escrow.functions.fund(grant_id, amount))
 
-    def submit(self, account: LocalAccount, grant_id: int, milestone_id: int, evidence: OnchainCid) -> TxReceipt:
+    def submit(
+        self, account: LocalAccount, grant_id: int, milestone_id: int, evidence: OnchainCid
+    ) -> TxReceipt:
         call = self.escrow.functions.submit(grant_id, milestone_id, evidence.digest, evidence.codec)
         return send(self.chain.w3, account, call)
 
     def release(
-        self, account: LocalAccount, grant_id: int, milestone_id: int, deadline: int, signatures: list[str | bytes]
+        self,
+        account: LocalAccount,
+        grant_id: int,
+        milestone_id: int,
+        deadline: int,
+        signatures: list[str | bytes],
     ) -> TxReceipt:
         data = self.release_typed_data(grant_id, milestone_id, deadline)
         approvals = collect_approvals(data, signatures, self.members())
         threshold = self.threshold()
         if len(approvals) < threshold:
-            raise SignatureError(f"{len(approvals)} distinct member signatures; the council needs {threshold}")
+            raise SignatureError(
+                f"{len(approvals)} distinct member signatures; the council needs {threshold}"
+            )
         call = self.escrow.functions.release(grant_id, milestone_id, deadline, pack_signatures(approvals))
         return send(self.chain.w3, account, call)
+
+
+def council_decision(
+    grants: Grants, sender: LocalAccount, primary: str, fields: dict[str, Any], signers: list[LocalAccount]
+) -> TxReceipt:
+    """Have `signers` sign a council decision and send it (a release goes through `Grants.release`).
+
+    Council-wide decisions take the council nonce; a rejection carries its milestone's nonce in `fields`.
+    """
+    if primary not in ESCROW_TYPES or primary in ("Release", "Submit"):
+        raise GrantError(f"{primary} is not a council decision sent this way")
+    deadline = grants.now() + 3600
+    message = {**fields, "deadline": deadline}
+    if primary in COUNCIL_NONCE_TYPES:
+        message["nonce"] = grants.escrow.functions.council_nonce().call()
+    data = typed_data(primary, message, grants.domain())
+    signatures = pack_signatures([CouncilApproval(s.address, sign(data, s.key)) for s in signers])
+    args = [message[f["name"]] for f in ESCROW_TYPES[primary] if f["name"] not in _SIGNED_ONLY_FIELDS]
+    function_name = "".join(f"_{c.lower()}" if c.isupper() else c for c in primary).lstrip("_")
+    call = getattr(grants.escrow.functions, function_name)(*args, deadline, signatures)
+    return send(grants.chain.w3, sender, call)

@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
@@ -25,8 +24,9 @@ from tambon.accounts import DEMO_MNEMONIC
 from tambon.errors import ConfigError
 from tambon.settings import REPO_ROOT, Settings
 
-#: Demo account the oracle signs with on the local chain (accounts 0-9 are people in the demo).
+#: Demo account the oracle signs with on the local chain (the others are people in the demo).
 ORACLE_DEMO_ACCOUNT = 10
+DEMO_ORG_NAME = "อบต.หนองสนิท"
 STOP_GRACE_SECONDS = 10
 
 
@@ -36,7 +36,9 @@ def _host_port(url: str) -> tuple[str, int]:
 
 
 def _rpc_ok(url: str) -> str:
-    response = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}, timeout=2)
+    response = httpx.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}, timeout=2
+    )
     return f"block {int(response.json()['result'], 16)}"
 
 
@@ -50,6 +52,11 @@ def _web_ok(url: str) -> str:
     response = httpx.get(f"{url}/api/grants", timeout=5)
     response.raise_for_status()
     return f"{len(response.json().get('grants', []))} grants"
+
+
+def _web_env() -> dict[str, str]:
+    """Web settings the caller set explicitly win over the demo's."""
+    return {k: v for k, v in os.environ.items() if k.startswith("TAMBON_WEB_")}
 
 
 @dataclass
@@ -80,13 +87,29 @@ class Stack:
             "chain": Service(
                 "chain",
                 [
-                    anvil, "--host", rpc_host, "--port", str(rpc_port), "--chain-id", "31337",
-                    "--accounts", "20", "--mnemonic", DEMO_MNEMONIC, "--block-time", "1",
-                    "--state", str(s.data_dir / "chain" / "state.json"), "--state-interval", "5",
+                    anvil,
+                    "--host",
+                    rpc_host,
+                    "--port",
+                    str(rpc_port),
+                    "--chain-id",
+                    "31337",
+                    "--accounts",
+                    "20",
+                    "--mnemonic",
+                    DEMO_MNEMONIC,
+                    "--block-time",
+                    "1",
+                    "--state",
+                    str(s.data_dir / "chain" / "state.json"),
+                    "--state-interval",
+                    "5",
                 ],
                 lambda: _rpc_ok(s.rpc_url),
             ),
-            "evidence": Service("evidence", [*tambon, "evidence", "serve"], lambda: _evidence_ok(s.evidence_api_url), env=env),
+            "evidence": Service(
+                "evidence", [*tambon, "evidence", "serve"], lambda: _evidence_ok(s.evidence_api_url), env=env
+            ),
             "oracle": Service(
                 "oracle",
                 [*tambon, "oracle", "run", "--dev-account", str(ORACLE_DEMO_ACCOUNT)],
@@ -96,9 +119,9 @@ class Stack:
             ),
             "web": Service(
                 "web",
-                [*tambon, "web", "serve", "--host", web_host, "--port", str(web_port)],
+                [*tambon, "web", "serve", "--host", web_host, "--port", str(web_port), "--workers", "2"],
                 lambda: _web_ok(s.public_url),
-                env=env,
+                env={"TAMBON_WEB_ORG_NAME": DEMO_ORG_NAME, **env, **_web_env()},
             ),
         }
 
@@ -146,11 +169,15 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise ConfigError(f"{name} exited with code {process.returncode}; see {self.log_dir / (name + '.log')}")
+                raise ConfigError(
+                    f"{name} exited with code {process.returncode}; see {self.log_dir / (name + '.log')}"
+                )
             if (detail := self.check(name)) is not None:
                 return detail
             time.sleep(0.25)
-        raise ConfigError(f"{name} did not come up within {timeout:.0f} s; see {self.log_dir / (name + '.log')}")
+        raise ConfigError(
+            f"{name} did not come up within {timeout:.0f} s; see {self.log_dir / (name + '.log')}"
+        )
 
     def stop(self, name: str) -> bool:
         """Stop a service this stack started (SIGTERM to its group, then SIGKILL). True if it was running."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -28,7 +27,9 @@ GRADE_WAIT_SECONDS = 180
 
 
 def deploy(
-    council: Annotated[str | None, typer.Option(help="Comma-separated member addresses (local: demo accounts 1-5).")] = None,
+    council: Annotated[
+        str | None, typer.Option(help="Comma-separated member addresses (local: demo accounts 1-5).")
+    ] = None,
     threshold: Annotated[int | None, typer.Option(help="Approvals needed (default: a majority).")] = None,
     keystore: Annotated[str | None, typer.Option(help="Deployer keystore (local: demo account 0).")] = None,
 ) -> None:
@@ -38,9 +39,13 @@ def deploy(
     w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
     chain_id = _chain_id(w3, settings.rpc_url)
     account = load_account(
-        chain_id, keystore=Path(keystore).expanduser() if keystore else None, demo_index=None if keystore else 0
+        chain_id,
+        keystore=Path(keystore).expanduser() if keystore else None,
+        demo_index=None if keystore else 0,
     )
-    members = [m.strip() for m in council.split(",")] if council else [demo_account(i).address for i in range(1, 6)]
+    members = (
+        [m.strip() for m in council.split(",")] if council else [demo_account(i).address for i in range(1, 6)]
+    )
     deployment = deploy_all(w3, account, members, threshold or len(members) // 2 + 1, settings.network)
     deployment.save(settings.deployment_file)
     for name, address in deployment.contracts.items():
@@ -77,7 +82,9 @@ def stop() -> None:
 
 
 def demo(
-    keep_running: Annotated[bool, typer.Option(help="Stay up until Ctrl-C (off: set up and leave it running).")] = True,
+    keep_running: Annotated[
+        bool, typer.Option(help="Stay up until Ctrl-C (off: set up and leave it running).")
+    ] = True,
 ) -> None:
     """Start the whole local stack, deploy, seed the Nong Sanit demo and print where to look."""
     settings = get_settings()
@@ -95,8 +102,12 @@ def demo(
     ]
     try:
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), console=console,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
         ) as progress:
             task = progress.add_task("Tambon Trust demo", total=len(steps))
             for label, step in steps:
@@ -140,7 +151,9 @@ def _seed(settings, phase: str) -> None:
     with log.open("ab") as out:
         result = subprocess.run(
             [sys.executable, str(SEED_SCRIPT), "--phase", phase],
-            stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
             env={**os.environ, "TAMBON_DATA_DIR": str(settings.data_dir), "TAMBON_RPC_URL": settings.rpc_url},
         )
     if result.returncode != 0:
@@ -154,27 +167,32 @@ def _wait_for_grades(settings) -> None:
     deadline = time.monotonic() + GRADE_WAIT_SECONDS
     while time.monotonic() < deadline:
         batches = provenance.functions.totalSupply().call()
-        graded = {e["args"]["batchId"] for e in registry.events.Attested().get_logs(from_block=chain.deployment.block)}
+        graded = {
+            e["args"]["batchId"]
+            for e in registry.events.Attested().get_logs(from_block=chain.deployment.block)
+        }
         if batches and len(graded) >= batches:
             return
         time.sleep(1)
-    raise ConfigError(f"the oracle graded fewer batches than registered within {GRADE_WAIT_SECONDS} s; see its log")
+    raise ConfigError(
+        f"the oracle graded fewer batches than registered within {GRADE_WAIT_SECONDS} s; see its log"
+    )
 
 
 def _print_urls(settings) -> None:
     base = settings.public_url
-    try:
-        first = httpx.get(f"{base}/api/batches", timeout=5).json()
-    except Exception:  # the listing is a convenience; the URLs below stand without it
-        first = None
-    batch_id = (first or {}).get("batches", [{}])[0].get("id", 0) if isinstance(first, dict) else 0
+    chain = Chain(settings)
+    registered = (
+        chain.contract("BatchProvenance").events.BatchRegistered().get_logs(from_block=chain.deployment.block)
+    )
+    batch_id = registered[0]["args"]["batchId"] if registered else 1
     console.print(
         "\n[bold]Tambon Trust is running[/bold]\n"
         f"  Verify a produce batch   {base}/batch/{batch_id}\n"
         f"  Grants dashboard         {base}/grants\n"
-        f"  Council signing page     {base}/council\n"
-        f"  Community submission     {base}/community\n"
-        f"  API docs                 {base}/docs\n"
+        f"  Council signing page     {base}/wallet/council\n"
+        f"  Community submission     {base}/wallet/submit\n"
+        f"  API docs                 {base}/api/docs\n"
         f"  Evidence gateway         {settings.gateway_url}/ipfs/<cid>\n"
         f"  Chain (anvil)            {settings.rpc_url}\n"
         "  `tambon status` reports each service; logs are in "

@@ -21,7 +21,9 @@ def revert_reason(exc: Exception) -> str:
     return _REVERT_PREFIX.sub("", message).strip() or "reverted without a reason"
 
 
-def send(w3: Web3, account: LocalAccount, call: ContractFunction, value: int = 0, timeout: float = 120) -> TxReceipt:
+def send(
+    w3: Web3, account: LocalAccount, call: ContractFunction, value: int = 0, timeout: float = 120
+) -> TxReceipt:
     """Estimate (so a revert surfaces with its reason before anything is signed), sign, send, wait."""
     params: dict[str, Any] = {"from": account.address, "value": value}
     try:

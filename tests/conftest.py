@@ -43,7 +43,9 @@ def deployment(project, networks, council_members, tmp_path_factory):
     from tambon.deploy import deploy_all
 
     project.load_contracts()  # compiles into .build/, which the deployer reads
-    result = deploy_all(networks.provider.web3, demo_account(0), [m.address for m in council_members], 3, "local")
+    result = deploy_all(
+        networks.provider.web3, demo_account(0), [m.address for m in council_members], 3, "local"
+    )
     result.save(tmp_path_factory.mktemp("deployments") / f"{result.network}.json")
     return result
 
@@ -55,4 +57,9 @@ def settings(deployment, rpc_url, tmp_path):
 
     deployments_dir = tmp_path / "deployments"
     deployment.save(deployments_dir / f"{deployment.network}.json")
-    return Settings(network=deployment.network, rpc_url=rpc_url, deployments_dir=deployments_dir, data_dir=tmp_path / "data")
+    return Settings(
+        network=deployment.network,
+        rpc_url=rpc_url,
+        deployments_dir=deployments_dir,
+        data_dir=tmp_path / "data",
+    )

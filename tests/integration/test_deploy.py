@@ -22,5 +22,8 @@ def test_exported_abis__match_the_compiled_contracts(project):
         ("AttestationRegistry", "attestation_registry"),
         ("ThbToken", "thb_token"),
     ]:
-        compiled = [e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in project.get_contract(stem).contract_type.abi]
+        compiled = [
+            e.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for e in project.get_contract(stem).contract_type.abi
+        ]
         assert json.loads(json.dumps(compiled)) == load_abi(name), f"{name}: run scripts/export_abis.py"

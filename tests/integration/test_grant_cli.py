@@ -44,11 +44,23 @@ def thb_funder(deployment, accounts, project):
     return accounts[7]
 
 
-def test_grant_cli__create_fund_submit_sign_release__pays_community(run, thb_funder, deployment, project, accounts):
+def test_grant_cli__create_fund_submit_sign_release__pays_community(
+    run, thb_funder, deployment, project, accounts
+):
     community = accounts[6]
     code, out, err = run(
-        "grant", "create", "--recipient", community.address, "--proposal", PROPOSAL,
-        "--milestone", "50000@2099-01-31", "--milestone", "150000@2099-06-30", "--dev-account", "1",
+        "grant",
+        "create",
+        "--recipient",
+        community.address,
+        "--proposal",
+        PROPOSAL,
+        "--milestone",
+        "50000@2099-01-31",
+        "--milestone",
+        "150000@2099-06-30",
+        "--dev-account",
+        "1",
     )
     assert code == 0, err
     grant_id = int(out.split()[1])
@@ -77,8 +89,16 @@ def test_grant_cli__typed_data_json__signed_by_wallet_rpc_gives_same_signature(
 ):
     community = accounts[6]
     code, out, err = run(
-        "grant", "create", "--recipient", community.address, "--proposal", PROPOSAL,
-        "--milestone", "1000@2099-01-31", "--dev-account", "2",
+        "grant",
+        "create",
+        "--recipient",
+        community.address,
+        "--proposal",
+        PROPOSAL,
+        "--milestone",
+        "1000@2099-01-31",
+        "--dev-account",
+        "2",
     )
     grant_id = out.split()[1]
     run("grant", "fund", grant_id, "1000", "--dev-account", "7")
@@ -88,7 +108,9 @@ def test_grant_cli__typed_data_json__signed_by_wallet_rpc_gives_same_signature(
     data = json.loads(out)
 
     # What MetaMask & co. do: eth_signTypedData_v4 on the node's unlocked account 1.
-    wallet_signature = networks.provider.make_request("eth_signTypedData_v4", [accounts[1].address, json.dumps(data)])
+    wallet_signature = networks.provider.make_request(
+        "eth_signTypedData_v4", [accounts[1].address, json.dumps(data)]
+    )
     typed_file = tmp_path / "release.json"
     typed_file.write_text(out)
     code, out, err = run("grant", "sign", "--typed-data", str(typed_file), "--dev-account", "1")
@@ -109,8 +131,16 @@ def test_grant_cli__typed_data_json__signed_by_wallet_rpc_gives_same_signature(
 )
 def test_grant_cli__bad_input__one_error_line_and_nonzero_exit(run, thb_funder, accounts, args, message):
     run(
-        "grant", "create", "--recipient", accounts[6].address, "--proposal", PROPOSAL,
-        "--milestone", "1000@2099-01-31", "--dev-account", "1",
+        "grant",
+        "create",
+        "--recipient",
+        accounts[6].address,
+        "--proposal",
+        PROPOSAL,
+        "--milestone",
+        "1000@2099-01-31",
+        "--dev-account",
+        "1",
     )
     code, out, err = run(*args)
     assert code != 0
@@ -120,12 +150,22 @@ def test_grant_cli__bad_input__one_error_line_and_nonzero_exit(run, thb_funder, 
 
 def test_grant_cli__release_below_threshold__refused_before_sending(run, thb_funder, accounts):
     run(
-        "grant", "create", "--recipient", accounts[6].address, "--proposal", PROPOSAL,
-        "--milestone", "1000@2099-01-31", "--dev-account", "1",
+        "grant",
+        "create",
+        "--recipient",
+        accounts[6].address,
+        "--proposal",
+        PROPOSAL,
+        "--milestone",
+        "1000@2099-01-31",
+        "--dev-account",
+        "1",
     )
     run("grant", "fund", "0", "1000", "--dev-account", "7")
     run("grant", "submit", "0", "0", "--evidence", EVIDENCE, "--dev-account", "6")
     deadline, signature = run("grant", "sign", "0", "0", "--dev-account", "1")[1].split()
-    code, _, err = run("grant", "release", "0", "0", "--deadline", deadline, "--signature", signature, "--dev-account", "9")
+    code, _, err = run(
+        "grant", "release", "0", "0", "--deadline", deadline, "--signature", signature, "--dev-account", "9"
+    )
     assert code == 1
     assert "1 distinct member signatures; the council needs 3" in err

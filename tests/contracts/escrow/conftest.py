@@ -51,9 +51,7 @@ class Council:
         self.chain = chain
 
     def domain(self, chain_id=None, contract=None):
-        return domain(
-            ESCROW_DOMAIN_NAME, chain_id or self.chain.chain_id, contract or self.escrow.address
-        )
+        return domain(ESCROW_DOMAIN_NAME, chain_id or self.chain.chain_id, contract or self.escrow.address)
 
     def deadline(self, seconds=DAY):
         return self.chain.pending_timestamp + seconds

@@ -27,7 +27,9 @@ def test_cancel__refunds_unspent_funds_pro_rata_without_dust(
     assert escrow.refund_pool(grant_id) == 0
 
 
-def test_cancel__thb_grant__refund_is_pulled_by_funder(escrow, council, funded_thb_grant, thb, funder, members):
+def test_cancel__thb_grant__refund_is_pulled_by_funder(
+    escrow, council, funded_thb_grant, thb, funder, members
+):
     council.cancel(funded_thb_grant, sender=members[0])
     escrow.claim_refund(funded_thb_grant, sender=funder)
     assert thb.balanceOf(funder) == 200_000 * THB
@@ -69,7 +71,9 @@ def test_fund__after_cancel__reverts(escrow, council, create_grant, funder, memb
         escrow.fund(grant_id, 1, value=1, sender=funder)
 
 
-def test_add_member__then_new_member_signs_release(escrow, council, funded_eth_grant, community, accounts, members):
+def test_add_member__then_new_member_signs_release(
+    escrow, council, funded_eth_grant, community, accounts, members
+):
     newcomer = accounts[9]
     council.governance("AddMember", members[0], member=newcomer.address, threshold=4)
     assert escrow.is_member(newcomer)
@@ -102,7 +106,9 @@ def test_change_threshold__zero__reverts(escrow, council, members):
 def test_remove_member__leaving_fewer_members_than_threshold__reverts(escrow, council, members):
     council.governance("ChangeThreshold", members[0], threshold=5)
     with ape.reverts("council: threshold above member count"):
-        council.governance("RemoveMember", members[0], signers=members, member=members[4].address, threshold=5)
+        council.governance(
+            "RemoveMember", members[0], signers=members, member=members[4].address, threshold=5
+        )
 
 
 def test_governance_signatures__replayed__revert(escrow, council, members):
@@ -124,11 +130,15 @@ def test_deploy__duplicate_member__reverts(project, deployer, members):
         project.grant_escrow.deploy([members[0].address, members[0].address], 1, 1, sender=deployer)
 
 
-def test_eip1271_member__contract_signature_counts(project, deployer, accounts, council, community, funder, chain):
+def test_eip1271_member__contract_signature_counts(
+    project, deployer, accounts, council, community, funder, chain
+):
     owner = accounts[9]
     wallet = project.erc1271_wallet_mock.deploy(owner, sender=deployer)
     others = [accounts[i] for i in range(1, 3)]
-    escrow = project.grant_escrow.deploy([wallet.address, *[m.address for m in others]], 3, 1, sender=deployer)
+    escrow = project.grant_escrow.deploy(
+        [wallet.address, *[m.address for m in others]], 3, 1, sender=deployer
+    )
     deadlines = [chain.pending_timestamp + 86_400]
     grant_id = escrow.create_grant(
         community, "0x" + "00" * 20, 10**18, [10**18], deadlines, evidence_digest(), RAW, sender=others[0]
@@ -167,8 +177,14 @@ def test_release__reentrant_eth_receiver__is_paid_once(
     escrow, council, reentrant_community, members, funder, chain
 ):
     grant_id = escrow.create_grant(
-        reentrant_community, "0x" + "00" * 20, 2 * 10**18, [10**18, 10**18],
-        [chain.pending_timestamp + 86_400] * 2, evidence_digest(), RAW, sender=members[0],
+        reentrant_community,
+        "0x" + "00" * 20,
+        2 * 10**18,
+        [10**18, 10**18],
+        [chain.pending_timestamp + 86_400] * 2,
+        evidence_digest(),
+        RAW,
+        sender=members[0],
     ).return_value
     escrow.fund(grant_id, 2 * 10**18, value=2 * 10**18, sender=funder)
     for milestone_id in (0, 1):
@@ -187,11 +203,19 @@ def test_release__reentrant_eth_receiver__is_paid_once(
     assert escrow.balance == 10**18
 
 
-def test_release__reentrant_token__is_paid_once(project, deployer, escrow, council, community, funder, members, chain):
+def test_release__reentrant_token__is_paid_once(
+    project, deployer, escrow, council, community, funder, members, chain
+):
     token = project.reentrant_token_mock.deploy(sender=deployer)
     grant_id = escrow.create_grant(
-        community, token, 2 * THB, [THB, THB], [chain.pending_timestamp + 86_400] * 2,
-        evidence_digest(), RAW, sender=members[0],
+        community,
+        token,
+        2 * THB,
+        [THB, THB],
+        [chain.pending_timestamp + 86_400] * 2,
+        evidence_digest(),
+        RAW,
+        sender=members[0],
     ).return_value
     token.mint(funder, 2 * THB, sender=deployer)
     token.approve(escrow, 2 * THB, sender=funder)
@@ -199,7 +223,9 @@ def test_release__reentrant_token__is_paid_once(project, deployer, escrow, counc
     escrow.submit(grant_id, 0, evidence_digest(), RAW, sender=community)
     deadline = council.deadline()
     signatures = council.release_signatures(grant_id, 0, deadline)
-    token.prime(escrow, escrow.release.as_transaction(grant_id, 0, deadline, signatures).data, sender=deployer)
+    token.prime(
+        escrow, escrow.release.as_transaction(grant_id, 0, deadline, signatures).data, sender=deployer
+    )
     escrow.release(grant_id, 0, deadline, signatures, sender=members[0])
     assert token.reentry_attempts() == 1
     assert not token.reentry_succeeded()

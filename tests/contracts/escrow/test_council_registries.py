@@ -77,7 +77,14 @@ def test_register_producer__name_differs_from_signed__reverts(council, provenanc
 
 def test_add_oracle_key__below_threshold__reverts(council, registry, attacker):
     with ape.reverts("council: below threshold"):
-        _decide(council, "AddOracleKey", attacker, signers=council.members[:2], registry=registry.address, key=attacker.address)
+        _decide(
+            council,
+            "AddOracleKey",
+            attacker,
+            signers=council.members[:2],
+            registry=registry.address,
+            key=attacker.address,
+        )
 
 
 def test_registry_admin__called_directly_by_non_owner__reverts(registry, provenance, attacker):

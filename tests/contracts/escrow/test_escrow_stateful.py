@@ -75,13 +75,19 @@ def test_escrow__random_operations__keep_balances_and_approval_rules(project, ac
             with ape.reverts():
                 call()
 
-        @rule(amounts=st.lists(st.integers(1, 50), min_size=1, max_size=3), erc20=st.booleans(), slack=st.integers(0, 20))
+        @rule(
+            amounts=st.lists(st.integers(1, 50), min_size=1, max_size=3),
+            erc20=st.booleans(),
+            slack=st.integers(0, 20),
+        )
         def create(self, amounts, erc20, slack):
             amounts = [a * UNIT for a in amounts]
             token_address = token.address if erc20 else ZERO
             deadlines = [chain.pending_timestamp + 10 * 86_400] * len(amounts)
             budget = sum(amounts) + slack * UNIT
-            escrow.create_grant(community, token_address, budget, amounts, deadlines, b"\x01" * 32, 0x55, sender=members[0])
+            escrow.create_grant(
+                community, token_address, budget, amounts, deadlines, b"\x01" * 32, 0x55, sender=members[0]
+            )
             self.grants.append(ModelGrant(token_address, amounts, budget, status=[PENDING] * len(amounts)))
 
         @rule(data=st.data(), amount=st.integers(1, 80), funder_index=st.integers(0, 1))
@@ -115,10 +121,18 @@ def test_escrow__random_operations__keep_balances_and_approval_rules(project, ac
         def _decision(self, primary, grant_id, m, signer_count, extra):
             deadline = chain.pending_timestamp + 3600
             milestone = escrow.milestone(grant_id, m)
-            message = {"grantId": grant_id, "milestoneId": m, "evidence": milestone.evidence, **extra,
-                       "nonce": milestone.nonce, "deadline": deadline}
+            message = {
+                "grantId": grant_id,
+                "milestoneId": m,
+                "evidence": milestone.evidence,
+                **extra,
+                "nonce": milestone.nonce,
+                "deadline": deadline,
+            }
             data = typed_data(primary, message, escrow_domain)
-            approvals = [CouncilApproval(s.address, sign(data, s.private_key)) for s in members[:signer_count]]
+            approvals = [
+                CouncilApproval(s.address, sign(data, s.private_key)) for s in members[:signer_count]
+            ]
             return deadline, pack_signatures(approvals)
 
         @rule(data=st.data(), signer_count=st.integers(1, 5))
@@ -151,7 +165,9 @@ def test_escrow__random_operations__keep_balances_and_approval_rules(project, ac
             reason = b"\x02" * 32
             deadline, signatures = self._decision("Reject", grant_id, m, signer_count, {"reason": reason})
             ok = not g.cancelled and g.status[m] == SUBMITTED and signer_count >= 3
-            self._expect(ok, lambda: escrow.reject(grant_id, m, reason, deadline, signatures, sender=accounts[9]))
+            self._expect(
+                ok, lambda: escrow.reject(grant_id, m, reason, deadline, signatures, sender=accounts[9])
+            )
             if ok:
                 g.status[m] = REJECTED
 
@@ -164,8 +180,12 @@ def test_escrow__random_operations__keep_balances_and_approval_rules(project, ac
             deadline = chain.pending_timestamp + 3600
             message = {"grantId": grant_id, "nonce": escrow.council_nonce(), "deadline": deadline}
             signed = typed_data("Cancel", message, escrow_domain)
-            signatures = pack_signatures([CouncilApproval(s.address, sign(signed, s.private_key)) for s in members[2:5]])
-            self._expect(not g.cancelled, lambda: escrow.cancel(grant_id, deadline, signatures, sender=accounts[9]))
+            signatures = pack_signatures(
+                [CouncilApproval(s.address, sign(signed, s.private_key)) for s in members[2:5]]
+            )
+            self._expect(
+                not g.cancelled, lambda: escrow.cancel(grant_id, deadline, signatures, sender=accounts[9])
+            )
             if not g.cancelled:
                 g.cancelled = True
                 paid = sum(a for a, s in zip(g.amounts, g.status, strict=True) if s == PAID)

@@ -32,9 +32,11 @@ def test_thb_grant__three_of_five_release__moves_tokens_exactly(
     escrow, council, funded_thb_grant, thb, community, members
 ):
     for milestone_id, amount in enumerate((50_000 * THB, 100_000 * THB, 50_000 * THB)):
+        before = thb.balanceOf(community)
         escrow.submit(funded_thb_grant, milestone_id, evidence_digest(), RAW, sender=community)
         council.release(funded_thb_grant, milestone_id, sender=members[0], signers=members[2:5])
         assert escrow.milestone(funded_thb_grant, milestone_id).status == PAID
+        assert thb.balanceOf(community) == before + amount
     assert thb.balanceOf(community) == 200_000 * THB
     assert thb.balanceOf(escrow) == 0
     grant = escrow.grant(funded_thb_grant)
@@ -69,7 +71,9 @@ def test_funding_by_several_funders__is_recorded_per_funder(escrow, create_grant
     assert escrow.grant(grant_id).funded == 3 * 10**18
 
 
-def test_partial_funding__pays_milestones_covered_in_order(escrow, council, create_grant, funder, community, members):
+def test_partial_funding__pays_milestones_covered_in_order(
+    escrow, council, create_grant, funder, community, members
+):
     grant_id = create_grant(amounts=(10**18, 10**18))
     escrow.fund(grant_id, 10**18, value=10**18, sender=funder)
     escrow.submit(grant_id, 1, evidence_digest(), RAW, sender=community)

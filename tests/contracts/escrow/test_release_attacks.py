@@ -26,7 +26,9 @@ def test_release__signed_for_another_chain_id__reverts(escrow, council, submitte
         _release(escrow, council, submitted, signatures, deadline, attacker)
 
 
-def test_release__signed_for_another_escrow__reverts(escrow, council, submitted, attacker, project, deployer, members):
+def test_release__signed_for_another_escrow__reverts(
+    escrow, council, submitted, attacker, project, deployer, members
+):
     other = project.grant_escrow.deploy([m.address for m in members], 3, 1, sender=deployer)
     deadline = council.deadline()
     signatures = council.release_signatures(submitted, 0, deadline, contract=other.address)
@@ -42,7 +44,9 @@ def test_release__replayed_after_payment__reverts(escrow, council, submitted, at
         _release(escrow, council, submitted, signatures, deadline, attacker)
 
 
-def test_release__signature_of_previous_submission_nonce__reverts(escrow, council, submitted, community, members, attacker):
+def test_release__signature_of_previous_submission_nonce__reverts(
+    escrow, council, submitted, community, members, attacker
+):
     deadline = council.deadline()
     stale = council.release_signatures(submitted, 0, deadline)
     council.reject(submitted, 0, evidence_digest(), sender=members[0])
@@ -80,7 +84,9 @@ def test_release__duplicate_signer__reverts(escrow, council, submitted, members,
     data = typed_data("Release", council.release_message(submitted, 0, deadline), council.domain())
     one = sign(data, members[0].private_key)
     two = sign(data, members[1].private_key)
-    first, second = sorted([(members[0].address, one), (members[1].address, two)], key=lambda p: int(p[0], 16))
+    first, second = sorted(
+        [(members[0].address, one), (members[1].address, two)], key=lambda p: int(p[0], 16)
+    )
     signatures = first[1] + first[1] + second[1]
     with ape.reverts("council: signers not sorted or duplicate"):
         _release(escrow, council, submitted, signatures, deadline, attacker)
@@ -164,7 +170,9 @@ def test_release__unknown_milestone__reverts(escrow, council, funded_eth_grant, 
         escrow.release(funded_eth_grant, 7, council.deadline(), b"", sender=attacker)
 
 
-def test_release__approval_entry_without_on_chain_approval__reverts(escrow, council, submitted, members, attacker):
+def test_release__approval_entry_without_on_chain_approval__reverts(
+    escrow, council, submitted, members, attacker
+):
     deadline = council.deadline()
     data = typed_data("Release", council.release_message(submitted, 0, deadline), council.domain())
     approvals = [CouncilApproval(m.address, sign(data, m.private_key)) for m in members[:2]]
@@ -187,11 +195,14 @@ def test_approve_hash__by_non_member__reverts(escrow, attacker):
         escrow.approve_hash(b"\x11" * 32, sender=attacker)
 
 
-def test_release__contract_signature_pointing_into_static_part__reverts(escrow, council, submitted, members, attacker):
+def test_release__contract_signature_pointing_into_static_part__reverts(
+    escrow, council, submitted, members, attacker
+):
     deadline = council.deadline()
     data = typed_data("Release", council.release_message(submitted, 0, deadline), council.domain())
     approvals = sorted(
-        (CouncilApproval(m.address, sign(data, m.private_key)) for m in members[:3]), key=lambda a: a.signer_int
+        (CouncilApproval(m.address, sign(data, m.private_key)) for m in members[:3]),
+        key=lambda a: a.signer_int,
     )
     first = approvals[0].signer_int.to_bytes(32, "big") + (0).to_bytes(32, "big") + b"\x00"
     signatures = first + approvals[1].signature + approvals[2].signature

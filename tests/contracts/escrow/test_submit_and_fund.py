@@ -22,20 +22,30 @@ def _submit_message(escrow, grant_id, milestone_id, evidence, codec, deadline):
     }
 
 
-def test_submit_signed__relayed_by_anyone__records_community_evidence(escrow, council, funded_eth_grant, community, attacker):
+def test_submit_signed__relayed_by_anyone__records_community_evidence(
+    escrow, council, funded_eth_grant, community, attacker
+):
     evidence = evidence_digest()
     deadline = council.deadline()
-    data = typed_data("Submit", _submit_message(escrow, funded_eth_grant, 0, evidence, DAG_PB, deadline), council.domain())
+    data = typed_data(
+        "Submit", _submit_message(escrow, funded_eth_grant, 0, evidence, DAG_PB, deadline), council.domain()
+    )
     signature = sign(data, community.private_key)
-    receipt = escrow.submit_signed(funded_eth_grant, 0, evidence, DAG_PB, deadline, signature, sender=attacker)
+    receipt = escrow.submit_signed(
+        funded_eth_grant, 0, evidence, DAG_PB, deadline, signature, sender=attacker
+    )
     assert receipt.events.filter(escrow.MilestoneSubmitted)[0].evidence == evidence
     assert escrow.milestone(funded_eth_grant, 0).status == 2
 
 
-def test_submit_signed__replayed_after_rejection__reverts(escrow, council, funded_eth_grant, community, members, attacker):
+def test_submit_signed__replayed_after_rejection__reverts(
+    escrow, council, funded_eth_grant, community, members, attacker
+):
     evidence = evidence_digest()
     deadline = council.deadline()
-    data = typed_data("Submit", _submit_message(escrow, funded_eth_grant, 0, evidence, RAW, deadline), council.domain())
+    data = typed_data(
+        "Submit", _submit_message(escrow, funded_eth_grant, 0, evidence, RAW, deadline), council.domain()
+    )
     signature = sign(data, community.private_key)
     escrow.submit_signed(funded_eth_grant, 0, evidence, RAW, deadline, signature, sender=attacker)
     council.reject(funded_eth_grant, 0, evidence_digest(), sender=members[0])
@@ -46,7 +56,9 @@ def test_submit_signed__replayed_after_rejection__reverts(escrow, council, funde
 def test_submit_signed__signed_by_someone_else__reverts(escrow, council, funded_eth_grant, attacker):
     evidence = evidence_digest()
     deadline = council.deadline()
-    data = typed_data("Submit", _submit_message(escrow, funded_eth_grant, 0, evidence, RAW, deadline), council.domain())
+    data = typed_data(
+        "Submit", _submit_message(escrow, funded_eth_grant, 0, evidence, RAW, deadline), council.domain()
+    )
     signature = sign(data, Account.create().key)
     with ape.reverts("escrow: invalid recipient signature"):
         escrow.submit_signed(funded_eth_grant, 0, evidence, RAW, deadline, signature, sender=attacker)
@@ -55,7 +67,9 @@ def test_submit_signed__signed_by_someone_else__reverts(escrow, council, funded_
 def test_submit_signed__expired__reverts(escrow, council, funded_eth_grant, community, attacker, chain):
     evidence = evidence_digest()
     deadline = council.deadline(10)
-    data = typed_data("Submit", _submit_message(escrow, funded_eth_grant, 0, evidence, RAW, deadline), council.domain())
+    data = typed_data(
+        "Submit", _submit_message(escrow, funded_eth_grant, 0, evidence, RAW, deadline), council.domain()
+    )
     signature = sign(data, community.private_key)
     chain.pending_timestamp += 60
     with ape.reverts("escrow: signature expired"):
@@ -157,5 +171,10 @@ def test_fund__unknown_grant__reverts(escrow, funder):
 
 def test_domain__matches_eip5267(escrow, chain):
     fields = escrow.eip712Domain()
-    assert (fields[1], fields[2], fields[3], fields[4]) == ("Tambon GrantEscrow", "1", chain.chain_id, escrow.address)
+    assert (fields[1], fields[2], fields[3], fields[4]) == (
+        "Tambon GrantEscrow",
+        "1",
+        chain.chain_id,
+        escrow.address,
+    )
     assert domain("Tambon GrantEscrow", chain.chain_id, escrow.address)["verifyingContract"] == escrow.address
