@@ -242,3 +242,57 @@ def test_capture_api__bad_stage_batch_or_json(client, lots):
         files=[("photos", ("x.png", b"not an image", "image/png"))],
     )
     assert text.status_code == 415
+
+
+def test_fsma_selection__lot_and_date_range(client, lots):
+    r = client.get("/fsma204.csv", params={"lot": MANGO_LOT})
+    assert r.status_code == 200 and "fsma204.csv" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [x["Critical Tracking Event"] for x in rows] == [
+        "harvesting", "cooling", "initial_packing", "shipping", "receiving",
+    ]  # fmt: skip
+    x = client.get("/fsma204.xlsx", params={"from": "2026-05-01", "to": "2026-05-31"})
+    ws = openpyxl.load_workbook(io.BytesIO(x.content)).active
+    dates = [c.value for c in ws["B"]][1:]
+    assert dates and all("2026-05-01" <= d <= "2026-05-31" for d in dates)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "give lot and/or from/to"),
+        ({"from": "2026-02-30"}, "--from must be a date"),
+        ({"from": "2026-05-02", "to": "2026-05-01"}, "the date range is empty"),
+    ],
+)
+def test_fsma_selection__bad_query__400(client, lots, params, message):
+    r = client.get("/fsma204.csv", params=params)
+    assert r.status_code == 400 and message in r.json()["detail"]
+
+
+def test_validate_api__good_record_and_bad_geojson(client):
+    good = samples.rubber_smallholding("A", "SK-1", samples.PLOT_POLYGON, 6.9, 8, 800)
+    r = client.post("/api/capture/validate", json=good)
+    assert r.status_code == 200 and r.json() == {"valid": True, "schema_version": "1", "event": "harvesting"}
+    bad = samples.rubber_smallholding(
+        "A", "SK-1", {"type": "Point", "coordinates": [100.361245, 97.5]}, 6.9, 8, 800
+    )
+    r = client.post("/api/capture/validate", json=bad)
+    assert r.status_code == 400
+    assert "latitude 97.5 out of range" in r.json()["detail"]
+    open_ring = samples.rubber_smallholding("A", "SK-1", samples.PLOT_POLYGON, 6.9, 8, 800)
+    open_ring["eudr"]["plots"][0]["geometry"]["coordinates"][0].pop()
+    r = client.post("/api/capture/validate", json=open_ring)
+    assert r.status_code == 400 and "ring is not closed" in r.json()["detail"]
+    point_too_big = samples.rubber_smallholding("A", "SK-1", samples.PLOT_POINT, 9, 8, 800)
+    r = client.post("/api/capture/validate", json=point_too_big)
+    assert r.status_code == 400 and "a plot of 9 ha needs a Polygon" in r.json()["detail"]
+    assert client.post("/api/capture/validate", json=[1, 2]).status_code == 400
+
+
+def test_capture_api__out_of_range_coordinates__400(client, lots):
+    record = samples.rubber_smallholding(
+        "A", "SK-1", {"type": "Point", "coordinates": [181.000001, 7.1234567]}, 2, 8, 8
+    )
+    r = _capture(client, lots.mango, record)
+    assert r.status_code == 400 and "longitude 181.000001 out of range" in r.json()["detail"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Body, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from evidence.bundle import build_bundle, require_kdes
@@ -32,6 +32,16 @@ def _store_bundle(ctx, record: dict, files: dict[str, bytes]):
         raise Upstream(f"evidence store refused the upload: {exc}") from exc
     finally:
         store.close()
+
+
+@router.post("/validate", summary="Check a record.json against its schema")
+async def validate(record: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """200 with the schema version when valid; 400 listing every missing KDE and bad value otherwise."""
+    try:
+        validate_record(record)
+    except RecordInvalid as exc:
+        raise BadInput(str(exc)) from exc
+    return {"valid": True, "schema_version": record["schema_version"], "event": record["event"]}
 
 
 @router.post("/steps", summary="Upload a captured step; returns its CID and the addStep transaction")

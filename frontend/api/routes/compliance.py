@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -19,7 +19,7 @@ from tambon.compliance import eudr, fsma
 from tambon.compliance.errors import ComplianceError
 from tambon.compliance.errors import NotFound as ComplianceNotFound
 from tambon.compliance.model import Traces
-from tambon.compliance.source import linked_bundle, traces_from_events
+from tambon.compliance.source import linked_bundle, read_traces, traces_from_events
 from tambon.records import RecordInvalid, read_record
 
 router = APIRouter(tags=["compliance"])
@@ -118,3 +118,41 @@ async def eudr_json(batch_id: str, ctx: Ctx, head: ChainHead) -> JSONResponse:
     except ComplianceError as exc:
         raise as_http(exc) from exc
     return JSONResponse(statement)
+
+
+def _all_traces(ctx) -> Traces:
+    """Every batch of the deployment (what `tambon export` reads), records proven by the site."""
+    return read_traces(ctx.reader.chain, lambda cid: _record_of(ctx, cid))
+
+
+async def _selection(ctx, lot: str | None, start: str | None, end: str | None) -> list[dict[str, Any]]:
+    if not (lot or start or end):
+        raise BadInput("give lot and/or from/to (the FDA asks for a lot or a date range)")
+    traces = await run_in_threadpool(_all_traces, ctx)
+    try:
+        return fsma.fsma_rows(traces, lot=lot, start=start, end=end)
+    except ComplianceError as exc:
+        raise as_http(exc) from exc
+
+
+LotQuery = Query(default=None, max_length=20, description="traceability lot code")
+FromQuery = Query(default=None, alias="from", max_length=10, description="first event date, YYYY-MM-DD")
+ToQuery = Query(default=None, alias="to", max_length=10, description="last event date, YYYY-MM-DD")
+
+
+@router.get("/fsma204.csv", summary="FSMA 204 sortable spreadsheet of a lot and/or a date range (CSV)")
+async def fsma_selection_csv(ctx: Ctx, lot: str | None = LotQuery, start: str | None = FromQuery,
+                             end: str | None = ToQuery) -> Response:  # fmt: skip
+    """Every batch carrying the lot (with its lineage) and/or every event in the date range, as
+    `tambon export fsma204` gives it."""
+    rows = await _selection(ctx, lot, start, end)
+    return Response(fsma.to_csv(rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="fsma204.csv"'})  # fmt: skip
+
+
+@router.get("/fsma204.xlsx", summary="FSMA 204 sortable spreadsheet of a lot and/or a date range (XLSX)")
+async def fsma_selection_xlsx(ctx: Ctx, lot: str | None = LotQuery, start: str | None = FromQuery,
+                              end: str | None = ToQuery) -> Response:  # fmt: skip
+    rows = await _selection(ctx, lot, start, end)
+    return Response(fsma.to_xlsx(rows), media_type=XLSX_MEDIA,
+                    headers={"Content-Disposition": 'attachment; filename="fsma204.xlsx"'})  # fmt: skip
