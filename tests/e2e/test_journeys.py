@@ -17,7 +17,7 @@ GTIN = gs1.gtin_for_crop(201, "8850000")
 def test_buyer__scans_qr_uri__sees_verified_history_in_english_and_thai(open_page, site, world):
     page, _ = open_page()
     page.goto(f"{site}/01/{GTIN}/10/{world.sold_box}")
-    assert page.url.startswith(f"{site}/batch/{world.sold_box}")
+    assert page.url.startswith(f"{site}/batch/{world.sold_box}"), page.url
     verdict = page.locator("#verdict")
     assert "All 17 checks passed." in verdict.inner_text()
     assert page.locator("#grower").inner_text().strip() == "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท"
@@ -26,8 +26,9 @@ def test_buyer__scans_qr_uri__sees_verified_history_in_english_and_thai(open_pag
     assert "Cold chain: 3.1 °C to 6.4 °C" in page.locator('[data-stage="TRANSPORT"]').inner_text()
     # evidence thumbnails come from the evidence gateway and load
     first = page.locator("ul.files img").first
-    first.wait_for()
-    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", first.element_handle())
+    first.scroll_into_view_if_needed()  # thumbnails load lazily
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=first.element_handle())
+    page.evaluate("window.scrollTo(0, 0)")
     shot(page, "buyer-verify-en", docs=True)
     page.get_by_role("link", name="ไทย").click()
     page.wait_for_load_state()

@@ -156,6 +156,20 @@ def test_epcis__json_ld_events_with_transformation(client, world):
     assert client.get(f"/api/batches/{world.sold_box}/epcis").json() == doc
 
 
+def test_merged_lot__links_parents_and_epcis_transformation(client, world):
+    page = client.get(f"/batch/{world.merged}", headers={"Accept-Language": "en"}).text
+    assert "Made from lots" in page
+    for parent in world.merged_from:
+        assert f'<a href="/batch/{parent}">#{parent}</a>' in page
+    parent_page = client.get(f"/batch/{world.merged_from[0]}", headers={"Accept-Language": "en"}).text
+    assert "Split or merged into other lots" in parent_page
+    events = client.get(f"/batch/{world.merged}/epcis").json()["epcisBody"]["eventList"]
+    merge = next(e for e in events if e["type"] == "TransformationEvent")
+    lot_uri = f"http://testserver/01/{GTIN}/10/"
+    assert [q["epcClass"] for q in merge["inputQuantityList"]] == [f"{lot_uri}{p}" for p in world.merged_from]
+    assert merge["outputQuantityList"] == [{"epcClass": f"{lot_uri}{world.merged}", "quantity": 40.001, "uom": "KGM"}]
+
+
 def test_qr__svg_and_png_encode_the_digital_link(client, world):
     r = client.get(f"/qr/{world.sold_box}.svg")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")

@@ -119,6 +119,8 @@ class World:
     boxes: list[int] = field(default_factory=list)  # boxes split from it; boxes[0] is sold
     tampered: int = 0
     xss: int = 0
+    merged: int = 0  # made by merging two small lots of the community (`merged_from`)
+    merged_from: list[int] = field(default_factory=list)
     grant_thb: int = 0
     grant_eth: int = 0
     corrupted_cid: str = ""
@@ -422,6 +424,15 @@ def populate(project, chain, accounts, deployment, store: LocalStore, node: Thre
         xss_meta.digest, xss_meta.codec, MANGO, 1_000, 20_402, sender=prankster
     ).return_value
     provenance.addStep(w.xss, HARVEST, xss_record.digest, xss_record.codec, 0, sender=prankster)
+
+    # two small lots of the community merged into one
+    small = []
+    for i in range(2):
+        doc = _metadata(store, f"มะม่วงน้ำดอกไม้ ล็อตเล็ก {i + 1}", "small lot", str(harvest), str(harvest), [])
+        small.append(provenance.register(doc.digest, doc.codec, MANGO, 20_000 + i, 20_400, sender=community).return_value)
+    merged_doc = _metadata(store, "มะม่วงน้ำดอกไม้ ล็อตรวม", "two small lots merged", str(harvest), str(harvest), [])
+    w.merged = provenance.merge(small, merged_doc.digest, merged_doc.codec, sender=community).return_value
+    w.merged_from = small
 
     # grants: THB to the community (paid, submitted, pending), ETH to the packing house (rejected)
     deadlines = [chain.pending_timestamp + (i + 1) * 30 * DAY for i in range(3)]
