@@ -220,9 +220,10 @@ def eudr_statement(
                 starts.append(period["start"])
             if period.get("end"):
                 ends.append(period["end"])
-            if event.record.get("event") == "harvesting" and event.record.get("date"):
-                starts.append(event.record["date"])
-                ends.append(event.record["date"])
+            record = event.record or {}
+            if record.get("event") == "harvesting" and record.get("date"):
+                starts.append(record["date"])
+                ends.append(record["date"])
             supplier = supplier or block.get("supplier")
             buyer = buyer or block.get("buyer")
             for name, label in (
@@ -246,7 +247,7 @@ def eudr_statement(
                 geometry = plot["geometry"]
                 area = plot.get("area_ha") if geometry["type"] == "Point" else round(geo.area_ha(geometry), 4)
                 origin["plots"].append(plot.get("plot_id"))
-                farm = event.record.get("farm") or {}
+                farm = record.get("farm") or {}
                 features.append(
                     {
                         "type": "Feature",

@@ -88,6 +88,10 @@ def _describe(place: Any) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _qty(value: Any) -> tuple[Any, str]:
     if isinstance(value, Mapping):
         return value.get("value", ""), str(value.get("unit", ""))
@@ -114,11 +118,11 @@ def event_row(
 
     r: Mapping[str, Any] = event.record or {}
     ref = event.ref
-    commodity = r.get("commodity") if isinstance(r.get("commodity"), Mapping) else {}
-    farm = r.get("farm") if isinstance(r.get("farm"), Mapping) else {}
-    harvester = r.get("harvester") if isinstance(r.get("harvester"), Mapping) else {}
-    cooling = r.get("cooling") if isinstance(r.get("cooling"), Mapping) else {}
-    received = r.get("received") if isinstance(r.get("received"), Mapping) else {}
+    commodity = _obj(r.get("commodity"))
+    farm = _obj(r.get("farm"))
+    harvester = _obj(r.get("harvester"))
+    cooling = _obj(r.get("cooling"))
+    received = _obj(r.get("received"))
     docs = [d for d in (r.get("reference_documents") or []) if isinstance(d, Mapping)]
     qty, unit = _qty(r.get("quantity"))
     rqty, runit = _qty(received.get("quantity"))

@@ -151,7 +151,12 @@ def plot_problems(plot: Mapping, where: str = "plot") -> list[str]:
     if problems:
         return problems
     declared = plot.get("area_ha")
-    if geometry["type"] == "Point" and isinstance(declared, int | float) and declared > POINT_MAX_HA:
+    if (
+        isinstance(geometry, Mapping)
+        and geometry["type"] == "Point"
+        and isinstance(declared, int | float)
+        and declared > POINT_MAX_HA
+    ):
         problems.append(
             f"{where}: a plot of {declared} ha needs a Polygon; "
             f"a Point is allowed only up to {POINT_MAX_HA:g} ha (EUDR)"

@@ -26,7 +26,8 @@ LOG_CHUNK = 50_000
 
 def linked_bundle(document: Mapping[str, Any]) -> str | None:
     """The evidence bundle CID an ERC-721 metadata document links, if any."""
-    props = document.get("properties") if isinstance(document.get("properties"), Mapping) else {}
+    found = document.get("properties")
+    props: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     link = document.get("evidence") or props.get("evidence")
     if isinstance(link, str) and link.startswith("ipfs://"):
         return link.removeprefix("ipfs://").split("/", 1)[0]
@@ -105,7 +106,7 @@ def traces_from_events(
             for child in range(first, first + count):
                 parents[child] = (int(args["parentId"]),)
                 kinds[child] = "split"
-    cache: dict[str, tuple[Mapping | None, str | None]] = {}
+    cache: dict[str, tuple[Mapping[str, Any] | None, str | None]] = {}
 
     def load(digest: Any, codec: int) -> tuple[str | None, Mapping | None, str | None]:
         cid = cid_string(bytes(digest), int(codec))
@@ -113,12 +114,10 @@ def traces_from_events(
             return None, None, "no evidence recorded"
         if cid not in cache:
             try:
-                record = fetch_record(cid)
-                cache[cid] = (record, None)
+                cache[cid] = (fetch_record(cid), None)
             except (TambonError, OSError, ValueError, KeyError) as exc:
                 cache[cid] = (None, str(exc) or type(exc).__name__)
-        record, error = cache[cid]
-        return cid, record, error
+        return cid, *cache[cid]
 
     batches: dict[int, BatchTrace] = {}
     for batch_id, mint in mints.items():
