@@ -28,8 +28,9 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 	@# Browser tests drive Debian chromium; Thai text needs a Thai font; the web bench uses wrk.
-	command -v chromium >/dev/null || apt-get install -y chromium fonts-thai-tlwg
-	command -v wrk >/dev/null || apt-get install -y wrk || true
+	@if ! command -v chromium >/dev/null || ! command -v wrk >/dev/null || ! fc-list | grep -qi tlwg; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg wrk; \
+	fi
 
 ## One command: install everything and run the demo stack.
 demo: install
