@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -96,7 +98,7 @@ async def labels(
         ]
 
     items = await run_in_threadpool(work)
-    return ctx.templates[lang].TemplateResponse(request, "labels.html", {"items": items, "page": "labels"})
+    return ctx.templates[lang].TemplateResponse(request, "labels.html", {"items": items, "page": "labels", "extra_query": urlencode({"ids": ids})})
 
 
 @router.get("/grants", response_class=HTMLResponse)

@@ -194,6 +194,7 @@ def test_labels__printable_sheet(client, world):
     assert r.status_code == 200
     assert r.text.count('class="label"') == 2
     assert f"(01){GTIN}(10){world.boxes[1]}" in r.text
+    assert f'href="?ids={world.boxes[0]}-{world.boxes[1]}&amp;lang=th"' in r.text  # the switch keeps the sheet
     assert client.get("/labels?ids=1-500").status_code == 400
     assert client.get("/labels").status_code == 400
     assert client.get("/labels?ids=999999").status_code == 404
