@@ -72,7 +72,10 @@ def test_capture__offline_queue_survives_closed_browser_then_uploads_and_signs(
     response = page.reload()
     assert response is not None and response.from_service_worker
     # the page's own network is off (navigator.onLine is not reliable under emulation after a reload)
-    assert page.evaluate("fetch('/healthz', {cache: 'no-store'}).then(() => 'reached', () => 'failed')") == "failed"
+    assert (
+        page.evaluate("fetch('/healthz', {cache: 'no-store'}).then(() => 'reached', () => 'failed')")
+        == "failed"
+    )
     page.fill('#step [name="batch_id"]', str(box))
     page.fill('#step [name="weight_kg"]', "25.5")
     page.fill('#step [name="doc_number"]', "HL-2569-031-07")
