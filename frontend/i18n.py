@@ -90,7 +90,10 @@ def format_date(value: int | float | date | datetime | None, lang: str, *, with_
     if value is None:
         return "—"
     is_moment = isinstance(value, int | float | datetime)
-    moment = to_local(value) if is_moment else datetime(value.year, value.month, value.day)
+    if isinstance(value, int | float | datetime):
+        moment = to_local(value)
+    else:
+        moment = datetime(value.year, value.month, value.day)
     months = get_month_names("wide", locale="th" if lang == "th" else "en")
     year = moment.year + BUDDHIST_ERA_OFFSET if lang == "th" else moment.year
     text = f"{moment.day} {months[moment.month]} {year}"

@@ -32,7 +32,7 @@ def epcis_json(history: BatchHistory) -> dict[str, Any]:
     return epcis.epcis_document(
         history,
         lot_uri=lambda b: history.digital_link.rsplit("/10/", 1)[0] + f"/10/{b}",
-        quantities=lambda b: grams.get(b),
+        quantities=grams.get,
     )
 
 

@@ -35,12 +35,15 @@ def _party(address: str) -> str:
 
 
 def epcis_document(
-    history: BatchHistory, lot_uri: Callable[[int], str], quantities: Callable[[int], int]
+    history: BatchHistory, lot_uri: Callable[[int], str], quantities: Callable[[int], int | None]
 ) -> dict[str, Any]:
     """EPCISDocument for `history` (and its ancestors); `lot_uri(id)` names a lot, `quantities(id)` its grams."""
 
     def qty(batch_id: int) -> dict[str, Any]:
-        return {"epcClass": lot_uri(batch_id), "quantity": quantities(batch_id) / 1000, "uom": KGM}
+        grams = quantities(batch_id)
+        if grams is None:  # a lot outside this history (e.g. a sibling box): named, not measured
+            return {"epcClass": lot_uri(batch_id)}
+        return {"epcClass": lot_uri(batch_id), "quantity": grams / 1000, "uom": KGM}
 
     def base(e: Event, kind: str) -> dict[str, Any]:
         return {
@@ -71,7 +74,7 @@ def epcis_document(
             ev = base(e, "ObjectEvent")
             ev.update(
                 action="OBSERVE",
-                bizStep=STAGE_BIZSTEPS.get(stage, "cbv:BizStep-inspecting"),
+                bizStep=STAGE_BIZSTEPS.get(stage or "", "cbv:BizStep-inspecting"),
                 disposition="cbv:Disp-in_transit" if stage == "TRANSPORT" else "cbv:Disp-active",
                 quantityList=[qty(a["batchId"])],
                 readPoint={"id": _party(a["actor"])},

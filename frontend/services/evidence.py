@@ -72,7 +72,7 @@ class EvidenceService:
     retry_seconds: float = 30.0
     timeout: float = 20.0
     _proved: Lru[Proof] = field(default_factory=lambda: Lru(8192))
-    _failed: Expiring[Proof] | None = None
+    _failed: Expiring[Proof] = field(init=False)
 
     def __post_init__(self) -> None:
         self._failed = Expiring(self.retry_seconds)

@@ -151,6 +151,9 @@ def test_epcis__json_ld_events_with_transformation(client, world):
         "uom": "CEL",
     }
     assert all(e["eventTime"].endswith("Z") for e in events)
+    field_lot = client.get(f"/batch/{world.lot}/epcis").json()["epcisBody"]["eventList"]
+    split_out = next(e for e in field_lot if e["type"] == "TransformationEvent")["outputQuantityList"]
+    assert {q["epcClass"] for q in split_out} == {f"{lot_uri}{b}" for b in world.boxes}
     assert client.get("/batch/999999/epcis").status_code == 404
     assert client.get("/batch/x/epcis").status_code == 400
     assert client.get(f"/api/batches/{world.sold_box}/epcis").json() == doc
