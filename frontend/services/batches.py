@@ -444,7 +444,12 @@ class BatchService:
         )
         roots = [b for b in ids if not self.parents(head, b)]
         grower = next(
-            (e.args["producer"] for e in events if e.name == "BatchRegistered" and e.args["batchId"] in roots), producer
+            (
+                e.args["producer"]
+                for e in events
+                if e.name == "BatchRegistered" and e.args["batchId"] in roots
+            ),
+            producer,
         )
         addresses = {producer, holder, grower} | {s.actor for s in steps}
         transfers = transfers_from_events(events, times)

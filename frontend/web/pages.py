@@ -52,7 +52,9 @@ async def batch_epcis(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     return JSONResponse(epcis_json(history), media_type=EPCIS_MEDIA)
 
 
-@data_router.get("/qr/{batch_id}.svg", include_in_schema=True, tags=["labels"], summary="QR code (SVG) of a batch")
+@data_router.get(
+    "/qr/{batch_id}.svg", include_in_schema=True, tags=["labels"], summary="QR code (SVG) of a batch"
+)
 async def qr_svg_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     label = await run_in_threadpool(ctx.batches.label, head, batch_id)
     return Response(
@@ -62,7 +64,9 @@ async def qr_svg_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response
     )
 
 
-@data_router.get("/qr/{batch_id}.png", include_in_schema=True, tags=["labels"], summary="QR code (PNG) of a batch")
+@data_router.get(
+    "/qr/{batch_id}.png", include_in_schema=True, tags=["labels"], summary="QR code (PNG) of a batch"
+)
 async def qr_png_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     label = await run_in_threadpool(ctx.batches.label, head, batch_id)
     return Response(
@@ -98,7 +102,9 @@ async def labels(
         ]
 
     items = await run_in_threadpool(work)
-    return ctx.templates[lang].TemplateResponse(request, "labels.html", {"items": items, "page": "labels", "extra_query": urlencode({"ids": ids})})
+    return ctx.templates[lang].TemplateResponse(
+        request, "labels.html", {"items": items, "page": "labels", "extra_query": urlencode({"ids": ids})}
+    )
 
 
 @router.get("/grants", response_class=HTMLResponse)

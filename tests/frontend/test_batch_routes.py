@@ -170,7 +170,9 @@ def test_merged_lot__links_parents_and_epcis_transformation(client, world):
     merge = next(e for e in events if e["type"] == "TransformationEvent")
     lot_uri = f"http://testserver/01/{GTIN}/10/"
     assert [q["epcClass"] for q in merge["inputQuantityList"]] == [f"{lot_uri}{p}" for p in world.merged_from]
-    assert merge["outputQuantityList"] == [{"epcClass": f"{lot_uri}{world.merged}", "quantity": 40.001, "uom": "KGM"}]
+    assert merge["outputQuantityList"] == [
+        {"epcClass": f"{lot_uri}{world.merged}", "quantity": 40.001, "uom": "KGM"}
+    ]
 
 
 def test_qr__svg_and_png_encode_the_digital_link(client, world):
@@ -197,7 +199,9 @@ def test_labels__printable_sheet(client, world):
     assert r.status_code == 200
     assert r.text.count('class="label"') == 2
     assert f"(01){GTIN}(10){world.boxes[1]}" in r.text
-    assert f'href="?ids={world.boxes[0]}-{world.boxes[1]}&amp;lang=th"' in r.text  # the switch keeps the sheet
+    assert (
+        f'href="?ids={world.boxes[0]}-{world.boxes[1]}&amp;lang=th"' in r.text
+    )  # the switch keeps the sheet
     assert client.get("/labels?ids=1-500").status_code == 400
     assert client.get("/labels").status_code == 400
     assert client.get("/labels?ids=999999").status_code == 404

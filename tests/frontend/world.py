@@ -429,8 +429,14 @@ def populate(project, chain, accounts, deployment, store: LocalStore, node: Thre
     small = []
     for i in range(2):
         doc = _metadata(store, f"มะม่วงน้ำดอกไม้ ล็อตเล็ก {i + 1}", "small lot", str(harvest), str(harvest), [])
-        small.append(provenance.register(doc.digest, doc.codec, MANGO, 20_000 + i, 20_400, sender=community).return_value)
-    merged_doc = _metadata(store, "มะม่วงน้ำดอกไม้ ล็อตรวม", "two small lots merged", str(harvest), str(harvest), [])
+        small.append(
+            provenance.register(
+                doc.digest, doc.codec, MANGO, 20_000 + i, 20_400, sender=community
+            ).return_value
+        )
+    merged_doc = _metadata(
+        store, "มะม่วงน้ำดอกไม้ ล็อตรวม", "two small lots merged", str(harvest), str(harvest), []
+    )
     w.merged = provenance.merge(small, merged_doc.digest, merged_doc.codec, sender=community).return_value
     w.merged_from = small
 
