@@ -253,3 +253,34 @@ def test_openapi__lists_the_json_api(client):
         assert path in schema["paths"]
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text
+
+
+def test_chain_node_down__friendly_502_and_ids_still_checked(world, site_settings, web_settings):
+    from fastapi.testclient import TestClient
+
+    from frontend.app import create_app
+    from tests.frontend.world import free_port
+
+    dead = site_settings.model_copy(update={"rpc_url": f"http://127.0.0.1:{free_port()}"})
+    with TestClient(create_app(dead, web_settings)) as c:
+        r = c.get(f"/batch/{world.sold_box}", headers={"Accept-Language": "en"})
+        assert r.status_code == 502 and "Something is not answering" in r.text
+        assert c.get("/batch/abc").status_code == 400
+        assert c.get(f"/api/batches/{world.sold_box}").json()["detail"].startswith("chain node unreachable")
+
+
+def test_evidence_store_down__page_renders_checks_unknown_not_passed(world, site_settings, web_settings):
+    from fastapi.testclient import TestClient
+
+    from frontend.app import create_app
+    from tests.frontend.world import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    offline = site_settings.model_copy(update={"gateway_url": dead, "evidence_api_url": dead})
+    with TestClient(create_app(offline, web_settings)) as c:
+        data = c.get(f"/api/batches/{world.sold_box}").json()
+        assert data["summary"]["unknown"] > 0 and data["summary"]["fail"] == 0
+        evidence = [x for x in data["checks"] if x["name"] == "evidence"]
+        assert evidence and all(x["status"] == "unknown" for x in evidence)
+        page = c.get(f"/batch/{world.sold_box}", headers={"Accept-Language": "en"}).text
+        assert "could not be completed" in page and "Evidence could not be checked" in page
