@@ -144,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (bounded)")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="paced rounds; the median round is reported")
     parser.add_argument(
         "--rate", type=float, default=400.0, help="paced arrival rate (requests/s), 2x the target"
     )
@@ -226,8 +227,14 @@ def main() -> None:
             new_head_ms = (time.perf_counter() - t0) * 1000
             for _ in range(4 * args.workers):
                 httpx.get(page, timeout=60)
-            load_before = os.getloadavg()[0]
-            paced = run_paced(page, args.rate, args.duration, args.connections)
+            rounds = []
+            for _ in range(args.rounds):
+                load_before = os.getloadavg()[0]
+                result_round = run_paced(page, args.rate, args.duration, args.connections)
+                result_round["host_load_1min"] = load_before
+                rounds.append(result_round)
+            # the headline is the median round by p99 (the host is shared; every round is listed)
+            paced = sorted(rounds, key=lambda r: r["p99_ms"])[len(rounds) // 2]
             saturation = anchor = None
             if shutil.which("wrk"):
                 saturation = run_wrk(page, args.duration, args.connections, 2)
@@ -249,7 +256,16 @@ def main() -> None:
         "connections": args.connections,
         "workers": args.workers,
         "cpus": os.cpu_count(),
-        "host_load_1min": round(load_before, 2),
+        "host_load_1min": round(paced["host_load_1min"], 2),
+        "rounds": [
+            {
+                "rps": round(r["rps"], 1),
+                "p99_ms": round(r["p99_ms"], 2),
+                "errors": r["errors"],
+                "host_load_1min": round(r["host_load_1min"], 2),
+            }
+            for r in rounds
+        ],
         "page_bytes": len(first.content),
         "page_checks": 17,
         "new_head_render_ms": round(new_head_ms, 1),

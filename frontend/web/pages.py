@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from frontend.deps import BatchId, ChainHead, Ctx, Lang, parse_id
 from frontend.errors import BadInput
+from frontend.services.batches import evidence_ref
 from frontend.services.qr import qr_png, qr_svg
 from frontend.views import epcis_json, render_batch, render_grants
 
@@ -129,14 +130,18 @@ async def wallet_submit(request: Request, ctx: Ctx, lang: Lang, head: ChainHead)
 
 @router.get("/wallet/council", response_class=HTMLResponse)
 async def wallet_council(request: Request, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
-    board = await run_in_threadpool(ctx.grants.dashboard, head)
-    pending = [
-        (g, m)
-        for g in board.grants
-        if not g.cancelled
-        for m in g.milestones
-        if m.status in ("SUBMITTED", "ESCALATED")
-    ]
+    def work():
+        board = ctx.grants.dashboard(head)
+        pending = [
+            (g, m, evidence_ref(ctx.evidence.prove(m.evidence_cid) if m.evidence_cid else None))
+            for g in board.grants
+            if not g.cancelled
+            for m in g.milestones
+            if m.status in ("SUBMITTED", "ESCALATED")
+        ]
+        return board, pending
+
+    board, pending = await run_in_threadpool(work)
     return ctx.templates[lang].TemplateResponse(
         request, "wallet_council.html", {"board": board, "pending": pending, "page": "council"}
     )

@@ -205,4 +205,7 @@ def test_wallet_pages__list_submittable_and_pending(client, world):
     assert '<script src="/static/wallet.js" defer></script>' in submit
     council = client.get("/wallet/council", headers={"Accept-Language": "th"}).text
     assert f'data-grant="{world.grant_thb}" data-milestone="1"' in council and "ลงนามอนุมัติจ่าย" in council
+    assert "walls and roof" in council  # the evidence record, read from the verified bundle
+    assert f"{world.gateway_url}/ipfs/{world.evidence['milestone1']}/photo.png" in council
+    assert 'data-check="evidence" data-status="pass"' in council
     assert client.get("/static/wallet.js").status_code == 200
