@@ -26,9 +26,11 @@ def _detector() -> cv2.aruco.ArucoDetector:
     params = cv2.aruco.DetectorParameters()
     params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
     params.cornerRefinementWinSize = 3
-    params.adaptiveThreshWinSizeMin = 5
-    params.adaptiveThreshWinSizeMax = 25
-    params.adaptiveThreshWinSizeStep = 10
+    # Two adaptive-threshold window sizes (7 and 23 px) cover markers of 25-150 px on the working
+    # image; OpenCV's default tries seven.
+    params.adaptiveThreshWinSizeMin = 7
+    params.adaptiveThreshWinSizeMax = 23
+    params.adaptiveThreshWinSizeStep = 16
     params.minMarkerPerimeterRate = 0.04
     return cv2.aruco.ArucoDetector(_DICTIONARY, params)
 

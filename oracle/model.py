@@ -93,6 +93,7 @@ def load_model(
     opts.intra_op_num_threads = threads or os.cpu_count() or 1
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-wait beside OpenCV
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
         opts.optimized_model_filepath = str(cache_dir / f"grader-{actual[:12]}.opt.onnx")

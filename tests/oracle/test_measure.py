@@ -113,7 +113,7 @@ def test_decode_image__large_photo__reduced_working_copy():
     img = np.full((3000, 4000, 3), 128, np.uint8)
     ok, buf = cv2.imencode(".jpg", img)
     work = decode_image(buf.tobytes())
-    assert 320 <= max(work.shape[:2]) <= 480
+    assert 640 <= max(work.shape[:2]) <= 1280
 
 
 def test_decode_image__png__accepted():
