@@ -17,6 +17,7 @@ from frontend import i18n
 from frontend.errors import Upstream
 from frontend.services.batches import BatchService
 from frontend.services.cache import Lru
+from frontend.services.catalog import RECORD_LABELS
 from frontend.services.chain import ChainReader, Head, head_from_block
 from frontend.services.evidence import EvidenceService
 from frontend.services.grants import GrantService
@@ -46,7 +47,11 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
     env.filters["pct"] = lambda bps: i18n.format_amount(bps, 2, lang, places=1) + "%"
     env.filters["tojson_attr"] = lambda v: json.dumps(v, separators=(",", ":"))
     env.globals.update(
-        lang=lang, languages=i18n.LANGUAGES, org_name=web.org_name, gateway_url=settings.gateway_url
+        record_labels=RECORD_LABELS,
+        lang=lang,
+        languages=i18n.LANGUAGES,
+        org_name=web.org_name,
+        gateway_url=settings.gateway_url,
     )
     return Jinja2Templates(env=env)
 

@@ -140,6 +140,15 @@ TH = {
     "What was done": "งานที่ทำ",
     "Upload and submit": "อัปโหลดและส่ง",
     "Packed into this lot by": "บรรจุเป็นล็อตนี้โดย",
+    # record.json field labels (frontend/services/catalog.py)
+    "Place": "สถานที่",
+    "Who": "ผู้ดำเนินการ",
+    "Stage": "ขั้นตอน",
+    "Note": "บันทึก",
+    "Weight (kg)": "น้ำหนัก (กก.)",
+    "Temperature log (°C)": "บันทึกอุณหภูมิ (°C)",
+    "Vehicle": "ยานพาหนะ",
+    "Fertiliser": "ปุ๋ย",
     # crops (dynamic, from frontend/services/catalog.py)
     "Jasmine rice": "ข้าวหอมมะลิ",
     "Sticky rice": "ข้าวเหนียว",

@@ -55,3 +55,17 @@ MILESTONE_LABELS = {
 
 def crop_label(code: int) -> str:
     return CROPS.get(int(code), f"Crop {int(code)}")
+
+
+#: Friendly labels for common record.json fields (others are shown by their key).
+RECORD_LABELS = {
+    "place": "Place",
+    "who": "Who",
+    "stage": "Stage",
+    "note": "Note",
+    "weight_kg": "Weight (kg)",
+    "temperature_log_c": "Temperature log (°C)",
+    "vehicle": "Vehicle",
+    "fertiliser": "Fertiliser",
+    "milestone": "Milestone",
+}

@@ -31,6 +31,17 @@
     const accounts = await wallet().request({ method: "eth_requestAccounts" });
     account = accounts[0];
     say(document.getElementById("account"), t("connected") + " " + account);
+    // A community sees its own milestones first; the server refuses anyone else's anyway.
+    const select = document.getElementById("milestone");
+    if (select) {
+      let firstOwn = null;
+      for (const option of select.options) {
+        const own = option.dataset.recipient && option.dataset.recipient.toLowerCase() === account.toLowerCase();
+        option.disabled = !own;
+        if (own && firstOwn === null) firstOwn = option;
+      }
+      if (firstOwn && select.selectedOptions[0] && select.selectedOptions[0].disabled) firstOwn.selected = true;
+    }
     return account;
   }
 

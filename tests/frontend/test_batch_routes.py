@@ -30,6 +30,7 @@ def test_verify_page__sold_box__shows_grower_chain_and_all_checks_pass(client, w
     assert page.index('data-stage="CULTIVATION"') < page.index('data-stage="MARKETING"')
     assert "Cold chain: 3.1 °C to 6.4 °C" in page
     assert "แปลง 3 บ้านหนองสนิท จ.สุรินทร์" in page  # place from the cultivation record.json
+    assert "<dt>Temperature log (°C)</dt><dd>3.1, 4.0, 5.2, 6.4</dd>" in page
     assert 'data-grade="EXTRA"' in page and "96.3%" in page
     assert 'data-grade="CLASS_I"' in page  # the parent lot's grade, shown with its lot
     assert f"{world.gateway_url}/ipfs/{world.evidence['cultivation']}/photo.png" in page
@@ -43,6 +44,7 @@ def test_verify_page__thai__buddhist_era_dates_and_thai_labels(client, world):
     assert "ผ่านการตรวจสอบทั้งหมด 17 รายการ" in page and "การเก็บเกี่ยว" in page and "ชั้นพิเศษ" in page
     assert re.search(r"\d{1,2} [ก-๙]+ 25\d\d", page)  # e.g. 26 พฤศจิกายน 2569
     assert "8 พฤศจิกายน 2568" in page  # harvest day 2025-11-08 in the Buddhist era
+    assert "<dt>สถานที่</dt>" in page
 
 
 def test_verify_page__abstain_grade__awaiting_human_review(client, world):
