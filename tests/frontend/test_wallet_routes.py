@@ -86,6 +86,22 @@ def test_upload__over_size_limit__413(world, site_settings):
     with TestClient(create_app(site_settings, WebSettings(max_upload_bytes=1000))) as small:
         r = upload(small, [("big.png", png(64, 64, (9, 9, 9)) + bytes(2000), "image/png")])
         assert r.status_code == 413 and "limit" in r.json()["detail"]
+        # refused by its Content-Length before the body is read (nothing is spooled to disk)
+        huge = small.post(
+            "/api/evidence",
+            content=b"x" * 200_000,
+            headers={"content-type": "multipart/form-data; boundary=b"},
+        )
+        assert huge.status_code == 413 and "limit" in huge.json()["detail"]
+
+        def chunks():
+            for _ in range(40):
+                yield b"x" * 10_000
+
+        chunked = small.post(
+            "/api/evidence", content=chunks(), headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+        assert 400 <= chunked.status_code < 500
 
 
 def test_submit__server_built_calldata_submits_the_milestone(client, world, w3):
