@@ -257,7 +257,8 @@ def _cell_percentile(val: np.ndarray, where: np.ndarray, cell: int, q: float) ->
         for c in range(cols):
             sel = val[ys[r] : ys[r + 1], xs[c] : xs[c + 1]][where[ys[r] : ys[r + 1], xs[c] : xs[c + 1]]]
             if sel.size >= 0.1 * cell * cell:
-                grid[r, c] = np.percentile(sel, q)
+                kth = int(q / 100 * (sel.size - 1))
+                grid[r, c] = np.partition(sel, kth)[kth]  # np.percentile's overhead is 5x this
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
