@@ -11,7 +11,7 @@ from frontend.context import AppContext
 from frontend.errors import BadInput
 from frontend.services.chain import Head
 
-_ID = re.compile(r"^\d{1,20}$")
+_ID = re.compile(r"^[0-9]{1,20}$")  # ASCII digits only: \d also matches Thai digits
 MAX_ID = 2**64 - 1
 
 

@@ -11,8 +11,8 @@ import re
 
 from frontend.errors import BadInput
 
-_GTIN = re.compile(r"^\d{14}$")
-_LOT = re.compile(r"^[1-9]\d{0,19}$")
+_GTIN = re.compile(r"^[0-9]{14}$")
+_LOT = re.compile(r"^[1-9][0-9]{0,19}$")
 
 
 def check_digit(digits: str) -> int:

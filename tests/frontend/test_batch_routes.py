@@ -74,7 +74,7 @@ def test_verify_page__xss_payloads_in_chain_and_ipfs_strings__escaped(client, wo
     assert api["metadata"]["image"] is None
 
 
-@pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "0x10", "1e3", "99999999999999999999999", "%20"])
+@pytest.mark.parametrize("bad", ["abc", "-1", "1.5", "0x10", "1e3", "99999999999999999999999", "%20", "๑๒"])
 def test_verify_page__malformed_id__400(client, bad):
     r = client.get(f"/batch/{bad}")
     assert r.status_code == 400
