@@ -81,7 +81,7 @@ def evidence_node(root: Path) -> tuple[LocalStore, ThreadServer]:
 
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A small valid PNG of one colour (evidence photos for tests)."""
+    """A small valid PNG: a fruit-like disc of colour `rgb`, shaded, on a leaf-green background."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
@@ -91,8 +91,19 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
         )
 
-    row = b"\x00" + bytes(rgb) * width
-    raw = zlib.compress(row * height)
+    cx, cy, radius = width / 2, height / 2, min(width, height) * 0.38
+    rows = []
+    for y in range(height):
+        row = bytearray(b"\x00")
+        for x in range(width):
+            d = ((x - cx) ** 2 + (y - cy) ** 2) ** 0.5
+            if d <= radius:
+                shade = 1.15 - 0.45 * (((x - cx * 0.8) ** 2 + (y - cy * 0.7) ** 2) ** 0.5) / (radius * 1.6)
+                row += bytes(max(0, min(255, int(c * shade))) for c in rgb)
+            else:
+                row += bytes((70 + y * 60 // max(1, height), 120 + y * 50 // max(1, height), 60))
+        rows.append(bytes(row))
+    raw = zlib.compress(b"".join(rows))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
@@ -196,7 +207,7 @@ def _metadata(
 
 
 def _bundle(store: LocalStore, record: dict, colour: tuple[int, int, int]) -> OnchainCid:
-    return build_bundle(store, record, {"photo.png": png(64, 48, colour)}).onchain
+    return build_bundle(store, record, {"photo.png": png(240, 180, colour)}).onchain
 
 
 _SHARED: dict[tuple[int, str], World] = {}
