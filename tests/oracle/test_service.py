@@ -268,3 +268,22 @@ def test_fruit_weight__only_plausible_numbers():
     assert fruit_weight({"fruit_weight_g": "350"}) is None
     assert fruit_weight({"fruit_weight_g": -1}) is None
     assert fruit_weight(None) is None
+
+
+def test_run_loop__node_errors__retried_with_backoff(deployed, store, grader_, tmp_path, monkeypatch):
+    oracle = make_oracle(deployed, store, grader_, tmp_path)
+    calls = []
+    real_step = oracle.step
+
+    def flaky_step():
+        calls.append(1)
+        if len(calls) <= 2:
+            raise ConnectionError("node briefly down")
+        return real_step()
+
+    monkeypatch.setattr(oracle, "step", flaky_step)
+    monkeypatch.setattr("oracle.service.time.sleep", lambda s: None)
+    onchain = bundle(store, 600, n_photos=1)
+    deployed.register(onchain)
+    oracle.run(stop=lambda: len(calls) >= 3)
+    assert len(deployed.attested_logs(onchain.digest)) == 1
