@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from frontend import i18n
@@ -60,8 +61,8 @@ def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:
                 points,
                 start,
                 head.timestamp,
-                money=lambda v, token=token: i18n.format_token(v, token.symbol, token.decimals, lang),
-                date=lambda ts: i18n.format_date(ts, lang),
+                money=partial(_money, symbol=token.symbol, decimals=token.decimals, lang=lang),
+                date=partial(_date, lang=lang),
                 labels={
                     "budget": gettext("Budget"),
                     "funded": gettext("Funded"),
@@ -73,3 +74,11 @@ def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:
         return template.render(board=board, charts=charts, page="grants").encode("utf-8")
 
     return ctx.page(("grants", head.hash, lang), make)
+
+
+def _date(ts: int, lang: str) -> str:
+    return i18n.format_date(ts, lang)
+
+
+def _money(units: int, symbol: str, decimals: int, lang: str) -> str:
+    return i18n.format_token(units, symbol, decimals, lang)

@@ -16,7 +16,7 @@ from frontend.locales.th_messages import TH
 def build() -> list[str]:
     with (LOCALES_DIR / "messages.pot").open("rb") as f:
         template = read_po(f)
-    ids = [m.id for m in template if m.id] + [k for k in TH if k not in template]
+    ids = [m.id for m in template if isinstance(m.id, str) and m.id] + [k for k in TH if k not in template]
     missing = []
     for lang in ("th", "en"):
         catalog = Catalog(locale=lang, project="tambon-trust", version="1.0", charset="utf-8")

@@ -310,7 +310,8 @@ def metadata_view(document: Mapping | None, evidence: EvidenceService) -> dict[s
             attributes.append(
                 {"trait_type": str(item.get("trait_type", ""))[:80], "value": str(item["value"])[:200]}
             )
-    props = document.get("properties") if isinstance(document.get("properties"), Mapping) else {}
+    raw_props = document.get("properties")
+    props: Mapping[str, Any] = raw_props if isinstance(raw_props, Mapping) else {}
     linked = document.get("evidence") or props.get("evidence")
     return {
         "name": str(document.get("name", ""))[:200] or None,

@@ -74,7 +74,7 @@ class ChainReader:
         self.from_block = chain.deployment.block
         self._events = {
             c.address: {
-                "0x" + event_abi_to_log_topic(abi).hex(): abi["name"]
+                "0x" + event_abi_to_log_topic(abi).hex(): str(abi["name"])  # type: ignore[arg-type, typeddict-item]
                 for abi in c.abi
                 if abi.get("type") == "event"
             }
@@ -91,7 +91,7 @@ class ChainReader:
 
     def head(self) -> Head:
         try:
-            return head_from_block(self.w3.eth.get_block("latest"))
+            return head_from_block(dict(self.w3.eth.get_block("latest")))
         except Exception as exc:  # requests' connection errors, node errors
             raise Upstream(f"chain node unreachable: {exc}") from exc
 

@@ -121,7 +121,7 @@ def money_series(
     state: dict[str, tuple[int, int]] = {}
     for e in sorted(events, key=lambda e: (e.block_number, e.log_index)):
         gid = e.args.get("grant_id")
-        symbol = token_of.get(gid)
+        symbol = token_of.get(gid) if isinstance(gid, int) else None
         if symbol is None:
             continue
         funded, released = state.get(symbol, (0, 0))

@@ -199,9 +199,9 @@ class WalletService:
             domain(ESCROW_DOMAIN_NAME, self.reader.chain_id, self.reader.escrow.address),
         )
 
-    def members(self, head: Head) -> tuple[list[str], int]:
+    def members(self, head: Head) -> tuple[list[str], int]:  # checksummed addresses
         e = self.reader.escrow
-        members = [
+        members: list[str] = [
             to_checksum_address(m) for m in self.reader.call(head, e.functions.members(), key=("members",))
         ]
         return members, int(self.reader.call(head, e.functions.threshold(), key=("threshold",)))
