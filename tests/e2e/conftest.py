@@ -8,6 +8,7 @@ page's requests go to a Playwright exposed function that signs with eth-account 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from web3 import Web3
 from tambon.typed_data import sign
 from tests.frontend.world import ThreadServer, free_port, shared_world
 
+# Screenshots go to test-artifacts/; with TAMBON_UPDATE_SCREENSHOTS=1 three of them also refresh
+# docs/screenshots/ (the README's images).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -182,7 +185,7 @@ def shot(page, name: str, *, docs: bool = False) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if docs:
+    if docs and os.environ.get("TAMBON_UPDATE_SCREENSHOTS") == "1":  # refresh the README's images
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SHOTS / f"{name}.png")
     return path
