@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from oracle.errors import ImageError, OracleError
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM
 from oracle.measure import FEATURES, decode_image, measure
 from oracle.model import LoadedModel, get_model
+
+# Workers start fresh: forking a process that runs threads (ONNX Runtime, a web3 client) can deadlock.
+_SPAWN = get_context("spawn")
 
 ABSTAIN = "ABSTAIN"
 GRADES = ("EXTRA", "CLASS_I", "CLASS_II", "REJECT", ABSTAIN)
@@ -131,7 +135,7 @@ class Grader:
         if workers <= 1:
             yield from self._decide_stream(map(_measure_file, jobs), weight_g)
             return
-        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init_worker) as pool:
             yield from self._decide_stream(pool.map(_measure_file, jobs, chunksize=8), weight_g)
 
     def grade_many_bytes(
@@ -208,4 +212,4 @@ def _measure_star(args: tuple[str, bytes, float, int | None]) -> _Measured:
 
 def new_pool(workers: int | None = None) -> ProcessPoolExecutor:
     """A process pool for measuring photos (one OpenCV thread per worker)."""
-    return ProcessPoolExecutor(workers or os.cpu_count() or 1, initializer=_init_worker)
+    return ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=_SPAWN, initializer=_init_worker)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +38,9 @@ import numpy as np
 
 from oracle.geometry import axis_lengths
 from oracle.marker import DEFAULT_MARKER_MM, marker_image
+
+# Workers start fresh: forking a process that runs threads (ONNX Runtime, a web3 client) can deadlock.
+_SPAWN = get_context("spawn")
 
 CLASSES = ("EXTRA", "CLASS_I", "CLASS_II", "REJECT")
 #: Defect area fraction limits: <= 0.015 EXTRA, <= 0.055 CLASS_I, <= 0.13 CLASS_II, above REJECT.
@@ -484,7 +488,7 @@ def iter_dataset(n_fruits: int, views: int, seed: int, workers: int = 1) -> Iter
     if workers <= 1:
         yield from map(_render_job, jobs)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, mp_context=_SPAWN) as pool:
         yield from pool.map(_render_job, jobs, chunksize=16)
 
 
