@@ -1,0 +1,104 @@
+"""Collect bench/results/*.json into one table (figure, goal, anchor, measured) in bench/README.md.
+
+Run by `make bench` after every `bench-*` target. A missing result is listed as not measured, never
+filled in; the verdict column compares the measured figure with the issue's goal.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+README = REPO / "bench" / "README.md"
+
+
+@dataclass(frozen=True)
+class Goal:
+    result: str  # bench/results/<result>.json
+    figure: str
+    limit: float
+    at_most: bool  # True: measured <= limit is good
+    anchor: str | None = None  # key in the same file measured in the same run
+    anchor_label: str = ""
+    unit: str = ""
+
+
+GOALS = [
+    Goal("gas", "grant_release_3of5_eth", 66_000, True, "anchor_safe_3of5_eth", "Safe v1.4.1 3-of-5", "gas"),
+    Goal("gas", "grant_release_3of5_erc20", 88_000, True, "anchor_safe_3of5_erc20", "Safe v1.4.1 3-of-5", "gas"),
+    Goal("gas", "milestone_submit", 55_000, True, unit="gas"),
+    Goal("gas", "batch_register", 90_000, True, "anchor_snekmate_erc721_mint_uri", "snekmate ERC-721 + URI", "gas"),
+    Goal("gas", "batch_register_per_batch_in_50", 30_000, True, unit="gas"),
+    Goal("gas", "step_add", 35_000, True, unit="gas"),
+    Goal("gas", "attest_single", 60_000, True, "anchor_eas_attest", "EAS attest", "gas"),
+    Goal("gas", "attest_per_item_in_50", 30_000, True, "anchor_eas_multiattest_per_item_in_50", "EAS multiAttest", "gas"),
+    Goal("evidence", "cid_mb_per_s", 0.8, False, "sha256_mb_per_s", "hashlib sha256 (goal: ≥ 0.8 ×)", "MB/s"),
+    Goal("evidence", "cid_mb_per_s", 1.0, False, "js_importer_mb_per_s", "npm ipfs-unixfs-importer (goal: ≥ 1 ×)", "MB/s"),
+    Goal("oracle", "images_per_s_batched", 150, False, unit="images/s"),
+    Goal("oracle", "p95_ms_single", 20, True, unit="ms"),
+    Goal("oracle", "evidence_to_attestation_s", 3, True, unit="s"),
+    Goal("web", "rps", 200, False, unit="req/s"),
+    Goal("web", "p99_ms", 50, True, unit="ms"),
+    Goal("web", "errors", 0, True),
+    Goal("compliance", "fsma204_export_10k_events_s", 2, True, "anchor_openpyxl_xlsx_10k_s", "openpyxl, same rows", "s"),
+]
+
+
+def _load(name: str) -> dict:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 100 else f"{value:,.4g}"
+
+
+def rows() -> list[tuple[str, str, str, str, str]]:
+    out = []
+    for goal in GOALS:
+        data = _load(goal.result)
+        measured = data.get(goal.figure)
+        anchor = data.get(goal.anchor) if goal.anchor else None
+        relative = goal.anchor is not None and goal.result == "evidence"
+        if relative:  # a ratio goal against the anchor measured beside it
+            target = goal.limit * anchor if anchor else None
+            goal_text = f"≥ {goal.limit:g} × anchor"
+        else:
+            target = goal.limit
+            goal_text = f"{'≤' if goal.at_most else '≥'} {_fmt(goal.limit)}"
+        if measured is None or target is None:
+            verdict = "not measured"
+        else:
+            ok = (operator.le if goal.at_most else operator.ge)(measured, target)
+            verdict = "met" if ok else "**not met**"
+        anchor_text = f"{goal.anchor_label}: {_fmt(anchor)}" if goal.anchor else "—"
+        unit = f" {goal.unit}" if goal.unit else ""
+        out.append((f"`{goal.figure}`", goal_text + unit, anchor_text, _fmt(measured), verdict))
+    return out
+
+
+def main() -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`scripts/bench_summary.py`) from `bench/results/*.json`; each figure comes from",
+        "its `scripts/bench_*.py` run, with the anchor measured in the same run. The JSON files hold the detail",
+        "(rounds, medians, machine load, method).",
+        "",
+        "| figure | goal | anchor (same run) | measured | verdict |",
+        "|---|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows()),
+        "",
+    ]
+    README.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
