@@ -90,6 +90,15 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def cpu_pressure() -> float | None:
+    """Share of the last 10 s in which some runnable task waited for a CPU (Linux PSI), in percent."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return float(line.split("avg10=")[1].split()[0])
+
+
 def run_wrk(url: str, duration: int, connections: int, threads: int) -> dict:
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s", url],
@@ -144,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (bounded)")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3, help="paced rounds; the median round is reported")
+    parser.add_argument("--rounds", type=int, default=5, help="paced rounds; the median round is reported")
     parser.add_argument(
         "--rate", type=float, default=400.0, help="paced arrival rate (requests/s), 2x the target"
     )
@@ -230,8 +239,10 @@ def main() -> None:
             rounds = []
             for _ in range(args.rounds):
                 load_before = os.getloadavg()[0]
+                pressure_before = cpu_pressure()
                 result_round = run_paced(page, args.rate, args.duration, args.connections)
                 result_round["host_load_1min"] = load_before
+                result_round["cpu_pressure_before_pct"] = pressure_before
                 rounds.append(result_round)
             # the headline is the median round by p99 (the host is shared; every round is listed)
             paced = sorted(rounds, key=lambda r: r["p99_ms"])[len(rounds) // 2]
@@ -263,6 +274,7 @@ def main() -> None:
                 "p99_ms": round(r["p99_ms"], 2),
                 "errors": r["errors"],
                 "host_load_1min": round(r["host_load_1min"], 2),
+                "cpu_pressure_before_pct": r["cpu_pressure_before_pct"],
             }
             for r in rounds
         ],
