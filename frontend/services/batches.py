@@ -25,8 +25,8 @@ from frontend.services import gs1
 from frontend.services.catalog import GRADES, STAGES, crop_label
 from frontend.services.chain import ChainReader, Event, Head, topic_uint
 from frontend.services.evidence import FAIL, PASS, UNKNOWN, EvidenceService, Proof
-from tambon.attestation import Attestation, merkle_proof, recover_attestation, recover_batch_item
-from tambon.cid import DAG_PB, RAW, cid_string
+from tambon.attestation import Attestation, merkle_proof, merkle_root, recover_attestation, recover_batch_item
+from tambon.cid import DAG_PB, RAW, OnchainCid
 from tambon.errors import SignatureError, TambonError
 
 MAX_LINEAGE = 32
@@ -282,8 +282,6 @@ def signature_check(
             items = [_attestation_from_args(a) for a in args["attestations"]]
             index = items.index(att)
             leaves = [a.struct_hash() for a in items]
-            from tambon.attestation import merkle_root
-
             root = merkle_root(leaves)
             recovered = recover_batch_item(
                 att, merkle_proof(leaves, index), root, len(items), args["signature"], chain_id, registry
@@ -327,8 +325,6 @@ def _ipfs_cid(uri: Any) -> tuple[str, str] | None:
     if not isinstance(uri, str) or not uri.startswith("ipfs://"):
         return None
     cid, _, path = uri.removeprefix("ipfs://").partition("/")
-    from tambon.cid import OnchainCid
-
     try:
         OnchainCid.parse(cid)
     except TambonError:
@@ -542,7 +538,3 @@ class BatchService:
             if ref.check.status == PASS:
                 return ref
         return refs[0]
-
-
-def cid_of(digest: bytes, codec: int) -> str | None:
-    return cid_string(digest, codec)

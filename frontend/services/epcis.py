@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from frontend.services.batches import BatchHistory
+from frontend.services.batches import BatchHistory, transport_temperatures
 from frontend.services.catalog import STAGE_BIZSTEPS, STAGES
 from frontend.services.chain import Event
 from tambon.cid import cid_string
@@ -139,6 +139,4 @@ def _known(history: BatchHistory) -> set[int]:
 
 
 def _temps(data: int) -> tuple[float, float]:
-    from frontend.services.batches import transport_temperatures
-
     return transport_temperatures(data)
