@@ -33,12 +33,17 @@ async def batch_lookup(ctx: Ctx, id: str = Query(default="", max_length=40)) -> 
 
 
 @router.get("/batch/{batch_id}", response_class=HTMLResponse)
-async def batch_page(batch_id: BatchId, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
+async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
+    """The verify page; its ETag is the chain head it was read at, so a reload within the same block is a 304."""
     bid = batch_id
     body = ctx._pages.get(("batch", bid, head.hash, lang))
     if body is None:
         body = await run_in_threadpool(render_batch, ctx, head, bid, lang)
-    return HTMLResponse(body)
+    etag = f'"{head.hash[2:18]}-{bid}-{lang}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return HTMLResponse(body, headers=headers)
 
 
 @data_router.get(

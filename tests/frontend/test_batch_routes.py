@@ -113,6 +113,19 @@ def test_api_batch__json_with_checks_and_stages(client, world):
     assert {a["grade"] for a in data["attestations"]} == {"EXTRA", "CLASS_I"}
 
 
+def test_verify_page__etag_is_the_chain_head(client, world):
+    first = client.get(f"/batch/{world.sold_box}")
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "no-cache"
+    again = client.get(f"/batch/{world.sold_box}", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    other_lang = client.get(f"/batch/{world.sold_box}?lang=th", headers={"If-None-Match": etag})
+    assert other_lang.status_code == 200
+    world.provenance.transferFrom(world.packer, world.community, world.boxes[1], sender=world.packer)
+    moved_on = client.get(f"/batch/{world.sold_box}", headers={"If-None-Match": etag})
+    assert moved_on.status_code == 200 and moved_on.headers["etag"] != etag
+
+
 def test_verify_page__custody_change__visible_at_once(client, world):
     """Cached by chain head: a transfer in the next block is on the next page load."""
     before = client.get(f"/api/batches/{world.boxes[1]}").json()
