@@ -64,6 +64,8 @@ def test_grant_cli__create_fund_submit_sign_release__pays_community(
     )
     assert code == 0, err
     grant_id = int(out.split()[1])
+    token = project.thb_token.at(deployment.contracts["ThbToken"])
+    before = token.balanceOf(community)
     assert run("grant", "fund", str(grant_id), "200,000", "--dev-account", "7")[0] == 0
     assert run("grant", "submit", str(grant_id), "0", "--evidence", EVIDENCE, "--dev-account", "6")[0] == 0
 
@@ -78,8 +80,7 @@ def test_grant_cli__create_fund_submit_sign_release__pays_community(
     assert code == 0, err
     assert "paid: 50,000" in out
 
-    token = project.thb_token.at(deployment.contracts["ThbToken"])
-    assert token.balanceOf(community) == 50_000 * 10**18
+    assert token.balanceOf(community) == before + 50_000 * 10**18
     code, out, _ = run("grant", "status", str(grant_id))
     assert code == 0 and "paid" in out
 
@@ -149,7 +150,7 @@ def test_grant_cli__bad_input__one_error_line_and_nonzero_exit(run, thb_funder, 
 
 
 def test_grant_cli__release_below_threshold__refused_before_sending(run, thb_funder, accounts):
-    run(
+    _, out, _ = run(
         "grant",
         "create",
         "--recipient",
@@ -161,11 +162,12 @@ def test_grant_cli__release_below_threshold__refused_before_sending(run, thb_fun
         "--dev-account",
         "1",
     )
-    run("grant", "fund", "0", "1000", "--dev-account", "7")
-    run("grant", "submit", "0", "0", "--evidence", EVIDENCE, "--dev-account", "6")
-    deadline, signature = run("grant", "sign", "0", "0", "--dev-account", "1")[1].split()
+    grant_id = out.split()[1]
+    run("grant", "fund", grant_id, "1000", "--dev-account", "7")
+    run("grant", "submit", grant_id, "0", "--evidence", EVIDENCE, "--dev-account", "6")
+    deadline, signature = run("grant", "sign", grant_id, "0", "--dev-account", "1")[1].split()
     code, _, err = run(
-        "grant", "release", "0", "0", "--deadline", deadline, "--signature", signature, "--dev-account", "9"
+        "grant", "release", grant_id, "0", "--deadline", deadline, "--signature", signature, "--dev-account", "9"
     )
     assert code == 1
     assert "1 distinct member signatures; the council needs 3" in err
