@@ -63,11 +63,15 @@ def marker_image(side_px: int, marker_id: int = DEFAULT_MARKER_ID) -> np.ndarray
 
 
 def detect_marker(
-    gray: np.ndarray, marker_mm: float = DEFAULT_MARKER_MM, marker_id: int | None = DEFAULT_MARKER_ID
+    gray: np.ndarray,
+    marker_mm: float = DEFAULT_MARKER_MM,
+    marker_id: int | None = DEFAULT_MARKER_ID,
+    coord_scale: float = 1.0,
 ) -> MarkerFit | None:
     """Find the reference marker in a grayscale image; None when there is none.
 
-    With `marker_id=None` any DICT_4X4_50 marker is accepted (the largest one wins).
+    With `marker_id=None` any DICT_4X4_50 marker is accepted (the largest one wins). Corners are
+    multiplied by `coord_scale` (to express a detection on a larger image in working-copy pixels).
     """
     corners, ids, _ = _DETECTOR.detectMarkers(gray)
     if ids is None or len(ids) == 0:
@@ -83,6 +87,7 @@ def detect_marker(
     if best is None:
         return None
     _, mid, pts = best
+    pts = pts * coord_scale
     # A similarity (rotation + one scale) fitted to the four corners. A full homography from a marker
     # this small extrapolates badly: half a pixel of corner noise tilts the whole plane by several %.
     mm = np.array([[0, 0], [marker_mm, 0], [marker_mm, marker_mm], [0, marker_mm]], dtype=np.float32)

@@ -284,6 +284,12 @@ def measure(
     h, w = img.shape[:2]
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     marker = detect_marker(gray, marker_mm, marker_id)
+    if marker is None and scale < 1.0:
+        # A marker too small for the working copy (a wide shot from a phone) may still read at full
+        # detail; this costs time only on photos without a readable marker.
+        marker = detect_marker(
+            cv2.cvtColor(detail, cv2.COLOR_BGR2GRAY), marker_mm, marker_id, coord_scale=scale
+        )
     lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(np.float32)
     out = Measurement(marker_found=marker is not None)
     mask, reason = segment(img, lab, marker)

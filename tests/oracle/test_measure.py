@@ -119,3 +119,19 @@ def test_decode_image__large_photo__reduced_working_copy():
 def test_decode_image__png__accepted():
     ok, buf = cv2.imencode(".png", np.full((240, 320, 3), 90, np.uint8))
     assert decode_image(buf.tobytes()).shape == (240, 320, 3)
+
+
+def test_measure__small_marker_in_large_photo__read_at_full_detail():
+    """A 4000x3000 photo at 8 px/mm with a 20 mm marker: 13 px on the 320 px working copy."""
+    img = np.full((3000, 4000, 3), 220, np.uint8)
+    side = 160  # 20 mm at 8 px/mm
+    img[100 : 100 + side + 80, 100 : 100 + side + 80] = 250
+    img[140 : 140 + side, 140 : 140 + side] = marker_image(side)[..., None]
+    hsv = np.uint8([[[45, 190, 210]]])
+    colour = tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+    cv2.ellipse(img, ((2200, 1600), (8 * 120, 8 * 80), 10), colour, -1, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    m = measure(decode_image(buf.tobytes()), marker_mm=20)
+    assert m.marker_found
+    assert m.length_mm == pytest.approx(120, rel=0.05)
+    assert m.width_mm == pytest.approx(80, rel=0.05)
