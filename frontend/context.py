@@ -21,6 +21,7 @@ from frontend.services.catalog import RECORD_LABELS
 from frontend.services.chain import ChainReader, Head, head_from_block
 from frontend.services.evidence import EvidenceService
 from frontend.services.grants import GrantService
+from frontend.services.rpc import RawJsonRpc
 from frontend.services.wallet import WalletService
 from frontend.settings import WebSettings
 from tambon.chain import Chain
@@ -68,6 +69,7 @@ class AppContext:
         self.templates = {lang: make_templates(lang, self.web, self.settings) for lang in i18n.LANGUAGES}
         self._http: httpx.AsyncClient | None = None
         self._head_inflight: asyncio.Future[Head] | None = None
+        self._rpc: RawJsonRpc | None = None
 
     @cached_property
     def reader(self) -> ChainReader:
@@ -103,24 +105,24 @@ class AppContext:
         burst of page views costs one node round trip and never reads a head older than that trip.
         """
         pending = self._head_inflight
-        if pending is not None and not pending.done():
+        if pending is not None and not pending.done() and pending.get_loop() is asyncio.get_running_loop():
             return await asyncio.shield(pending)
         task = asyncio.ensure_future(self._fetch_head())
         self._head_inflight = task
         return await asyncio.shield(task)
 
     async def _fetch_head(self) -> Head:
+        params = ["latest", False]
+        if self.settings.rpc_url.startswith("http://"):
+            if self._rpc is None:
+                self._rpc = RawJsonRpc(self.settings.rpc_url)
+            return head_from_block(await self._rpc.call("eth_getBlockByNumber", params))
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=10.0)
         try:
             response = await self._http.post(
                 self.settings.rpc_url,
-                json={
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "eth_getBlockByNumber",
-                    "params": ["latest", False],
-                },
+                json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": params},
             )
             block = response.json()["result"]
         except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
@@ -138,3 +140,5 @@ class AppContext:
     async def close(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+        if self._rpc is not None:
+            await self._rpc.close()
