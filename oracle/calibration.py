@@ -73,6 +73,12 @@ def dhash(data: bytes) -> int | None:
     return int(sum(1 << i for i, b in enumerate(bits) if b))
 
 
+def dhash_file(path: str) -> int | None:
+    """`dhash` of a file (a top-level function so process pools can run it)."""
+    with open(path, "rb") as f:
+        return dhash(f.read())
+
+
 def assign_groups(names: Sequence[str], hashes: Sequence[int | None], max_bits: int = 6) -> np.ndarray:
     """Group ids so that near-duplicates never straddle a split.
 

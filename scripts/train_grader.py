@@ -25,6 +25,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ sys.path.insert(0, str(REPO))
 from oracle.calibration import (  # noqa: E402
     apply_temperature,
     assign_groups,
-    dhash,
+    dhash_file,
     expected_calibration_error,
     fit_temperature,
     reliability_table,
@@ -69,15 +70,11 @@ def list_photos(data: Path) -> tuple[list[Path], np.ndarray]:
 
 def measure_all(paths: list[Path], workers: int) -> tuple[np.ndarray, list, list[int | None]]:
     jobs = [(str(p), 40.0, 0) for p in paths]
-    with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
         measured = list(pool.map(_measure_file, jobs, chunksize=16))
-        hashes = list(pool.map(_hash_file, [str(p) for p in paths], chunksize=32))
+        hashes = list(pool.map(dhash_file, [str(p) for p in paths], chunksize=32))
     feats = np.stack([m.features if m.features is not None else np.zeros(len(FEATURES)) for m in measured])
     return feats.astype(np.float32), measured, hashes
-
-
-def _hash_file(path: str) -> int | None:
-    return dhash(Path(path).read_bytes())
 
 
 def group_split(groups: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
