@@ -356,7 +356,10 @@ class Oracle:
         while st.cursor_block < safe:
             start = st.cursor_block + 1
             end = min(safe, start + self.settings.log_range - 1)
+            end_hash = self._hash_at(end)
             logs = self.provenance.events.BatchRegistered().get_logs(from_block=start, to_block=end)
+            if self._hash_at(end) != end_hash:  # reorg while reading: read the range again next step
+                break
             for ev in logs:
                 evidence = "0x" + bytes(ev["args"]["evidence"]).hex()
                 if evidence not in st.pending and evidence not in st.watch:
@@ -367,7 +370,7 @@ class Oracle:
                         "block": int(ev["blockNumber"]),
                     }
                     found += 1
-            st.cursor_block, st.cursor_hash = end, self._hash_at(end)
+            st.cursor_block, st.cursor_hash = end, end_hash
             st.recent = (st.recent + [[end, st.cursor_hash]])[-128:]
             self._save()
             self.crash("after_scan")
