@@ -51,3 +51,60 @@ def test_cli__web_serve_without_deployment__one_error_line(tmp_path):
     out = _tambon("web", "serve", env=env)
     assert out.returncode == 1
     assert out.stderr.startswith("error: no deployment at") and "Traceback" not in out.stderr
+
+
+def test_cli__web_serve__serves_the_verify_page(world, site_settings):
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from tests.frontend.world import free_port
+
+    port = free_port()
+    s = site_settings
+    env = {
+        **os.environ,
+        "TAMBON_NETWORK": s.network,
+        "TAMBON_RPC_URL": s.rpc_url,
+        "TAMBON_DEPLOYMENTS_DIR": str(s.deployments_dir),
+        "TAMBON_DATA_DIR": str(s.data_dir),
+        "TAMBON_EVIDENCE_API_URL": s.evidence_api_url,
+        "TAMBON_GATEWAY_URL": s.gateway_url,
+        "TAMBON_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from tambon.cli import main; main()",
+            "web",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                proc.stderr.read() if proc.poll() else "timeout"
+            )
+            time.sleep(0.1)
+        page = httpx.get(f"http://127.0.0.1:{port}/batch/{world.sold_box}", headers={"Accept-Language": "th"})
+        assert page.status_code == 200 and "ผ่านการตรวจสอบทั้งหมด" in page.text
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
