@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    def as_env(self) -> dict[str, str]:
+        """These settings as `TAMBON_*` variables, for child processes that must agree with this one."""
+        return {f"TAMBON_{name.upper()}": str(value) for name, value in self.model_dump().items()}
+
     @property
     def deployment_file(self) -> Path:
         return self.deployments_dir / f"{self.network}.json"

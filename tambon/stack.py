@@ -75,6 +75,9 @@ class Stack:
         self.run_dir = settings.data_dir / "run"
         self.log_dir = settings.data_dir / "logs"
         self.services = self._services()
+        # Processes this object started: polled (and so reaped) rather than probed, since a dead
+        # child that was not waited for still answers `kill(pid, 0)` as a zombie.
+        self._children: dict[str, subprocess.Popen] = {}
 
     def _services(self) -> dict[str, Service]:
         s = self.settings
@@ -82,7 +85,8 @@ class Stack:
         web_host, web_port = _host_port(s.public_url)
         anvil = shutil.which("anvil") or str(REPO_ROOT / "node_modules" / ".bin" / "anvil")
         tambon = [sys.executable, "-m", "tambon"]
-        env = {"TAMBON_DATA_DIR": str(s.data_dir), "TAMBON_RPC_URL": s.rpc_url, "TAMBON_NETWORK": s.network}
+        # Every service sees the orchestrator's own settings, so they agree on addresses and folders.
+        env = s.as_env()
         return {
             "chain": Service(
                 "chain",
@@ -128,6 +132,9 @@ class Stack:
     # state
 
     def pid(self, name: str) -> int | None:
+        child = self._children.get(name)
+        if child is not None:
+            return child.pid if child.poll() is None else None
         path = self.run_dir / f"{name}.pid"
         try:
             pid = int(path.read_text())
@@ -166,6 +173,7 @@ class Stack:
             start_new_session=True,  # its own process group: stopped as a whole, spared a terminal's Ctrl-C
         )
         (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+        self._children[name] = process
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -194,6 +202,7 @@ class Stack:
         except ProcessLookupError:
             pass
         (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        self._children.pop(name, None)
         return True
 
     def stop_all(self) -> list[str]:

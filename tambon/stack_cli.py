@@ -154,7 +154,7 @@ def _seed(settings, phase: str) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,
-            env={**os.environ, "TAMBON_DATA_DIR": str(settings.data_dir), "TAMBON_RPC_URL": settings.rpc_url},
+            env={**os.environ, **settings.as_env()},
         )
     if result.returncode != 0:
         raise ConfigError(f"seeding the demo ({phase}) failed; see {log}")
