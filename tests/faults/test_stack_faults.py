@@ -7,6 +7,7 @@ The default run does one pass; `-m slow` adds ten passes with random kill points
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -191,10 +192,8 @@ def _cut_upload_then_retry(stack: Stack, rng: random.Random) -> None:
     store = RpcStore(stack.settings.evidence_api_url, timeout=30)
 
     def upload() -> None:
-        try:
+        with contextlib.suppress(EvidenceError):  # the node dies under it, as intended
             store.add_stream(_Trickle(data), "big.bin")
-        except EvidenceError:
-            pass  # the node died under it, as intended
 
     uploader = threading.Thread(target=upload)
     uploader.start()
