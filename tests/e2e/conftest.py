@@ -143,10 +143,12 @@ def site(world, settings, evidence_server):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync Playwright driver keeps an event loop running in the main thread while it
+# lives, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make install installs it)")
+        pytest.fail("Debian chromium is not installed (make install installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
