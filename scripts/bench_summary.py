@@ -1,7 +1,8 @@
 """Collect bench/results/*.json into one table (figure, goal, anchor, measured) in bench/README.md.
 
 Run by `make bench` after every `bench-*` target. A missing result is listed as not measured, never
-filled in; the verdict column compares the measured figure with the issue's goal.
+filled in; the verdict column compares the measured figure with the issue's goal. The same table
+replaces the one between the bench markers in the top-level README.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 README = REPO / "bench" / "README.md"
+TOP_README = REPO / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Goal:
     unit: str = ""
 
 
+# fmt: off
 GOALS = [
     Goal("gas", "grant_release_3of5_eth", 66_000, True, "anchor_safe_3of5_eth", "Safe v1.4.1 3-of-5", "gas"),
     Goal("gas", "grant_release_3of5_erc20", 88_000, True, "anchor_safe_3of5_erc20", "Safe v1.4.1 3-of-5", "gas"),
@@ -46,6 +50,7 @@ GOALS = [
     Goal("web", "errors", 0, True),
     Goal("compliance", "fsma204_export_10k_events_s", 2, True, "anchor_openpyxl_xlsx_10k_s", "openpyxl, same rows", "s"),
 ]
+# fmt: on
 
 
 def _load(name: str) -> dict:
@@ -83,6 +88,14 @@ def rows() -> list[tuple[str, str, str, str, str]]:
     return out
 
 
+def table() -> list[str]:
+    return [
+        "| figure | goal | anchor (same run) | measured | verdict |",
+        "|---|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows()),
+    ]
+
+
 def main() -> None:
     lines = [
         "# Benchmarks",
@@ -91,12 +104,15 @@ def main() -> None:
         "its `scripts/bench_*.py` run, with the anchor measured in the same run. The JSON files hold the detail",
         "(rounds, medians, machine load, method).",
         "",
-        "| figure | goal | anchor (same run) | measured | verdict |",
-        "|---|---|---|---|---|",
-        *(f"| {' | '.join(row)} |" for row in rows()),
+        *table(),
         "",
     ]
     README.write_text("\n".join(lines))
+    top = TOP_README.read_text()
+    if START in top and END in top:
+        before, rest = top.split(START, 1)
+        after = rest.split(END, 1)[1]
+        TOP_README.write_text(before + START + "\n" + "\n".join(table()) + "\n" + END + after)
     print("\n".join(lines))
 
 

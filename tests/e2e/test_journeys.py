@@ -78,7 +78,7 @@ def test_community__uploads_evidence_and_submits_through_wallet(open_page, site,
     from tambon.cid import OnchainCid
 
     assert m.evidence == OnchainCid.parse(cid).digest
-    shot(page, "community-submit")
+    shot(page, "community-submit", docs=True)
     assert page.errors == []
 
 
