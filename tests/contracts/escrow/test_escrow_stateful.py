@@ -5,7 +5,8 @@ Invariants after every step:
 - a milestone is paid only with threshold approvals, only once, never beyond what was funded;
 - every call the model expects to fail reverts, and every call it expects to succeed does.
 
-Steps: TAMBON_FUZZ_EXAMPLES x TAMBON_FUZZ_STEPS (default 50 x 40 = 2,000 in CI; raise them for 10,000+).
+Steps: TAMBON_FUZZ_EXAMPLES examples of up to TAMBON_FUZZ_STEPS rules (default 60 x 50); the test fails
+unless at least TAMBON_FUZZ_MIN_STEPS (default 2,000) checked steps ran. Raise all three for 10,000+.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from tambon.typed_data import ESCROW_DOMAIN_NAME, CouncilApproval, domain, pack_signatures, sign, typed_data
 
-EXAMPLES = int(os.environ.get("TAMBON_FUZZ_EXAMPLES", "50"))
-STEPS = int(os.environ.get("TAMBON_FUZZ_STEPS", "40"))
+EXAMPLES = int(os.environ.get("TAMBON_FUZZ_EXAMPLES", "60"))
+STEPS = int(os.environ.get("TAMBON_FUZZ_STEPS", "50"))
+MIN_STEPS = int(os.environ.get("TAMBON_FUZZ_MIN_STEPS", "2000"))
 ZERO = "0x0000000000000000000000000000000000000000"
 UNIT = 10**15
 PENDING, SUBMITTED, PAID, REJECTED = 1, 2, 3, 4
@@ -56,6 +58,8 @@ def test_escrow__random_operations__keep_balances_and_approval_rules(project, ac
     for funder in funders:
         token.approve(escrow, 2**256 - 1, sender=funder)
     escrow_domain = domain(ESCROW_DOMAIN_NAME, chain.chain_id, escrow.address)
+
+    steps_run = [0]
 
     class EscrowMachine(RuleBasedStateMachine):
         @initialize()
@@ -214,6 +218,7 @@ def test_escrow__random_operations__keep_balances_and_approval_rules(project, ac
         def balances_match_the_books(self):
             if not hasattr(self, "grants"):
                 return
+            steps_run[0] += 1
             assert escrow.balance == self.funded[ZERO] - self.paid[ZERO] - self.refunded[ZERO]
             assert token.balanceOf(escrow) == (
                 self.funded[token.address] - self.paid[token.address] - self.refunded[token.address]
@@ -236,3 +241,5 @@ def test_escrow__random_operations__keep_balances_and_approval_rules(project, ac
         suppress_health_check=list(HealthCheck),
     )
     EscrowMachine.TestCase().runTest()
+    print(f"escrow state machine: {steps_run[0]} checked steps")
+    assert steps_run[0] >= MIN_STEPS, f"only {steps_run[0]} steps ran; raise TAMBON_FUZZ_EXAMPLES or _STEPS"
