@@ -34,6 +34,7 @@ from oracle.synth import render, render_ood  # noqa: E402
 from tambon.accounts import demo_account  # noqa: E402
 from tambon.chain import Chain  # noqa: E402
 from tambon.cid import OnchainCid  # noqa: E402
+from tambon.compliance.samples import LA_IMPORTER  # noqa: E402
 from tambon.grants import Grants, council_decision  # noqa: E402
 from tambon.settings import get_settings  # noqa: E402
 from tambon.tx import send  # noqa: E402
@@ -59,18 +60,7 @@ PACKER = {
     "address": {"street": "45 Thetsaban 1 Rd", "city": "Surin", "postal_code": "32000", "country": "TH"},
     "gln": "8851234000203",
 }
-BUYER = {
-    "name": "Golden Mango Imports LLC",
-    "phone": "+1 213 555 0142",
-    "address": {
-        "street": "1200 S Central Ave",
-        "city": "Los Angeles",
-        "province": "CA",
-        "postal_code": "90021",
-        "country": "US",
-    },
-    "gln": "0614141000012",
-}
+BUYER = LA_IMPORTER  # the Los Angeles importer of the FSMA 204 sample journey
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,16 @@ def run(settings, monkeypatch, capsys):
     get_settings.cache_clear()
 
 
+def create_grant(run, recipient: str, *milestones: str) -> str:
+    """`tambon grant create` by council member 1; returns the new grant's id."""
+    args = [x for m in milestones for x in ("--milestone", m)]
+    code, out, err = run(
+        "grant", "create", "--recipient", recipient, "--proposal", PROPOSAL, *args, "--dev-account", "1"
+    )
+    assert code == 0, err
+    return out.split()[1]
+
+
 @pytest.fixture
 def thb_funder(deployment, accounts, project):
     token = project.thb_token.at(deployment.contracts["ThbToken"])
@@ -48,22 +58,7 @@ def test_grant_cli__create_fund_submit_sign_release__pays_community(
     run, thb_funder, deployment, project, accounts
 ):
     community = accounts[6]
-    code, out, err = run(
-        "grant",
-        "create",
-        "--recipient",
-        community.address,
-        "--proposal",
-        PROPOSAL,
-        "--milestone",
-        "50000@2099-01-31",
-        "--milestone",
-        "150000@2099-06-30",
-        "--dev-account",
-        "1",
-    )
-    assert code == 0, err
-    grant_id = int(out.split()[1])
+    grant_id = int(create_grant(run, community.address, "50000@2099-01-31", "150000@2099-06-30"))
     token = project.thb_token.at(deployment.contracts["ThbToken"])
     before = token.balanceOf(community)
     assert run("grant", "fund", str(grant_id), "200,000", "--dev-account", "7")[0] == 0
@@ -89,19 +84,7 @@ def test_grant_cli__typed_data_json__signed_by_wallet_rpc_gives_same_signature(
     run, thb_funder, accounts, networks, tmp_path
 ):
     community = accounts[6]
-    code, out, err = run(
-        "grant",
-        "create",
-        "--recipient",
-        community.address,
-        "--proposal",
-        PROPOSAL,
-        "--milestone",
-        "1000@2099-01-31",
-        "--dev-account",
-        "2",
-    )
-    grant_id = out.split()[1]
+    grant_id = create_grant(run, community.address, "1000@2099-01-31")
     run("grant", "fund", grant_id, "1000", "--dev-account", "7")
     run("grant", "submit", grant_id, "0", "--evidence", EVIDENCE, "--dev-account", "6")
     code, out, err = run("grant", "typed-data", grant_id, "0", "--deadline", "4102444800")
@@ -131,18 +114,7 @@ def test_grant_cli__typed_data_json__signed_by_wallet_rpc_gives_same_signature(
     ],
 )
 def test_grant_cli__bad_input__one_error_line_and_nonzero_exit(run, thb_funder, accounts, args, message):
-    run(
-        "grant",
-        "create",
-        "--recipient",
-        accounts[6].address,
-        "--proposal",
-        PROPOSAL,
-        "--milestone",
-        "1000@2099-01-31",
-        "--dev-account",
-        "1",
-    )
+    create_grant(run, accounts[6].address, "1000@2099-01-31")
     code, out, err = run(*args)
     assert code != 0
     assert message in err
@@ -150,19 +122,7 @@ def test_grant_cli__bad_input__one_error_line_and_nonzero_exit(run, thb_funder, 
 
 
 def test_grant_cli__release_below_threshold__refused_before_sending(run, thb_funder, accounts):
-    _, out, _ = run(
-        "grant",
-        "create",
-        "--recipient",
-        accounts[6].address,
-        "--proposal",
-        PROPOSAL,
-        "--milestone",
-        "1000@2099-01-31",
-        "--dev-account",
-        "1",
-    )
-    grant_id = out.split()[1]
+    grant_id = create_grant(run, accounts[6].address, "1000@2099-01-31")
     run("grant", "fund", grant_id, "1000", "--dev-account", "7")
     run("grant", "submit", grant_id, "0", "--evidence", EVIDENCE, "--dev-account", "6")
     deadline, signature = run("grant", "sign", grant_id, "0", "--dev-account", "1")[1].split()
