@@ -1,0 +1,75 @@
+"""`tambon demo` end to end: the whole stack comes up with the Nong Sanit data, and comes back."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tambon.chain import Chain
+from tambon.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def demo_settings(tmp_path):
+    rpc, api, gateway, web = (_free_port() for _ in range(4))
+    settings = Settings(
+        rpc_url=f"http://127.0.0.1:{rpc}",
+        evidence_api_url=f"http://127.0.0.1:{api}",
+        gateway_url=f"http://127.0.0.1:{gateway}",
+        public_url=f"http://127.0.0.1:{web}",
+        data_dir=tmp_path / "data",
+        deployments_dir=tmp_path / "deployments",
+    )
+    yield settings
+    _tambon(settings, "stop")
+
+
+def _tambon(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, **settings.as_env()}
+    return subprocess.run(
+        [sys.executable, "-m", "tambon", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_demo__seeds_every_state_then_a_second_run_reuses_it(demo_settings):
+    first = _tambon(demo_settings, "demo", "--no-keep-running")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert "Tambon Trust is running" in first.stdout
+    assert _tambon(demo_settings, "status").returncode == 0
+
+    chain = Chain(demo_settings)
+    escrow = chain.contract("GrantEscrow")
+    assert escrow.functions.grant_count().call() == 2
+    statuses = [escrow.functions.milestone(0, m).call()[2] for m in range(4)]
+    assert statuses == [3, 2, 2, 1]  # paid, awaiting signatures, resubmitted after rejection, pending
+    assert escrow.functions.milestone(0, 2).call()[3] == 2  # submitted twice
+    assert escrow.functions.milestone(0, 2).call()[7] != b"\x00" * 32  # the rejection reason stays on record
+    provenance = chain.contract("BatchProvenance")
+    assert provenance.functions.totalSupply().call() == 3
+    for batch_id in (1, 2, 3):
+        assert provenance.functions.batch(batch_id).call()[7] == 5  # five value-chain steps each
+    graded = (
+        chain.contract("AttestationRegistry").events.Attested().get_logs(from_block=chain.deployment.block)
+    )
+    assert {e["args"]["batchId"] for e in graded} == {1, 2, 3}
+    signing = httpx.get(
+        f"{demo_settings.public_url}/api/wallet/grants/0/milestones/1/release", timeout=30
+    ).json()
+    assert len(signing["signers"]) == 1
+
+    assert _tambon(demo_settings, "stop").returncode == 0
+    again = _tambon(demo_settings, "demo", "--no-keep-running")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert escrow.functions.grant_count().call() == 2
+    assert provenance.functions.totalSupply().call() == 3
