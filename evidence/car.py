@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from multiformats import varint
 
 from evidence.errors import MalformedDag
+from evidence.pb import read_varint
 
 CONTENT_TYPE = "application/vnd.ipld.car; version=1; order=dfs; dups=n"
 
@@ -52,18 +53,7 @@ def write(roots: list[bytes], blocks: Iterable[tuple[bytes, bytes]]) -> Iterator
 
 
 def _uvarint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise MalformedDag("CAR truncated inside a varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise MalformedDag("CAR varint too long")
+    return read_varint(buf, pos, len(buf), "CAR")
 
 
 def _cid_length(buf: bytes | memoryview, pos: int) -> int:

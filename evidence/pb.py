@@ -112,12 +112,13 @@ def leaf_node_parts(type_: int, payload_len: int) -> tuple[bytes, bytes]:
 # --------------------------------------------------------------------------- decoding
 
 
-def _read_varint(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
+def read_varint(buf: bytes | memoryview, pos: int, end: int, where: str = "protobuf") -> tuple[int, int]:
+    """Unsigned LEB128 varint at `pos` (dag-pb fields and CAR framing share it); returns (value, next pos)."""
     result = 0
     shift = 0
     while True:
         if pos >= end:
-            raise MalformedDag("truncated varint in protobuf")
+            raise MalformedDag(f"truncated varint in {where}")
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -125,20 +126,20 @@ def _read_varint(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]
             return result, pos
         shift += 7
         if shift > 63:
-            raise MalformedDag("varint longer than 64 bits in protobuf")
+            raise MalformedDag(f"varint longer than 64 bits in {where}")
 
 
 def _fields(buf: bytes | memoryview, start: int, end: int):
     """Yield (field number, wire type, value) where value is an int or a (start, end) span."""
     pos = start
     while pos < end:
-        key, pos = _read_varint(buf, pos, end)
+        key, pos = read_varint(buf, pos, end)
         num, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _read_varint(buf, pos, end)
+            value, pos = read_varint(buf, pos, end)
             yield num, wire, value
         elif wire == 2:
-            length, pos = _read_varint(buf, pos, end)
+            length, pos = read_varint(buf, pos, end)
             if pos + length > end:
                 raise MalformedDag("length-delimited protobuf field runs past the block")
             yield num, wire, (pos, pos + length)
@@ -203,7 +204,7 @@ def decode_unixfs(data: bytes | None) -> UnixFSData:
         elif num == 4 and wire == 2:  # packed repeated, tolerated on read
             pos, end = value
             while pos < end:
-                size, pos = _read_varint(data, pos, end)
+                size, pos = read_varint(data, pos, end)
                 blocksizes.append(size)
     if type_ is None:
         raise MalformedDag("UnixFS data without a type")
