@@ -95,7 +95,20 @@ def _walk_parts(path: Path, hidden: bool) -> list[tuple[str, Path | None]]:
     return parts
 
 
-class RpcStore(ReadMixin):
+class _SpooledStreams:
+    """Remote adds need the CID before sending, so a stream is spooled to a temp file and added as a path."""
+
+    def add_path(self, path: str | os.PathLike, *, pin: bool = True, hidden: bool = False) -> str:
+        raise NotImplementedError
+
+    def add_stream(self, stream: BinaryIO, name: str = "", *, pin: bool = True) -> str:
+        with tempfile.NamedTemporaryFile(prefix="tambon-evidence-") as tmp:
+            shutil.copyfileobj(stream, tmp, 1 << 20)
+            tmp.flush()
+            return self.add_path(tmp.name, pin=pin)
+
+
+class RpcStore(_SpooledStreams, ReadMixin):
     """A Kubo-RPC node over HTTP: `tambon evidence serve` or a Kubo daemon's API port."""
 
     def __init__(
@@ -154,12 +167,6 @@ class RpcStore(ReadMixin):
             [("file", (quote(name or "blob", safe=""), data, "application/octet-stream"))], pin=pin
         )
         return _check_add(expected, reported, "the bytes")
-
-    def add_stream(self, stream: BinaryIO, name: str = "", *, pin: bool = True) -> str:
-        with tempfile.NamedTemporaryFile(prefix="tambon-evidence-") as tmp:
-            shutil.copyfileobj(stream, tmp, 1 << 20)
-            tmp.flush()
-            return self.add_path(tmp.name, pin=pin)
 
     def add_path(self, path: str | os.PathLike, *, pin: bool = True, hidden: bool = False) -> str:
         p = Path(path)
@@ -221,7 +228,7 @@ def url_to_multiaddr(url: str) -> str:
     return f"/{proto}/{host}/tcp/{port}/{parts.scheme}"
 
 
-class KuboStore(ReadMixin):
+class KuboStore(_SpooledStreams, ReadMixin):
     """A real Kubo node (or pinning service with the Kubo RPC) through `ipfshttpclient`."""
 
     def __init__(self, api_url: str, profile: str | Profile | None = None, *, timeout: float = 60.0) -> None:
@@ -271,12 +278,6 @@ class KuboStore(ReadMixin):
         with self._calls():
             reported = self.client.add_bytes(data, opts=opts)
         return _check_add(expected, reported, "the bytes")
-
-    def add_stream(self, stream: BinaryIO, name: str = "", *, pin: bool = True) -> str:
-        with tempfile.NamedTemporaryFile(prefix="tambon-evidence-") as tmp:
-            shutil.copyfileobj(stream, tmp, 1 << 20)
-            tmp.flush()
-            return self.add_path(tmp.name, pin=pin)
 
     def add_path(self, path: str | os.PathLike, *, pin: bool = True, hidden: bool = False) -> str:
         p = Path(path)
