@@ -124,19 +124,25 @@ def evidence_server(world):
     return world.store, world.node
 
 
-@pytest.fixture
-def site(world, settings, evidence_server):
+@pytest.fixture(scope="module")
+def site(world, deployment, rpc_url, evidence_server, tmp_path_factory):
+    """One web site per test module (its caches live as long as the module's tests)."""
     from frontend.app import create_app
     from frontend.settings import WebSettings
+    from tambon.settings import Settings
 
     _store, node = evidence_server
+    home = tmp_path_factory.mktemp("site")
+    deployment.save(home / "deployments" / f"{deployment.network}.json")
     port = free_port()
-    configured = settings.model_copy(
-        update={
-            "evidence_api_url": node.url,
-            "gateway_url": node.url,
-            "public_url": f"http://127.0.0.1:{port}",
-        }
+    configured = Settings(
+        network=deployment.network,
+        rpc_url=rpc_url,
+        deployments_dir=home / "deployments",
+        data_dir=home / "data",
+        evidence_api_url=node.url,
+        gateway_url=node.url,
+        public_url=f"http://127.0.0.1:{port}",
     )
     server = ThreadServer(create_app(configured, WebSettings(org_name="อบต. หนองสนิท")), port=port).start()
     yield server.url
