@@ -44,8 +44,8 @@ test-all: install
 	$(PY) scripts/check_pytest.py $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check tambon evidence oracle frontend scripts tests
-	$(VENV)/bin/ruff format --check tambon evidence oracle frontend scripts tests
+	$(VENV)/bin/ruff check tambon evidence compliance oracle frontend scripts tests
+	$(VENV)/bin/ruff format --check tambon evidence compliance oracle frontend scripts tests
 
 bench: bench-gas bench-evidence bench-oracle bench-web
 	$(PY) scripts/bench_summary.py

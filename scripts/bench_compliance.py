@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tambon.compliance import eudr, fsma, samples  # noqa: E402
+from compliance import eudr, fsma, samples  # noqa: E402
 from tambon.records import check_record  # noqa: E402
 
 RESULT = REPO / "bench" / "results" / "compliance.json"

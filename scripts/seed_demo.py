@@ -28,13 +28,13 @@ from web3.logs import DISCARD
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from compliance.samples import LA_IMPORTER  # noqa: E402
 from evidence.bundle import build_bundle, require_kdes  # noqa: E402
 from evidence.remote import RpcStore  # noqa: E402
 from oracle.synth import render, render_ood  # noqa: E402
 from tambon.accounts import demo_account  # noqa: E402
 from tambon.chain import Chain  # noqa: E402
 from tambon.cid import OnchainCid  # noqa: E402
-from tambon.compliance.samples import LA_IMPORTER  # noqa: E402
 from tambon.grants import Grants, council_decision  # noqa: E402
 from tambon.settings import get_settings  # noqa: E402
 from tambon.tx import send  # noqa: E402

@@ -22,7 +22,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from tambon.compliance import geo, gs1
+from tambon import geo, gs1
 from tambon.errors import TambonError
 from tambon.settings import REPO_ROOT
 

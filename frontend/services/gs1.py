@@ -10,15 +10,10 @@ from __future__ import annotations
 import re
 
 from frontend.errors import BadInput
+from tambon.gs1 import check_digit
 
 _GTIN = re.compile(r"^[0-9]{14}$")
 _LOT = re.compile(r"^[1-9][0-9]{0,19}$")
-
-
-def check_digit(digits: str) -> int:
-    """GS1 mod-10 check digit of the digits that precede it."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return (10 - total % 10) % 10
 
 
 def gtin_for_crop(crop: int, company_prefix: str) -> str:

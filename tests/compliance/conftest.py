@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from compliance import samples
 from evidence.bundle import build_bundle, require_kdes
 from evidence.store import LocalStore
 from tambon.cid import OnchainCid
-from tambon.compliance import samples
 from tests.frontend.world import evidence_node, png
 
 STAGE = {name: i for i, name in enumerate(("CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING"))}

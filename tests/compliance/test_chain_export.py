@@ -12,10 +12,10 @@ import sys
 import openpyxl
 import pytest
 
+from compliance import eudr, fsma
+from compliance.cli import _fetcher
+from compliance.source import read_traces
 from tambon.chain import Chain
-from tambon.compliance import eudr, fsma
-from tambon.compliance.cli import _fetcher
-from tambon.compliance.source import read_traces
 from tests.compliance.conftest import MANGO_LOT
 
 
@@ -121,7 +121,7 @@ def test_cli__bad_input__refused_with_message(settings, lots, monkeypatch, args,
     """In process (the `tambon` wrapper turns these errors into one `error:` line, shown above)."""
     from typer.testing import CliRunner
 
-    from tambon.compliance import cli
+    from compliance import cli
     from tambon.errors import TambonError
 
     monkeypatch.setattr(cli, "load_traces", lambda: _traces(settings, lots))
@@ -131,7 +131,7 @@ def test_cli__bad_input__refused_with_message(settings, lots, monkeypatch, args,
 
 
 def test_cli__check_record(tmp_path):
-    from tambon.compliance import samples
+    from compliance import samples
 
     good = tmp_path / "good.json"
     good.write_text(json.dumps(samples.mango_lot()[0]))

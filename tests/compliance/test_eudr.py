@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from tambon.compliance import eudr, geo, samples
-from tambon.compliance.errors import NotFound
+from compliance import eudr, samples
+from compliance.errors import NotFound
+from tambon import geo
 
 
 def test_rubber_merge__compliant_statement():

@@ -8,9 +8,9 @@ import io
 import openpyxl
 import pytest
 
-from tambon.compliance import fsma, samples
-from tambon.compliance.errors import ComplianceError
-from tambon.compliance.model import BatchTrace, ChainRef, Traces, TrackingEvent
+from compliance import fsma, samples
+from compliance.errors import ComplianceError
+from compliance.model import BatchTrace, ChainRef, Traces, TrackingEvent
 
 LOT = "TH-MG-260402-A"
 

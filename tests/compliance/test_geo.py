@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tambon.compliance import geo
-from tambon.compliance.errors import InvalidGeometry
+from tambon import geo
+from tambon.geo import InvalidGeometry
 
 
 def _square(lon0: float, lat0: float, d: float) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tambon.compliance import gs1
-from tambon.compliance.errors import InvalidDigitalLink, InvalidGtin, UnknownLinkType
+from tambon import gs1
+from tambon.gs1 import InvalidDigitalLink, InvalidGtin, UnknownLinkType
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from compliance import samples
 from evidence import bundle
 from evidence.errors import BadRequest
 from evidence.store import LocalStore
 from tambon import records
-from tambon.compliance import samples
 from tambon.records import RecordInvalid, check_record, missing_fields, validate_record
 
 ALL_SAMPLES = [

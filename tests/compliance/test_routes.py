@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
+from compliance import samples
 from frontend.services.gs1 import gtin_for_crop
-from tambon.compliance import samples
 from tests.compliance.conftest import MANGO_CROP, MANGO_LOT
 
 BASE = "http://testserver"

@@ -1,7 +1,7 @@
 """Compliance exports of a batch: FSMA 204 sortable spreadsheet (CSV, XLSX) and EUDR due-diligence JSON.
 
 Thin handlers: the batch history service (`ctx.history`) gives the chain events and proven evidence;
-`compliance_traces` turns them into `tambon.compliance` dataclasses; the pure exporters do the rest.
+`compliance_traces` turns them into `compliance` dataclasses; the pure exporters do the rest.
 """
 
 from __future__ import annotations
@@ -13,37 +13,41 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from compliance import eudr, fsma
+from compliance.errors import ComplianceError
+from compliance.errors import NotFound as ComplianceNotFound
+from compliance.model import Traces
+from compliance.source import read_traces, record_behind, traces_from_events
 from frontend.deps import ChainHead, Ctx, parse_id
 from frontend.errors import BadInput, NotFound
-from tambon.compliance import eudr, fsma
-from tambon.compliance.errors import ComplianceError
-from tambon.compliance.errors import NotFound as ComplianceNotFound
-from tambon.compliance.model import Traces
-from tambon.compliance.source import linked_bundle, read_traces, traces_from_events
+from tambon.geo import InvalidGeometry
+from tambon.gs1 import Gs1Error
 from tambon.records import RecordInvalid, read_record
 
 router = APIRouter(tags=["compliance"])
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def as_http(exc: ComplianceError) -> Exception:
+#: errors of the exports and of the GS1/geo validators they stand on (each carries its HTTP status)
+INPUT_ERRORS = (ComplianceError, Gs1Error, InvalidGeometry)
+
+
+def as_http(exc: Exception) -> Exception:
     """Compliance errors as the site's errors (400 / 404 with the message)."""
     return NotFound(str(exc)) if isinstance(exc, ComplianceNotFound) else BadInput(str(exc))
 
 
-def _record_of(ctx, cid: str) -> Mapping[str, Any]:
-    """record.json behind an on-chain CID (a bundle, or metadata linking one), proven by the site."""
+def open_proven(ctx, cid: str) -> tuple[str, Mapping[str, Any] | None]:
+    """A CID as the site proved it (every block hashed): its kind and its record or JSON document."""
     proof = ctx.evidence.prove(cid)
     if proof.status != "pass":
         raise ComplianceError(f"evidence {cid}: {proof.detail}")
-    record = proof.record
-    if record is not None and proof.kind == "file" and "schema_version" not in record:
-        linked = linked_bundle(record)
-        if linked is None:
-            raise ComplianceError(f"{cid} is metadata without a linked evidence bundle")
-        return _record_of(ctx, linked)
-    if record is None:
-        raise ComplianceError(f"evidence {cid} holds no record.json")
+    return proof.kind, proof.record
+
+
+def _record_of(ctx, cid: str) -> Mapping[str, Any]:
+    """record.json behind an on-chain CID (a bundle, or metadata linking one), proven by the site."""
+    record = record_behind(cid, lambda c: open_proven(ctx, c))
     try:
         return read_record(record)  # validated against its own version, upgraded to the current one
     except RecordInvalid as exc:
@@ -51,7 +55,7 @@ def _record_of(ctx, cid: str) -> Mapping[str, Any]:
 
 
 def compliance_traces(ctx, history) -> Traces:
-    """The batch and its lineage as `tambon.compliance` traces, from a `BatchHistory`."""
+    """The batch and its lineage as `compliance` traces, from a `BatchHistory`."""
     events = [
         {
             "event": e.name,
@@ -115,7 +119,7 @@ async def eudr_json(batch_id: str, ctx: Ctx, head: ChainHead) -> JSONResponse:
     bid, traces, history = await _traces(ctx, head, batch_id)
     try:
         statement = eudr.eudr_statement(traces, bid, digital_link=history.digital_link)
-    except ComplianceError as exc:
+    except INPUT_ERRORS as exc:
         raise as_http(exc) from exc
     return JSONResponse(statement)
 
@@ -131,7 +135,7 @@ async def _selection(ctx, lot: str | None, start: str | None, end: str | None) -
     traces = await run_in_threadpool(_all_traces, ctx)
     try:
         return fsma.fsma_rows(traces, lot=lot, start=start, end=end)
-    except ComplianceError as exc:
+    except INPUT_ERRORS as exc:
         raise as_http(exc) from exc
 
 

@@ -6,7 +6,7 @@
   `linkType=all` answers the linkset (RFC 9264). Every answer lists all links in a `Link` header.
 - `/.well-known/gs1resolver` describes the resolver.
 
-Identity of a batch (tambon.compliance.gs1): GTIN = the crop's GTIN of this site (what the QR label
+Identity of a batch (compliance.gs1): GTIN = the crop's GTIN of this site (what the QR label
 prints) or the `commodity.gtin` of its records; lot (AI 10) = the batch id (label) or its FSMA
 traceability lot code (the batch that assigned it); serial (AI 21) = the batch id.
 """
@@ -20,12 +20,14 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from frontend.api.routes.compliance import as_http, compliance_traces
+from compliance.errors import ComplianceError
+from compliance.model import batch_gtin, batch_lot
+from compliance.source import record_behind
+from frontend.api.routes.compliance import INPUT_ERRORS, as_http, compliance_traces, open_proven
 from frontend.deps import ChainHead, Ctx
 from frontend.errors import NotFound
-from tambon.compliance import gs1
-from tambon.compliance.errors import ComplianceError
-from tambon.compliance.model import batch_gtin, batch_lot
+from tambon import gs1
+from tambon.cid import cid_string
 
 router = APIRouter(tags=["gs1"])
 LINKSET_MEDIA = "application/linkset+json"
@@ -91,21 +93,15 @@ def _lot_index(ctx, head) -> dict[str, int]:
     p = reader.provenance
     events = reader.logs(head, p, [[reader.topic(p, "BatchRegistered"), reader.topic(p, "StepAdded")]])
     index: dict[str, int] = {}
-    from tambon.cid import cid_string
-
     for e in events:
         cid = cid_string(bytes(e.args["evidence"]), e.args["codec"])
         if cid is None:
             continue
-        proof = ctx.evidence.prove(cid)
-        record = proof.record if proof.status == "pass" else None
-        if record and proof.kind == "file" and "schema_version" not in record:
-            from tambon.compliance.source import linked_bundle
-
-            linked = linked_bundle(record)
-            linked_proof = ctx.evidence.prove(linked) if linked else None
-            record = linked_proof.record if linked_proof and linked_proof.status == "pass" else None
-        tlc = record.get("traceability_lot_code") if isinstance(record, Mapping) else None
+        try:
+            record = record_behind(cid, lambda c: open_proven(ctx, c))
+        except ComplianceError:
+            continue  # unreadable evidence names no lot
+        tlc = record.get("traceability_lot_code")
         if isinstance(tlc, str):
             index.setdefault(tlc, int(e.args["batchId"]))
     ctx._gs1_lots = (head.hash, index)
@@ -148,7 +144,7 @@ async def _answer(request: Request, ctx, head, path: str) -> Response:
     try:
         link = gs1.parse_path(path + (f"?{request.url.query}" if request.url.query else ""))
         wanted = gs1.resolve_link_type(request.query_params.get("linkType"))
-    except ComplianceError as exc:
+    except INPUT_ERRORS as exc:
         raise as_http(exc) from exc
     batch_id = await run_in_threadpool(resolve_batch, ctx, head, link)
     base = ctx.settings.public_url

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
-from tambon.compliance.errors import ComplianceError
-from tambon.compliance.model import BatchTrace, Traces, TrackingEvent, batch_gtin, batch_lot
-from tambon.compliance.xlsx import write_table
+from compliance.errors import ComplianceError
+from compliance.model import BatchTrace, Traces, TrackingEvent, batch_gtin, batch_lot
+from compliance.xlsx import write_table
 from tambon.records import FSMA_CTES
 
 COLUMNS: tuple[str, ...] = (

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tambon.compliance import geo
-from tambon.compliance.errors import NotFound
-from tambon.compliance.model import BatchTrace, Traces, TrackingEvent, batch_gtin, batch_lot
+from compliance.errors import NotFound
+from compliance.model import BatchTrace, Traces, TrackingEvent, batch_gtin, batch_lot
+from tambon import geo
 from tambon.records import EUDR_HS_PREFIXES
 
 FORMAT = "tambon.eudr-dds/1"

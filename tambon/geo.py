@@ -11,13 +11,19 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from tambon.compliance.errors import InvalidGeometry
+from tambon.errors import TambonError
 
 MIN_DECIMALS = 6
 POINT_MAX_HA = 4.0
 #: mean Earth radius (IUGG), metres; areas use the spherical-excess formula GeoJSON tools use
 EARTH_RADIUS_M = 6_371_008.8
 GEOMETRY_TYPES = ("Point", "Polygon", "MultiPolygon")
+
+
+class InvalidGeometry(TambonError, ValueError):
+    """A plot geolocation is not valid GeoJSON (WGS84, enough decimals, closed simple rings)."""
+
+    http_status = 400
 
 
 def decimals(value: float) -> int:

@@ -16,7 +16,26 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from tambon.compliance.errors import InvalidDigitalLink, InvalidGtin, UnknownLinkType
+from tambon.errors import TambonError
+
+
+class Gs1Error(TambonError, ValueError):
+    """A GS1 key, Digital Link or link type is malformed; `http_status` is what a web route answers."""
+
+    http_status = 400
+
+
+class InvalidGtin(Gs1Error):
+    """A GTIN (or GLN) has the wrong length, non-digits or a wrong check digit."""
+
+
+class InvalidDigitalLink(Gs1Error):
+    """A GS1 Digital Link URI or path cannot be parsed."""
+
+
+class UnknownLinkType(Gs1Error):
+    """`?linkType=` names a link this resolver does not offer."""
+
 
 GS1_VOC = "https://gs1.org/voc/"
 #: AI 10 / AI 21 values: GS1 AI encodable character set 82, 1 to 20 characters.

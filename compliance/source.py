@@ -14,14 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from compliance.errors import ComplianceError
+from compliance.model import STAGES, BatchTrace, ChainRef, Traces, TrackingEvent
 from tambon.cid import cid_string
-from tambon.compliance.model import STAGES, BatchTrace, ChainRef, Traces, TrackingEvent
 from tambon.errors import TambonError
 
 RecordFetcher = Callable[[str], Mapping[str, Any]]
 EVENTS = ("BatchRegistered", "StepAdded", "Split", "Merged")
 #: blocks per eth_getLogs request (nodes cap the range or the result size)
 LOG_CHUNK = 50_000
+
+
+#: `open_cid(cid) -> (kind, document)`: kind "directory" with the bundle's record.json, or "file" with
+#: the file's JSON object (None when it holds none); raises when the CID cannot be read or proven.
+CidOpener = Callable[[str], tuple[str, Mapping[str, Any] | None]]
 
 
 def linked_bundle(document: Mapping[str, Any]) -> str | None:
@@ -32,6 +38,29 @@ def linked_bundle(document: Mapping[str, Any]) -> str | None:
     if isinstance(link, str) and link.startswith("ipfs://"):
         return link.removeprefix("ipfs://").split("/", 1)[0]
     return None
+
+
+def record_behind(cid: str, open_cid: CidOpener) -> Mapping[str, Any]:
+    """The record.json an on-chain evidence CID stands for: a bundle's record, a bare record file,
+    or, for a batch's ERC-721 metadata document, the record of the bundle it links (one hop)."""
+    kind, document = open_cid(cid)
+    if kind == "directory":
+        if document is None:
+            raise ComplianceError(f"evidence bundle {cid} holds no record.json")
+        return document
+    if document is None:
+        raise ComplianceError(f"{cid} is not a JSON object")
+    if "schema_version" in document or "event" in document:
+        return document
+    linked = linked_bundle(document)
+    if linked is None:
+        raise ComplianceError(f"{cid} is neither an evidence bundle nor metadata linking one")
+    kind, record = open_cid(linked)
+    if kind != "directory" or record is None:
+        raise ComplianceError(
+            f"{linked}, linked by the metadata {cid}, is not an evidence bundle with a record.json"
+        )
+    return record
 
 
 def _hex(value: Any) -> str:

@@ -14,7 +14,7 @@ import copy
 import hashlib
 from typing import Any
 
-from tambon.compliance.model import STAGES, BatchTrace, ChainRef, Traces, TrackingEvent
+from compliance.model import STAGES, BatchTrace, ChainRef, Traces, TrackingEvent
 
 MANGO_GTIN = "8851234000012"
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tambon.compliance.errors import ComplianceError
+from compliance.errors import ComplianceError
 
 app = typer.Typer(
     help="Export compliance data: FSMA 204 spreadsheets, EUDR due diligence.", no_args_is_help=True
@@ -24,33 +24,27 @@ app = typer.Typer(
 
 
 def _fetcher(store) -> Any:
-    """record.json of a CID from an evidence store; follows a metadata document to its bundle."""
+    """record.json of a CID from an evidence store (a metadata document leads to its bundle)."""
+    from compliance.source import record_behind
     from evidence.bundle import read_record
 
-    def fetch(cid: str) -> Mapping[str, Any]:
-        from tambon.compliance.source import linked_bundle
+    def open_cid(cid: str) -> tuple[str, Mapping[str, Any] | None]:
+        if store.stat(cid).kind == "directory":
+            return "directory", read_record(store, cid)
+        try:
+            document = json.loads(store.cat(cid).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return "file", None
+        return "file", document if isinstance(document, dict) else None
 
-        kind = store.stat(cid).kind
-        if kind == "directory":
-            return read_record(store, cid)
-        document = json.loads(store.cat(cid).decode("utf-8"))
-        if not isinstance(document, dict):
-            raise ComplianceError(f"{cid} is not a JSON object")
-        if "schema_version" in document or "event" in document:
-            return document
-        linked = linked_bundle(document)
-        if linked is None:
-            raise ComplianceError(f"{cid} is neither an evidence bundle nor metadata linking one")
-        return read_record(store, linked)
-
-    return fetch
+    return lambda cid: record_behind(cid, open_cid)
 
 
 def load_traces():
     """All batches of the configured deployment, with their records (the CLI's data source)."""
+    from compliance.source import read_traces
     from evidence.remote import open_store
     from tambon.chain import Chain
-    from tambon.compliance.source import read_traces
 
     chain = Chain()
     chain.check_connected()
@@ -78,7 +72,7 @@ def fsma204(
     no_lineage: Annotated[bool, typer.Option("--no-lineage", help="only the lot's own batches")] = False,
 ) -> None:
     """FSMA 204 sortable spreadsheet: one row per tracking event of a lot and/or a date range."""
-    from tambon.compliance.fsma import fsma_rows, to_csv, to_xlsx
+    from compliance.fsma import fsma_rows, to_csv, to_xlsx
 
     if lot is None and start is None and end is None:
         raise ComplianceError("give --lot and/or --from/--to (the FDA asks for a lot or a date range)")
@@ -100,7 +94,7 @@ def eudr(
     out: Annotated[Path | None, typer.Option("--out", help="JSON file (default: stdout)")] = None,
 ) -> None:
     """EUDR due-diligence data of a batch (plots as GeoJSON, origin flags)."""
-    from tambon.compliance.eudr import eudr_statement
+    from compliance.eudr import eudr_statement
 
     statement = eudr_statement(load_traces(), batch_id)
     _write(json.dumps(statement, ensure_ascii=False, indent=2).encode("utf-8") + b"\n", out)
