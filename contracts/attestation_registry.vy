@@ -30,6 +30,11 @@
         (`gradedAt`) whose unique key is (evidence, signer); replay is
         refused by that key, and a late relay still needs an active key
         and an approved model at relay time.
+
+        `gradedAt` must lie in [the signing key's activation time,
+        block.timestamp + 300 s]: a key cannot have graded before it was
+        trusted, nor date a grading in the future (300 s allows the
+        oracle's clock to run slightly ahead of the chain's).
 """
 
 # @dev Owner (the council) manages oracle keys and approved models.
@@ -69,6 +74,8 @@ ATTESTATION_TYPEHASH: public(constant(bytes32)) = keccak256(
 ATTESTATION_ROOT_TYPEHASH: public(constant(bytes32)) = keccak256("AttestationRoot(bytes32 root,uint256 count)")
 
 _U64: constant(uint256) = (1 << 64) - 1
+# @dev How far `gradedAt` may run ahead of the block time (oracle clock skew).
+MAX_CLOCK_SKEW: constant(uint256) = 300
 
 
 # STRUCTS
@@ -170,8 +177,7 @@ def attest(attestation: Attestation, signature: Bytes[65]) -> address:
     signer: address = ecdsa._recover_sig(
         eip712_domain_separator._hash_typed_data_v4(self._hash_attestation(attestation)), signature
     )
-    self._check_key(signer)
-    self._record(attestation, signer)
+    self._record(attestation, signer, self._check_key(signer))
     return signer
 
 
@@ -209,9 +215,9 @@ def attestMany(attestations: DynArray[Attestation, MAX_ITEMS], signature: Bytes[
         eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(ATTESTATION_ROOT_TYPEHASH, root, count))),
         signature,
     )
-    self._check_key(signer)
+    activated_at: uint256 = self._check_key(signer)
     for a: Attestation in attestations:
-        self._record(a, signer)
+        self._record(a, signer, activated_at)
     log RootAttested(signer=signer, root=root, count=count)
     return signer
 
@@ -422,13 +428,24 @@ def _record_key(evidence: bytes32, key: address) -> bytes32:
 
 @internal
 @view
-def _check_key(signer: address):
+def _check_key(signer: address) -> uint256:
+    """
+    @dev Reverts unless `signer` is an active key; returns its activation time.
+    """
     k: uint256 = self._keys[signer]
     assert k != 0 and k >> 64 == 0, "registry: key not active"
+    return k
 
 
 @internal
-def _record(a: Attestation, signer: address):
+def _record(a: Attestation, signer: address, activated_at: uint256):
+    """
+    @dev `activated_at` is the signer's activation time (`_check_key`).
+    """
+    graded_at: uint256 = convert(a.gradedAt, uint256)
+    assert graded_at >= activated_at, "registry: graded before key activation"
+    # Cannot overflow: block.timestamp is far below 2**256 - MAX_CLOCK_SKEW.
+    assert graded_at <= unsafe_add(block.timestamp, MAX_CLOCK_SKEW), "registry: graded in the future"
     assert a.grade <= REJECT, "registry: bad grade"
     assert a.confidenceBps <= MAX_CONFIDENCE_BPS, "registry: bad confidence"
     assert a.batchId != 0 and a.batchId <= _U64, "registry: bad batch id"
@@ -441,7 +458,7 @@ def _record(a: Attestation, signer: address):
         | (convert(a.grade, uint256) << 64)
         | (convert(a.sizeCode, uint256) << 72)
         | (convert(a.confidenceBps, uint256) << 80)
-        | (convert(a.gradedAt, uint256) << 96)
+        | (graded_at << 96)
         | (block.timestamp << 160)
         | ((m & 4_294_967_295) << 200)
     )

@@ -337,7 +337,7 @@ def populate(project, chain, accounts, deployment, store: LocalStore, node: Thre
     )
     w.evidence.update(packing=str(packing), transport=str(transport))
     provenance.addStep(w.lot, PROCESSING, packing.digest, packing.codec, 0, sender=packer)
-    att = Attestation(w.lot, harvest.digest, Grade.CLASS_I, 3, 9120, MODEL_SHA, chain.pending_timestamp - 600)
+    att = Attestation(w.lot, harvest.digest, Grade.CLASS_I, 3, 9120, MODEL_SHA, chain.blocks.head.timestamp)
     registry.attest(
         att.as_tuple(), sign_attestation(att, ORACLE_KEY, chain.chain_id, registry.address), sender=deployer
     )
@@ -360,11 +360,9 @@ def populate(project, chain, accounts, deployment, store: LocalStore, node: Thre
     first = provenance.split(w.lot, [(b.digest, b.codec, 5_000) for b in boxes], sender=packer).return_value
     w.boxes = [first, first + 1]
     graded = [
+        Attestation(w.boxes[0], packing.digest, Grade.EXTRA, 2, 9630, MODEL_SHA, chain.blocks.head.timestamp),
         Attestation(
-            w.boxes[0], packing.digest, Grade.EXTRA, 2, 9630, MODEL_SHA, chain.pending_timestamp - 60
-        ),
-        Attestation(
-            w.boxes[1], transport.digest, Grade.ABSTAIN, 0, 4100, MODEL_SHA, chain.pending_timestamp - 60
+            w.boxes[1], transport.digest, Grade.ABSTAIN, 0, 4100, MODEL_SHA, chain.blocks.head.timestamp
         ),
     ]
     root = batch_root(graded)
@@ -392,7 +390,7 @@ def populate(project, chain, accounts, deployment, store: LocalStore, node: Thre
     block_path.write_bytes(b"not the photo that was registered")
     w.corrupted_cid = str(altered)
     revoked_att = Attestation(
-        w.tampered, altered.digest, Grade.EXTRA, 1, 9900, MODEL_SHA, chain.pending_timestamp - 30
+        w.tampered, altered.digest, Grade.EXTRA, 1, 9900, MODEL_SHA, chain.blocks.head.timestamp
     )
     registry.attest(
         revoked_att.as_tuple(),
@@ -400,7 +398,7 @@ def populate(project, chain, accounts, deployment, store: LocalStore, node: Thre
         sender=deployer,
     )
     foreign = Attestation(
-        w.tampered, cultivation.digest, Grade.CLASS_II, 1, 8800, MODEL_SHA, chain.pending_timestamp - 30
+        w.tampered, cultivation.digest, Grade.CLASS_II, 1, 8800, MODEL_SHA, chain.blocks.head.timestamp
     )
     registry.attest(
         foreign.as_tuple(),

@@ -183,3 +183,38 @@ def test_attest__out_of_range_field__reverts(
     args = tuple(message[f["name"]] for f in ATTESTATION_TYPES["Attestation"])
     with ape.reverts(reason):
         registry.attest(args, signature, sender=relayer)
+
+
+def test_attest__graded_before_key_activation__reverts(registry, oracle, relayer, make_attestation, sign_for):
+    activated_at, _ = registry.keyStatus(oracle.address)
+    early = make_attestation(graded_at=activated_at - 1)
+    with ape.reverts("registry: graded before key activation"):
+        registry.attest(early.as_tuple(), sign_for(early, oracle), sender=relayer)
+    on_time = make_attestation(1, graded_at=activated_at)
+    registry.attest(on_time.as_tuple(), sign_for(on_time, oracle), sender=relayer)
+    assert registry.attestation(on_time.evidence, oracle.address).gradedAt == activated_at
+
+
+def test_attest__graded_in_the_future__reverts_beyond_300_s_skew(
+    registry, oracle, relayer, make_attestation, sign_for, chain
+):
+    at = chain.blocks.head.timestamp + 100
+    future = make_attestation(graded_at=at + 301)
+    chain.pending_timestamp = at
+    with ape.reverts("registry: graded in the future"):
+        registry.attest(future.as_tuple(), sign_for(future, oracle), sender=relayer)
+    skewed = make_attestation(1, graded_at=at + 300)
+    chain.pending_timestamp = at
+    registry.attest(skewed.as_tuple(), sign_for(skewed, oracle), sender=relayer)
+    assert registry.attestation(skewed.evidence, oracle.address).gradedAt == at + 300
+
+
+def test_attest_many__one_item_out_of_range__reverts_the_batch(
+    registry, oracle, relayer, make_attestation, sign_many
+):
+    activated_at, _ = registry.keyStatus(oracle.address)
+    items = [make_attestation(i) for i in range(3)] + [make_attestation(3, graded_at=activated_at - 3_600)]
+    _, signature = sign_many(items, oracle)
+    with ape.reverts("registry: graded before key activation"):
+        registry.attestMany([a.as_tuple() for a in items], signature, sender=relayer)
+    assert not registry.is_attested(items[0].evidence, oracle.address)
