@@ -17,7 +17,7 @@ from frontend import i18n
 from frontend.errors import Upstream
 from frontend.services.batches import BatchService
 from frontend.services.cache import Lru
-from frontend.services.catalog import RECORD_LABELS
+from frontend.services.catalog import RECORD_LABELS, STAGE_LABELS
 from frontend.services.chain import ChainReader, Head, head_from_block
 from frontend.services.evidence import EvidenceService
 from frontend.services.grants import GrantService
@@ -49,6 +49,7 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
     env.filters["tojson_attr"] = lambda v: json.dumps(v, separators=(",", ":"))
     env.globals.update(
         record_labels=RECORD_LABELS,
+        stage_labels=STAGE_LABELS,
         lang=lang,
         languages=i18n.LANGUAGES,
         org_name=web.org_name,

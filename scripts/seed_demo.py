@@ -36,6 +36,7 @@ from tambon.accounts import demo_account  # noqa: E402
 from tambon.chain import Chain  # noqa: E402
 from tambon.cid import OnchainCid  # noqa: E402
 from tambon.grants import Grants, council_decision  # noqa: E402
+from tambon.provenance import Stage, encode_transport  # noqa: E402
 from tambon.settings import get_settings  # noqa: E402
 from tambon.tx import send  # noqa: E402
 from tambon.typed_data import sign  # noqa: E402
@@ -45,7 +46,6 @@ TREASURY, MEMBERS = demo_account(0), [demo_account(i) for i in range(1, 6)]
 RICE_GROUP, FRUIT_GROUP = demo_account(6), demo_account(7)
 PACK_HOUSE, CARRIER, ORACLE, EXPORTER = demo_account(8), demo_account(9), demo_account(10), demo_account(11)
 SIGNERS = MEMBERS[:3]
-STAGES = {"CULTIVATION": 0, "HARVEST": 1, "PROCESSING": 2, "TRANSPORT": 3, "MARKETING": 4}
 MODEL_SHA256 = REPO / "oracle" / "model" / "grader.onnx.sha256"
 SEED = 2026
 
@@ -360,7 +360,7 @@ def walk_lot(w3, provenance, store, batch_id: int, producer, records: dict, phot
 
     def step(holder, stage: str, record: dict, data: int = 0, extra_photos: dict | None = None) -> None:
         bundle = build_bundle(store, record, extra_photos or {}, validate=require_kdes).onchain
-        call = provenance.functions.addStep(batch_id, STAGES[stage], bundle.digest, bundle.codec, data)
+        call = provenance.functions.addStep(batch_id, Stage[stage], bundle.digest, bundle.codec, data)
         send(w3, holder, call)
 
     def hand_over(frm, to) -> None:
@@ -376,8 +376,7 @@ def walk_lot(w3, provenance, store, batch_id: int, producer, records: dict, phot
         extra_photos={"packed.jpg": next(iter(photos.values()))},
     )
     hand_over(PACK_HOUSE, CARRIER)
-    centi = [round(t * 100) for t in temps]
-    step(CARRIER, "TRANSPORT", records["shipping"], (centi[0] & 0xFFFF) | ((centi[1] & 0xFFFF) << 16))
+    step(CARRIER, "TRANSPORT", records["shipping"], encode_transport(*temps))
     hand_over(CARRIER, EXPORTER)
     step(EXPORTER, "MARKETING", records["receiving"])
 

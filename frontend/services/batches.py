@@ -12,7 +12,7 @@ on-chain records into what the verify page shows, including every check and its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,14 +22,14 @@ from eth_utils import to_checksum_address
 from frontend.errors import NotFound
 from frontend.i18n import day_to_date
 from frontend.services import gs1
-from frontend.services.catalog import GRADES, STAGES, crop_label
+from frontend.services.catalog import GRADES, crop_label
 from frontend.services.chain import ChainReader, Event, Head, topic_uint
 from frontend.services.evidence import FAIL, PASS, UNKNOWN, EvidenceService, Proof
 from tambon.attestation import Attestation, merkle_proof, merkle_root, recover_attestation, recover_batch_item
 from tambon.cid import DAG_PB, RAW, OnchainCid
 from tambon.errors import SignatureError, TambonError
+from tambon.provenance import Stage, decode_transport, lineage, stage_name
 
-MAX_LINEAGE = 32
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -152,29 +152,6 @@ class BatchHistory:
 # pure helpers
 
 
-def int16(value: int) -> int:
-    value &= 0xFFFF
-    return value - 0x10000 if value & 0x8000 else value
-
-
-def transport_temperatures(data: int) -> tuple[float, float]:
-    """(min, max) °C of a TRANSPORT step's data word (two int16 in 0.01 °C)."""
-    return int16(data) / 100, int16(data >> 16) / 100
-
-
-def lineage(batch_id: int, parents_of: Callable[[int], Sequence[int]], limit: int = MAX_LINEAGE) -> list[int]:
-    """The batch and its ancestors (breadth first, each once), at most `limit` ids."""
-    seen = [batch_id]
-    queue = [batch_id]
-    while queue and len(seen) < limit:
-        current = queue.pop(0)
-        for parent in parents_of(current):
-            if parent not in seen and len(seen) < limit:
-                seen.append(parent)
-                queue.append(parent)
-    return seen
-
-
 def steps_from_events(
     events: Iterable[Event], times: Mapping[str, int], evidence: Callable[[bytes, int], EvidenceRef]
 ) -> list[Step]:
@@ -182,10 +159,10 @@ def steps_from_events(
     for e in events:
         if e.name != "StepAdded":
             continue
-        stage = STAGES[e.args["stage"]] if e.args["stage"] < len(STAGES) else f"STAGE_{e.args['stage']}"
+        stage = stage_name(e.args["stage"])
         tmin = tmax = None
-        if stage == "TRANSPORT":
-            tmin, tmax = transport_temperatures(e.args["data"])
+        if stage == Stage.TRANSPORT.name:
+            tmin, tmax = decode_transport(e.args["data"])
         out.append(
             Step(
                 batch_id=e.args["batchId"],
@@ -208,7 +185,7 @@ def group_by_stage(steps: Iterable[Step]) -> list[tuple[str, list[Step]]]:
     groups: dict[str, list[Step]] = {}
     for step in sorted(steps, key=lambda s: (s.timestamp, s.batch_id, s.index)):
         groups.setdefault(step.stage, []).append(step)
-    order = {stage: i for i, stage in enumerate(STAGES)}
+    order = {stage.name: stage.value for stage in Stage}
     return sorted(groups.items(), key=lambda kv: order.get(kv[0], len(order)))
 
 

@@ -5,22 +5,12 @@ Labels here are English msgids; templates translate them with gettext (`_()`).
 
 from __future__ import annotations
 
-STAGES = ("CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING")
-STAGE_LABELS = {
-    "CULTIVATION": "Cultivation",
-    "HARVEST": "Harvest",
-    "PROCESSING": "Processing and packing",
-    "TRANSPORT": "Transport",
-    "MARKETING": "Sale",
-}
-#: EPCIS 2.0 CBV business steps per stage.
-STAGE_BIZSTEPS = {
-    "CULTIVATION": "cbv:BizStep-commissioning",
-    "HARVEST": "cbv:BizStep-harvesting",
-    "PROCESSING": "cbv:BizStep-packing",
-    "TRANSPORT": "cbv:BizStep-shipping",
-    "MARKETING": "cbv:BizStep-retail_selling",
-}
+from tambon.provenance import Stage
+
+#: Stage names in Table 3 order, their page labels and CBV business steps (all from `Stage`).
+STAGES = tuple(stage.name for stage in Stage)
+STAGE_LABELS = {stage.name: stage.label for stage in Stage}
+STAGE_BIZSTEPS = {stage.name: stage.bizstep for stage in Stage}
 
 GRADES = {0: "ABSTAIN", 1: "EXTRA", 2: "CLASS_I", 3: "CLASS_II", 4: "REJECT"}
 GRADE_LABELS = {

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from frontend.services.batches import BatchHistory, transport_temperatures
+from frontend.services.batches import BatchHistory
 from frontend.services.catalog import STAGE_BIZSTEPS, STAGES
 from frontend.services.chain import Event
 from tambon.cid import cid_string
+from tambon.provenance import decode_transport
 
 EPCIS_CONTEXT = [
     "https://ref.gs1.org/standards/epcis/epcis-context.jsonld",
@@ -139,4 +140,4 @@ def _known(history: BatchHistory) -> set[int]:
 
 
 def _temps(data: int) -> tuple[float, float]:
-    return transport_temperatures(data)
+    return decode_transport(data)

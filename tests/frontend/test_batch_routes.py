@@ -157,7 +157,8 @@ def test_epcis__json_ld_events_with_transformation(client, world):
         "outputQuantityList"
     ]
     steps = [e["bizStep"] for e in events if e["type"] == "ObjectEvent" and e["action"] == "OBSERVE"]
-    assert "cbv:BizStep-harvesting" in steps and "cbv:BizStep-retail_selling" in steps
+    assert "cbv:BizStep-harvesting" not in steps  # not a CBV 2.0 term: harvest is commissioning
+    assert "cbv:BizStep-commissioning" in steps and "cbv:BizStep-retail_selling" in steps
     shipping = next(e for e in events if "sensorElementList" in e)
     assert shipping["sensorElementList"][0]["sensorReport"][0] == {
         "type": "gs1:Temperature",

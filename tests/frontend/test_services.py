@@ -13,10 +13,8 @@ from frontend.services.batches import (
     Step,
     group_by_stage,
     key_check,
-    lineage,
     metadata_view,
     model_check,
-    transport_temperatures,
 )
 from frontend.services.cache import Expiring, Lru
 from frontend.services.chain import Event
@@ -100,18 +98,6 @@ def test_gtin__check_digit_and_crop_round_trip():
         gs1.parse_lot("07")
     with pytest.raises(BadInput):
         gs1.parse_lot("1;drop")
-
-
-def test_transport_temperatures__signed_centidegrees():
-    data = ((-150) & 0xFFFF) | (640 << 16)
-    assert transport_temperatures(data) == (-1.5, 6.4)
-
-
-def test_lineage__breadth_first_unique_and_bounded():
-    parents = {5: [3, 4], 3: [1], 4: [1, 2], 1: [], 2: []}
-    assert lineage(5, parents.__getitem__) == [5, 3, 4, 1, 2]
-    assert lineage(5, parents.__getitem__, limit=3) == [5, 3, 4]
-    assert lineage(1, parents.__getitem__) == [1]
 
 
 def _step(stage, ts, batch=1, index=0):

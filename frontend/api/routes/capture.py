@@ -14,8 +14,8 @@ from evidence.errors import BadRequest, EvidenceError
 from evidence.remote import RpcStore
 from frontend.deps import ChainHead, Ctx, parse_id
 from frontend.errors import BadInput, NotFound, UploadRejected, Upstream
-from frontend.services.catalog import STAGES
 from frontend.services.evidence import check_upload
+from tambon.provenance import Stage, StageError
 from tambon.records import RecordInvalid, validate_record
 
 router = APIRouter(prefix="/api/capture", tags=["capture"])
@@ -55,8 +55,10 @@ async def capture_step(
     photos: Annotated[list[UploadFile] | None, File(description="JPEG, PNG or WebP photos")] = None,
 ) -> dict[str, Any]:
     bid = parse_id(batch_id, "batch id")
-    if stage not in STAGES:
-        raise BadInput(f"stage must be one of {', '.join(STAGES)}, got {stage[:20]!r}")
+    try:
+        step_stage = Stage.parse(stage)
+    except StageError as exc:
+        raise BadInput(str(exc)) from exc
     try:
         document = json.loads(record)
     except json.JSONDecodeError as exc:
@@ -82,7 +84,7 @@ async def capture_step(
     bundle = await run_in_threadpool(_store_bundle, ctx, document, files)
     provenance = ctx.reader.provenance
     data = provenance.encode_abi(
-        "addStep", args=[bid, STAGES.index(stage), bundle.onchain.digest, bundle.onchain.codec, 0]
+        "addStep", args=[bid, int(step_stage), bundle.onchain.digest, bundle.onchain.codec, 0]
     )
     return {
         "cid": bundle.cid,
