@@ -29,7 +29,14 @@ os.environ.setdefault("VVM_BINARY_PATH", str(REPO / ".venv" / "vvm"))
 from eth_abi import encode as abi_encode  # noqa: E402
 from eth_account import Account  # noqa: E402
 
-from tambon.attestation import Attestation, Grade, sign_attestation, sign_batch  # noqa: E402
+from tambon.attestation import (  # noqa: E402
+    ATTESTATION_ABI_TYPES,
+    ATTESTATION_SPEC,
+    Attestation,
+    Grade,
+    sign_attestation,
+    sign_batch,
+)
 from tambon.cid import DAG_PB, RAW, OnchainCid  # noqa: E402
 
 EAS_ARTIFACTS = REPO / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts"
@@ -38,10 +45,7 @@ ZERO32 = b"\x00" * 32
 MANY = 50
 RICE = 101  # crop code used in the figures
 HARVEST_DAY = 20_400  # 2025-11-09
-EAS_SCHEMA = (
-    "uint256 batchId,bytes32 evidence,uint8 grade,uint8 sizeCode,uint16 confidenceBps,"
-    "bytes32 modelSha256,uint64 gradedAt"
-)
+EAS_SCHEMA = ATTESTATION_SPEC  # the anchor's schema carries all of our fields
 
 
 def _digest(label: str) -> bytes:
@@ -149,9 +153,7 @@ def measure_registry(project, chain, owner, relayer) -> dict[str, int]:
 
 
 def _eas_data(att: Attestation) -> bytes:
-    return abi_encode(
-        ["uint256", "bytes32", "uint8", "uint8", "uint16", "bytes32", "uint64"], list(att.as_tuple())
-    )
+    return abi_encode(list(ATTESTATION_ABI_TYPES), list(att.as_tuple()))
 
 
 def measure_eas_anchor(owner, relayer) -> dict[str, int]:

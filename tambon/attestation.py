@@ -16,7 +16,7 @@ oracle signs is the same bytes the contract hashes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -46,12 +46,26 @@ class Grade(IntEnum):
     REJECT = 4
 
 
+#: The `Attestation` struct, written once: (Python attribute, JSON/Solidity name, Solidity type) in the
+#: contract's type-string order. Typed data, the calldata tuple, the struct hash and log decoding derive
+#: from it, so adding a field is one line here plus the contract.
+ATTESTATION_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("batch_id", "batchId", "uint256"),
+    ("evidence", "evidence", "bytes32"),
+    ("grade", "grade", "uint8"),
+    ("size_code", "sizeCode", "uint8"),
+    ("confidence_bps", "confidenceBps", "uint16"),
+    ("model_sha256", "modelSha256", "bytes32"),
+    ("graded_at", "gradedAt", "uint64"),
+)
+#: The fields' Solidity types, in order (ABI-encoding an attestation's tuple).
+ATTESTATION_ABI_TYPES: tuple[str, ...] = tuple(kind for _, _, kind in ATTESTATION_FIELDS)
+#: The fields as an EIP-712 / ABI parameter list: "uint256 batchId,bytes32 evidence,…".
+ATTESTATION_SPEC = ",".join(f"{kind} {key}" for _, key, kind in ATTESTATION_FIELDS)
+
 #: Message types by primary type name; field order is the contract's type string order.
 ATTESTATION_TYPES: dict[str, list[dict[str, str]]] = {
-    "Attestation": _fields(
-        "uint256 batchId,bytes32 evidence,uint8 grade,uint8 sizeCode,uint16 confidenceBps,"
-        "bytes32 modelSha256,uint64 gradedAt"
-    ),
+    "Attestation": _fields(ATTESTATION_SPEC),
     "AttestationRoot": _fields("bytes32 root,uint256 count"),
 }
 ATTESTATION_TYPE = type_string("Attestation", ATTESTATION_TYPES)
@@ -96,45 +110,33 @@ class Attestation:
 
     def message(self) -> dict[str, Any]:
         """The typed-data `message` (JSON field names)."""
-        return {
-            "batchId": self.batch_id,
-            "evidence": self.evidence,
-            "grade": int(self.grade),
-            "sizeCode": self.size_code,
-            "confidenceBps": self.confidence_bps,
-            "modelSha256": self.model_sha256,
-            "gradedAt": self.graded_at,
-        }
+        return {key: value for (_, key, _), value in zip(ATTESTATION_FIELDS, self.as_tuple(), strict=True)}
 
-    def as_tuple(self) -> tuple[int, bytes, int, int, int, bytes, int]:
-        """Argument form for contract calls (`attest(att.as_tuple(), sig)`)."""
-        return (
-            self.batch_id,
-            self.evidence,
-            int(self.grade),
-            self.size_code,
-            self.confidence_bps,
-            self.model_sha256,
-            self.graded_at,
+    def as_tuple(self) -> tuple[Any, ...]:
+        """Argument form for contract calls (`attest(att.as_tuple(), sig)`), in struct order."""
+        return tuple(
+            int(v) if isinstance(v, int) else v for v in (getattr(self, a) for a, _, _ in ATTESTATION_FIELDS)
         )
 
     @classmethod
-    def from_message(cls, message: dict[str, Any]) -> Attestation:
+    def from_message(cls, message: Mapping[str, Any]) -> Attestation:
+        """From typed-data JSON or a decoded log/struct with the contract's field names."""
+        try:
+            values = {attr: message[key] for attr, key, _ in ATTESTATION_FIELDS}
+        except KeyError as exc:
+            raise AttestationError(f"attestation field {exc.args[0]} is missing") from None
         return cls(
-            batch_id=int(message["batchId"]),
-            evidence=message["evidence"],
-            grade=Grade(int(message["grade"])),
-            size_code=int(message["sizeCode"]),
-            confidence_bps=int(message["confidenceBps"]),
-            model_sha256=message["modelSha256"],
-            graded_at=int(message["gradedAt"]),
+            **{
+                a: v if k == "bytes32" else int(v)
+                for (a, _, k), v in zip(ATTESTATION_FIELDS, values.values(), strict=True)
+            }
         )
 
     def struct_hash(self) -> bytes:
         """EIP-712 `hashStruct` of this attestation (also its Merkle leaf)."""
         return keccak(
             abi_encode(
-                ["bytes32", "uint256", "bytes32", "uint8", "uint8", "uint16", "bytes32", "uint64"],
+                ["bytes32", *ATTESTATION_ABI_TYPES],
                 [ATTESTATION_TYPEHASH, *self.as_tuple()],
             )
         )

@@ -233,14 +233,7 @@ def _iso(ts: int) -> str:
 
 
 def _attestation_from_args(value: Any) -> Attestation:
-    if isinstance(value, Mapping):
-        fields = [
-            value[k]
-            for k in ("batchId", "evidence", "grade", "sizeCode", "confidenceBps", "modelSha256", "gradedAt")
-        ]
-    else:
-        fields = list(value)
-    return Attestation(*fields)
+    return Attestation.from_message(value) if isinstance(value, Mapping) else Attestation(*value)
 
 
 def signature_check(
@@ -464,15 +457,7 @@ class BatchService:
     ) -> AttestationView:
         r = self.reader
         a = e.args
-        att = Attestation(
-            a["batchId"],
-            a["evidence"],
-            a["grade"],
-            a["sizeCode"],
-            a["confidenceBps"],
-            a["modelSha256"],
-            a["gradedAt"],
-        )
+        att = Attestation.from_message(a)
         attested_at = times[e.block_hash]
         signer = to_checksum_address(a["signer"])
         activated, revoked = r.call(head, r.registry.functions.keyStatus(signer), key=("key", signer))
