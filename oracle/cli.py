@@ -1,4 +1,4 @@
-"""`tambon oracle ...`: grade photos, print the grading mat, run the chain service."""
+"""`tambon oracle ...`: grade photos, print the grading mat, judge a cold-chain log, run the chain service."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from oracle.errors import ImageError, OracleError
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM
 
 app = typer.Typer(
-    help="AI grading oracle: grade produce photos and attest grades on-chain.", no_args_is_help=True
+    help="AI oracle: grade produce photos, judge cold-chain logs, attest both on-chain.", no_args_is_help=True
 )
 
 
@@ -134,3 +134,70 @@ def run(
         typer.echo(json.dumps(oracle.step()))
         return
     oracle.run()
+
+
+def _unix_time(text: str | None, option: str) -> int | None:
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise OracleError(f"{option} must be an ISO 8601 time with offset, got {text!r}") from exc
+    if moment.tzinfo is None:
+        raise OracleError(f"{option} needs a UTC offset (e.g. 2026-11-04T08:00+07:00), got {text!r}")
+    return int(moment.timestamp())
+
+
+@app.command()
+def coldchain(
+    log: Annotated[
+        Path, typer.Argument(help="Logger export: CSV, EPCIS 2.0 JSON or an evidence record.json.")
+    ],
+    crop: Annotated[str, typer.Option(help="Crop name (mango, durian, rice...) or project crop code.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole analysis as one JSON object.")
+    ] = False,
+    tz: Annotated[
+        str, typer.Option(help="Time zone of times written without an offset (IANA name or +07:00).")
+    ] = "Asia/Bangkok",
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="Transport start (ISO 8601 with offset): the log must cover it."),
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Transport end (ISO 8601 with offset).")] = None,
+) -> None:
+    """Judge a transport's temperature log for a crop, without the chain (verdict, MKT, shelf life)."""
+    from oracle.coldchain import analyse, load_rules, read_log
+
+    rules = load_rules()
+    rule = rules.for_crop(crop)
+    try:
+        data = log.read_bytes()
+    except OSError as exc:
+        raise OracleError(f"cannot read {log}: {exc.strerror}") from exc
+    begin, finish = _unix_time(start, "--from"), _unix_time(end, "--to")
+    if (begin is None) != (finish is None):
+        raise OracleError("--from and --to go together")
+    window = (begin, finish) if begin is not None and finish is not None else None
+    if window and window[0] >= window[1]:
+        raise OracleError("--from must be before --to")
+    report = analyse(read_log(data, log.name, tz), rule, rules.sha256, window)
+    if as_json:
+        typer.echo(json.dumps({"file": str(log), **report.as_json()}, ensure_ascii=False))
+        return
+    typer.echo(f"{log}: {report.verdict.name} for {rule.name} ({rule.low_c:g}–{rule.high_c:g} °C)")
+    for reason in report.reasons:
+        typer.echo(f"  - {reason}")
+    if report.mkt_c is not None:
+        typer.echo(
+            f"  {report.points} readings, {report.min_c:.1f} to {report.max_c:.1f} °C, "
+            f"MKT {report.mkt_c:.2f} °C, {report.minutes_out_of_range:.0f} min out of range"
+        )
+    if report.shelf_life_days is not None:
+        typer.echo(
+            f"  shelf life left at {rule.reference_c:g} °C: about {report.shelf_life_days:.0f} days "
+            f"({report.shelf_life_low_days:.0f}–{report.shelf_life_high_days:.0f})"
+        )
+    typer.echo(f"  rules sha256 {rules.sha256}")
