@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from frontend import i18n
 from frontend.api.routes import ROUTERS as API_ROUTERS
 from frontend.context import AppContext
-from frontend.errors import FrontendError, UploadRejected
+from frontend.errors import UploadRejected
 from frontend.settings import WebSettings, get_web_settings
 from frontend.web import ROUTERS as WEB_ROUTERS
 from tambon.errors import TambonError
@@ -168,16 +168,12 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
             request, "error.html", {"status": status, "message": message}, status_code=status
         )
 
-    @app.exception_handler(FrontendError)
-    async def frontend_error(request: Request, exc: FrontendError) -> Response:
-        if exc.http_status >= 500:
-            log.warning("web.upstream_error", path=request.url.path, error=str(exc))
-        return _error(request, exc.http_status, str(exc))
-
     @app.exception_handler(TambonError)
     async def tambon_error(request: Request, exc: TambonError) -> Response:
-        log.warning("web.error", path=request.url.path, error=str(exc))
-        return _error(request, 502, str(exc))
+        # Every product error carries its own status (tambon.errors.TambonError.http_status).
+        if exc.http_status >= 500:
+            log.warning("web.error", path=request.url.path, status=exc.http_status, error=str(exc))
+        return _error(request, exc.http_status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -35,6 +35,8 @@ MAX_BATCH_ITEMS = 64  # contract's MAX_ITEMS for attestMany
 class AttestationError(TambonError, ValueError):
     """An attestation's fields are out of range or its batch format is wrong."""
 
+    http_status = 400
+
 
 class Grade(IntEnum):
     """Grades as `uint8` on-chain (same numbers in contracts/attestation_registry.vy)."""

@@ -25,6 +25,8 @@ class InvalidGeometry(TambonError, ValueError):
 
     http_status = 400
 
+    http_status = 400
+
 
 def decimals(value: float) -> int:
     """Decimal digits a coordinate was given with (Python's shortest round-trip repr)."""

@@ -42,6 +42,8 @@ _SIGNED_ONLY_FIELDS = {"nonce", "deadline", "evidence"}
 class GrantError(TambonError):
     """A grant operation cannot be done as asked."""
 
+    http_status = 409
+
 
 class MilestoneStatus(IntEnum):
     PENDING = 1

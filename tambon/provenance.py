@@ -24,6 +24,8 @@ INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
 class StageError(TambonError):
     """An unknown stage name or number, or a step data word that does not fit its stage."""
 
+    http_status = 400
+
 
 class Stage(IntEnum):
     """Value-chain stages in Table 3 order; the value is the on-chain stage number."""

@@ -15,7 +15,7 @@ from evidence.remote import RpcStore
 from frontend.deps import ChainHead, Ctx, parse_id
 from frontend.errors import BadInput, NotFound, UploadRejected, Upstream
 from frontend.services.evidence import check_upload
-from tambon.provenance import Stage, StageError
+from tambon.provenance import Stage
 from tambon.records import RecordInvalid, validate_record
 
 router = APIRouter(prefix="/api/capture", tags=["capture"])
@@ -55,10 +55,7 @@ async def capture_step(
     photos: Annotated[list[UploadFile] | None, File(description="JPEG, PNG or WebP photos")] = None,
 ) -> dict[str, Any]:
     bid = parse_id(batch_id, "batch id")
-    try:
-        step_stage = Stage.parse(stage)
-    except StageError as exc:
-        raise BadInput(str(exc)) from exc
+    step_stage = Stage.parse(stage)  # StageError answers 400
     try:
         document = json.loads(record)
     except json.JSONDecodeError as exc:
