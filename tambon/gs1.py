@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_plus
 
 from tambon.errors import TambonError
 
@@ -40,9 +40,6 @@ class UnknownLinkType(Gs1Error):
 GS1_VOC = "https://gs1.org/voc/"
 #: AI 10 / AI 21 values: GS1 AI encodable character set 82, 1 to 20 characters.
 _CSET82 = re.compile(r'^[!"%-?A-Z_a-z]{1,20}$')
-#: characters left unescaped in a Digital Link path segment (RFC 3986 unreserved + some sub-delims
-#: GS1 lists as safe); everything else in set 82 is percent-encoded.
-_SAFE = "-._~!$'()*+,;=:@"
 
 #: Link types this resolver offers: short name (what `?linkType=` may say) -> GS1 vocabulary term.
 LINK_TYPES: dict[str, str] = {
@@ -114,31 +111,148 @@ def check_cset82(value: str, what: str) -> str:
     return value
 
 
+# --- Application Identifiers a Digital Link may carry (GS1 General Specifications §3) ---------
+
+_X = "[!\"%&'()*+,\\-./0-9:;<=>?A-Z_a-z]"  # a character of the AI encodable set 82
+_YYMMDD = "[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01])"
+
+
+@dataclass(frozen=True, slots=True)
+class AiFormat:
+    """An AI's value syntax: a regular expression, and how many leading digits a check digit closes."""
+
+    pattern: str
+    check_digit_length: int = 0
+
+
+def _ai_table() -> dict[str, AiFormat]:
+    table = {
+        "00": AiFormat("[0-9]{18}", 18),  # SSCC
+        "01": AiFormat("[0-9]{14}", 14),  # GTIN
+        "02": AiFormat("[0-9]{14}", 14),  # GTIN of contained trade items
+        "10": AiFormat(f"{_X}{{1,20}}"),  # batch/lot
+        "21": AiFormat(f"{_X}{{1,20}}"),  # serial
+        "22": AiFormat(f"{_X}{{1,20}}"),  # consumer product variant
+        "235": AiFormat(f"{_X}{{1,28}}"),  # third-party controlled serial extension
+        "253": AiFormat(f"[0-9]{{13}}{_X}{{0,17}}", 13),  # GDTI
+        "254": AiFormat(f"{_X}{{1,20}}"),  # GLN extension
+        "30": AiFormat("[0-9]{1,8}"),  # variable count
+        "37": AiFormat("[0-9]{1,8}"),  # count of trade items
+        "401": AiFormat(f"{_X}{{1,30}}"),  # GINC
+        "414": AiFormat("[0-9]{13}", 13),  # GLN of a physical location
+        "8004": AiFormat(f"{_X}{{1,30}}"),  # GIAI
+        "8018": AiFormat("[0-9]{18}", 18),  # GSRN
+        "8019": AiFormat("[0-9]{1,10}"),  # service relation instance
+    }
+    for ai in ("11", "13", "15", "16", "17"):  # production, packaging, best before, sell by, expiry
+        table[ai] = AiFormat(_YYMMDD)
+    for prefix in ("310", "311", "312", "313", "314", "315", "316", "320", "330", "356"):
+        for d in "012345":
+            table[prefix + d] = AiFormat("[0-9]{6}")  # trade measures, d = decimal places
+    for d in "0123456789":
+        table["392" + d] = AiFormat("[0-9]{1,15}")  # price, d = decimal places
+    for ai in range(91, 100):
+        table[str(ai)] = AiFormat(f"{_X}{{1,90}}")  # company internal
+    return table
+
+
+AI_FORMATS = _ai_table()
+#: primary keys and their qualifier paths: each qualifier may be left out, the order is fixed
+PRIMARY_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "00": (),
+    "01": (("22", "10", "21"), ("235",)),
+    "253": (),
+    "401": (),
+    "414": (("254",),),
+    "8004": (),
+    "8018": (("8019",),),
+}
+#: AIs whose length is predefined by their first two digits: no FNC1 separator follows them
+_PREDEFINED = frozenset(
+    ["00", "01", "02", "03", "04", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20"]
+    + ["31", "32", "33", "34", "35", "36", "41"]
+)
+#: the short names `permit_convenience_alphas` accepts in place of an AI
+CONVENIENCE_ALPHAS = {"gtin": "01", "cpv": "22", "lot": "10", "ser": "21", "sscc": "00", "gln": "414"}
+_URI_CHARS = re.compile(r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$")
+_URI = re.compile(r"^(http|HTTP|https|HTTPS)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?$")
+_HOST = re.compile(r"^(?:[A-Za-z0-9\-._~]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{0,5})?$")
+
+
+def check_ai_value(ai: str, value: str, *, zero_suppressed: bool = False) -> str:
+    """The value of an AI after checking its syntax and check digit (a GTIN-8/12/13 is padded to 14
+    digits when `zero_suppressed` allows it)."""
+    fmt = AI_FORMATS.get(ai)
+    if fmt is None:
+        raise InvalidDigitalLink(f"AI ({ai}) is not an Application Identifier this resolver knows")
+    if ai in ("01", "02") and zero_suppressed and len(value) in (8, 12, 13) and value.isdigit():
+        value = value.zfill(14)
+    if not re.fullmatch(fmt.pattern, value):
+        raise InvalidDigitalLink(f"AI ({ai}) value {value[:40]!r} does not follow its GS1 syntax")
+    if fmt.check_digit_length:
+        key = value[: fmt.check_digit_length]
+        if check_digit(key[:-1]) != int(key[-1]):
+            raise InvalidDigitalLink(f"AI ({ai}) value {value} has a wrong check digit")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class DigitalLink:
-    """A parsed Digital Link: primary key GTIN plus lot (AI 10) or serial (AI 21)."""
+    """A parsed Digital Link: the primary key, its qualifiers (path), data attributes (query AIs) and
+    the other query parameters (`linkType`, ...), each in the order written."""
 
-    gtin: str
-    lot: str | None = None
-    serial: str | None = None
+    key: tuple[str, str]
+    qualifiers: tuple[tuple[str, str], ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()
     query: dict[str, str] = field(default_factory=dict)
+
+    def _qualifier(self, ai: str) -> str | None:
+        return next((v for a, v in self.qualifiers if a == ai), None)
+
+    @property
+    def gtin(self) -> str | None:
+        return self.key[1] if self.key[0] == "01" else None
+
+    @property
+    def lot(self) -> str | None:
+        return self._qualifier("10")
+
+    @property
+    def serial(self) -> str | None:
+        return self._qualifier("21")
 
     @property
     def path(self) -> str:
-        return build_path(self.gtin, lot=self.lot, serial=self.serial)
+        return "".join(f"/{ai}/{escape(v)}" for ai, v in (self.key, *self.qualifiers))
 
     @property
     def link_type(self) -> str | None:
         return self.query.get("linkType")
+
+    def element_string(self) -> str:
+        """The GS1 element string, `^` standing for FNC1 (as GS1's syntax engine prints it)."""
+        out = "^"
+        elements = (self.key, *self.qualifiers, *self.attributes)
+        for i, (ai, value) in enumerate(elements):
+            out += ai + value
+            if ai[:2] not in _PREDEFINED and i < len(elements) - 1:
+                out += "^"
+        return out
+
+
+def escape(value: str) -> str:
+    """A Digital Link path or query value: every character outside RFC 3986's unreserved set is
+    percent-encoded (GS1 Digital Link 1.4 §6; `! ' ( ) * + , ; = :` included, as GS1's tools ask)."""
+    return quote(value, safe="")
 
 
 def build_path(gtin: str, *, lot: str | None = None, serial: str | None = None) -> str:
     """`/01/{gtin14}[/10/{lot}][/21/{serial}]`, values percent-encoded as GS1 Digital Link asks."""
     path = f"/01/{normalise_gtin(gtin)}"
     if lot is not None:
-        path += "/10/" + quote(check_cset82(lot, "lot (AI 10)"), safe=_SAFE)
+        path += "/10/" + escape(check_cset82(lot, "lot (AI 10)"))
     if serial is not None:
-        path += "/21/" + quote(check_cset82(serial, "serial (AI 21)"), safe=_SAFE)
+        path += "/21/" + escape(check_cset82(serial, "serial (AI 21)"))
     return path
 
 
@@ -151,30 +265,99 @@ def build_uri(
     return uri
 
 
-def parse_path(value: str) -> DigitalLink:
-    """Parse a Digital Link URI or path (`https://x/01/…`, `/01/…?linkType=…`)."""
-    parts = urlsplit(value)
-    segments = [s for s in parts.path.split("/") if s != ""]
-    try:
-        start = segments.index("01")
-    except ValueError:
-        raise InvalidDigitalLink(f"no GTIN (AI 01) in {value!r}") from None
-    pairs = segments[start:]
-    if len(pairs) % 2:
-        raise InvalidDigitalLink(f"a Digital Link path is AI/value pairs; {value!r} has an odd segment count")
-    gtin = normalise_gtin(unquote(pairs[1]))
-    lot = serial = None
-    for ai, raw in zip(pairs[2::2], pairs[3::2], strict=True):
-        text = unquote(raw)
-        if ai == "10" and lot is None and serial is None:
-            lot = check_cset82(text, "lot (AI 10)")
-        elif ai == "21" and serial is None:
-            serial = check_cset82(text, "serial (AI 21)")
+def _decode(raw: str, where: str, *, plus_is_space: bool = False) -> str:
+    text = unquote_plus(raw) if plus_is_space else unquote(raw)
+    if not text:
+        raise InvalidDigitalLink(f"{where} has an empty value")
+    return text
+
+
+def _qualifier_path_fits(key: str, qualifiers: list[str]) -> bool:
+    """Whether the qualifiers are one of the key's qualifier paths, in its order, none repeated."""
+    if not qualifiers:
+        return True
+    for path in PRIMARY_KEYS[key]:
+        positions = [path.index(q) for q in qualifiers if q in path]
+        if len(positions) == len(qualifiers) and positions == sorted(set(positions)):
+            return True
+    return False
+
+
+def parse_uri(
+    value: str,
+    *,
+    permit_zero_suppressed_gtin: bool = False,
+    permit_convenience_alphas: bool = False,
+    permit_unknown_ais: bool = False,
+) -> DigitalLink:
+    """Parse a GS1 Digital Link URI as GS1's syntax engine does: `http(s)://host[/stem]/{key}/{value}
+    [/{qualifier}/{value}...][?{ai}={value}&...]`, the rightmost primary key starting the key path."""
+    if not _URI_CHARS.match(value):
+        raise InvalidDigitalLink(f"{value[:80]!r} holds characters a URI may not (or a bad %-escape)")
+    match = _URI.match(value)
+    if match is None:
+        raise InvalidDigitalLink(f"{value[:80]!r} is not an http(s) URI")
+    _, host, path, query = match.groups()
+    if not _HOST.match(host) or (
+        ":" in host.rsplit("]", 1)[-1] and int("0" + host.rsplit(":", 1)[1]) > 65535
+    ):
+        raise InvalidDigitalLink(f"{host[:80]!r} is not a host name or address")
+    segments = path.split("/")[1:] if path else []
+    if any(s == "" for s in segments):
+        raise InvalidDigitalLink(f"{path[:80]!r} has an empty path segment")
+
+    def ai_of(segment: str) -> str:
+        if permit_convenience_alphas and segment in CONVENIENCE_ALPHAS:
+            return CONVENIENCE_ALPHAS[segment]
+        return segment
+
+    start = next((i for i in range(len(segments) - 2, -1, -2) if ai_of(segments[i]) in PRIMARY_KEYS), None)
+    if start is None:
+        raise InvalidDigitalLink(f"no GS1 primary key (such as /01/ GTIN) in {path[:80]!r}")
+    pairs = [(ai_of(segments[i]), segments[i + 1]) for i in range(start, len(segments), 2)]
+    key_ai = pairs[0][0]
+    key = (key_ai, check_ai_value(key_ai, _decode(pairs[0][1], f"AI ({key_ai})"),
+                                  zero_suppressed=permit_zero_suppressed_gtin))  # fmt: skip
+    qualifiers = []
+    for ai, raw in pairs[1:]:
+        if not _qualifier_path_fits(key_ai, [*(a for a, _ in qualifiers), ai]):
+            raise InvalidDigitalLink(f"AI ({ai}) is not a qualifier of ({key_ai}) at that place in the path")
+        qualifiers.append((ai, check_ai_value(ai, _decode(raw, f"AI ({ai})"))))
+    seen = {key_ai, *(a for a, _ in qualifiers)}
+    attributes = []
+    params: dict[str, str] = {}
+    for item in (query or "").split("&"):
+        if not item or "=" not in item:
+            continue  # empty or singleton parameters carry no AI
+        name, _, raw = item.partition("=")
+        ai = CONVENIENCE_ALPHAS.get(name, name) if permit_convenience_alphas else name
+        if not ai.isdigit():
+            params[name] = unquote_plus(raw)
+            continue
+        if ai in seen:
+            raise InvalidDigitalLink(f"AI ({ai}) is given twice")
+        if _qualifier_path_fits(key_ai, [*(a for a, _ in qualifiers), ai]):
+            raise InvalidDigitalLink(f"AI ({ai}) qualifies ({key_ai}): it belongs in the path, not the query")
+        text = _decode(raw, f"AI ({ai})", plus_is_space=True)
+        if ai not in AI_FORMATS:
+            if not permit_unknown_ais:
+                raise InvalidDigitalLink(f"AI ({ai}) is not an Application Identifier this resolver knows")
+            if "\x00" in text:
+                raise InvalidDigitalLink(f"AI ({ai}) value holds a NUL character")
         else:
-            raise InvalidDigitalLink(
-                f"unsupported or misplaced AI {ai!r} in {value!r} (01 then 10 and/or 21)"
-            )
-    return DigitalLink(gtin, lot, serial, dict(parse_qsl(parts.query)))
+            text = check_ai_value(ai, text, zero_suppressed=permit_zero_suppressed_gtin)
+        seen.add(ai)
+        attributes.append((ai, text))
+    return DigitalLink(key, tuple(qualifiers), tuple(attributes), params)
+
+
+def parse_path(value: str) -> DigitalLink:
+    """Parse a Digital Link URI, or a path as a resolver receives it (`/01/…?linkType=…`), whose key
+    must be a GTIN (AI 01), the only key this resolver answers for."""
+    link = parse_uri("https://resolver.invalid" + value if value.startswith("/") else value)
+    if link.gtin is None:
+        raise InvalidDigitalLink(f"this resolver answers GTINs (AI 01), not AI ({link.key[0]})")
+    return link
 
 
 def resolve_link_type(value: str | None) -> str:

@@ -72,20 +72,44 @@ def test_build_and_parse__round_trip_with_percent_encoding():
     assert link.path == "/01/09506000134352/10/AB%2F12%263"
     both = gs1.parse_path("/01/09506000134352/10/L1/21/42")
     assert (both.lot, both.serial) == ("L1", "42")
-    serial = gs1.parse_path("https://x.example/prefix/01/9506000134352/21/7")
+    serial = gs1.parse_path("https://x.example/prefix/01/09506000134352/21/7")
     assert (serial.gtin, serial.serial) == ("09506000134352", "7")
+
+
+def test_parse_uri__rightmost_key__qualifiers_22_and_235():
+    link = gs1.parse_uri("https://x.example/01/09506000134352/01/08851234000012/22/V1/10/L1/21/S1")
+    assert link.key == ("01", "08851234000012")  # the stem may itself hold an AI
+    assert link.qualifiers == (("22", "V1"), ("10", "L1"), ("21", "S1"))
+    tpx = gs1.parse_uri("https://x.example/01/09506000134352/235/TPX1?10=L1")
+    assert tpx.qualifiers == (("235", "TPX1"),) and tpx.attributes == (("10", "L1"),)
+
+
+@pytest.mark.parametrize(
+    "lot", ["A!B", "A'B", "A(B)", "A*B", "A+B", "A,B", "A;B", "A=B", "A:B", "A/B", "A%B"]
+)
+def test_build_path__sub_delims_in_lots__percent_encoded_and_read_back(lot):
+    path = gs1.build_path("9506000134352", lot=lot)
+    assert all(c not in path.removeprefix("/01/09506000134352/10/") for c in "!'()*+,;=:/")
+    assert gs1.parse_path(path).lot == lot
 
 
 @pytest.mark.parametrize(
     ("path", "error", "message"),
     [
-        ("/01/09506000134353/10/L1", InvalidGtin, "wrong check digit"),
-        ("/10/L1", InvalidDigitalLink, "no GTIN"),
-        ("/01/09506000134352/10", InvalidDigitalLink, "odd segment count"),
-        ("/01/09506000134352/17/261231", InvalidDigitalLink, "unsupported or misplaced AI '17'"),
-        ("/01/09506000134352/21/1/10/L1", InvalidDigitalLink, "misplaced AI '10'"),
-        ("/01/09506000134352/10/" + "A" * 21, InvalidDigitalLink, "1 to 20 characters"),
-        ("/01/09506000134352/10/%E0%B8%A5", InvalidDigitalLink, "encodable set 82"),
+        ("/01/09506000134353/10/L1", InvalidDigitalLink, "wrong check digit"),
+        ("/10/L1", InvalidDigitalLink, "no GS1 primary key"),
+        ("/01/09506000134352/10", InvalidDigitalLink, "no GS1 primary key"),
+        ("/01/09506000134352/17/261231", InvalidDigitalLink, r"AI \(17\) is not a qualifier of \(01\)"),
+        ("/01/09506000134352/21/1/10/L1", InvalidDigitalLink, r"AI \(10\) is not a qualifier"),
+        ("/01/09506000134352/10/" + "A" * 21, InvalidDigitalLink, r"AI \(10\) value .* GS1 syntax"),
+        ("/01/09506000134352/10/%E0%B8%A5", InvalidDigitalLink, "GS1 syntax"),
+        ("/01/9506000134352/10/L1", InvalidDigitalLink, "GS1 syntax"),  # a GTIN-13 unpadded
+        ("/01/09506000134352/10/L1?10=L2", InvalidDigitalLink, "given twice"),
+        ("/01/09506000134352?10=L2", InvalidDigitalLink, "belongs in the path"),
+        ("/01/09506000134352/10/L1?89=X", InvalidDigitalLink, "not an Application Identifier"),
+        ("/01/09506000134352/10/L1?99=", InvalidDigitalLink, "empty value"),
+        ("/01/09506000134352/10/L%00", InvalidDigitalLink, "GS1 syntax"),
+        ("/01//09506000134352", InvalidDigitalLink, "empty path segment"),
     ],
 )
 def test_parse_path__bad__refused(path, error, message):
