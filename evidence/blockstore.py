@@ -56,7 +56,7 @@ class Transaction:
         self.store = store
         self.dir = store.staging_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
         self.dir.mkdir(parents=True)
-        self._staged: dict[bytes, Path] = {}
+        self._staged: dict[bytes, Path | None] = {}  # None: already in the store
         self._lock = threading.Lock()
         self.closed = False
 

@@ -12,11 +12,10 @@ from functools import lru_cache
 from multiformats import CID, multihash
 
 from evidence.errors import MalformedCid
-from tambon.cid import OnchainCid
+from tambon.cid import OnchainCid, decode_cid
 
 RAW = 0x55
 DAG_PB = 0x70
-SHA2_256 = 0x12
 _ZERO = b"\x00" * 32
 
 
@@ -52,20 +51,7 @@ def cid_str(cid: bytes) -> str:
 
 def parse_cid(value: str | bytes | CID) -> bytes:
     """Binary CID of a string/bytes/CID, refusing anything but sha2-256 raw or dag-pb."""
-    try:
-        if isinstance(value, CID):
-            decoded = value
-        elif isinstance(value, bytes):
-            decoded = CID.decode(value)
-        else:
-            decoded = CID.decode(value.strip())
-    except Exception as exc:  # multiformats raises several unrelated types
-        raise MalformedCid(f"not a valid CID: {value!r}") from exc
-    if decoded.hashfun.code != SHA2_256 or len(decoded.raw_digest) != 32:
-        raise MalformedCid(f"CID {value} does not use a 32-byte sha2-256 hash")
-    if decoded.codec.code not in (RAW, DAG_PB):
-        raise MalformedCid(f"CID {value} has codec {decoded.codec.name}; evidence is raw or dag-pb")
-    return bytes(decoded)
+    return bytes(decode_cid(value, MalformedCid))
 
 
 def codec_of(cid: bytes) -> int:

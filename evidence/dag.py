@@ -86,7 +86,7 @@ def iter_file(get: Getter, cid: bytes | str) -> Iterator[bytes]:
             if block:
                 yield block
             continue
-        if kind != "file":
+        if kind != "file" or unixfs is None:
             raise MalformedDag(f"{cid_str(current)} is a {kind}, not a file")
         if unixfs.data:
             yield unixfs.data
@@ -109,7 +109,7 @@ def _directory_links(get: Getter, cid: bytes) -> list[pb.PBLink]:
     kind, node, _unixfs, _block = decode(get, cid)
     if kind == "hamt":
         raise MalformedDag(f"{cid_str(cid)} is a HAMT-sharded directory, which this store does not read")
-    if kind != "directory":
+    if kind != "directory" or node is None:
         raise MalformedDag(f"{cid_str(cid)} is a {kind}, not a directory")
     return node.links
 

@@ -120,7 +120,7 @@ def _get_pool() -> ThreadPoolExecutor:
 
 
 def _raw_leaves(mv: memoryview, cs: int, prefix: bytes, sink: BlockSink | None) -> list[tuple]:
-    out = []
+    out: list[tuple] = []
     append = out.append
     n = len(mv)
     for off in range(0, n, cs):

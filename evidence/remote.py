@@ -172,6 +172,7 @@ class RpcStore(_SpooledStreams, ReadMixin):
         p = Path(path)
         expected = import_path(p, self.profile, hidden=hidden).cid
         with contextlib.ExitStack() as stack:
+            files: list[tuple[str, tuple[str, bytes | BinaryIO, str]]]
             if p.is_dir():
                 files = []
                 for name, file in _walk_parts(p, hidden):

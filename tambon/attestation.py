@@ -127,12 +127,11 @@ class Attestation:
             values = {attr: message[key] for attr, key, _ in ATTESTATION_FIELDS}
         except KeyError as exc:
             raise AttestationError(f"attestation field {exc.args[0]} is missing") from None
-        return cls(
-            **{
-                a: v if k == "bytes32" else int(v)
-                for (a, _, k), v in zip(ATTESTATION_FIELDS, values.values(), strict=True)
-            }
-        )
+        converted: dict[str, Any] = {
+            attr: value if kind == "bytes32" else int(value)
+            for (attr, _, kind), value in zip(ATTESTATION_FIELDS, values.values(), strict=True)
+        }
+        return cls(**converted)
 
     def struct_hash(self) -> bytes:
         """EIP-712 `hashStruct` of this attestation (also its Merkle leaf)."""

@@ -17,6 +17,25 @@ SUPPORTED_CODECS = {RAW: "raw", DAG_PB: "dag-pb"}
 SHA2_256 = 0x12
 
 
+def decode_cid(value: str | bytes | CID, error: type[InvalidCid] = InvalidCid) -> CID:
+    """A CID (string, binary or object) whose hash is a 32-byte sha2-256 and whose codec is raw or
+    dag-pb — the only CIDs evidence may have; anything else raises `error` saying why."""
+    try:
+        if isinstance(value, CID):
+            decoded = value
+        elif isinstance(value, bytes | bytearray):
+            decoded = CID.decode(bytes(value))
+        else:
+            decoded = CID.decode(value.strip())
+    except Exception as exc:  # multiformats raises several unrelated types
+        raise error(f"not a valid CID: {value!r}") from exc
+    if decoded.hashfun.code != SHA2_256 or len(decoded.raw_digest) != 32:
+        raise error(f"CID {decoded} does not use a 32-byte sha2-256 hash")
+    if decoded.codec.code not in SUPPORTED_CODECS:
+        raise error(f"CID {decoded} has codec {decoded.codec.name}; evidence is raw or dag-pb")
+    return decoded
+
+
 @dataclass(frozen=True, slots=True)
 class OnchainCid:
     """The on-chain form of a CID: 32-byte sha2-256 digest plus its codec."""
@@ -33,14 +52,7 @@ class OnchainCid:
     @classmethod
     def parse(cls, cid: str | CID) -> OnchainCid:
         """Accept a CIDv0 or CIDv1 string (or CID) whose hash is sha2-256."""
-        try:
-            decoded = cid if isinstance(cid, CID) else CID.decode(cid.strip())
-        except Exception as exc:  # multiformats raises several unrelated types
-            raise InvalidCid(f"not a valid CID: {cid!r}") from exc
-        if decoded.hashfun.code != SHA2_256:
-            raise InvalidCid(f"CID {cid} does not use sha2-256")
-        if decoded.codec.code not in SUPPORTED_CODECS:
-            raise InvalidCid(f"CID {cid} has codec {decoded.codec.name}; evidence is raw or dag-pb")
+        decoded = decode_cid(cid)
         return cls(digest=bytes(decoded.raw_digest), codec=decoded.codec.code)
 
     @classmethod

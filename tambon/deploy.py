@@ -46,7 +46,10 @@ def artifact(stem: str) -> tuple[list, str]:
 def deploy_contract(w3: Web3, account: LocalAccount, stem: str, *args) -> str:
     abi, bytecode = artifact(stem)
     receipt = send(w3, account, w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args))
-    return receipt["contractAddress"]
+    address = receipt["contractAddress"]
+    if address is None:
+        raise ConfigError(f"deploying {stem} created no contract")
+    return address
 
 
 def deploy_all(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.contract.contract import ContractFunction
+from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from tambon.errors import ChainError
 
@@ -22,10 +21,14 @@ def revert_reason(exc: Exception) -> str:
 
 
 def send(
-    w3: Web3, account: LocalAccount, call: ContractFunction, value: int = 0, timeout: float = 120
+    w3: Web3,
+    account: LocalAccount,
+    call: ContractFunction | ContractConstructor,
+    value: int = 0,
+    timeout: float = 120,
 ) -> TxReceipt:
     """Estimate (so a revert surfaces with its reason before anything is signed), sign, send, wait."""
-    params: dict[str, Any] = {"from": account.address, "value": value}
+    params: TxParams = {"from": account.address, "value": Wei(value)}
     try:
         gas = call.estimate_gas(params)
     except ContractLogicError as exc:
@@ -38,7 +41,7 @@ def send(
             "chainId": w3.eth.chain_id,
         }
     )
-    signed = account.sign_transaction(tx)
+    signed = account.sign_transaction(tx)  # type: ignore[arg-type]  # eth-account types a narrower dict
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     try:
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
