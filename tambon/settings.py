@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     gateway_url: str = "http://127.0.0.1:8080"
     #: Public base URL of the verify site, used in QR labels and links.
     public_url: str = "http://127.0.0.1:8000"
+    #: Chain index store: `postgresql://…` to share one between hosts; default SQLite in the data dir.
+    index_url: str | None = None
 
     @field_validator("rpc_url", "evidence_api_url", "gateway_url", "public_url")
     @classmethod
@@ -35,7 +37,11 @@ class Settings(BaseSettings):
 
     def as_env(self) -> dict[str, str]:
         """These settings as `TAMBON_*` variables, for child processes that must agree with this one."""
-        return {f"TAMBON_{name.upper()}": str(value) for name, value in self.model_dump().items()}
+        return {
+            f"TAMBON_{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
 
     @property
     def deployment_file(self) -> Path:

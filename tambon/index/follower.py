@@ -1,0 +1,516 @@
+"""`tambon index run`: follow the chain into the index, range by range, undoing reorgs.
+
+Each `Follower.step()`:
+1. reads the head and checks that the cursor's block is still canonical; if not, finds the fork
+   point (the newest stored block whose hash the chain still has) and deletes every fact above it;
+2. reads the logs of the next ranges with the adaptive `LogReader`, fetches the headers of the
+   range's first and last blocks and of every block with a log, and accepts the range only if the
+   first block's parent is the cursor and every log's block hash is the header's (else the chain
+   moved under the read: the next step sorts it out);
+3. stores the range's facts, blocks and the new cursor in one transaction.
+
+A crash (kill -9) at any point loses at most the range being written, which the restart reads again;
+nothing is stored twice because the cursor moves in the same transaction as the facts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from eth_abi import decode as abi_decode
+from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+
+from tambon.chain import Deployment, load_abi
+from tambon.errors import ConfigError
+from tambon.events import (
+    PROJECT_CONTRACTS,
+    ChainEvent,
+    ChainUnavailable,
+    EventDecoder,
+    JsonRpc,
+    LogReader,
+)
+from tambon.index.store import IndexStore, encode_args
+
+log = structlog.get_logger("index")
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+#: (gtin, lot code) pairs a registered batch answers to, given its `batches` row
+LotIdentity = Callable[[Mapping[str, Any]], Iterable[tuple[str, str]]]
+CrashHook = Callable[[str], None]
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def fact_rows(e: ChainEvent) -> list[tuple[str, dict[str, Any]]]:
+    """The typed rows one event adds (besides its `events` row)."""
+    base = {
+        "block_number": e.block_number,
+        "log_index": e.log_index,
+        "block_hash": e.block_hash,
+        "tx_hash": e.tx_hash,
+    }
+    a = e.args
+    n = e.name
+    if e.contract == "BatchProvenance":
+        if n == "BatchRegistered":
+            return [
+                (
+                    "batches",
+                    base
+                    | {
+                        "batch_id": a["batchId"],
+                        "producer": a["producer"],
+                        "evidence": _hex(a["evidence"]),
+                        "codec": a["codec"],
+                        "crop": a["crop"],
+                        "quantity_grams": a["quantityGrams"],
+                        "harvest_day": a["harvestDay"],
+                    },
+                )
+            ]
+        if n == "StepAdded":
+            return [
+                (
+                    "steps",
+                    base
+                    | {
+                        "batch_id": a["batchId"],
+                        "step_index": a["index"],
+                        "stage": a["stage"],
+                        "actor": a["actor"],
+                        "evidence": _hex(a["evidence"]),
+                        "codec": a["codec"],
+                        "data": str(a["data"]),
+                    },
+                )
+            ]
+        if n == "Transfer":
+            return [
+                (
+                    "custody",
+                    base | {"batch_id": a["tokenId"], "sender": a["sender"], "receiver": a["receiver"]},
+                )
+            ]
+        if n == "Split":
+            first, count = a["firstChildId"], a["count"]
+            return [
+                (
+                    "lineage",
+                    base | {"child_id": c, "parent_id": a["parentId"], "kind": "split", "actor": a["actor"]},
+                )
+                for c in range(first, first + count)
+            ]
+        if n == "Merged":
+            return [
+                (
+                    "lineage",
+                    base | {"child_id": a["childId"], "parent_id": p, "kind": "merge", "actor": a["actor"]},
+                )
+                for p in dict.fromkeys(a["parentIds"])
+            ]
+        if n == "ProducerRegistered":
+            return [
+                (
+                    "producers",
+                    base
+                    | {
+                        "account": a["account"],
+                        "kind": "registered",
+                        "registration_id": a["registrationId"],
+                        "name": a["name"],
+                    },
+                )
+            ]
+        if n == "ProducerRevoked":
+            return [
+                (
+                    "producers",
+                    base
+                    | {"account": a["account"], "kind": "revoked", "registration_id": None, "name": None},
+                )
+            ]
+    elif e.contract == "AttestationRegistry":
+        if n == "Attested":
+            return [
+                (
+                    "attestations",
+                    base
+                    | {
+                        "batch_id": a["batchId"],
+                        "signer": a["signer"],
+                        "evidence": _hex(a["evidence"]),
+                        "grade": a["grade"],
+                        "size_code": a["sizeCode"],
+                        "confidence_bps": a["confidenceBps"],
+                        "model_sha256": _hex(a["modelSha256"]),
+                        "graded_at": a["gradedAt"],
+                    },
+                )
+            ]
+        if n in ("OracleKeyAdded", "OracleKeyRevoked"):
+            added = n == "OracleKeyAdded"
+            return [
+                (
+                    "keys",
+                    base
+                    | {
+                        "key": a["key"],
+                        "kind": "added" if added else "revoked",
+                        "at": a["activatedAt" if added else "revokedAt"],
+                    },
+                )
+            ]
+        if n in ("ModelApproved", "ModelRevoked"):
+            approved = n == "ModelApproved"
+            return [
+                (
+                    "models",
+                    base
+                    | {
+                        "model_sha256": _hex(a["modelSha256"]),
+                        "kind": "approved" if approved else "revoked",
+                        "at": a["approvedAt" if approved else "revokedAt"],
+                    },
+                )
+            ]
+    elif e.contract == "GrantEscrow":
+        return _escrow_rows(n, a, base)
+    return []
+
+
+_MILESTONE_KINDS = {
+    "MilestoneScheduled": "scheduled",
+    "MilestoneSubmitted": "submitted",
+    "MilestoneReleased": "released",
+    "MilestoneRejected": "rejected",
+    "MilestoneEscalated": "escalated",
+}
+
+
+def _escrow_rows(n: str, a: Mapping[str, Any], base: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    if n == "GrantCreated":
+        return [
+            (
+                "grants",
+                base
+                | {
+                    "grant_id": a["grant_id"],
+                    "recipient": a["recipient"],
+                    "token": a["token"],
+                    "budget": str(a["budget"]),
+                    "milestone_count": a["milestone_count"],
+                    "proposal": _hex(a["proposal"]),
+                    "proposal_codec": a["proposal_codec"],
+                    "creator": a["creator"],
+                },
+            )
+        ]
+    if n in _MILESTONE_KINDS:
+        evidence = a.get("evidence", a.get("reason"))
+        return [
+            (
+                "milestones",
+                base
+                | {
+                    "grant_id": a["grant_id"],
+                    "milestone_id": a["milestone_id"],
+                    "kind": _MILESTONE_KINDS[n],
+                    "amount": str(a["amount"]) if "amount" in a else None,
+                    "deadline": a.get("deadline"),
+                    "evidence": _hex(evidence) if evidence is not None else None,
+                    "codec": a.get("codec"),
+                    "nonce": str(a["nonce"]) if "nonce" in a else None,
+                    "submitted_at": a.get("submitted_at"),
+                },
+            )
+        ]
+    if n == "Funded":
+        row = {
+            "kind": "funded",
+            "account": a["funder"],
+            "amount": str(a["amount"]),
+            "total": str(a["funded_total"]),
+        }
+    elif n == "GrantCancelled":
+        row = {"kind": "cancelled", "account": None, "amount": str(a["refund_pool"]), "total": None}
+    elif n == "RefundClaimed":
+        row = {"kind": "refund", "account": a["funder"], "amount": str(a["amount"]), "total": None}
+    elif n == "MemberAdded":
+        return [
+            (
+                "council",
+                base | {"kind": "member_added", "member": a["member"], "threshold": None, "digest": None},
+            )
+        ]
+    elif n == "MemberRemoved":
+        return [
+            (
+                "council",
+                base | {"kind": "member_removed", "member": a["member"], "threshold": None, "digest": None},
+            )
+        ]
+    elif n == "ThresholdChanged":
+        return [
+            (
+                "council",
+                base | {"kind": "threshold", "member": None, "threshold": a["threshold"], "digest": None},
+            )
+        ]
+    elif n == "HashApproved":
+        return [
+            (
+                "council",
+                base
+                | {"kind": "approved", "member": a["member"], "threshold": None, "digest": _hex(a["digest"])},
+            )
+        ]
+    else:
+        return []
+    return [("grant_funds", base | {"grant_id": a["grant_id"], **row})]
+
+
+class CalldataDecoder:
+    """The signed attestations in the calldata of `attest` / `attestMany` transactions."""
+
+    def __init__(self, registry: str) -> None:
+        self.registry = registry.lower()
+        self._functions = {}
+        for item in load_abi("AttestationRegistry"):
+            if item.get("type") == "function" and item["name"] in ("attest", "attestMany"):
+                types = [_abi_type(i) for i in item["inputs"]]
+                self._functions["0x" + function_abi_to_4byte_selector(item).hex()] = (  # type: ignore[arg-type]
+                    item["name"],
+                    types,
+                )
+
+    def row(self, tx: Mapping[str, Any], block_number: int) -> dict[str, Any]:
+        tx_hash = str(tx["hash"])
+        found = self._functions.get(str(tx.get("input", ""))[:10])
+        if str(tx.get("to") or "").lower() != self.registry or found is None:
+            return {
+                "tx_hash": tx_hash,
+                "block_number": block_number,
+                "function": "relayed",
+                "signature": "",
+                "items": "[]",
+            }
+        name, types = found
+        args = abi_decode(types, bytes.fromhex(str(tx["input"])[10:]))
+        raw_items = [args[0]] if name == "attest" else list(args[0])
+        items = [[_jsonable(v) for v in item] for item in raw_items]
+        return {
+            "tx_hash": tx_hash,
+            "block_number": block_number,
+            "function": name,
+            "signature": _hex(args[1]),
+            "items": json.dumps(items, separators=(",", ":")),
+        }
+
+
+def _abi_type(param: Mapping[str, Any]) -> str:
+    if param["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + param["type"][5:]
+    return str(param["type"])
+
+
+def _jsonable(value: Any) -> Any:
+    return _hex(value) if isinstance(value, bytes) else value
+
+
+@dataclass
+class StepReport:
+    head: int = 0
+    cursor: int = 0
+    events: int = 0
+    ranges: int = 0
+    reorgs: int = 0
+    removed: int = 0
+    touched: set[int] = field(default_factory=set)
+
+
+class Follower:
+    def __init__(
+        self,
+        store: IndexStore,
+        rpc: JsonRpc,
+        deployment: Deployment,
+        *,
+        confirmations: int = 0,
+        max_range: int = 10_000,
+        reorg_depth: int = 256,
+        lot_identity: LotIdentity | None = None,
+        crash_hook: CrashHook | None = None,
+    ) -> None:
+        self.store = store
+        self.rpc = rpc
+        self.deployment = deployment
+        self.contracts = {n: to_checksum_address(deployment.address(n)) for n in PROJECT_CONTRACTS}
+        self.decoder = EventDecoder.for_deployment(deployment)
+        self.reader = LogReader(rpc, self.decoder, max_range=max_range)
+        self.calldata = CalldataDecoder(self.contracts["AttestationRegistry"])
+        self.confirmations = confirmations
+        self.reorg_depth = reorg_depth
+        self.lot_identity = lot_identity
+        self.crash = crash_hook or (lambda point: None)
+
+    # start / checks
+
+    def ensure_started(self) -> None:
+        """Start an empty index at the block before the deployment, or check it is this deployment's."""
+        cur = self.store.cursor()
+        if cur is None:
+            start = max(self.deployment.block - 1, 0)
+            block = self.rpc.block(start)
+            if block is None:
+                raise ConfigError(f"the node has no block {start}: is it the deployment's chain?")
+            self.store.start(block, self.deployment.chain_id, self.contracts)
+            log.info("index.start", block=start, chain_id=self.deployment.chain_id)
+            return
+        if cur.chain_id != self.deployment.chain_id or cur.contracts != self.contracts:
+            raise ConfigError(
+                "the index was built for other contracts or another chain; run `tambon index rebuild`"
+            )
+
+    # one pass
+
+    def step(self, limit_ranges: int | None = None) -> StepReport:
+        self.ensure_started()
+        report = StepReport()
+        head = self.rpc.block("latest")
+        if head is None:
+            raise ChainUnavailable("the node has no latest block")
+        report.head = head.number
+        cur = self.store.cursor()
+        assert cur is not None
+        canonical = self.rpc.block(cur.block_number) if cur.block_number <= head.number else None
+        if canonical is None or canonical.hash != cur.block_hash:
+            report.reorgs += 1
+            report.removed += self._rewind()
+            cur = self.store.cursor()
+            assert cur is not None
+        cursor_hash = cur.block_hash
+        target = head.number - self.confirmations
+        for chunk in self.reader.chunks(cur.block_number + 1, target):
+            wanted = {chunk.start, chunk.end} | {e.block_number for e in chunk.events}
+            headers = self.rpc.blocks(wanted)
+            if len(headers) != len(wanted):
+                break  # blocks vanished under the read (a reorg to a shorter chain): next step
+            if headers[chunk.start].parent_hash != cursor_hash:
+                report.reorgs += 1
+                report.removed += self._rewind()
+                break
+            if any(headers[e.block_number].hash != e.block_hash for e in chunk.events):
+                break  # the chain changed while we read: read this range again next step
+            rows = self._rows(chunk.events)
+            self.crash("before_write")
+            event_blocks = [headers[n] for n in {e.block_number for e in chunk.events} | {chunk.start}]
+            self.store.write_range(rows, event_blocks, headers[chunk.end], cursor_hash)
+            self.crash("after_write")
+            cursor_hash = headers[chunk.end].hash
+            report.ranges += 1
+            report.events += len(chunk.events)
+            report.touched |= touched_batches(chunk.events)
+            if limit_ranges is not None and report.ranges >= limit_ranges:
+                break
+        final = self.store.cursor()
+        report.cursor = final.block_number if final else 0
+        return report
+
+    def _rows(self, events: list[ChainEvent]) -> dict[str, list[dict[str, Any]]]:
+        rows: dict[str, list[dict[str, Any]]] = {"events": []}
+        attest_txs: dict[str, int] = {}
+        for e in events:
+            rows["events"].append(
+                {
+                    "block_number": e.block_number,
+                    "log_index": e.log_index,
+                    "block_hash": e.block_hash,
+                    "tx_hash": e.tx_hash,
+                    "contract": e.contract,
+                    "name": e.name,
+                    "args": encode_args(e.args),
+                }
+            )
+            for table, row in fact_rows(e):
+                rows.setdefault(table, []).append(row)
+            if e.name == "Attested":
+                attest_txs.setdefault(e.tx_hash, e.block_number)
+        if attest_txs:
+            txs = self.rpc.transactions(attest_txs)
+            missing = set(attest_txs) - set(txs)
+            if missing:
+                raise ChainUnavailable(f"the node does not return transactions {sorted(missing)[:3]}")
+            rows["signatures"] = [self.calldata.row(txs[h], attest_txs[h]) for h in attest_txs]
+        if self.lot_identity is not None:
+            rows["lots"] = [
+                {"gtin": gtin, "lot_code": code, "batch_id": b["batch_id"], "block_number": b["block_number"]}
+                for b in rows.get("batches", [])
+                for gtin, code in self.lot_identity(b)
+            ]
+        return rows
+
+    def _rewind(self) -> int:
+        """Roll the index back to the newest stored block the chain still has."""
+        known = self.store.recent_blocks(self.reorg_depth)
+        canonical = self.rpc.blocks(n for n, _ in known)
+        for number, block_hash in known:
+            found = canonical.get(number)
+            if found is not None and found.hash == block_hash:
+                removed = self.store.rollback((number, block_hash))
+                log.warning("index.reorg", fork_block=number, removed=removed)
+                return removed
+        if len(known) < self.reorg_depth:
+            raise ConfigError("the chain no longer has the block the index started from: rebuild the index")
+        log.warning("index.reorg.deep", depth=self.reorg_depth)
+        removed = sum(self.store.counts().values())
+        self.store.clear()
+        self.ensure_started()
+        return removed
+
+    def run(self, stop: Callable[[], bool] = lambda: False, poll_interval: float = 0.25) -> None:
+        """Follow until `stop()`; node failures back off up to 30 s and never stop the loop."""
+        delay = poll_interval
+        while not stop():
+            try:
+                report = self.step()
+                if report.events or report.reorgs:
+                    log.info(
+                        "index.step",
+                        head=report.head,
+                        cursor=report.cursor,
+                        events=report.events,
+                        reorgs=report.reorgs,
+                    )
+                delay = poll_interval
+                if report.cursor < report.head - self.confirmations:
+                    continue  # still catching up: no pause
+            except ChainUnavailable as exc:
+                delay = min(max(delay * 2, 0.5), 30.0)
+                log.warning("index.retry", error=str(exc)[:300], retry_in=delay)
+            time.sleep(delay)
+
+
+def touched_batches(events: Iterable[ChainEvent]) -> set[int]:
+    """Batch ids whose pages these events change (a new block alone changes none)."""
+    out: set[int] = set()
+    for e in events:
+        a = e.args
+        if e.contract == "BatchProvenance":
+            for key in ("batchId", "tokenId", "parentId", "childId"):
+                if key in a:
+                    out.add(int(a[key]))
+            if e.name == "Split":
+                out |= set(range(a["firstChildId"], a["firstChildId"] + a["count"]))
+            if e.name == "Merged":
+                out |= {int(p) for p in a["parentIds"]}
+        elif e.contract == "AttestationRegistry" and "batchId" in a:
+            out.add(int(a["batchId"]))
+    return out

@@ -1,0 +1,238 @@
+"""The index store: SQLite (WAL, embedded, the default) or PostgreSQL, one schema, Alembic migrations.
+
+    store = IndexStore.open(settings)      # TAMBON_INDEX_URL or <data dir>/index-<network>.sqlite
+    store.migrate()                        # create or upgrade the schema
+    with store.engine.connect() as conn:   # readers: plain SQLAlchemy Core over tambon.index.schema
+        ...
+
+Writes come only from the follower (`tambon.index.follower`): one transaction per block range that
+holds the range's facts, its blocks and the new cursor, so a crash at any instant leaves the index at
+the previous range's end, never between.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.pool import NullPool
+
+from tambon.errors import ConfigError
+from tambon.events import Block
+from tambon.index import schema
+from tambon.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def encode_args(args: Mapping[str, Any]) -> str:
+    """Event arguments as canonical JSON: bytes as 0x hex, keys sorted."""
+    return json.dumps(args, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    raise TypeError(f"cannot store {type(value).__name__} in the index")
+
+
+def default_url(settings: Settings) -> str:
+    if settings.index_url:
+        return settings.index_url
+    return f"sqlite:///{settings.data_dir / f'index-{settings.network}.sqlite'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    block_number: int
+    block_hash: str
+    chain_id: int
+    contracts: dict[str, str]
+    updated_at: int
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    # WAL: readers never block the follower; NORMAL sync is durable against a killed process
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class IndexStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # one connection per checkout: safe across threads and forked web workers
+            self.engine: Engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif url.startswith(("postgresql+psycopg://", "sqlite://")):
+            self.engine = create_engine(url, pool_pre_ping=True)
+        else:
+            raise ConfigError(f"index URL {self.url!r}: use sqlite:///path or postgresql://…")
+
+    @classmethod
+    def open(cls, settings: Settings) -> IndexStore:
+        return cls(default_url(settings))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # schema
+
+    def _alembic(self, conn: Connection) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        return cfg
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        with self.engine.begin() as conn:
+            command.upgrade(self._alembic(conn), "head")
+
+    def schema_is_current(self) -> bool:
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            return current == ScriptDirectory.from_config(self._alembic(conn)).get_current_head()
+
+    # cursor
+
+    def cursor(self, conn: Connection | None = None) -> Cursor | None:
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.cursor(own)
+        row = conn.execute(select(schema.cursor).where(schema.cursor.c.id == 1)).first()
+        if row is None:
+            return None
+        return Cursor(
+            row.block_number, row.block_hash, row.chain_id, json.loads(row.contracts), row.updated_at
+        )
+
+    def start(self, block: Block, chain_id: int, contracts: Mapping[str, str]) -> None:
+        """Begin an empty index whose cursor is `block` (the block before the deployment)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.cursor))
+            conn.execute(
+                insert(schema.cursor).values(
+                    id=1,
+                    block_number=block.number,
+                    block_hash=block.hash,
+                    chain_id=chain_id,
+                    contracts=json.dumps(dict(contracts), sort_keys=True),
+                    updated_at=int(time.time()),
+                )
+            )
+            conn.execute(insert(schema.blocks).values(**_block_row(block)))
+
+    def clear(self) -> None:
+        """Drop every fact and the cursor (for `tambon index rebuild`)."""
+        with self.engine.begin() as conn:
+            for table in (*schema.FACT_TABLES, schema.signatures, schema.lots, schema.blocks, schema.cursor):
+                conn.execute(delete(table))
+
+    # writes (the follower)
+
+    def write_range(
+        self,
+        rows: Mapping[str, Sequence[Mapping[str, Any]]],
+        blocks: Iterable[Block],
+        end: Block,
+        expected_cursor: str,
+    ) -> None:
+        """Store one range's facts, its blocks and the new cursor in one transaction.
+
+        `expected_cursor` is the hash the cursor must still have (a second follower writing the
+        same index makes this one stop instead of doubling facts).
+        """
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(schema.cursor)
+                .where(schema.cursor.c.id == 1, schema.cursor.c.block_hash == expected_cursor)
+                .values(block_number=end.number, block_hash=end.hash, updated_at=int(time.time()))
+            )
+            if moved.rowcount != 1:
+                raise ConcurrentWriter("the index cursor moved under this follower: is another one running?")
+            for name, table_rows in rows.items():
+                if table_rows and name != "lots":
+                    conn.execute(insert(schema.metadata.tables[name]), list(table_rows))
+            if rows.get("lots"):
+                # a lot code keeps the batch that claimed it first (chain order)
+                lot_insert = (
+                    pg_insert(schema.lots).on_conflict_do_nothing()
+                    if self.dialect == "postgresql"
+                    else insert(schema.lots).prefix_with("OR IGNORE")
+                )
+                conn.execute(lot_insert, list(rows["lots"]))
+            known = {b.number for b in blocks} | {end.number}
+            if known:
+                conn.execute(delete(schema.blocks).where(schema.blocks.c.number.in_(known)))
+                rows_blocks = {b.number: _block_row(b) for b in blocks}
+                rows_blocks[end.number] = _block_row(end)
+                conn.execute(insert(schema.blocks), list(rows_blocks.values()))
+
+    def rollback(self, fork: Block | tuple[int, str]) -> int:
+        """Delete every fact above the fork block and move the cursor there; returns facts removed."""
+        number, block_hash = (fork.number, fork.hash) if isinstance(fork, Block) else fork
+        removed = 0
+        with self.engine.begin() as conn:
+            for table in schema.FACT_TABLES:
+                removed += conn.execute(delete(table).where(table.c.block_number > number)).rowcount
+            for table in (schema.signatures, schema.lots):
+                conn.execute(delete(table).where(table.c.block_number > number))
+            conn.execute(delete(schema.blocks).where(schema.blocks.c.number > number))
+            conn.execute(
+                update(schema.cursor)
+                .where(schema.cursor.c.id == 1)
+                .values(block_number=number, block_hash=block_hash, updated_at=int(time.time()))
+            )
+        return removed
+
+    def recent_blocks(self, limit: int) -> list[tuple[int, str]]:
+        """The newest known blocks (number, hash), newest first: candidates for a fork point."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.blocks.c.number, schema.blocks.c.hash)
+                .order_by(schema.blocks.c.number.desc())
+                .limit(limit)
+            ).all()
+        return [(r.number, r.hash) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in (*schema.FACT_TABLES, schema.signatures, schema.lots, schema.blocks)
+            }
+
+
+class ConcurrentWriter(ConfigError):
+    """Another follower writes the same index."""
+
+
+def _block_row(block: Block) -> dict[str, Any]:
+    return {
+        "number": block.number,
+        "hash": block.hash,
+        "parent_hash": block.parent_hash,
+        "timestamp": block.timestamp,
+    }

@@ -1,0 +1,236 @@
+"""The follower: equal to a direct scan behind a limited provider, through reorgs, after kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from tambon.chain import Deployment
+from tambon.events import JsonRpc
+from tambon.index import schema
+from tambon.index.follower import Follower
+from tambon.index.store import IndexStore
+from tests.index.helpers import catch_up, direct_scan, stored_events
+from tests.index.proxy import LimitedProvider
+
+
+def _follower(settings, rpc_url=None, **kw) -> Follower:
+    store = IndexStore.open(settings)
+    store.migrate()
+    rpc = JsonRpc(rpc_url or settings.rpc_url, timeout=kw.pop("timeout", 30.0), backoff=0.01, retries=12)
+    return Follower(store, rpc, Deployment.load(settings.deployment_file), **kw)
+
+
+def _fresh_batch(world, n: int) -> list[int]:
+    """`n` new registrations by the community, one block each."""
+    ids = []
+    for i in range(n):
+        receipt = world.provenance.register(
+            bytes([0x40 + i]) * 32, 0x55, 201, 1000 + i, 20000, sender=world.community
+        )
+        ids.append(receipt.events[-1].batchId)
+    return ids
+
+
+def _behind_limited_provider(w3, index_settings, max_range: int) -> tuple[Follower, LimitedProvider]:
+    proxy = LimitedProvider(
+        w3.provider.endpoint_uri, max_range=max_range, rate_limited=0.15, timeouts=0.05, hold_seconds=0.6
+    ).start()
+    try:
+        follower = _follower(index_settings, proxy.url, timeout=0.3, max_range=5 * max_range)
+        catch_up(follower)
+    finally:
+        proxy.stop()
+    return follower, proxy
+
+
+def test_index__behind_a_limited_provider__equals_a_direct_scan(world, w3, index_settings):
+    # the session chain is a few hundred blocks long: a 40-block cap plays the 1,000-block one
+    follower, proxy = _behind_limited_provider(w3, index_settings, 40)
+    cursor = follower.store.cursor().block_number
+    expected = direct_scan(w3, follower.deployment, cursor)
+    assert len(expected) > 50
+    assert stored_events(follower.store) == expected
+    assert proxy.counts["range_refused"] and proxy.counts["429"] and proxy.counts["timeouts"], proxy.counts
+
+
+@pytest.mark.slow
+def test_index__behind_a_1000_block_cap__equals_a_direct_scan(world, w3, index_settings):
+    for _ in range(25):
+        w3.provider.make_request("anvil_mine", [100])
+    follower, proxy = _behind_limited_provider(w3, index_settings, 1_000)
+    assert stored_events(follower.store) == direct_scan(
+        w3, follower.deployment, follower.store.cursor().block_number
+    )
+    assert proxy.counts["range_refused"] and proxy.counts["429"] and proxy.counts["timeouts"], proxy.counts
+
+
+def test_index__result_cap__narrows_ranges_and_misses_nothing(world, w3, index_settings):
+    proxy = LimitedProvider(w3.provider.endpoint_uri, max_results=7, rate_limited=0, timeouts=0).start()
+    try:
+        follower = _follower(index_settings, proxy.url)
+        catch_up(follower)
+    finally:
+        proxy.stop()
+    assert proxy.counts["results_refused"] > 0
+    assert stored_events(follower.store) == direct_scan(
+        w3, follower.deployment, follower.store.cursor().block_number
+    )
+
+
+def test_index__typed_facts__match_the_world(world, index_settings):
+    follower = _follower(index_settings)
+    catch_up(follower)
+    counts = follower.store.counts()
+    with follower.store.engine.connect() as conn:
+        children = (
+            conn.execute(select(schema.lineage.c.child_id).where(schema.lineage.c.parent_id == world.lot))
+            .scalars()
+            .all()
+        )
+        producers = conn.execute(select(func.count()).select_from(schema.producers)).scalar_one()
+        sigs = conn.execute(select(schema.signatures.c.function).distinct()).scalars().all()
+    assert sorted(children) == sorted(world.boxes)
+    assert counts["batches"] >= 6 and counts["steps"] >= 5 and counts["attestations"] >= 3
+    assert counts["grants"] >= 2 and counts["milestones"] >= 4 and counts["keys"] >= 2
+    assert producers >= 1
+    assert {"attest", "attestMany"} <= set(sigs)
+
+
+def test_reorg__depth_5_during_ingest__index_equals_the_canonical_chain(world, w3, index_settings):
+    follower = _follower(index_settings, max_range=2)
+    catch_up(follower)
+    orphans = _fresh_batch(world, 5)
+    follower.step(limit_ranges=1)  # part of the new blocks ingested, then the chain reorganises
+    head = w3.eth.block_number
+    response = w3.provider.make_request("anvil_reorg", [5, []])
+    assert "error" not in response, response
+    w3.provider.make_request("anvil_mine", [1])
+    report = follower.step()
+    assert report.reorgs == 1
+    catch_up(follower)
+    assert follower.store.cursor().block_number >= head
+    assert stored_events(follower.store) == direct_scan(
+        w3, follower.deployment, follower.store.cursor().block_number
+    )
+    with follower.store.engine.connect() as conn:
+        left = conn.execute(
+            select(schema.batches.c.batch_id).where(schema.batches.c.batch_id.in_(orphans))
+        ).all()
+    assert left == []
+
+
+def test_reorg__replaced_blocks_with_new_facts__stored_from_the_new_branch(world, w3, index_settings):
+    follower = _follower(index_settings)
+    catch_up(follower)
+    _fresh_batch(world, 3)
+    catch_up(follower)
+    assert "error" not in w3.provider.make_request("anvil_reorg", [3, []])
+    fresh = _fresh_batch(world, 2)  # lands at the heights of the orphaned blocks
+    catch_up(follower)
+    assert stored_events(follower.store) == direct_scan(
+        w3, follower.deployment, follower.store.cursor().block_number
+    )
+    with follower.store.engine.connect() as conn:
+        ids = conn.execute(
+            select(schema.batches.c.batch_id).where(schema.batches.c.batch_id.in_(fresh))
+        ).scalars()
+        assert sorted(ids) == sorted(fresh)
+
+
+KILL_ON_COMMIT = r"""
+import os, signal, sys
+from sqlalchemy import event
+from tambon.chain import Deployment
+from tambon.events import JsonRpc
+from tambon.index.follower import Follower
+from tambon.index.store import IndexStore
+from tambon.settings import Settings
+
+settings = Settings()
+store = IndexStore.open(settings)
+store.migrate()
+commits = 0
+kill_at = int(sys.argv[1])
+
+def commit(conn):
+    global commits
+    commits += 1
+    if commits == kill_at:  # the range's rows are written, the commit has not happened
+        os.kill(os.getpid(), signal.SIGKILL)
+
+event.listen(store.engine, "commit", commit)
+follower = Follower(store, JsonRpc(settings.rpc_url), Deployment.load(settings.deployment_file), max_range=3)
+while True:
+    report = follower.step()
+    if report.cursor >= report.head:
+        break
+"""
+
+
+def test_kill_9_mid_range__restart__nothing_lost_or_doubled(world, w3, index_settings):
+    env = {**os.environ, **index_settings.as_env()}
+    killed = 0
+    for kill_at in (3, 5, 4, 7):
+        run = subprocess.run(
+            [sys.executable, "-c", KILL_ON_COMMIT, str(kill_at)], env=env, capture_output=True
+        )
+        killed += run.returncode == -signal.SIGKILL
+    assert killed == 4
+    follower = _follower(index_settings)
+    catch_up(follower)
+    assert stored_events(follower.store) == direct_scan(
+        w3, follower.deployment, follower.store.cursor().block_number
+    )
+
+
+def test_kill_9_at_random_moments__restart__nothing_lost_or_doubled(world, w3, index_settings):
+    env = {**os.environ, **index_settings.as_env()}
+    tambon = [sys.executable, "-m", "tambon", "index", "run", "--max-range", "2", "--poll", "0.05"]
+    store = IndexStore.open(index_settings)
+    store.migrate()
+    cursors = []
+    for delay in (0.3, 0.05, 0.2):
+        proc = subprocess.Popen(tambon, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        before = store.cursor()
+        deadline = time.monotonic() + 60
+        while store.cursor() == before and time.monotonic() < deadline:  # wait until it writes
+            time.sleep(0.01)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        cursors.append(store.cursor().block_number)
+    assert cursors == sorted(cursors) and cursors[0] < w3.eth.block_number  # killed while catching up
+    follower = _follower(index_settings)
+    catch_up(follower)
+    assert stored_events(follower.store) == direct_scan(
+        w3, follower.deployment, follower.store.cursor().block_number
+    )
+
+
+@pytest.mark.parametrize("command", [["status", "--json"], ["verify", "--sample", "20", "--seed", "1"]])
+def test_cli__status_and_verify__after_a_run(world, index_settings, command):
+    env = {**os.environ, **index_settings.as_env()}
+    tambon = [sys.executable, "-m", "tambon", "index"]
+    subprocess.run([*tambon, "run", "--once"], env=env, check=True, capture_output=True)
+    out = subprocess.run([*tambon, *command], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "differences" in out.stdout or '"lag_blocks"' in out.stdout
+
+
+def test_cli__verify__reports_a_tampered_fact(world, index_settings):
+    env = {**os.environ, **index_settings.as_env()}
+    tambon = [sys.executable, "-m", "tambon", "index"]
+    subprocess.run([*tambon, "run", "--once"], env=env, check=True, capture_output=True)
+    store = IndexStore.open(index_settings)
+    with store.engine.begin() as conn:
+        conn.execute(schema.events.update().values(args='{"forged":1}'))
+    out = subprocess.run([*tambon, "verify", "--sample", "5"], env=env, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: the index differs from the chain")
