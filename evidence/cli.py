@@ -106,7 +106,12 @@ def serve(
         bool, typer.Option(help="also serve the gateway alone on TAMBON_GATEWAY_URL's port when it differs")
     ] = True,
 ) -> None:
-    """Run the embedded node: Kubo RPC subset + gateway on the API port, gateway on the gateway port."""
+    """Run the embedded node: Kubo RPC subset + gateway on the API port, gateway on the gateway port.
+
+    The RPC adds and unpins evidence, so it listens on loopback unless TAMBON_EVIDENCE_API_TOKEN is set;
+    browsers may use it only from TAMBON_EVIDENCE_ALLOWED_ORIGINS (none by default)."""
+    import ipaddress
+
     import uvicorn
 
     from evidence.node import create_app, create_gateway_app
@@ -118,14 +123,23 @@ def serve(
     ev = get_evidence_settings()
     api_host, api_port = _host_port(settings.evidence_api_url)
     api_host, api_port = host or api_host, port or api_port
-    store = LocalStore(ev.resolved_store_dir, ev.profile, fsync=ev.fsync)
-    servers = [
-        uvicorn.Server(
-            uvicorn.Config(
-                create_app(store, max_upload_bytes=ev.max_upload_bytes), host=api_host, port=api_port
-            )
+    try:
+        loopback = api_host == "localhost" or ipaddress.ip_address(api_host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and ev.token is None:
+        raise BadRequest(
+            f"the RPC would listen on {api_host}, beyond loopback, with no token: "
+            "set TAMBON_EVIDENCE_API_TOKEN (clients send it as a bearer token) or use 127.0.0.1"
         )
-    ]
+    store = LocalStore(ev.resolved_store_dir, ev.profile, fsync=ev.fsync)
+    node = create_app(
+        store,
+        max_upload_bytes=ev.max_upload_bytes,
+        allowed_origins=ev.allowed_origins,
+        api_token=ev.token,
+    )
+    servers = [uvicorn.Server(uvicorn.Config(node, host=api_host, port=api_port))]
     gw_host, gw_port = _host_port(settings.gateway_url)
     if gateway and (gw_host, gw_port) != (api_host, api_port):
         servers.append(uvicorn.Server(uvicorn.Config(create_gateway_app(store), host=gw_host, port=gw_port)))

@@ -8,15 +8,23 @@ Gateway: GET/HEAD /ipfs/<cid>[/path] with `?format=raw|car` (or the matching Acc
 Every block is re-hashed before it is sent; file and CAR responses walk (and verify) the whole
 DAG before the first byte goes out, so a corrupt block gives a 500 instead of a truncated file.
 
+Safety, as Kubo's API.HTTPHeaders / API.Authorizations: the RPC answers 403 to a request whose
+`Origin` (or `Referer`) is not an allowed origin, so a web page cannot drive it from a visitor's
+browser, and 401 without the bearer token when one is configured. The gateway serves only raster
+images and PDFs inline; every other file is an attachment under `Content-Security-Policy: sandbox`,
+so HTML or SVG someone added never runs with the gateway's origin.
+
 Handlers stay thin: parsing here, the work in evidence.importer / evidence.dag / the store.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
 import mimetypes
-from urllib.parse import quote, unquote
+from collections.abc import Iterable
+from urllib.parse import quote, unquote, urlsplit
 
 import structlog
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -49,6 +57,10 @@ log = structlog.get_logger(__name__)
 #: what /api/v0/version reports; the "-tambon" suffix marks the embedded node
 NODE_VERSION = f"{__version__}-tambon"
 FEED_BYTES = 1 * MIB
+#: file types the gateway shows inline; anything else could carry script (HTML, SVG, XML) or
+#: be sniffed as such, so it is sent as a download in a sandbox
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf"})
+SANDBOX = "sandbox; default-src 'none'"
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -211,6 +223,53 @@ def _error(exc: EvidenceError) -> JSONResponse:
     return JSONResponse({"Message": str(exc), "Code": 0, "Type": "error"}, status_code=exc.http_status)
 
 
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL, as browsers send it in `Origin`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else url.lower()
+
+
+class RpcGuard:
+    """Pure ASGI middleware over /api/v0/: refuses a browser request from an origin it does not allow
+    (403, before the body is read) and, when a token is set, a request without `Bearer <token>` (401).
+
+    A request with neither `Origin` nor `Referer` comes from a program (CLI, the site's server), not from
+    a web page: browsers send `Origin` on every POST, even with `mode: 'no-cors'`.
+    """
+
+    def __init__(self, app, *, allowed_origins: Iterable[str], token: str | None) -> None:
+        self.app = app
+        self.allowed = frozenset(origin_of(o) for o in allowed_origins)
+        self.token = token.encode() if token else None
+
+    def refusal(self, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+        source = headers.get(b"origin") or headers.get(b"referer")
+        if source is not None:
+            origin = origin_of(source.decode("latin-1"))
+            if origin not in self.allowed:
+                return 403, f"origin {origin[:100]!r} is not allowed to use this node's RPC"
+        if self.token is not None:
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, b"Bearer " + self.token):
+                return 401, "this node's RPC needs 'Authorization: Bearer <token>'"
+        return None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/v0/"):
+            refused = self.refusal(dict(scope["headers"]))
+            if refused is not None:
+                status, message = refused
+                headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+                if status == 401:
+                    headers.append((b"www-authenticate", b'Bearer realm="tambon-evidence"'))
+                body = json.dumps({"Message": message, "Code": 0, "Type": "error"}).encode()
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                log.warning("evidence.rpc_refused", status=status, path=scope["path"])
+                return
+        await self.app(scope, receive, send)
+
+
 def _arg(request: Request) -> str:
     value = request.query_params.get("arg")
     if not value:
@@ -221,9 +280,18 @@ def _arg(request: Request) -> str:
 class NodeApp:
     """Routes bound to one LocalStore; `app()` gives the full node, `gateway_app()` the gateway only."""
 
-    def __init__(self, store: LocalStore, *, max_upload_bytes: int) -> None:
+    def __init__(
+        self,
+        store: LocalStore,
+        *,
+        max_upload_bytes: int,
+        allowed_origins: Iterable[str] = (),
+        api_token: str | None = None,
+    ) -> None:
         self.store = store
         self.max_upload_bytes = max_upload_bytes
+        self.allowed_origins = tuple(allowed_origins)
+        self.api_token = api_token
 
     # ---------------------------------------------------------------- RPC
 
@@ -352,6 +420,7 @@ class NodeApp:
             "Cache-Control": "public, max-age=29030400, immutable",
             "X-Content-Type-Options": "nosniff",
             "Access-Control-Allow-Origin": "*",
+            "Content-Security-Policy": SANDBOX,
         }
         head = request.method == "HEAD"
         if fmt == "raw":
@@ -375,6 +444,7 @@ class NodeApp:
         if info.kind == "directory":
             entries = await run_in_threadpool(dag.ls, getter, target)
             listing = _listing_html(f"/ipfs/{cid_part}/{path}".rstrip("/"), entries)
+            # our own escaped listing; sandboxed anyway, with its links still followable
             return Response(
                 b"" if head else listing,
                 media_type="text/html; charset=utf-8",
@@ -386,6 +456,12 @@ class NodeApp:
         name = segments[-1] if segments else ""
         media = (mimetypes.guess_type(name)[0] if name else None) or "application/octet-stream"
         headers = common | {"Etag": f'"{etag_base}"', "Content-Length": str(info.size)}
+        if media in INLINE_TYPES:
+            if media == "application/pdf":  # browsers refuse to show a PDF in a sandboxed document
+                del headers["Content-Security-Policy"]
+        else:
+            filename = quote(name or etag_base, safe="")
+            headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
         if head:
             return Response(b"", media_type=media, headers=headers)
         return StreamingResponse(dag.iter_file(getter, target), media_type=media, headers=headers)
@@ -413,7 +489,9 @@ class NodeApp:
         return routes
 
     def app(self) -> Starlette:
-        return Starlette(routes=self._routes(rpc=True))
+        app = Starlette(routes=self._routes(rpc=True))
+        app.add_middleware(RpcGuard, allowed_origins=self.allowed_origins, token=self.api_token)
+        return app
 
     def gateway_app(self) -> Starlette:
         return Starlette(routes=self._routes(rpc=False))
@@ -476,8 +554,17 @@ def _listing_html(path: str, entries: list[dag.Entry]) -> bytes:
     ).encode()
 
 
-def create_app(store: LocalStore, *, max_upload_bytes: int) -> Starlette:
-    return NodeApp(store, max_upload_bytes=max_upload_bytes).app()
+def create_app(
+    store: LocalStore,
+    *,
+    max_upload_bytes: int,
+    allowed_origins: Iterable[str] = (),
+    api_token: str | None = None,
+) -> Starlette:
+    """The full node. With no `allowed_origins`, no web page may use the RPC (programs still may)."""
+    return NodeApp(
+        store, max_upload_bytes=max_upload_bytes, allowed_origins=allowed_origins, api_token=api_token
+    ).app()
 
 
 def create_gateway_app(store: LocalStore, *, max_upload_bytes: int = 0) -> Starlette:

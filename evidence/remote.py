@@ -118,10 +118,14 @@ class RpcStore(_SpooledStreams, ReadMixin):
         *,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.profile = get_profile(profile)
-        self.http = httpx.Client(base_url=f"{self.api_url}/api/v0", timeout=timeout, transport=transport)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.http = httpx.Client(
+            base_url=f"{self.api_url}/api/v0", timeout=timeout, transport=transport, headers=headers
+        )
 
     def __repr__(self) -> str:
         return f"RpcStore({self.api_url!r}, profile={self.profile.name!r})"
@@ -339,5 +343,5 @@ def open_store(settings=None, *, profile: str | None = None):
         return LocalStore(ev.resolved_store_dir, chosen, fsync=ev.fsync)
     api = get_settings().evidence_api_url
     if ev.backend == "rpc":
-        return RpcStore(api, chosen, timeout=ev.timeout)
+        return RpcStore(api, chosen, timeout=ev.timeout, token=ev.token)
     return KuboStore(api, chosen, timeout=ev.timeout)

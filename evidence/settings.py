@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from evidence.importer import PROFILES
@@ -28,6 +28,15 @@ class EvidenceSettings(BaseSettings):
     fsync: bool = False
     #: seconds the HTTP clients wait for a remote node
     timeout: float = 60.0
+    #: bearer token the node's RPC requires (and our clients send); needed to serve it beyond loopback
+    api_token: SecretStr | None = None
+    #: web origins allowed to call the RPC from a browser (JSON list); none by default, as a web page
+    #: has no business adding or unpinning evidence
+    allowed_origins: list[str] = []
+
+    @property
+    def token(self) -> str | None:
+        return self.api_token.get_secret_value() if self.api_token else None
 
     @field_validator("profile")
     @classmethod

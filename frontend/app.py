@@ -5,7 +5,6 @@ uvicorn --factory frontend.app:create_app      # or: tambon web serve
 
 from __future__ import annotations
 
-import json
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from frontend import i18n
 from frontend.api.routes import ROUTERS as API_ROUTERS
 from frontend.context import AppContext
-from frontend.errors import UploadRejected
+from frontend.guard import FORM_OVERHEAD, BodyGuard
 from frontend.settings import WebSettings, get_web_settings
 from frontend.web import ROUTERS as WEB_ROUTERS
 from tambon.errors import TambonError
@@ -40,52 +39,6 @@ def _csp(settings: Settings) -> str:
         "connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
-
-
-#: multipart framing and form fields on top of the files' bytes
-UPLOAD_OVERHEAD = 64 * 1024
-
-
-class UploadLimit:
-    """Refuses an evidence upload larger than the limit before its body is read or spooled to disk:
-    by its Content-Length (413 at once), or, for a chunked body, as soon as the bytes exceed it."""
-
-    def __init__(self, app, path: str, max_bytes: int) -> None:
-        self.app = app
-        self.path = path
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            body = json.dumps(
-                {"detail": f"upload is larger than the {self.max_bytes - UPLOAD_OVERHEAD}-byte limit"}
-            )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body.encode()})
-            return
-        seen = 0
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise UploadRejected(
-                    f"upload is larger than the {self.max_bytes - UPLOAD_OVERHEAD}-byte limit"
-                )
-            return message
-
-        await self.app(scope, counted, send)
 
 
 class LanguageAndHeaders:
@@ -126,6 +79,16 @@ class LanguageAndHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def upload_limits(web: WebSettings) -> dict[str, int]:
+    """Every upload route and the largest body it takes: the files plus the form around them."""
+    from frontend.api.routes.capture import MAX_RECORD
+
+    return {
+        "/api/evidence": web.max_upload_bytes + FORM_OVERHEAD,
+        "/api/capture/steps": web.max_upload_bytes + MAX_RECORD + FORM_OVERHEAD,
+    }
 
 
 def create_app(settings: Settings | None = None, web: WebSettings | None = None) -> FastAPI:
@@ -187,7 +150,7 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
         message = "page not found" if exc.status_code == 404 else str(exc.detail)
         return _error(request, exc.status_code, message)
 
-    app.add_middleware(UploadLimit, path="/api/evidence", max_bytes=web.max_upload_bytes + UPLOAD_OVERHEAD)
+    app.add_middleware(BodyGuard, upload_limits=upload_limits(web), default_limit=web.max_body_bytes)
     app.add_middleware(LanguageAndHeaders, csp=csp)
     for router in API_ROUTERS + WEB_ROUTERS:
         app.include_router(router)

@@ -13,6 +13,7 @@ import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.templating import Jinja2Templates
 
+from evidence.settings import get_evidence_settings
 from frontend import i18n
 from frontend.errors import Upstream
 from frontend.services.batches import BatchService
@@ -54,6 +55,7 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
         languages=i18n.LANGUAGES,
         org_name=web.org_name,
         gateway_url=settings.gateway_url,
+        demo_chain=settings.network == "local",
     )
     return Jinja2Templates(env=env)
 
@@ -83,6 +85,7 @@ class AppContext:
             self.settings.evidence_api_url,
             max_bytes=self.web.max_evidence_bytes,
             retry_seconds=self.web.evidence_retry_seconds,
+            api_token=get_evidence_settings().token,
         )
 
     @cached_property

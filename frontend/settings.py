@@ -21,6 +21,8 @@ class WebSettings(BaseSettings):
     gs1_company_prefix: str = "8850000"
     #: largest single evidence upload, all files together (bytes)
     max_upload_bytes: int = 20 * 1024 * 1024
+    #: largest body of any other request (JSON of the wallet routes, record validation), bytes
+    max_body_bytes: int = 1024 * 1024
     #: most files in one evidence upload
     max_upload_files: int = 12
     #: largest evidence DAG the site fetches and verifies for a page (bytes)
@@ -40,7 +42,12 @@ class WebSettings(BaseSettings):
         return value
 
     @field_validator(
-        "workers", "max_upload_bytes", "max_upload_files", "max_evidence_bytes", "page_cache_size"
+        "workers",
+        "max_upload_bytes",
+        "max_body_bytes",
+        "max_upload_files",
+        "max_evidence_bytes",
+        "page_cache_size",
     )
     @classmethod
     def _positive(cls, value: int) -> int:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 from compliance.samples import LA_IMPORTER  # noqa: E402
 from evidence.bundle import build_bundle, require_kdes  # noqa: E402
 from evidence.remote import RpcStore  # noqa: E402
+from evidence.settings import get_evidence_settings  # noqa: E402
 from oracle.synth import render, render_ood  # noqa: E402
 from tambon.accounts import demo_account  # noqa: E402
 from tambon.chain import Chain  # noqa: E402
@@ -414,7 +415,8 @@ def main() -> None:
     chain = Chain(settings)
     chain.check_connected()
     grants = Grants(chain)
-    store = RpcStore(settings.evidence_api_url)  # through the running node, as any uploader would
+    # through the running node, as any uploader would
+    store = RpcStore(settings.evidence_api_url, token=get_evidence_settings().token)
     try:
         seed_council(chain, grants)
         seed_grants(chain, grants, store)

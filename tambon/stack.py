@@ -108,6 +108,8 @@ class Stack:
                     str(s.data_dir / "chain" / "state.json"),
                     "--state-interval",
                     "5",
+                    # no CORS: a web page the user visits must not drive the demo's unlocked accounts
+                    "--no-cors",
                 ],
                 lambda: _rpc_ok(s.rpc_url),
             ),

@@ -195,6 +195,7 @@ def _print_urls(settings) -> None:
         f"  API docs                 {base}/api/docs\n"
         f"  Evidence gateway         {settings.gateway_url}/ipfs/<cid>\n"
         f"  Chain (anvil)            {settings.rpc_url}\n"
+        "  [yellow]The demo accounts use public test keys anyone knows: never send them real funds.[/yellow]\n"
         "  `tambon status` reports each service; logs are in "
         f"{settings.data_dir / 'logs'}",
         highlight=False,

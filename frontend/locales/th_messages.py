@@ -4,6 +4,7 @@ Regenerate the catalogs after editing: `python -m frontend.locales.build`.
 """
 
 TH = {
+    "Demo chain: its accounts use public test keys that anyone knows. Never send them real money or import them into a real wallet.": "เชนสาธิต: บัญชีในเชนนี้ใช้กุญแจทดสอบที่เปิดเผยต่อสาธารณะ ใครก็รู้ ห้ามโอนเงินจริงเข้าบัญชีเหล่านี้ หรือนำเข้าไปในกระเป๋าเงินจริง",
     "Budget": "งบประมาณ",
     "Funded": "เงินที่ได้รับ",
     "Released": "จ่ายแล้ว",

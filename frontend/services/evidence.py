@@ -71,6 +71,8 @@ class EvidenceService:
     max_bytes: int = 64 * 1024 * 1024
     retry_seconds: float = 30.0
     timeout: float = 20.0
+    #: bearer token of the evidence node's RPC, when it requires one
+    api_token: str | None = None
     _proved: Lru[Proof] = field(default_factory=lambda: Lru(8192))
     _failed: Expiring[Proof] = field(init=False)
 
@@ -142,9 +144,13 @@ class EvidenceService:
 
     # uploads
 
+    def rpc_store(self) -> RpcStore:
+        """A client of the evidence node's RPC (the caller closes it)."""
+        return RpcStore(self.api_url, timeout=self.timeout, token=self.api_token)
+
     def upload_bundle(self, record: Mapping, files: Mapping[str, bytes]) -> tuple[str, OnchainCid]:
         """Store a bundle (photos + record.json) on the evidence node; returns its CID and on-chain form."""
-        store = RpcStore(self.api_url, timeout=self.timeout)
+        store = self.rpc_store()
         try:
             bundle = build_bundle(store, record, dict(files))
         except EvidenceError as exc:
@@ -219,6 +225,25 @@ def safe_name(name: str, media: str, taken: set[str]) -> str:
         counter += 1
     taken.add(candidate)
     return candidate
+
+
+async def read_uploads(files: list, limit: int) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each uploaded file, at most `limit` bytes in all; each spooled temp file is
+    closed as soon as it is read, not at the end of the request."""
+    items: list[tuple[str, bytes]] = []
+    total = 0
+    try:
+        for f in files:
+            data = await f.read(limit + 1 - total)
+            await f.close()
+            total += len(data)
+            if total > limit:
+                raise UploadRejected(f"upload exceeds the {limit}-byte limit")
+            items.append((f.filename or "file", data))
+    finally:
+        for f in files:
+            await f.close()
+    return items
 
 
 def check_upload(files: list[tuple[str, bytes]], *, max_bytes: int, max_files: int) -> dict[str, bytes]:

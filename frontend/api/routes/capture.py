@@ -11,10 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from evidence.bundle import build_bundle, require_kdes
 from evidence.errors import BadRequest, EvidenceError
-from evidence.remote import RpcStore
 from frontend.deps import ChainHead, Ctx, parse_id
-from frontend.errors import BadInput, NotFound, UploadRejected, Upstream
-from frontend.services.evidence import check_upload
+from frontend.errors import BadInput, NotFound, Upstream
+from frontend.services.evidence import check_upload, read_uploads
 from tambon.provenance import Stage
 from tambon.records import RecordInvalid, validate_record
 
@@ -23,7 +22,7 @@ MAX_RECORD = 256 * 1024
 
 
 def _store_bundle(ctx, record: dict, files: dict[str, bytes]):
-    store = RpcStore(ctx.settings.evidence_api_url, timeout=20.0)
+    store = ctx.evidence.rpc_store()
     try:
         return build_bundle(store, record, files, validate=require_kdes)
     except BadRequest as exc:
@@ -67,13 +66,7 @@ async def capture_step(
     except RecordInvalid as exc:
         raise BadInput(str(exc)) from exc
     limit = ctx.web.max_upload_bytes
-    items, total = [], 0
-    for f in photos or []:
-        data = await f.read(limit + 1 - total)
-        total += len(data)
-        if total > limit:
-            raise UploadRejected(f"upload exceeds the {limit}-byte limit")
-        items.append((f.filename or "photo", data))
+    items = await read_uploads(photos or [], limit)
     files = check_upload(items, max_bytes=limit, max_files=ctx.web.max_upload_files) if items else {}
     document["photos"] = sorted(files)
     if not await run_in_threadpool(ctx.batches.exists, head, bid):

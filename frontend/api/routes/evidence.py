@@ -9,8 +9,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from frontend.deps import Ctx
-from frontend.errors import BadInput, UploadRejected
-from frontend.services.evidence import check_upload
+from frontend.errors import BadInput
+from frontend.services.evidence import check_upload, read_uploads
 from frontend.services.wallet import parse_address
 
 router = APIRouter(prefix="/api/evidence", tags=["evidence"])
@@ -30,17 +30,7 @@ async def upload(
     """Files are checked by their bytes (not the declared type) and size; the bundle's record.json holds
     the note, the submitter and the milestone it is for."""
     limit = ctx.web.max_upload_bytes
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit + 64 * 1024:
-        raise UploadRejected(f"upload is {declared} bytes; the limit is {limit}")
-    items = []
-    total = 0
-    for f in files:
-        data = await f.read(limit + 1 - total)
-        total += len(data)
-        if total > limit:
-            raise UploadRejected(f"upload exceeds the {limit}-byte limit")
-        items.append((f.filename or "file", data))
+    items = await read_uploads(files, limit)
     named = check_upload(items, max_bytes=limit, max_files=ctx.web.max_upload_files)
     record: dict[str, Any] = {
         "kind": "milestone-evidence",

@@ -1,0 +1,168 @@
+"""Every request body is counted before it is parsed: 413 with a clear message on every upload route,
+whether the size is declared or the body is chunked, with the bytes read bounded and no temp file left."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.frontend.world import ThreadServer
+
+LIMIT = 256 * 1024
+UPLOAD_ROUTES = ("/api/evidence", "/api/capture/steps")
+
+
+class ReadCounter:
+    """Outermost ASGI layer: body bytes pulled from the server (`read`) and handed on to the application
+    behind the guard (`parsed`), per path."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.read: dict[str, int] = {}
+        self.parsed: dict[str, int] = {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        self.read[path] = 0
+
+        async def counted():
+            message = await receive()
+            self.read[path] += len(message.get("body", b""))
+            return message
+
+        await self.app(scope, counted, send)
+        self.parsed[path] = scope.get("state", {}).get("body_bytes", 0)
+
+
+@pytest.fixture
+def server(settings):
+    from frontend.app import create_app
+    from frontend.settings import WebSettings
+
+    counter = ReadCounter(create_app(settings, WebSettings(max_upload_bytes=LIMIT)))
+    srv = ThreadServer(counter).start()
+    yield srv, counter
+    srv.stop()
+
+
+def raw_post(
+    url: str, path: str, *, chunked_total: int = 0, declared: int | None = None
+) -> tuple[int, bytes]:
+    """POST over a plain socket (the body as the attacker sends it); returns (status, response bytes)."""
+    host, port = url.removeprefix("http://").split(":")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        + (f"Content-Length: {declared}\r\n" if declared is not None else "Transfer-Encoding: chunked\r\n")
+        + "\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=20) as s:
+        s.sendall(head.encode())
+        # a well-formed file part whose data never ends, so only the byte count can stop it
+        part = b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n\xff\xd8\xff'
+        if chunked_total:
+            s.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        chunk = os.urandom(64 * 1024)
+        sent = 0
+        try:
+            while sent < chunked_total:
+                s.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed: what we want
+        answer = b""
+        try:
+            while data := s.recv(65536):
+                answer += data
+        except (ConnectionResetError, TimeoutError):
+            pass
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1") else 0
+    return status, answer
+
+
+def _route_limit(path: str) -> int:
+    from frontend.app import upload_limits
+    from frontend.settings import WebSettings
+
+    return upload_limits(WebSettings(max_upload_bytes=LIMIT))[path]
+
+
+@pytest.mark.parametrize("path", UPLOAD_ROUTES)
+def test_declared_over_limit__413_before_any_byte_is_read(server, path):
+    srv, counter = server
+    status, answer = raw_post(srv.url, path, declared=1 << 30)
+    assert status == 413 and b"larger than the" in answer and b"limit" in answer
+    assert counter.read[path] == 0
+
+
+@pytest.mark.parametrize("path", UPLOAD_ROUTES)
+def test_chunked_over_limit__413_and_reading_stops_at_the_limit(server, path):
+    srv, counter = server
+    status, answer = raw_post(srv.url, path, chunked_total=32 * 1024 * 1024)
+    assert status == 413, answer[:300]
+    assert b"larger than the" in answer
+    assert counter.parsed[path] <= _route_limit(path)
+    # the server reads the socket in asyncio's 256 KiB gulps; one gulp past the limit at most
+    assert counter.read[path] <= _route_limit(path) + 256 * 1024
+
+
+def test_other_bodies__bounded_too(server):
+    srv, counter = server
+    status, answer = raw_post(srv.url, "/api/capture/validate", chunked_total=4 * 1024 * 1024)
+    assert status == 413 and b"request body is larger" in answer
+    assert counter.parsed["/api/capture/validate"] <= 1024 * 1024
+    status, _ = raw_post(srv.url, "/api/wallet/grants/0/milestones/0/signatures", declared=1 << 31)
+    assert status == 413
+
+
+def test_bad_content_length__400(server):
+    srv, _ = server
+    host, port = srv.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"POST /api/evidence HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n")
+        reply = s.recv(4096)
+    assert reply.split(b" ", 2)[1] == b"400"
+
+
+def _deleted_temp_files() -> list[str]:
+    tmp = Path(tempfile.gettempdir()).resolve()
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(str(tmp)) and target.endswith("(deleted)"):
+            found.append(target)
+    return found
+
+
+def test_chunked_over_limit__no_temp_file_left_open(server):
+    srv, _ = server
+    before = len(_deleted_temp_files())
+    for path in UPLOAD_ROUTES:
+        # a real multipart file part, big enough to roll the spool over to disk before the cut-off
+        host, port = srv.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=20) as s:
+            s.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\n\r\n".encode()
+            )
+            part = (
+                b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n'
+                b"Content-Type: image/jpeg\r\n\r\n"
+            )
+            s.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            try:
+                for _ in range(40):
+                    chunk = b"\xff" * 65536
+                    s.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            assert s.recv(4096).split(b" ", 2)[1] == b"413"
+    assert len(_deleted_temp_files()) <= before
