@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from compliance.errors import NotFound
-from compliance.model import BatchTrace, Traces, TrackingEvent, batch_gtin, batch_lot
+from compliance.model import BatchTrace, Traces, TrackingEvent, batch_lot, lot_identity
 from tambon import geo
+from tambon.lots import GS1_ID
 from tambon.records import EUDR_HS_PREFIXES
 
 FORMAT = "tambon.eudr-dds/1"
@@ -125,7 +126,8 @@ def eudr_statement(
     traces: Traces | Mapping[int, BatchTrace],
     batch_id: int,
     *,
-    digital_link: str | None = None,
+    resolver: str = GS1_ID,
+    fallback_gtin: str | None = None,
     generated_at: str | None = None,
 ) -> dict[str, Any]:
     """Due-diligence data for one batch, with flags; `compliant` is False when any flag is an error."""
@@ -133,6 +135,7 @@ def eudr_statement(
     if batch_id not in traces:
         raise NotFound(f"batch {batch_id} is not known")
     trace = traces[batch_id]
+    ident = lot_identity(traces, batch_id, fallback_gtin)
     flags: list[dict[str, Any]] = []
     commodity = _latest(trace, "commodity") or {}
     hs_code = commodity.get("hs_code")
@@ -292,9 +295,9 @@ def eudr_statement(
         "generated_at": generated_at,
         "batch": {
             "batch_id": batch_id,
-            "traceability_lot_code": batch_lot(traces, batch_id),
-            "gtin": batch_gtin(traces, batch_id),
-            "digital_link": digital_link,
+            "traceability_lot_code": ident.lot if ident else None,
+            "gtin": ident.gtin if ident else None,
+            "digital_link": ident.uri(resolver) if ident else None,
         },
         "eudr_relevant": in_scope,
         "compliant": compliant,

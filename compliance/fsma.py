@@ -169,7 +169,7 @@ def event_row(
         ),
         "Reference Document Type": " | ".join(str(d.get("type", "")) for d in docs),
         "Reference Document Number": " | ".join(str(d.get("number", "")) for d in docs),
-        "GTIN": commodity.get("gtin") or gtin or "",
+        "GTIN": gtin or "",
         "Batch ID": ref.batch_id,
         "On-chain Event": ref.kind,
         "Step Index": "" if ref.step_index is None else ref.step_index,

@@ -6,6 +6,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tambon.gs1 import InvalidGtin
+from tambon.lots import LotIdentity, identify
+
 STAGES = ("CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING")
 #: how a tracking event appears on-chain
 KINDS = ("register", "step", "split", "merge")
@@ -104,31 +107,31 @@ class Traces:
         return [batch_id, *self.ancestors(batch_id)]
 
 
-def _last(trace: BatchTrace, pick) -> Any:
-    for event in reversed(trace.events):
-        if event.record:
-            value = pick(event.record)
-            if value:
-                return value
-    return None
-
-
-def _inherit(traces: Traces, batch_id: int, pick, depth: int = 0) -> Any:
+def lot_identity(
+    traces: Traces, batch_id: int, fallback_gtin: str | None = None, depth: int = 0
+) -> LotIdentity | None:
+    """A batch's public identity (`tambon.lots`): its records' GTIN and lot code, a split child
+    inheriting its parent's; None when no record and no `fallback_gtin` names a GTIN."""
     trace = traces.batches.get(batch_id)
     if trace is None or depth > 64:
         return None
-    value = _last(trace, pick)
-    if value is None and len(trace.parents) == 1:  # a split child inherits; a merge has its own
-        return _inherit(traces, trace.parents[0], pick, depth + 1)
-    return value
+    inherited = None
+    if len(trace.parents) == 1 and trace.events and trace.events[0].ref.kind == "split":
+        inherited = lot_identity(traces, trace.parents[0], fallback_gtin, depth + 1)
+    try:
+        return identify(batch_id, (e.record for e in trace.events), inherited=inherited,
+                        fallback_gtin=fallback_gtin)  # fmt: skip
+    except InvalidGtin:
+        return None
 
 
 def batch_lot(traces: Traces, batch_id: int) -> str | None:
-    """A batch's traceability lot code: the latest `traceability_lot_code` of its records, else its
-    split parent's (a box split from a packed lot keeps the lot's code)."""
-    return _inherit(traces, batch_id, lambda r: r.get("traceability_lot_code"))
+    """A batch's traceability lot code (its own, or its split parent's)."""
+    ident = lot_identity(traces, batch_id)
+    return ident.lot if ident else None
 
 
 def batch_gtin(traces: Traces, batch_id: int) -> str | None:
-    """A batch's GTIN: the latest `commodity.gtin` of its records, else its split parent's."""
-    return _inherit(traces, batch_id, lambda r: (r.get("commodity") or {}).get("gtin"))
+    """A batch's GTIN-14 (its records', or its split parent's)."""
+    ident = lot_identity(traces, batch_id)
+    return ident.gtin if ident else None

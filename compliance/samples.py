@@ -170,6 +170,7 @@ def rubber_smallholding(name: str, plot_id: str, geometry: dict, area_ha: float,
     d = f"2026-05-{day:02d}"
     return _fresh({
         "schema_version": "1", "event": "harvesting", "date": d, "commodity": RUBBER,
+        "traceability_lot_code": plot_id,
         "quantity": {"value": kg, "unit": "kg"}, "farm": farm,
         "harvester": {"business_name": name, "phone": farm["phone"]}, "recipient": SONGKHLA_COOP,
         "reference_documents": [{"type": "latex delivery slip", "number": f"LX-{plot_id}-{day:02d}"}],

@@ -93,6 +93,12 @@ def read_traces(chain, fetch_record: RecordFetcher, *, from_block: int | None = 
         event = decoders[topic].process_log(raw)
         decoded.append(event)
     decoded.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
+    times: dict[int, int] = {}
+    for event in decoded:  # block times: each EPCIS event carries its own
+        number = int(event["blockNumber"])
+        if number not in times:
+            times[number] = int(w3.eth.get_block(number)["timestamp"])
+    decoded = [{**event, "timestamp": times[int(event["blockNumber"])]} for event in decoded]
     return traces_from_events(decoded, fetch_record, chain_id=chain.chain_id, contract=contract.address)
 
 
@@ -185,6 +191,7 @@ def _ref(e, batch_id, kind, index, stage, chain_id, contract, actor) -> ChainRef
         log_index=int(e["logIndex"]),
         step_index=index,
         stage=stage,
+        timestamp=int(e["timestamp"]) if e.get("timestamp") is not None else None,
         actor=str(actor) if actor else None,
         chain_id=chain_id,
         contract=contract,

@@ -12,6 +12,7 @@ from frontend.services import epcis
 from frontend.services.batches import BatchHistory
 from frontend.services.chain import Head
 from frontend.services.charts import budget_chart
+from frontend.services.lots import identified
 from frontend.services.qr import qr_svg
 
 
@@ -39,7 +40,7 @@ def epcis_json(history: BatchHistory) -> dict[str, Any]:
 
 def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str) -> bytes:
     def make() -> bytes:
-        history = ctx.history(head, batch_id)
+        history = identified(ctx, head, ctx.history(head, batch_id))
         template = ctx.templates[lang].get_template("batch.html")
         return template.render(
             h=history, qr=qr_svg(history.digital_link, scale=3, inline=True), page="batch"

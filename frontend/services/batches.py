@@ -129,6 +129,7 @@ class BatchHistory:
     parties: dict[str, Party] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     times: dict[str, int] = field(default_factory=dict)
+    lot: str | None = None  # traceability lot code (tambon.lots), set with gtin/digital_link by the site
 
     @property
     def checks(self) -> list[Check]:
@@ -323,6 +324,7 @@ class Label:
     crop_label: str
     quantity_grams: int
     harvest_day: date
+    lot: str | None = None  # traceability lot code (tambon.lots)
 
 
 # reading

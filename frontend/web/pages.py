@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from frontend.deps import BatchId, ChainHead, Ctx, Lang, parse_id
 from frontend.errors import BadInput
 from frontend.services.batches import evidence_ref
+from frontend.services.lots import labelled
 from frontend.services.qr import qr_png, qr_svg
 from frontend.views import epcis_json, render_batch, render_grants
 
@@ -62,7 +63,7 @@ async def batch_epcis(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     "/qr/{batch_id}.svg", include_in_schema=True, tags=["labels"], summary="QR code (SVG) of a batch"
 )
 async def qr_svg_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
-    label = await run_in_threadpool(ctx.batches.label, head, batch_id)
+    label = await run_in_threadpool(lambda: labelled(ctx, head, ctx.batches.label(head, batch_id)))
     return Response(
         qr_svg(label.uri, scale=8),
         media_type="image/svg+xml",
@@ -74,7 +75,7 @@ async def qr_svg_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response
     "/qr/{batch_id}.png", include_in_schema=True, tags=["labels"], summary="QR code (PNG) of a batch"
 )
 async def qr_png_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
-    label = await run_in_threadpool(ctx.batches.label, head, batch_id)
+    label = await run_in_threadpool(lambda: labelled(ctx, head, ctx.batches.label(head, batch_id)))
     return Response(
         qr_png(label.uri), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
     )
@@ -104,7 +105,7 @@ async def labels(
     def work():
         return [
             (label, qr_svg(label.uri, scale=3, inline=True))
-            for label in (ctx.batches.label(head, b) for b in wanted)
+            for label in (labelled(ctx, head, ctx.batches.label(head, b)) for b in wanted)
         ]
 
     items = await run_in_threadpool(work)

@@ -14,7 +14,7 @@ from tambon import geo
 
 def test_rubber_merge__compliant_statement():
     chain, merged = samples.rubber_chain()
-    dds = eudr.eudr_statement(chain.traces(), merged, digital_link="https://x/01/08851234000029/10/3")
+    dds = eudr.eudr_statement(chain.traces(), merged, resolver="https://x")
     assert dds["compliant"] is True and dds["flags"] == []
     assert dds["eudr_relevant"] is True
     assert dds["activity_type"] == "IMPORT"
@@ -40,8 +40,8 @@ def test_rubber_merge__compliant_statement():
     assert dds["batch"] == {
         "batch_id": merged,
         "traceability_lot_code": "TH-RB-2605-01",
-        "gtin": samples.RUBBER_GTIN,
-        "digital_link": "https://x/01/08851234000029/10/3",
+        "gtin": "0" + samples.RUBBER_GTIN,
+        "digital_link": f"https://x/01/08851234000029/10/TH-RB-2605-01/21/{merged}",
     }
     # every event of the lineage is cited with its transaction and CID
     assert len(dds["evidence"]) == 5 and all(e["tx_hash"].startswith("0x") for e in dds["evidence"])

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from compliance import samples
 from frontend.services.gs1 import gtin_for_crop
 from tests.compliance.conftest import MANGO_CROP, MANGO_LOT
+from tests.compliance.references import load_json
 
 BASE = "http://testserver"
 
@@ -81,28 +82,75 @@ def test_exports__bad_or_unknown_batch(client, suffix):
     assert r.status_code == 404 and "does not exist" in r.json()["detail"]
 
 
-def _mango_gtin(web) -> str:
-    return gtin_for_crop(MANGO_CROP, web.gs1_company_prefix)
+MANGO = "/01/0" + samples.MANGO_GTIN  # the GTIN the mango records name, as 14 digits
+LINKSET = "application/linkset+json"
 
 
-def test_resolver__plain_scan__307_to_verify_page_in_scanner_language(client, lots, web):
-    gtin = _mango_gtin(web)
-    r = client.get(f"/01/{gtin}/10/{lots.mango}", headers={"Accept-Language": "th-TH,th;q=0.9,en;q=0.5"})
-    assert r.status_code == 307
-    assert r.headers["location"] == f"{BASE}/batch/{lots.mango}?lang=th"
-    link = r.headers["link"]
+def _linkset_schema_check(body: dict) -> None:
+    from jsonschema import Draft7Validator
+
+    schema = load_json("gs1-linkset", "gs1-linkset-schema.json")
+    errors = [e.message for e in Draft7Validator(schema).iter_errors(body)]
+    assert errors == []
+
+
+def test_resolver__gs1_linkset_schema__accepts_gs1_examples_refuses_invalid():
+    from jsonschema import Draft7Validator
+
+    schema = load_json("gs1-linkset", "gs1-linkset-schema.json")
+    assert Draft7Validator(schema).is_valid(load_json("gs1-linkset", "valid-gs1-example.json"))
+    assert not Draft7Validator(schema).is_valid(load_json("gs1-linkset", "invalid-gs1-example.json"))
+
+
+# One test per "SHALL" of the GS1-Conformant Resolver standard the site claims.
+
+
+def test_resolver_shall__get__307_to_default_link_in_scanner_language(client, lots):
+    r = client.get(f"{MANGO}/10/{MANGO_LOT}", headers={"Accept-Language": "th-TH,th;q=0.9,en;q=0.5"})
+    assert r.status_code == 307 and r.headers["location"] == f"{BASE}/batch/{lots.mango}?lang=th"
     for rel in ("pip", "epcis", "traceability", "sustainabilityInfo", "certificationInfo"):
-        assert f'rel="https://gs1.org/voc/{rel}"' in link
-    assert f"<{BASE}/batch/{lots.mango}/fsma204.csv>" in link
-    en = client.get(f"/01/{gtin}/10/{lots.mango}", headers={"Accept-Language": "en-US,en;q=0.9"})
+        assert f'rel="https://gs1.org/voc/{rel}"' in r.headers["link"]
+    en = client.get(f"{MANGO}/10/{MANGO_LOT}", headers={"Accept-Language": "en-US,en;q=0.9"})
     assert en.headers["location"] == f"{BASE}/batch/{lots.mango}?lang=en"
 
 
-def test_resolver__traceability_lot_code_and_record_gtin(client, lots):
-    r = client.get(f"/01/0{samples.MANGO_GTIN}/10/{MANGO_LOT}")
-    assert r.status_code == 307 and r.headers["location"].startswith(f"{BASE}/batch/{lots.mango}?lang=")
-    unpadded = client.get(f"/01/{samples.MANGO_GTIN}/10/{MANGO_LOT}")  # a Digital Link GTIN has 14 digits
-    assert unpadded.status_code == 400 and "GS1 syntax" in unpadded.json()["detail"]
+def test_resolver_shall__head__same_status_and_headers_no_body(client, lots):
+    get = client.get(f"{MANGO}/10/{MANGO_LOT}")
+    head = client.head(f"{MANGO}/10/{MANGO_LOT}")
+    assert head.status_code == 307 and head.content == b""
+    assert head.headers["location"] == get.headers["location"] and head.headers["link"] == get.headers["link"]
+
+
+def test_resolver_shall__options__allowed_methods_and_cors(client):
+    r = client.options(f"{MANGO}/10/{MANGO_LOT}", headers={"Origin": "https://scanner.example"})
+    assert r.status_code == 204
+    assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+    assert r.headers["access-control-allow-origin"] == "*"
+
+
+def test_resolver_shall__cors_on_every_answer(client, lots):
+    for r in (
+        client.get(f"{MANGO}/10/{MANGO_LOT}"),
+        client.get(f"{MANGO}/10/{MANGO_LOT}", params={"linkType": "all"}),
+        client.get("/.well-known/gs1resolver"),
+    ):
+        assert r.headers["access-control-allow-origin"] == "*"
+        assert "Link" in r.headers.get("access-control-expose-headers", "Link")
+
+
+def test_resolver_shall__accept_linkset_json__linkset_not_redirect(client, lots):
+    r = client.get(f"{MANGO}/10/{MANGO_LOT}", headers={"Accept": LINKSET})
+    assert r.status_code == 200 and r.headers["content-type"].startswith(LINKSET)
+    entry = r.json()["linkset"][0]
+    assert entry["anchor"] == f"{BASE}{MANGO}/10/{MANGO_LOT}/21/{lots.mango}"
+
+
+def test_resolver_shall__query_string_passed_to_target(client, lots):
+    r = client.get(f"{MANGO}/10/{MANGO_LOT}", params={"17": "260430", "campaign": "qr-box"})
+    assert r.status_code == 307
+    assert r.headers["location"] == f"{BASE}/batch/{lots.mango}?lang=en&17=260430&campaign=qr-box"
+    epcis = client.get(f"{MANGO}/10/{MANGO_LOT}", params={"linkType": "gs1:epcis", "src": "x"})
+    assert epcis.headers["location"] == f"{BASE}/batch/{lots.mango}/epcis?src=x"
 
 
 @pytest.mark.parametrize(
@@ -110,87 +158,100 @@ def test_resolver__traceability_lot_code_and_record_gtin(client, lots):
     [
         ("epcis", "/epcis"),
         ("gs1:epcis", "/epcis"),
-        ("fsma", "/fsma204.csv"),
         ("gs1:traceability", "/fsma204.csv"),
-        ("eudr", "/eudr.json"),
         ("https://gs1.org/voc/sustainabilityInfo", "/eudr.json"),
-        ("pip", "?lang=en"),
         ("gs1:defaultLink", "?lang=en"),
     ],
 )
-def test_resolver__link_type__307_to_that_link(client, lots, web, link_type, suffix):
-    r = client.get(f"/01/{_mango_gtin(web)}/10/{lots.mango}", params={"linkType": link_type})
-    assert r.status_code == 307
-    assert r.headers["location"] == f"{BASE}/batch/{lots.mango}{suffix}"
+def test_resolver_shall__link_type__307_to_that_link(client, lots, link_type, suffix):
+    r = client.get(f"{MANGO}/10/{MANGO_LOT}", params={"linkType": link_type})
+    assert r.status_code == 307 and r.headers["location"] == f"{BASE}/batch/{lots.mango}{suffix}"
 
 
-def test_resolver__certificate__verification_json(client, lots, web):
-    r = client.get(f"/01/{_mango_gtin(web)}/21/{lots.mango}", params={"linkType": "certificate"})
-    assert r.status_code == 307 and r.headers["location"] == f"{BASE}/api/batches/{lots.mango}"
+def test_resolver_shall__linkset_valid_against_gs1_schema(client, lots):
+    for path in (f"{MANGO}/10/{MANGO_LOT}", MANGO):
+        r = client.get(path, params={"linkType": "all"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith(LINKSET)
+        body = r.json()
+        _linkset_schema_check(body)
+        entry = body["linkset"][0]
+        assert entry["https://gs1.org/voc/defaultLink"][0]["title"]
+    lot = client.get(f"{MANGO}/10/{MANGO_LOT}", params={"linkType": "all"}).json()["linkset"][0]
+    assert MANGO_LOT in lot["itemDescription"]
+    assert lot["https://gs1.org/voc/epcis"][0]["href"] == f"{BASE}/batch/{lots.mango}/epcis"
 
 
-def test_resolver__link_type_all__linkset(client, lots, web):
-    gtin = _mango_gtin(web)
-    r = client.get(f"/01/{gtin}/10/{lots.mango}", params={"linkType": "all"})
-    assert r.status_code == 200
-    assert r.headers["content-type"].startswith("application/linkset+json")
-    [entry] = r.json()["linkset"]
-    assert entry["anchor"] == f"{BASE}/01/{gtin}/10/{lots.mango}"
-    assert entry["https://gs1.org/voc/defaultLink"][0]["href"].startswith(f"{BASE}/batch/{lots.mango}?lang=")
-    assert entry["https://gs1.org/voc/epcis"][0]["href"] == f"{BASE}/batch/{lots.mango}/epcis"
-    assert [x["type"] for x in entry["https://gs1.org/voc/traceability"]] == [
-        "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ]  # fmt: skip
-    assert {x["hreflang"][0] for x in entry["https://gs1.org/voc/pip"]} == {"th", "en"}
-    assert "link" in r.headers
+def test_resolver_shall__redirect_carries_link_to_linkset(client, lots):
+    r = client.get(f"{MANGO}/10/{MANGO_LOT}")
+    anchor = f"{BASE}{MANGO}/10/{MANGO_LOT}/21/{lots.mango}"
+    assert f'<{anchor}?linkType=linkset>; rel="linkset"; type="{LINKSET}"' in r.headers["link"]
 
 
-def test_resolver__serial_and_lot_with_serial(client, lots, web):
-    gtin = _mango_gtin(web)
-    assert client.get(f"/01/{gtin}/21/{lots.mango}").status_code == 307
-    both = client.get(f"/01/0{samples.MANGO_GTIN}/10/{MANGO_LOT}/21/{lots.mango}")
-    assert both.status_code == 307 and f"/batch/{lots.mango}?" in both.headers["location"]
-    wrong_lot = client.get(f"/01/0{samples.MANGO_GTIN}/10/TH-OTHER/21/{lots.mango}")
-    assert wrong_lot.status_code == 404 and "not in lot 'TH-OTHER'" in wrong_lot.json()["detail"]
+def test_resolver_shall__well_known_description(client):
+    r = client.get("/.well-known/gs1resolver")
+    doc = r.json()
+    assert r.status_code == 200 and doc["resolverRoot"] == BASE
+    assert doc["supportedPrimaryKeys"] == ["01"]  # AI numbers, as GS1's resolver description asks
+    assert doc["jsonLdContextLocation"].startswith("https://")
+    assert {x["linkType"] for x in doc["supportedLinkType"]} >= {"gs1:epcis", "gs1:traceability", "gs1:pip"}
 
 
 @pytest.mark.parametrize(
-    ("path", "params", "status", "message"),
+    ("path", "message"),
     [
-        ("/01/{bad_gtin}/10/{mango}", {}, 400, "wrong check digit"),
-        ("/01/123/10/{mango}", {}, 400, "AI (01) value '123' does not follow its GS1 syntax"),
-        ("/01/{gtin}/10/{mango}", {"linkType": "gs1:recipeInfo"}, 400, "unknown linkType 'gs1:recipeInfo'"),
-        ("/01/{gtin}/10/{long}", {}, 400, "does not follow its GS1 syntax"),
-        ("/01/{gtin}/10/NO-SUCH-LOT", {}, 404, "no batch carries lot 'NO-SUCH-LOT'"),
-        ("/01/{gtin}/21/999999", {}, 404, "batch 999999 does not exist"),
-        ("/01/{gtin}/21/box-7", {}, 404, "not a batch number"),
-        ("/01/{other}/10/{mango}", {}, 404, "is not an item of GTIN"),
+        ("/01/08851234000013/10/L1", "wrong check digit"),
+        ("/01/123/10/L1", "GS1 syntax"),
+        ("/01/8851234000012/10/L1", "GS1 syntax"),  # GTIN-13: a Digital Link writes 14 digits
+        ("/01/08851234000012/10/" + "L" * 21, "GS1 syntax"),
+        ("/01/08851234000012/99/L1", "not a qualifier"),
+        ("/01/08851234000012/10/L1?10=L2", "given twice"),
+        ("/01/08851234000012?89=X", "not an Application Identifier"),
     ],
 )
-def test_resolver__bad_input(client, lots, web, path, params, status, message):
-    gtin = _mango_gtin(web)
-    bad = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
-    other = gtin_for_crop(MANGO_CROP + 1, web.gs1_company_prefix)
-    url = path.format(gtin=gtin, bad_gtin=bad, mango=lots.mango, long="L" * 21, other=other)
-    r = client.get(url, params=params)
-    assert r.status_code == status, r.text
-    assert message in r.json()["detail"]
+def test_resolver_shall__malformed_link__400(client, path, message):
+    r = client.get(path)
+    assert r.status_code == 400 and message in r.json()["detail"]
 
 
-def test_resolver__bad_gtin_from_a_browser__html_error_page(client, lots, web):
-    gtin = _mango_gtin(web)
-    bad = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
-    r = client.get(f"/01/{bad}/10/{lots.mango}", headers={"Accept": "text/html"})
+def test_resolver_shall__link_type_not_offered__404(client, lots):
+    r = client.get(f"{MANGO}/10/{MANGO_LOT}", params={"linkType": "gs1:recipeInfo"})
+    assert r.status_code == 404 and "unknown linkType 'gs1:recipeInfo'" in r.json()["detail"]
+
+
+def test_resolver_shall__unknown_gtin__404(client, lots):
+    r = client.get("/01/09506000134352/10/L1")
+    assert r.status_code == 404 and "not an item of this site" in r.json()["detail"]
+
+
+def test_resolver_shall__fallback_to_less_specific_identifier(client, lots):
+    gtin_only = client.get(MANGO, headers={"Accept": LINKSET})
+    assert gtin_only.status_code == 200
+    assert gtin_only.json()["linkset"][0]["anchor"] == f"{BASE}{MANGO}"
+    unknown_lot = client.get(f"{MANGO}/10/NO-SUCH-LOT", headers={"Accept": LINKSET})
+    assert unknown_lot.json()["linkset"][0]["anchor"] == f"{BASE}{MANGO}"  # the GTIN's own links
+    unknown_serial = client.get(f"{MANGO}/10/{MANGO_LOT}/21/999999", headers={"Accept": LINKSET})
+    assert unknown_serial.json()["linkset"][0]["anchor"] == f"{BASE}{MANGO}/10/{MANGO_LOT}/21/{lots.mango}"
+
+
+def test_resolver_shall__numeric_lot_is_a_lot_not_a_batch_id(client, lots, web):
+    """`/10/{batch id}` names lot "N": no lot has that code, so the answer is the GTIN's level."""
+    r = client.get(f"{MANGO}/10/{lots.mango}", headers={"Accept": LINKSET})
+    assert r.json()["linkset"][0]["anchor"] == f"{BASE}{MANGO}"
+    crop = gtin_for_crop(MANGO_CROP, web.gs1_company_prefix)  # the old label form: unknown GTIN level
+    assert client.get(f"/01/{crop}/10/{lots.mango}").status_code == 404
+
+
+def test_resolver__serial_names_the_batch_and_must_match_its_lot(client, lots):
+    r = client.get(f"{MANGO}/21/{lots.mango}")
+    assert r.status_code == 307 and r.headers["location"].startswith(f"{BASE}/batch/{lots.mango}?")
+    wrong_lot = client.get(f"{MANGO}/10/TH-OTHER/21/{lots.mango}", headers={"Accept": LINKSET})
+    assert wrong_lot.json()["linkset"][0]["anchor"] == f"{BASE}{MANGO}"
+
+
+def test_resolver__bad_gtin_from_a_browser__html_error_page(client):
+    r = client.get("/01/08851234000013/10/L1", headers={"Accept": "text/html"})
     assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
-    assert f"AI (01) value {bad} has a wrong check digit" in r.text
-
-
-def test_well_known_gs1resolver(client):
-    r = client.get("/.well-known/gs1resolver")
-    assert r.status_code == 200
-    doc = r.json()
-    assert doc["resolverRoot"] == BASE and doc["supportedPrimaryKeys"] == ["gtin"]
-    assert {x["linkType"] for x in doc["supportedLinkType"]} >= {"gs1:epcis", "gs1:traceability", "gs1:pip"}
+    assert "AI (01) value 08851234000013 has a wrong check digit" in r.text
 
 
 def _capture(client, batch_id, record, stage="HARVEST", photos=None):

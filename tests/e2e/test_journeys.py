@@ -16,7 +16,7 @@ GTIN = gs1.gtin_for_crop(201, "8850000")
 
 def test_buyer__scans_qr_uri__sees_verified_history_in_english_and_thai(open_page, site, world):
     page, _ = open_page()
-    page.goto(f"{site}/01/{GTIN}/10/{world.sold_box}")
+    page.goto(f"{site}/01/{GTIN}/21/{world.sold_box}")
     assert page.url.startswith(f"{site}/batch/{world.sold_box}"), page.url
     verdict = page.locator("#verdict")
     assert "All 17 checks passed." in verdict.inner_text()

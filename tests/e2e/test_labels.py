@@ -59,7 +59,7 @@ def test_labels__every_qr_decodes_at_its_size_and_opens_its_lot(
         # 28 mm printed = 105.8 CSS px; the whole symbol (quiet zone included) is inside it
         assert box is not None and abs(box["width"] - 105.8) < 1 and abs(box["height"] - 105.8) < 1
         uri = decode(qr.screenshot())
-        assert uri.endswith(f"/10/{batch_id}"), (batch_id, uri)
+        assert uri.endswith(f"/21/{batch_id}"), (batch_id, uri)  # the batch id is the serial, never the lot
         decoded.append(uri)
         # the label's words stay whole: a line holds more than a letter or two
         text_box = card.locator(".label-text").bounding_box()
@@ -70,5 +70,5 @@ def test_labels__every_qr_decodes_at_its_size_and_opens_its_lot(
     for batch_id, uri in zip(ids, decoded, strict=True):
         visitor.goto(uri)  # the GS1 resolver redirects to the verify page of that lot
         assert visitor.url.split("?")[0].endswith(f"/batch/{batch_id}"), (uri, visitor.url)
-        assert f" {batch_id} " in visitor.locator(".eyebrow").inner_text() + " "
+        assert f"#{batch_id} " in visitor.locator(".eyebrow").inner_text() + " "
     visitor.context.close()

@@ -34,7 +34,7 @@ def test_verify_page__sold_box__shows_grower_chain_and_all_checks_pass(client, w
     assert 'data-grade="EXTRA"' in page and "96.3%" in page
     assert 'data-grade="CLASS_I"' in page  # the parent lot's grade, shown with its lot
     assert f"{world.gateway_url}/ipfs/{world.evidence['cultivation']}/photo.png" in page
-    assert f"/01/{GTIN}/10/{world.sold_box}" in page
+    assert f"/01/{GTIN}/21/{world.sold_box}" in page  # its records assign no lot code: GTIN + serial
     assert "<svg" in page  # the QR code inline
 
 
@@ -194,7 +194,7 @@ def test_merged_lot__links_parents_and_epcis_transformation(client, world):
 def test_qr__svg_and_png_encode_the_digital_link(client, world):
     r = client.get(f"/qr/{world.sold_box}.svg")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
-    assert f"<title>http://testserver/01/{GTIN}/10/{world.sold_box}</title>" in r.text
+    assert f"<title>http://testserver/01/{GTIN}/21/{world.sold_box}</title>" in r.text
     r = client.get(f"/qr/{world.sold_box}.png")
     assert r.status_code == 200 and r.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert client.get("/qr/999999.png").status_code == 404
@@ -204,9 +204,9 @@ def test_qr__svg_and_png_encode_the_digital_link(client, world):
 
 def test_qr_uri__resolves_to_the_verify_page(client, world):
     """The URI a label encodes leads a scanner to the batch's verify page."""
-    r = client.get(f"/01/{GTIN}/10/{world.sold_box}", follow_redirects=False)
+    r = client.get(f"/01/{GTIN}/21/{world.sold_box}", follow_redirects=False)
     assert r.status_code == 307 and f"/batch/{world.sold_box}" in r.headers["location"]
-    page = client.get(f"/01/{GTIN}/10/{world.sold_box}")
+    page = client.get(f"/01/{GTIN}/21/{world.sold_box}")
     assert page.status_code == 200 and "All 17 checks passed." in page.text
 
 
@@ -214,7 +214,7 @@ def test_labels__printable_sheet(client, world):
     r = client.get(f"/labels?ids={world.boxes[0]}-{world.boxes[1]}")
     assert r.status_code == 200
     assert r.text.count('class="label"') == 2
-    assert f"(01){GTIN}(10){world.boxes[1]}" in r.text
+    assert f"(01){GTIN}(21){world.boxes[1]}" in r.text  # no lot code assigned: no (10)
     assert (
         f'href="?ids={world.boxes[0]}-{world.boxes[1]}&amp;lang=th"' in r.text
     )  # the switch keeps the sheet

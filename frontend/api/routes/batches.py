@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from frontend.deps import BatchId, ChainHead, Ctx
+from frontend.services.lots import identified
 from frontend.views import batch_json, epcis_json
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/batches", tags=["batches"])
 async def get_batch(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> dict[str, Any]:
     """Producer, custody, timeline by stage, grades and every check with its result, read at the latest block."""
     bid = batch_id
-    history = await run_in_threadpool(ctx.history, head, bid)
+    history = await run_in_threadpool(lambda: identified(ctx, head, ctx.history(head, bid)))
     return batch_json(history)
 
 

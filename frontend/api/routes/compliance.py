@@ -6,7 +6,6 @@ Thin handlers: the batch history service (`ctx.history`) gives the chain events 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -17,12 +16,11 @@ from compliance import eudr, fsma
 from compliance.errors import ComplianceError
 from compliance.errors import NotFound as ComplianceNotFound
 from compliance.model import Traces
-from compliance.source import read_traces, record_behind, traces_from_events
 from frontend.deps import ChainHead, Ctx, parse_id
 from frontend.errors import BadInput, NotFound
+from frontend.services.lots import all_traces, compliance_traces
 from tambon.geo import InvalidGeometry
 from tambon.gs1 import Gs1Error
-from tambon.records import RecordInvalid, read_record
 
 router = APIRouter(tags=["compliance"])
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -35,45 +33,6 @@ INPUT_ERRORS = (ComplianceError, Gs1Error, InvalidGeometry)
 def as_http(exc: Exception) -> Exception:
     """Compliance errors as the site's errors (400 / 404 with the message)."""
     return NotFound(str(exc)) if isinstance(exc, ComplianceNotFound) else BadInput(str(exc))
-
-
-def open_proven(ctx, cid: str) -> tuple[str, Mapping[str, Any] | None]:
-    """A CID as the site proved it (every block hashed): its kind and its record or JSON document."""
-    proof = ctx.evidence.prove(cid)
-    if proof.status != "pass":
-        raise ComplianceError(f"evidence {cid}: {proof.detail}")
-    return proof.kind, proof.record
-
-
-def _record_of(ctx, cid: str) -> Mapping[str, Any]:
-    """record.json behind an on-chain CID (a bundle, or metadata linking one), proven by the site."""
-    record = record_behind(cid, lambda c: open_proven(ctx, c))
-    try:
-        return read_record(record)  # validated against its own version, upgraded to the current one
-    except RecordInvalid as exc:
-        raise ComplianceError(str(exc)) from exc
-
-
-def compliance_traces(ctx, history) -> Traces:
-    """The batch and its lineage as `compliance` traces, from a `BatchHistory`."""
-    events = [
-        {
-            "event": e.name,
-            "args": e.args,
-            "transactionHash": e.tx_hash,
-            "blockNumber": e.block_number,
-            "logIndex": e.log_index,
-        }
-        for e in history.events
-        if e.name in ("BatchRegistered", "StepAdded", "Split", "Merged")
-    ]
-    reader = ctx.reader
-    return traces_from_events(
-        events,
-        lambda cid: _record_of(ctx, cid),
-        chain_id=reader.chain_id,
-        contract=reader.provenance.address,
-    )
 
 
 async def _traces(ctx, head, batch_id: str) -> tuple[int, Traces, Any]:
@@ -118,21 +77,18 @@ async def eudr_json(batch_id: str, ctx: Ctx, head: ChainHead) -> JSONResponse:
     (`unknown_origin` when a merge mixed in a batch without plot geolocation)."""
     bid, traces, history = await _traces(ctx, head, batch_id)
     try:
-        statement = eudr.eudr_statement(traces, bid, digital_link=history.digital_link)
+        statement = eudr.eudr_statement(
+            traces, bid, resolver=ctx.settings.public_url, fallback_gtin=history.gtin
+        )
     except INPUT_ERRORS as exc:
         raise as_http(exc) from exc
     return JSONResponse(statement)
 
 
-def _all_traces(ctx) -> Traces:
-    """Every batch of the deployment (what `tambon export` reads), records proven by the site."""
-    return read_traces(ctx.reader.chain, lambda cid: _record_of(ctx, cid))
-
-
 async def _selection(ctx, lot: str | None, start: str | None, end: str | None) -> list[dict[str, Any]]:
     if not (lot or start or end):
         raise BadInput("give lot and/or from/to (the FDA asks for a lot or a date range)")
-    traces = await run_in_threadpool(_all_traces, ctx)
+    traces = await run_in_threadpool(all_traces, ctx)
     try:
         return fsma.fsma_rows(traces, lot=lot, start=start, end=end)
     except INPUT_ERRORS as exc:

@@ -1,41 +1,50 @@
 """GS1 Digital Link resolver (GS1 Digital Link 1.4 / GS1-Conformant Resolver 1.1).
 
-- `/01/{gtin}/10/{lot}`, `/01/{gtin}/21/{serial}`, `/01/{gtin}/10/{lot}/21/{serial}`: a plain scan
-  answers 307 to the batch's verify page in the scanner's language (`Accept-Language`, `?lang=`);
-  `?linkType=` picks another link (epcis, fsma, eudr, certificate, or their gs1: names);
-  `linkType=all` answers the linkset (RFC 9264). Every answer lists all links in a `Link` header.
+- `/01/{gtin}[/10/{lot}][/21/{serial}]` (GET, HEAD, OPTIONS; CORS open): a plain scan answers 307 to
+  the lot's verify page in the scanner's language (`Accept-Language`, `?lang=`), the request's other
+  query parameters passed on; `?linkType=` picks another link (epcis, fsma, eudr, certificate, or
+  their gs1: names; 404 when not offered); `linkType=all` or `Accept: application/linkset+json`
+  answers the linkset (RFC 9264). Every answer lists all links in a `Link` header, with
+  `rel="linkset"` pointing at the linkset.
+- Identity (`tambon.lots`): GTIN + traceability lot code, found in the lot index; the serial is the
+  batch id. An unknown serial or lot falls back to the less specific level (the lot, then the
+  GTIN's own links); a GTIN this site never issued is 404; a malformed link is 400.
 - `/.well-known/gs1resolver` describes the resolver.
-
-Identity of a batch (compliance.gs1): GTIN = the crop's GTIN of this site (what the QR label
-prints) or the `commodity.gtin` of its records; lot (AI 10) = the batch id (label) or its FSMA
-traceability lot code (the batch that assigned it); serial (AI 21) = the batch id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 
-from compliance.errors import ComplianceError
-from compliance.model import batch_gtin, batch_lot
-from compliance.source import record_behind
-from frontend.api.routes.compliance import INPUT_ERRORS, as_http, compliance_traces, open_proven
+from frontend.api.routes.compliance import INPUT_ERRORS, as_http
 from frontend.deps import ChainHead, Ctx
 from frontend.errors import NotFound
+from frontend.services.lots import identity_of, lot_index
 from tambon import gs1
-from tambon.cid import cid_string
+from tambon.lots import LotIdentity
 
 router = APIRouter(tags=["gs1"])
 LINKSET_MEDIA = "application/linkset+json"
 LANGS = ("th", "en")
+METHODS = "GET, HEAD, OPTIONS"
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": METHODS,
+    "Access-Control-Allow-Headers": "Accept, Accept-Language",
+    "Access-Control-Expose-Headers": "Link, Location, Content-Type",
+}
+JSONLD_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
 
 
 def links_for(base: str, batch_id: int, lang: str) -> dict[str, list[dict[str, Any]]]:
-    """Every link this resolver offers for one batch, by short link type."""
+    """Every link this resolver offers for one lot (its batch), by short link type."""
     b = f"{base}/batch/{batch_id}"
     return {
         "pip": [
@@ -61,6 +70,16 @@ def links_for(base: str, batch_id: int, lang: str) -> dict[str, list[dict[str, A
     }  # fmt: skip
 
 
+def gtin_links_for(base: str, gtin: str, lots: list[tuple[str, int]], lang: str) -> dict[str, list[dict]]:
+    """The GTIN's own links (the fallback level): the verify page of each of its lots."""
+    pip = [
+        {"href": f"{base}/batch/{batch_id}?lang={lang}", "title": f"Lot {lot}: verify page",
+         "type": "text/html", "hreflang": [lang]}
+        for lot, batch_id in lots
+    ]  # fmt: skip
+    return {"pip": pip or [{"href": f"{base}/?lang={lang}", "title": f"GTIN {gtin}", "type": "text/html"}]}
+
+
 def link_header(links: Mapping[str, list[dict[str, Any]]], anchor: str) -> str:
     parts = []
     for short, items in links.items():
@@ -74,131 +93,134 @@ def link_header(links: Mapping[str, list[dict[str, Any]]], anchor: str) -> str:
                 attrs.append(f'hreflang="{item["hreflang"][0]}"')
             parts.append(f"<{item['href']}>; " + "; ".join(attrs))
     parts.append(f'<{anchor}>; rel="owl:sameAs"')
+    parts.append(f'<{anchor}?linkType=linkset>; rel="linkset"; type="{LINKSET_MEDIA}"')
     return ", ".join(parts)
 
 
-def linkset(links: Mapping[str, list[dict[str, Any]]], anchor: str, default: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"anchor": anchor, gs1.GS1_VOC + "defaultLink": [{"href": default}]}
+def linkset(links: Mapping[str, list[dict[str, Any]]], anchor: str, description: str) -> dict[str, Any]:
+    """The RFC 9264 linkset in GS1's profile (anchor, itemDescription, defaultLink with a title)."""
+    default = dict(links["pip"][0])
+    entry: dict[str, Any] = {
+        "anchor": anchor,
+        "itemDescription": description,
+        gs1.GS1_VOC + "defaultLink": [default],
+    }
     for short, items in links.items():
         entry[gs1.link_type_uri(short)] = items
     return {"linkset": [entry]}
 
 
-def _lot_index(ctx, head) -> dict[str, int]:
-    """Traceability lot code -> the batch that assigned it (first in chain order), for this head."""
-    cache = getattr(ctx, "_gs1_lots", None)
-    if cache is not None and cache[0] == head.hash:
-        return cache[1]
-    reader = ctx.reader
-    p = reader.provenance
-    events = reader.logs(head, p, [[reader.topic(p, "BatchRegistered"), reader.topic(p, "StepAdded")]])
-    index: dict[str, int] = {}
-    for e in events:
-        cid = cid_string(bytes(e.args["evidence"]), e.args["codec"])
-        if cid is None:
-            continue
-        try:
-            record = record_behind(cid, lambda c: open_proven(ctx, c))
-        except ComplianceError:
-            continue  # unreadable evidence names no lot
-        tlc = record.get("traceability_lot_code")
-        if isinstance(tlc, str):
-            index.setdefault(tlc, int(e.args["batchId"]))
-    ctx._gs1_lots = (head.hash, index)
-    return index
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What a Digital Link resolved to: a lot (its batch) or, at the fallback level, a GTIN."""
+
+    gtin: str
+    ident: LotIdentity | None  # None at GTIN level
+    lots: tuple[tuple[str, int], ...] = ()  # the GTIN's lots (GTIN level)
 
 
-def resolve_batch(ctx, head, link: gs1.DigitalLink) -> int:
-    """The batch a Digital Link names; 404 when none, or when the GTIN is not that batch's."""
-    if link.serial is not None:
-        if not link.serial.isdigit():
-            raise NotFound(f"serial {link.serial!r} is not a batch number of this site")
-        batch_id = int(link.serial)
-    elif link.lot is not None and link.lot.isdigit() and ctx.batches.exists(head, int(link.lot)):
-        batch_id = int(link.lot)
-    elif link.lot is not None:
-        found = _lot_index(ctx, head).get(link.lot)
-        if found is None:
-            raise NotFound(f"no batch carries lot {link.lot!r}")
-        batch_id = found
-    else:
-        raise NotFound("give a lot (AI 10) or a serial (AI 21)")
-    if not ctx.batches.exists(head, batch_id):
-        raise NotFound(f"batch {batch_id} does not exist")
-    crop_gtin = ctx.batches.label(head, batch_id).gtin
-    both = link.lot is not None and link.serial is not None
-    if link.gtin == crop_gtin and not both:
-        return batch_id
-    # the records may name the GTIN (commodity.gtin) and the lot (traceability lot code)
-    history = ctx.history(head, batch_id)
-    traces = compliance_traces(ctx, history)
-    recorded = batch_gtin(traces, batch_id)
-    if link.gtin not in {crop_gtin, gs1.normalise_gtin(recorded) if recorded else None}:
-        raise NotFound(f"batch {batch_id} is not an item of GTIN {link.gtin}")
-    if both and link.lot not in {batch_lot(traces, batch_id), *map(str, history.lineage)}:
-        raise NotFound(f"batch {batch_id} is not in lot {link.lot!r}")
-    return batch_id
+def resolve(ctx, head, link: gs1.DigitalLink) -> Resolved:
+    """The most specific level a Digital Link names that this site knows: serial, then lot, then GTIN."""
+    gtin = link.gtin or ""
+    index = lot_index(ctx, head)
+    if link.serial is not None and link.serial.isdigit() and ctx.batches.exists(head, int(link.serial)):
+        ident = identity_of(ctx, head, int(link.serial))
+        if ident.gtin == gtin and (link.lot is None or link.lot == ident.lot):
+            return Resolved(gtin, ident)
+    if link.lot is not None:
+        found = index.batches(gtin, link.lot)
+        if found:
+            return Resolved(gtin, identity_of(ctx, head, found[0]))
+    if index.knows_gtin(gtin):
+        lots = tuple((lot, index.batches(gtin, lot)[0]) for lot in index.lots_of(gtin))
+        return Resolved(gtin, None, lots)
+    raise NotFound(f"GTIN {gtin} is not an item of this site")
+
+
+def _passed_on(request: Request) -> str:
+    """The request's query parameters a target receives (all but the resolver's own)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("linkType", "lang")]
+    return urlencode(kept)
+
+
+def _with_query(href: str, query: str) -> str:
+    return href if not query else href + ("&" if "?" in href else "?") + query
 
 
 async def _answer(request: Request, ctx, head, path: str) -> Response:
     try:
         link = gs1.parse_path(path + (f"?{request.url.query}" if request.url.query else ""))
-        wanted = gs1.resolve_link_type(request.query_params.get("linkType"))
     except INPUT_ERRORS as exc:
         raise as_http(exc) from exc
-    batch_id = await run_in_threadpool(resolve_batch, ctx, head, link)
+    try:
+        wanted = gs1.resolve_link_type(request.query_params.get("linkType"))
+    except gs1.UnknownLinkType as exc:
+        raise NotFound(str(exc)) from exc  # a well-formed request for a link this item lacks
+    found = await run_in_threadpool(resolve, ctx, head, link)
     base = ctx.settings.public_url
     lang = request.state.lang
-    links = links_for(base, batch_id, lang)
-    anchor = base + link.path
-    header = link_header(links, anchor)
-    default = links["pip"][0]["href"]
-    if wanted == "all":
-        return JSONResponse(
-            linkset(links, anchor, default), media_type=LINKSET_MEDIA, headers={"Link": header}
-        )
-    target = default if wanted == "default" else links[wanted][0]["href"]
-    return RedirectResponse(target, status_code=307, headers={"Link": header, "Vary": "Accept-Language"})
+    if found.ident is not None:
+        links = links_for(base, found.ident.batch_id, lang)
+        anchor = base + found.ident.path
+        description = f"Lot {found.ident.lot or '(not yet assigned)'} of GTIN {found.gtin}, batch {found.ident.batch_id}"
+    else:
+        links = gtin_links_for(base, found.gtin, list(found.lots), lang)
+        anchor = base + gs1.build_path(found.gtin)
+        description = f"GTIN {found.gtin}: {len(found.lots)} lot(s)"
+    headers = {**CORS, "Link": link_header(links, anchor), "Vary": "Accept, Accept-Language"}
+    accept = request.headers.get("accept", "")
+    if wanted == "all" or LINKSET_MEDIA in accept:
+        body = linkset(links, anchor, description)
+        return JSONResponse(body, media_type=LINKSET_MEDIA, headers=headers)
+    if wanted != "default" and wanted not in links:
+        raise NotFound(f"linkType {request.query_params.get('linkType')!r} is not offered for {anchor}")
+    target = links["pip"][0]["href"] if wanted == "default" else links[wanted][0]["href"]
+    headers["Location"] = _with_query(target, _passed_on(request))
+    return Response(status_code=307, headers=headers)
 
 
-@router.get("/01/{gtin}/10/{lot}", summary="GS1 Digital Link: GTIN + lot")
-async def resolve_lot(gtin: str, lot: str, request: Request, ctx: Ctx, head: ChainHead) -> Response:
-    return await _answer(request, ctx, head, f"/01/{gtin}/10/{lot}")
+def _options() -> Response:
+    return Response(status_code=204, headers={**CORS, "Allow": METHODS})
 
 
-@router.get("/01/{gtin}/21/{serial}", summary="GS1 Digital Link: GTIN + serial (the batch id)")
-async def resolve_serial(gtin: str, serial: str, request: Request, ctx: Ctx, head: ChainHead) -> Response:
-    return await _answer(request, ctx, head, f"/01/{gtin}/21/{serial}")
+@router.api_route(
+    "/01/{rest:path}", methods=["GET", "HEAD"], summary="GS1 Digital Link: GTIN [+ lot] [+ serial]"
+)
+async def resolve_link(rest: str, request: Request, ctx: Ctx, head: ChainHead) -> Response:
+    response = await _answer(request, ctx, head, "/01/" + rest)
+    if request.method == "HEAD":
+        return Response(status_code=response.status_code, headers=dict(response.headers))
+    return response
 
 
-@router.get("/01/{gtin}/10/{lot}/21/{serial}", summary="GS1 Digital Link: GTIN + lot + serial")
-async def resolve_lot_serial(
-    gtin: str, lot: str, serial: str, request: Request, ctx: Ctx, head: ChainHead
-) -> Response:
-    return await _answer(request, ctx, head, f"/01/{gtin}/10/{lot}/21/{serial}")
+@router.options("/01/{rest:path}", include_in_schema=False)
+async def resolve_options(rest: str) -> Response:
+    return _options()
 
 
-@router.get("/.well-known/gs1resolver", summary="GS1 resolver description")
+@router.api_route("/.well-known/gs1resolver", methods=["GET", "HEAD"], summary="GS1 resolver description")
 async def resolver_description(ctx: Ctx) -> JSONResponse:
     base = ctx.settings.public_url
     return JSONResponse(
         {
             "name": "Tambon Trust verify site",
             "resolverRoot": base,
-            "supportedPrimaryKeys": ["gtin"],
-            "supportedQualifiers": {"gtin": ["10", "21"]},
+            "supportedPrimaryKeys": ["01"],
+            "supportedQualifiers": {"01": ["10", "21"]},
             "supportedLinkType": [
                 {"namespace": gs1.GS1_VOC, "prefix": "gs1:", "linkType": gs1.LINK_TYPES[k], "shortName": k}
                 for k in gs1.LINK_TYPES
             ],
             "linkTypeDefaultCanBeLinkset": False,
             "linksetMediaType": LINKSET_MEDIA,
+            "jsonLdContextLocation": JSONLD_CONTEXT,
             "defaultLinkType": "gs1:pip",
             "languages": list(LANGS),
             "identity": {
-                "gtin": "the crop's GTIN under the site's GS1 company prefix, or the records' commodity.gtin",
-                "lot": "the batch id printed on the label, or the batch's FSMA 204 traceability lot code",
+                "gtin": "the records' commodity.gtin, else the crop's GTIN under the site's GS1 company prefix",
+                "lot": "the lot's FSMA 204 traceability lot code (never a batch id)",
                 "serial": "the batch id (one ERC-721 token per batch)",
             },
-        }
+        },
+        headers=CORS,
     )
