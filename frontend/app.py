@@ -11,7 +11,8 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -155,6 +156,12 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     for router in API_ROUTERS + WEB_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # outermost, so it adds Accept-Encoding to the Vary header the language middleware sets
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC_DIR / "favicon.ico", headers={"Cache-Control": "public, max-age=604800"})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> HTMLResponse:

@@ -41,6 +41,7 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
     )
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = lambda v, with_time=False: i18n.format_date(v, lang, with_time=with_time)
+    env.filters["clock"] = lambda ts: f"{i18n.to_local(ts):%H:%M}" + (" น." if lang == "th" else "")
     env.filters["money"] = lambda units, token: i18n.format_token(units, token.symbol, token.decimals, lang)
     env.filters["kg"] = lambda grams: (
         i18n.format_amount(grams, 3, lang, places=1) + (" กก." if lang == "th" else " kg")
@@ -54,6 +55,7 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
         lang=lang,
         languages=i18n.LANGUAGES,
         org_name=web.org_name,
+        local_name=lambda text: i18n.local_name(text, lang),
         gateway_url=settings.gateway_url,
         demo_chain=settings.network == "local",
     )
@@ -86,6 +88,7 @@ class AppContext:
             max_bytes=self.web.max_evidence_bytes,
             retry_seconds=self.web.evidence_retry_seconds,
             api_token=get_evidence_settings().token,
+            recheck_seconds=self.web.evidence_recheck_seconds,
         )
 
     @cached_property
@@ -134,8 +137,9 @@ class AppContext:
         return head_from_block(block)
 
     def history(self, head: Head, batch_id: int):
+        # keyed by the evidence epoch too: a history holds proofs, which are re-proven each epoch
         return self._histories.get_or_make(
-            (head.hash, batch_id), lambda: self.batches.history(head, batch_id)
+            (head.hash, self.evidence.epoch(), batch_id), lambda: self.batches.history(head, batch_id)
         )
 
     def page(self, key: tuple, make) -> bytes:

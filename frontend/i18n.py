@@ -9,10 +9,12 @@ recompiled at start-up when a `.po` is newer (`compile_catalogs`). Extract new s
 from __future__ import annotations
 
 import gettext
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.dates import get_month_names
 from babel.messages.mofile import write_mo
@@ -41,6 +43,25 @@ def compile_catalogs(root: Path = LOCALES_DIR) -> list[Path]:
         tmp.replace(mo)
         written.append(mo)
     return written
+
+
+THAI = re.compile(r"[\u0E00-\u0E7F]")
+_PAIR = re.compile(r"^(?P<first>.+?)\s*\((?P<second>[^()]+)\)\s*$")
+
+
+def local_name(text: Any, lang: str) -> str:
+    """The part of a "ไทย (English)" name in `lang`, else the other part; plain names unchanged."""
+    if not isinstance(text, str):
+        return ""
+    text = text.strip()
+    match = _PAIR.match(text)
+    if match:
+        first, second = match["first"], match["second"]
+        first_th, second_th = bool(THAI.search(first)), bool(THAI.search(second))
+        if first_th != second_th:  # one part in each script
+            thai, english = (first, second) if first_th else (second, first)
+            return thai if lang == "th" else english
+    return text
 
 
 @cache

@@ -31,6 +31,8 @@ class WebSettings(BaseSettings):
     release_window_seconds: int = 7 * 86_400
     #: seconds a failed evidence fetch (unreachable, not found) is remembered before retrying
     evidence_retry_seconds: float = 30.0
+    #: seconds a proven evidence CID is trusted before it is fetched and proven again
+    evidence_recheck_seconds: float = 20.0
     #: rendered pages and batch histories kept per worker (keyed by chain head, so never stale)
     page_cache_size: int = 512
 

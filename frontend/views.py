@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from frontend import i18n
+from frontend import i18n, verify_view
 from frontend.context import AppContext
 from frontend.serialize import jsonable
 from frontend.services import epcis
@@ -42,11 +42,18 @@ def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str) -> bytes
     def make() -> bytes:
         history = identified(ctx, head, ctx.history(head, batch_id))
         template = ctx.templates[lang].get_template("batch.html")
+        gettext = i18n.translations(lang).gettext
         return template.render(
-            h=history, qr=qr_svg(history.digital_link, scale=3, inline=True), page="batch"
+            h=history,
+            qr=qr_svg(history.digital_link, scale=3, inline=True),
+            page="batch",
+            verdict=verify_view.verdict(history, gettext),
+            timeline=verify_view.step_views(history, lang, gettext),
+            names=verify_view.party_names(history, lang),
+            record_reader=verify_view.RecordReader(lang, gettext),
         ).encode("utf-8")
 
-    return ctx.page(("batch", batch_id, head.hash, lang), make)
+    return ctx.page(("batch", batch_id, head.hash, ctx.evidence.epoch(), lang), make)
 
 
 def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:

@@ -62,6 +62,11 @@ PACKER = {
     "gln": "8851234000203",
 }
 BUYER = LA_IMPORTER  # the Los Angeles importer of the FSMA 204 sample journey
+CARRIER_COMPANY = {
+    "name": "บริษัท สุรินทร์ห้องเย็นขนส่ง จำกัด (Surin Cold Express Co., Ltd.)",
+    "phone": "+66 44 520 118",
+    "address": {"city": "Surin", "postal_code": "32000", "country": "TH"},
+}
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,7 @@ def lot_records(
         "shipping": {
             **base, "event": "shipping", "date": (day + timedelta(days=2)).isoformat(), "traceability_lot_code": lot,
             "product_description": packed, "quantity": {"value": cases, "unit": "case"},
-            "ship_from": PACKER, "ship_to": BUYER, "tlc_source": PACKER,
+            "ship_from": PACKER, "ship_to": BUYER, "tlc_source": PACKER, "carrier": CARRIER_COMPANY,
             "reference_documents": [{"type": "bill of lading", "number": f"BL-{lot}"}],
             "temperature_log": [
                 {"time": f"{(day + timedelta(days=2)).isoformat()}T{h:02d}:00:00+07:00", "celsius": t}

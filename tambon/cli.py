@@ -39,13 +39,18 @@ def _register_subcommands() -> None:
         app.add_typer(entry.load(), name=entry.name)
 
 
+#: commands of the core itself: they run without loading the other packages' commands
+CORE_COMMANDS = frozenset({"version", "deploy", "demo", "status", "stop"})
+
+
 def main() -> None:
     """Run the CLI; expected failures become one `error:` line and a non-zero exit code.
 
     Usage errors are click's own (usage line, exit code 2); anything else unexpected is a bug and
     keeps its traceback.
     """
-    _register_subcommands()
+    if not CORE_COMMANDS.intersection(sys.argv[1:2]):
+        _register_subcommands()
     try:
         app()
     except TambonError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     #: Name of the deployment file under `deployments/` (ape network name, e.g. `local`, `sepolia`).
     network: str = "local"
     rpc_url: str = "http://127.0.0.1:8545"
+    #: Deployment files; `<data_dir>/deployments` when only the data directory is set.
     deployments_dir: Path = REPO_ROOT / "deployments"
     #: Where services keep state (oracle cursor, evidence blocks, collected signatures).
     data_dir: Path = REPO_ROOT / ".tambon"
@@ -34,6 +35,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _deployments_follow_data_dir(self) -> Settings:
+        # a stack given its own data directory keeps everything there, its deployments included
+        if "data_dir" in self.model_fields_set and "deployments_dir" not in self.model_fields_set:
+            self.deployments_dir = self.data_dir / "deployments"
+        return self
 
     def as_env(self) -> dict[str, str]:
         """These settings as `TAMBON_*` variables, for child processes that must agree with this one."""

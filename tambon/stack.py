@@ -8,6 +8,7 @@ second `make demo` picks up where the first stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,18 +17,59 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 
-from tambon.accounts import DEMO_MNEMONIC
 from tambon.errors import ConfigError
 from tambon.settings import REPO_ROOT, Settings
 
 #: Demo account the oracle signs with on the local chain (the others are people in the demo).
 ORACLE_DEMO_ACCOUNT = 10
-DEMO_ORG_NAME = "อบต.หนองสนิท"
-STOP_GRACE_SECONDS = 10
+DEMO_ORG_NAME = "อบต.หนองสนิท (Nong Sanit SAO)"
+STOP_GRACE_SECONDS = 5
+#: pid file of a running `tambon demo`, so `tambon stop` can end it too
+DEMO_PID = "demo.pid"
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of group `pgid` is still running (zombies waiting to be reaped do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: ask the kernel about the group as a whole
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its closing paren
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (not a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return not Path("/proc").is_dir()
+    return state not in ("Z", "X")
+
+
+def _demo_mnemonic() -> str:
+    from tambon.accounts import DEMO_MNEMONIC
+
+    return DEMO_MNEMONIC
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -62,7 +104,8 @@ def _web_env() -> dict[str, str]:
 @dataclass
 class Service:
     name: str
-    command: list[str]
+    #: built when the service starts (the chain's needs eth-account, slow to import for `tambon stop`)
+    command: Callable[[], list[str]]
     health: Callable[[], str]
     #: A long-running worker with no port of its own (the oracle): healthy while its process lives.
     daemon: bool = False
@@ -90,7 +133,7 @@ class Stack:
         return {
             "chain": Service(
                 "chain",
-                [
+                lambda: [
                     anvil,
                     "--host",
                     rpc_host,
@@ -101,7 +144,7 @@ class Stack:
                     "--accounts",
                     "20",
                     "--mnemonic",
-                    DEMO_MNEMONIC,
+                    _demo_mnemonic(),
                     "--block-time",
                     "1",
                     "--state",
@@ -114,18 +157,31 @@ class Stack:
                 lambda: _rpc_ok(s.rpc_url),
             ),
             "evidence": Service(
-                "evidence", [*tambon, "evidence", "serve"], lambda: _evidence_ok(s.evidence_api_url), env=env
+                "evidence",
+                lambda: [*tambon, "evidence", "serve"],
+                lambda: _evidence_ok(s.evidence_api_url),
+                env=env,
             ),
             "oracle": Service(
                 "oracle",
-                [*tambon, "oracle", "run", "--dev-account", str(ORACLE_DEMO_ACCOUNT)],
+                lambda: [*tambon, "oracle", "run", "--dev-account", str(ORACLE_DEMO_ACCOUNT)],
                 lambda: "watching",
                 daemon=True,
                 env=env,
             ),
             "web": Service(
                 "web",
-                [*tambon, "web", "serve", "--host", web_host, "--port", str(web_port), "--workers", "2"],
+                lambda: [
+                    *tambon,
+                    "web",
+                    "serve",
+                    "--host",
+                    web_host,
+                    "--port",
+                    str(web_port),
+                    "--workers",
+                    "2",
+                ],
                 lambda: _web_ok(s.public_url),
                 env={"TAMBON_WEB_ORG_NAME": DEMO_ORG_NAME, **env, **_web_env()},
             ),
@@ -136,14 +192,13 @@ class Stack:
     def pid(self, name: str) -> int | None:
         child = self._children.get(name)
         if child is not None:
-            return child.pid if child.poll() is None else None
+            return child.pid if child.poll() is None or group_alive(child.pid) else None
         path = self.run_dir / f"{name}.pid"
         try:
             pid = int(path.read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        except (FileNotFoundError, ValueError):
             return None
-        return pid
+        return pid if group_alive(pid) else None
 
     def check(self, name: str) -> str | None:
         """A one-line health detail, or None when the service does not answer."""
@@ -166,7 +221,7 @@ class Stack:
             folder.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            service.command,
+            service.command(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -191,25 +246,75 @@ class Stack:
 
     def stop(self, name: str) -> bool:
         """Stop a service this stack started (SIGTERM to its group, then SIGKILL). True if it was running."""
-        pid = self.pid(name)
-        if pid is None:
-            return False
-        try:
-            os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + STOP_GRACE_SECONDS
-            while time.monotonic() < deadline and self.pid(name) is not None:
-                time.sleep(0.1)
-            if self.pid(name) is not None:
-                os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
-        self._children.pop(name, None)
-        return True
+        return bool(self._stop_group([name]))
+
+    def _stop_group(self, names: list[str]) -> list[str]:
+        """SIGTERM every named service's process group at once, wait for them together, SIGKILL the rest."""
+        running = {name: pid for name in names if (pid := self.pid(name)) is not None}
+        for pid in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while time.monotonic() < deadline and any(self._alive(n, p) for n, p in running.items()):
+            time.sleep(0.1)
+        for name, pid in running.items():
+            if self._alive(name, pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            child = self._children.pop(name, None)
+            if child is not None:
+                child.wait()  # reap it: no zombie left behind
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        return list(running)
+
+    def _alive(self, name: str, pid: int) -> bool:
+        child = self._children.get(name)
+        if child is not None:
+            child.poll()  # reaps the leader as soon as it exits
+        return group_alive(pid)
 
     def stop_all(self) -> list[str]:
-        # Reverse start order: the chain last, so the others can finish their writes.
-        return [name for name in reversed(list(self.services)) if self.stop(name)]
+        """Stop every service in seconds: the chain last, so the others can finish their writes."""
+        stopped = self._stop_demo()
+        names = list(self.services)
+        chain = [n for n in names if n == "chain"]
+        stopped += self._stop_group([n for n in names if n not in chain])
+        stopped += self._stop_group(chain)
+        return stopped
+
+    # the `tambon demo` process that started the services
+
+    def claim_demo(self) -> None:
+        """Record this process as the running `tambon demo`."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / DEMO_PID).write_text(str(os.getpid()))
+
+    def release_demo(self) -> None:
+        path = self.run_dir / DEMO_PID
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if int(path.read_text()) == os.getpid():
+                path.unlink()
+
+    def _stop_demo(self) -> list[str]:
+        """Ask a running `tambon demo` (not this process) to stop its services and exit; wait for it."""
+        path = self.run_dir / DEMO_PID
+        try:
+            pid = int(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        if pid == os.getpid() or not pid_alive(pid):
+            path.unlink(missing_ok=True)
+            return []
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 3 * STOP_GRACE_SECONDS
+        while time.monotonic() < deadline and pid_alive(pid):
+            time.sleep(0.05)
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        path.unlink(missing_ok=True)
+        return ["demo"]
 
     def status(self) -> dict[str, tuple[bool, str]]:
         report = {}

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from web3 import Web3
 
-from tambon.accounts import demo_account, load_account
-from tambon.chain import Chain, Deployment
-from tambon.deploy import deploy_all, ensure_compiled, is_live
 from tambon.errors import ConfigError
 from tambon.settings import REPO_ROOT, get_settings
 from tambon.stack import Stack
 
+if TYPE_CHECKING:
+    from web3 import Web3
+
+# web3, the deployer and the chain client load inside the commands that use them, so that
+# `tambon stop` answers in a fraction of a second even on a busy machine.
 console = Console()
 SEED_SCRIPT = REPO_ROOT / "scripts" / "seed_demo.py"
 GRADE_WAIT_SECONDS = 180
@@ -34,6 +37,11 @@ def deploy(
     keystore: Annotated[str | None, typer.Option(help="Deployer keystore (local: demo account 0).")] = None,
 ) -> None:
     """Deploy the contracts to TAMBON_RPC_URL and write deployments/<network>.json."""
+    from web3 import Web3
+
+    from tambon.accounts import demo_account, load_account
+    from tambon.deploy import deploy_all, ensure_compiled
+
     settings = get_settings()
     ensure_compiled()
     w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
@@ -55,6 +63,11 @@ def deploy(
 
 def status() -> None:
     """Report each service of the local stack and the deployment."""
+    from web3 import Web3
+
+    from tambon.chain import Deployment
+    from tambon.deploy import is_live
+
     settings = get_settings()
     all_up = True
     for name, (up, detail) in Stack(settings).status().items():
@@ -87,9 +100,11 @@ def demo(
     ] = True,
 ) -> None:
     """Start the whole local stack, deploy, seed the Nong Sanit demo and print where to look."""
+    from tambon.deploy import ensure_compiled
+
     settings = get_settings()
     stack = Stack(settings)
-    steps = [
+    steps: list[tuple[str, Callable[[], object]]] = [
         ("Compiling contracts", ensure_compiled),
         ("Starting the local chain", lambda: stack.start("chain")),
         ("Starting the evidence node", lambda: stack.start("evidence")),
@@ -100,25 +115,17 @@ def demo(
         ("Collecting a first council signature", lambda: _seed(settings, "web")),
         ("Waiting for the oracle to grade every batch", lambda: _wait_for_grades(settings)),
     ]
+    stack.claim_demo()
+    # A terminal closing (SIGHUP), `tambon stop`, a container or systemd (SIGTERM) end the demo the way
+    # Ctrl-C does: every service it started is stopped, none is left orphaned.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("Tambon Trust demo", total=len(steps))
-            for label, step in steps:
-                progress.update(task, description=label)
-                step()
-                progress.advance(task)
-            progress.update(task, description="Ready")
+        _run_steps(steps)
         _print_urls(settings)
         if not keep_running:
             return
-        console.print("Press Ctrl-C to stop everything.")
+        console.print("Press Ctrl-C (or run `tambon stop`) to stop everything.")
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
@@ -128,6 +135,37 @@ def demo(
     except ConfigError:
         stack.stop_all()
         raise
+    finally:
+        stack.release_demo()
+
+
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _run_steps(steps: list[tuple[str, Callable[[], object]]]) -> None:
+    """Run the demo's steps with a progress bar on a terminal, one line a step elsewhere (logs, CI)."""
+    if not console.is_terminal:
+        started = time.monotonic()
+        for number, (label, step) in enumerate(steps, 1):
+            print(f"[{number}/{len(steps)}] {label}…", flush=True)
+            step()
+        print(f"ready in {time.monotonic() - started:.0f} s", flush=True)
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Tambon Trust demo", total=len(steps))
+        for label, step in steps:
+            progress.update(task, description=label)
+            step()
+            progress.advance(task)
+        progress.update(task, description="Ready")
 
 
 def _chain_id(w3: Web3, url: str) -> int:
@@ -138,6 +176,12 @@ def _chain_id(w3: Web3, url: str) -> int:
 
 
 def _deploy_unless_live(settings) -> None:
+    from web3 import Web3
+
+    from tambon.accounts import demo_account
+    from tambon.chain import Deployment
+    from tambon.deploy import deploy_all, is_live
+
     w3 = Web3(Web3.HTTPProvider(settings.rpc_url))
     if settings.deployment_file.exists() and is_live(w3, Deployment.load(settings.deployment_file)):
         return
@@ -161,6 +205,8 @@ def _seed(settings, phase: str) -> None:
 
 
 def _wait_for_grades(settings) -> None:
+    from tambon.chain import Chain
+
     chain = Chain(settings)
     provenance = chain.contract("BatchProvenance")
     registry = chain.contract("AttestationRegistry")
@@ -180,6 +226,8 @@ def _wait_for_grades(settings) -> None:
 
 
 def _print_urls(settings) -> None:
+    from tambon.chain import Chain
+
     base = settings.public_url
     chain = Chain(settings)
     registered = (

@@ -57,6 +57,8 @@ class EvidenceRef:
     files: tuple = ()
     record: Mapping | None = None
     url: str = ""
+    checked_at: float = 0.0  # when the evidence was last proven (or found unavailable)
+    unavailable_since: float = 0.0  # proven once, not served intact since then
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +314,13 @@ def evidence_ref(proof: Proof | None) -> EvidenceRef:
     if proof is None:
         return EvidenceRef(None, Check("evidence", UNKNOWN, "no evidence recorded"))
     return EvidenceRef(
-        proof.cid, Check("evidence", proof.status, proof.detail), proof.files, proof.record, proof.url
+        proof.cid,
+        Check("evidence", proof.status, proof.detail),
+        proof.files,
+        proof.record,
+        proof.url,
+        proof.checked_at,
+        proof.unavailable_since,
     )
 
 

@@ -1,9 +1,11 @@
 """Evidence as the verify site sees it: fetch a CID's CAR from the gateway, prove it, remember the proof.
 
 The gateway is not trusted: every CAR is checked block by block against the on-chain CID with
-`evidence.verify.verify_car`. A CID that verified once is immutable and never fetched again; a failed
-fetch (store down, CID not found) is retried after `retry_seconds`; a proven mismatch is kept too
-(the same bytes would fail again) but for the same short time, in case the store is repaired.
+`evidence.verify.verify_car`. A proof is kept for `recheck_seconds`, then the CID is fetched and
+proven again: evidence that stops being served (store down, block lost or corrupted) shows as
+"unavailable since …" within that time on every worker, not as a stale pass. A failed fetch (store
+down, CID not found) or a proven mismatch is remembered for `retry_seconds` so a dead store is not
+hammered. Every proof says when it was checked.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
 import httpx
@@ -62,6 +66,8 @@ class Proof:
     record: Mapping | None = None  # record.json of a bundle, or the JSON document of a file CID
     size: int = 0
     url: str = ""
+    checked_at: float = 0.0  # unix time of the fetch this proof comes from
+    unavailable_since: float = 0.0  # first failed re-check of evidence that had been proven
 
 
 @dataclass
@@ -70,6 +76,8 @@ class EvidenceService:
     api_url: str
     max_bytes: int = 64 * 1024 * 1024
     retry_seconds: float = 30.0
+    #: a proven CID is proven again after this many seconds (bounded staleness of a pass)
+    recheck_seconds: float = 20.0
     timeout: float = 20.0
     #: bearer token of the evidence node's RPC, when it requires one
     api_token: str | None = None
@@ -79,6 +87,12 @@ class EvidenceService:
     def __post_init__(self) -> None:
         self._failed = Expiring(self.retry_seconds)
         self._http = httpx.Client(timeout=self.timeout)
+        self._unavailable_since: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def epoch(self) -> int:
+        """Changes every `recheck_seconds`: pages rendered from proofs are cached within one epoch only."""
+        return int(time.time() // self.recheck_seconds) if self.recheck_seconds > 0 else 0
 
     def url(self, cid: str, path: str = "") -> str:
         suffix = "/" + quote(path) if path else ""
@@ -89,15 +103,34 @@ class EvidenceService:
         return None if cid is None else self.prove(cid)
 
     def prove(self, cid: str) -> Proof:
-        """Fetch and verify `cid` (cached: a proven CID is never fetched again)."""
-        found = self._proved.get(cid) or self._failed.get(cid)
-        if found is not None:
-            return found
-        proof = self._fetch_and_prove(cid)
+        """Fetch and verify `cid`; a pass is trusted for `recheck_seconds`, then proven again."""
+        now = time.time()
+        failed = self._failed.get(cid)
+        if failed is not None:
+            return failed
+        proved = self._proved.get(cid)
+        if proved is not None and now - proved.checked_at < self.recheck_seconds:
+            return proved
+        proof = replace(self._fetch_and_prove(cid), checked_at=now)
         if proof.status == PASS:
             self._proved.put(cid, proof)
-        else:
-            self._failed.put(cid, proof)
+            with self._lock:
+                self._unavailable_since.pop(cid, None)
+            return proof
+        if proved is not None:
+            # It was proven before and is no longer served intact: unavailable, not forged, as far as
+            # this site can tell; the chain record and the earlier proof still stand.
+            with self._lock:
+                since = self._unavailable_since.setdefault(cid, now)
+            proof = replace(
+                proved,
+                status=UNKNOWN,
+                detail=f"evidence unavailable since {_iso(since)} (last verified "
+                f"{_iso(proved.checked_at)}): {proof.detail}",
+                checked_at=now,
+                unavailable_since=since,
+            )
+        self._failed.put(cid, proof)
         return proof
 
     def _fetch_and_prove(self, cid: str) -> Proof:
@@ -193,6 +226,10 @@ def _describe(cid: str, verified, service: EvidenceService, size: int) -> Proof:
         size,
         service.url(cid),
     )
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
 def _json_object(raw: bytes) -> dict | None:

@@ -35,12 +35,14 @@ async def batch_lookup(ctx: Ctx, id: str = Query(default="", max_length=40)) -> 
 
 @router.get("/batch/{batch_id}", response_class=HTMLResponse)
 async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
-    """The verify page; its ETag is the chain head it was read at, so a reload within the same block is a 304."""
+    """The verify page; its ETag is the chain head and evidence epoch it was read at, so a reload within
+    the same block and epoch is a 304 (evidence is proven again each epoch)."""
     bid = batch_id
-    body = ctx._pages.get(("batch", bid, head.hash, lang))
+    epoch = ctx.evidence.epoch()
+    body = ctx._pages.get(("batch", bid, head.hash, epoch, lang))
     if body is None:
         body = await run_in_threadpool(render_batch, ctx, head, bid, lang)
-    etag = f'"{head.hash[2:18]}-{bid}-{lang}"'
+    etag = f'"{head.hash[2:18]}-{epoch}-{bid}-{lang}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

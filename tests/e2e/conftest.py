@@ -124,15 +124,12 @@ def evidence_server(world):
     return world.store, world.node
 
 
-@pytest.fixture(scope="module")
-def site(world, deployment, rpc_url, evidence_server, tmp_path_factory):
-    """One web site per test module (its caches live as long as the module's tests)."""
+def serve_site(deployment, rpc_url, node, home: Path, **web_settings) -> ThreadServer:
+    """The web site on a free port, reading the test chain and the world's evidence node."""
     from frontend.app import create_app
     from frontend.settings import WebSettings
     from tambon.settings import Settings
 
-    _store, node = evidence_server
-    home = tmp_path_factory.mktemp("site")
     deployment.save(home / "deployments" / f"{deployment.network}.json")
     port = free_port()
     configured = Settings(
@@ -144,7 +141,15 @@ def site(world, deployment, rpc_url, evidence_server, tmp_path_factory):
         gateway_url=node.url,
         public_url=f"http://127.0.0.1:{port}",
     )
-    server = ThreadServer(create_app(configured, WebSettings(org_name="อบต. หนองสนิท")), port=port).start()
+    web = WebSettings(org_name="อบต. หนองสนิท", **web_settings)
+    return ThreadServer(create_app(configured, web), port=port).start()
+
+
+@pytest.fixture(scope="module")
+def site(world, deployment, rpc_url, evidence_server, tmp_path_factory):
+    """One web site per test module (its caches live as long as the module's tests)."""
+    _store, node = evidence_server
+    server = serve_site(deployment, rpc_url, node, tmp_path_factory.mktemp("site"))
     yield server.url
     server.stop()
 

@@ -19,7 +19,8 @@ def test_buyer__scans_qr_uri__sees_verified_history_in_english_and_thai(open_pag
     page.goto(f"{site}/01/{GTIN}/21/{world.sold_box}")
     assert page.url.startswith(f"{site}/batch/{world.sold_box}"), page.url
     verdict = page.locator("#verdict")
-    assert "All 17 checks passed." in verdict.inner_text()
+    assert verdict.inner_text().startswith("Verified origin and history; quality graded")
+    assert page.locator("#verdict-counts").inner_text().startswith("17 of 17 checks passed")
     assert page.locator("#grower").inner_text().strip() == "วิสาหกิจชุมชนมะม่วงบ้านหนองสนิท"
     assert page.locator('li.check[data-status="fail"]').count() == 0
     assert page.locator(".stage").count() == 5
@@ -32,7 +33,8 @@ def test_buyer__scans_qr_uri__sees_verified_history_in_english_and_thai(open_pag
     shot(page, "buyer-verify-en", docs=True)
     page.get_by_role("link", name="ไทย").click()
     page.wait_for_load_state()
-    assert "ผ่านการตรวจสอบทั้งหมด 17 รายการ" in page.locator("#verdict").inner_text()
+    assert page.locator("#verdict").inner_text().startswith("ยืนยันแหล่งที่มาและประวัติแล้ว")
+    assert "ไม่ได้" not in page.locator("#verdict").inner_text()
     assert re.search(r"25\d\d", page.locator("#producer").inner_text())  # Buddhist-era year
     shot(page, "buyer-verify-th")
     assert page.errors == []
@@ -41,7 +43,10 @@ def test_buyer__scans_qr_uri__sees_verified_history_in_english_and_thai(open_pag
 def test_buyer__tampered_lot__red_failures(open_page, site, world):
     page, _ = open_page()
     page.goto(f"{site}/batch/{world.tampered}")
-    assert "FAILED" in page.locator("#verdict").inner_text()
+    assert page.locator("#verdict").inner_text() == (
+        "Origin or history could NOT be verified; quality grade NOT verified"
+    )
+    assert "FAILED" in page.locator("#verdict-counts").inner_text()
     failed = page.locator('li.check[data-status="fail"]')
     kinds = {failed.nth(i).get_attribute("data-check") for i in range(failed.count())}
     assert {"key", "evidence", "graded_evidence"} <= kinds

@@ -104,7 +104,7 @@ def test_cli__web_serve__serves_the_verify_page(world, site_settings):
             )
             time.sleep(0.1)
         page = httpx.get(f"http://127.0.0.1:{port}/batch/{world.sold_box}", headers={"Accept-Language": "th"})
-        assert page.status_code == 200 and "ผ่านการตรวจสอบทั้งหมด" in page.text
+        assert page.status_code == 200 and "ผ่านการตรวจสอบ 17 จาก 17 รายการ" in page.text
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)

@@ -67,6 +67,8 @@ def test_demo__seeds_every_state_then_a_second_run_reuses_it(demo_settings):
         f"{demo_settings.public_url}/api/wallet/grants/0/milestones/1/release", timeout=30
     ).json()
     assert len(signing["signers"]) == 1
+    access_log = (demo_settings.data_dir / "logs" / "web.log").read_text()
+    assert '"GET /api/wallet/grants/0/milestones/1/release HTTP/1.1" 200' in access_log
 
     assert _tambon(demo_settings, "stop").returncode == 0
     again = _tambon(demo_settings, "demo", "--no-keep-running")

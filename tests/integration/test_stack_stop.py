@@ -1,0 +1,84 @@
+"""Ending `tambon demo`: SIGTERM, SIGHUP (a terminal closing) or `tambon stop` stop every service it
+started within seconds, and no process of theirs is left running; progress shows without a terminal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tambon.settings import Settings
+from tambon.stack import Stack, group_alive, pid_alive
+
+#: the demo's services are up once it reaches this step (chain, evidence node, contracts deployed)
+SEEDING = "Seeding grants"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_demo(tmp_path) -> tuple[subprocess.Popen, Settings, list[str]]:
+    rpc, api, gateway, web = (_free_port() for _ in range(4))
+    settings = Settings(
+        rpc_url=f"http://127.0.0.1:{rpc}",
+        evidence_api_url=f"http://127.0.0.1:{api}",
+        gateway_url=f"http://127.0.0.1:{gateway}",
+        public_url=f"http://127.0.0.1:{web}",
+        data_dir=tmp_path / "data",
+    )
+    env = {**os.environ, **settings.as_env()}
+    env.pop("TAMBON_DEPLOYMENTS_DIR")  # the deployment must land under the data directory
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "tambon", "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert demo.stdout is not None
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = demo.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if SEEDING in line:  # a progress line although stdout is a pipe
+            return demo, Settings(data_dir=settings.data_dir), lines
+    demo.kill()
+    pytest.fail("tambon demo printed no seeding step:\n" + "".join(lines))
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "tambon stop"])
+def test_demo__ends_with_every_service_it_started(tmp_path, how):
+    demo, settings, lines = _start_demo(tmp_path)
+    assert lines[0].startswith("[1/"), lines
+    assert (settings.data_dir / "deployments" / "local.json").exists()
+    stack = Stack(settings)
+    groups = {name: stack.pid(name) for name in ("chain", "evidence")}
+    assert all(groups.values()), groups
+    started = time.monotonic()
+    if how == "tambon stop":
+        env = {**os.environ, "TAMBON_DATA_DIR": str(settings.data_dir)}
+        done = subprocess.run(
+            [sys.executable, "-m", "tambon", "stop"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert "demo" in done.stdout
+    else:
+        demo.send_signal(getattr(signal, how))
+    demo.wait(timeout=30)
+    took = time.monotonic() - started
+    assert took < 20, f"stopping took {took:.1f} s"
+    assert not pid_alive(demo.pid)
+    left = [name for name, pgid in groups.items() if group_alive(pgid)]
+    assert left == [], f"still running after {how}: {left}"
+    assert not list((settings.data_dir / "run").glob("*.pid"))
