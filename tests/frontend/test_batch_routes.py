@@ -300,4 +300,4 @@ def test_evidence_store_down__page_renders_checks_unknown_not_passed(world, site
         evidence = [x for x in data["checks"] if x["name"] == "evidence"]
         assert evidence and all(x["status"] == "unknown" for x in evidence)
         page = c.get(f"/batch/{world.sold_box}", headers={"Accept-Language": "en"}).text
-        assert "could not be completed" in page and "Evidence could not be checked" in page
+        assert "could not be checked now" in page and "Evidence could not be checked" in page
