@@ -26,9 +26,21 @@ from frontend.services.rpc import RawJsonRpc
 from frontend.services.wallet import WalletService
 from frontend.settings import WebSettings
 from tambon.chain import Chain
+from tambon.cid import OnchainCid
+from tambon.errors import TambonError
 from tambon.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def _cid_digest(cid: str | None) -> str:
+    """The bytes32 the contracts store for a CID (what wallets show as `evidence`)."""
+    if not cid:
+        return "0x" + "00" * 32
+    try:
+        return "0x" + OnchainCid.parse(cid).digest.hex()
+    except TambonError:
+        return ""
 
 
 def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Templates:
@@ -42,6 +54,7 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = lambda v, with_time=False: i18n.format_date(v, lang, with_time=with_time)
     env.filters["clock"] = lambda ts: f"{i18n.to_local(ts):%H:%M}" + (" น." if lang == "th" else "")
+    env.filters["cid_digest"] = _cid_digest
     env.filters["money"] = lambda units, token: i18n.format_token(units, token.symbol, token.decimals, lang)
     env.filters["kg"] = lambda grams: (
         i18n.format_amount(grams, 3, lang, places=1) + (" กก." if lang == "th" else " kg")

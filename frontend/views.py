@@ -78,8 +78,14 @@ def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:
                 },
                 title=gettext("Budget, funded and released over time") + f" ({symbol})",
             )
+        reasons = {
+            m.rejection_cid: ctx.evidence.prove(m.rejection_cid).text
+            for g in board.grants
+            for m in g.milestones
+            if m.rejection_cid
+        }
         template = ctx.templates[lang].get_template("grants.html")
-        return template.render(board=board, charts=charts, page="grants").encode("utf-8")
+        return template.render(board=board, charts=charts, page="grants", reasons=reasons).encode("utf-8")
 
     return ctx.page(("grants", head.hash, lang), make)
 

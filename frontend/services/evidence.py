@@ -66,6 +66,7 @@ class Proof:
     record: Mapping | None = None  # record.json of a bundle, or the JSON document of a file CID
     size: int = 0
     url: str = ""
+    text: str | None = None  # a short plain-text file (a council's rejection reason)
     checked_at: float = 0.0  # unix time of the fetch this proof comes from
     unavailable_since: float = 0.0  # first failed re-check of evidence that had been proven
 
@@ -192,6 +193,16 @@ class EvidenceService:
             store.close()
         return bundle.cid, bundle.onchain
 
+    def upload_text(self, text: str, name: str) -> str:
+        """Store a short text (a council's rejection reason) as one raw block; returns its CID."""
+        store = RpcStore(self.api_url, timeout=self.timeout)
+        try:
+            return store.add_bytes(text.encode("utf-8"), name)
+        except EvidenceError as exc:
+            raise Upstream(f"evidence store refused the text: {exc}") from exc
+        finally:
+            store.close()
+
 
 def _describe(cid: str, verified, service: EvidenceService, size: int) -> Proof:
     root = verified.root
@@ -203,7 +214,15 @@ def _describe(cid: str, verified, service: EvidenceService, size: int) -> Proof:
         content = verified.read()
         document = _json_object(content)
         return Proof(
-            cid, PASS, "every block hashes to the on-chain CID", "file", (), document, size, service.url(cid)
+            cid,
+            PASS,
+            "every block hashes to the on-chain CID",
+            "file",
+            (),
+            document,
+            size,
+            service.url(cid),
+            text=_short_text(content) if document is None else None,
         )
     files = tuple(
         FileRef(e.name, int(e.size), service.url(cid, e.name), e.name.lower().endswith(IMAGE_SUFFIXES))
@@ -230,6 +249,19 @@ def _describe(cid: str, verified, service: EvidenceService, size: int) -> Proof:
 
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+#: longest plain-text evidence shown inline (a rejection reason)
+MAX_TEXT_BYTES = 4000
+
+
+def _short_text(raw: bytes) -> str | None:
+    if len(raw) > MAX_TEXT_BYTES:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _json_object(raw: bytes) -> dict | None:

@@ -58,6 +58,8 @@ class Round:
     nonce: int
     deadline: int
     signatures: dict[str, str]  # checksummed signer -> 0x signature
+    #: a rejection round's reason: the CID of its text (raw codec) in the evidence store
+    reason_cid: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,7 @@ class Round:
             "nonce": self.nonce,
             "deadline": self.deadline,
             "signatures": self.signatures,
+            "reason_cid": self.reason_cid,
         }
 
 
@@ -86,8 +89,8 @@ def parse_signature(value: str) -> bytes:
 
 
 class RoundStore:
-    def __init__(self, root: Path, escrow: str):
-        self.dir = root / "web" / "releases" / escrow.lower()
+    def __init__(self, root: Path, escrow: str, kind: str = "releases"):
+        self.dir = root / "web" / kind / escrow.lower()
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def path(self, grant_id: int, milestone_id: int) -> Path:
@@ -109,7 +112,12 @@ class RoundStore:
             return None
         data = json.loads(path.read_text())
         return Round(
-            data["grant_id"], data["milestone_id"], data["nonce"], data["deadline"], dict(data["signatures"])
+            data["grant_id"],
+            data["milestone_id"],
+            data["nonce"],
+            data["deadline"],
+            dict(data["signatures"]),
+            data.get("reason_cid", ""),
         )
 
     def save(self, r: Round) -> None:
@@ -124,6 +132,7 @@ class WalletService:
         self.reader = reader
         self.grants = grants
         self.rounds = RoundStore(data_dir, reader.escrow.address)
+        self.rejections = RoundStore(data_dir, reader.escrow.address, "rejections")
         self.window = window_seconds
 
     def _tx(self, fn: str, args: list[Any]) -> TxRequest:
@@ -262,3 +271,103 @@ class WalletService:
         chosen = sorted(valid, key=lambda a: int(a, 16))[:threshold]
         blob = pack_signatures([CouncilApproval(s, bytes.fromhex(valid[s][2:])) for s in chosen])
         return self._tx("release", [grant_id, milestone_id, r.deadline, blob])
+
+    # council: rejection with a reason the community reads
+
+    def open_rejection(self, head: Head, grant_id: int, milestone_id: int, reason_cid: str) -> Round:
+        """Start (or restart, for another reason) the rejection round of the submission under review."""
+        message, _m = self._release_message(head, grant_id, milestone_id)
+        try:
+            OnchainCid.parse(reason_cid)
+        except InvalidCid as exc:
+            raise BadInput(str(exc)) from exc
+        with self.rejections.locked(grant_id, milestone_id):
+            current = self.rejections.load(grant_id, milestone_id)
+            if (
+                current is None
+                or current.reason_cid != reason_cid
+                or current.nonce != message["nonce"]
+                or current.deadline - head.timestamp < MIN_TIME_LEFT
+            ):
+                current = Round(
+                    grant_id, milestone_id, message["nonce"], head.timestamp + self.window, {}, reason_cid
+                )
+                self.rejections.save(current)
+            return current
+
+    def rejection(self, head: Head, grant_id: int, milestone_id: int) -> Round | None:
+        """The open rejection round of the submission as it stands, if a member started one."""
+        message, _m = self._release_message(head, grant_id, milestone_id)
+        current = self.rejections.load(grant_id, milestone_id)
+        if current is None or current.nonce != message["nonce"] or current.deadline <= head.timestamp:
+            return None
+        return current
+
+    def reject_typed_data(self, head: Head, r: Round) -> dict[str, Any]:
+        message, _m = self._release_message(head, r.grant_id, r.milestone_id)
+        return typed_data(
+            "Reject",
+            {
+                "grantId": r.grant_id,
+                "milestoneId": r.milestone_id,
+                "evidence": message["evidence"],
+                "reason": OnchainCid.parse(r.reason_cid).digest,
+                "nonce": r.nonce,
+                "deadline": r.deadline,
+            },
+            domain(ESCROW_DOMAIN_NAME, self.reader.chain_id, self.reader.escrow.address),
+        )
+
+    def rejection_status(self, head: Head, grant_id: int, milestone_id: int) -> dict[str, Any]:
+        r = self.rejection(head, grant_id, milestone_id)
+        members, threshold = self.members(head)
+        if r is None:
+            return {"open": False, "signers": [], "threshold": threshold, "ready": False}
+        valid = sorted(s for s in r.signatures if s in members)
+        return {
+            "open": True,
+            "reason_cid": r.reason_cid,
+            "typed_data": self.reject_typed_data(head, r),
+            "signers": valid,
+            "threshold": threshold,
+            "ready": len(valid) >= threshold,
+        }
+
+    def add_rejection_signature(
+        self, head: Head, grant_id: int, milestone_id: int, signer: str, signature: str, deadline: int
+    ) -> None:
+        """Verify one member's Reject signature against the open round and store it."""
+        signer = parse_address(signer, "signer")
+        raw = parse_signature(signature)
+        r = self.rejection(head, grant_id, milestone_id)
+        if r is None or r.deadline != int(deadline):
+            raise Conflict("the rejection round changed; reload and sign again")
+        try:
+            recovered = recover(self.reject_typed_data(head, r), raw)
+        except SignatureError as exc:
+            raise BadInput(str(exc)) from exc
+        if recovered != signer:
+            raise BadInput(f"signature recovers to {recovered}, not to {signer}")
+        members, _threshold = self.members(head)
+        if signer not in members:
+            raise Conflict(f"{signer} is not a council member")
+        with self.rejections.locked(grant_id, milestone_id):
+            current = self.rejections.load(grant_id, milestone_id)
+            if current is None or current.deadline != r.deadline or current.reason_cid != r.reason_cid:
+                raise Conflict("the rejection round changed; reload and sign again")
+            current.signatures[signer] = "0x" + raw.hex()
+            self.rejections.save(current)
+
+    def reject_tx(self, head: Head, grant_id: int, milestone_id: int) -> TxRequest:
+        """`reject(...)` with the collected signatures, once `threshold` members signed the same reason."""
+        r = self.rejection(head, grant_id, milestone_id)
+        if r is None:
+            raise Conflict("no rejection round is open for this milestone")
+        members, threshold = self.members(head)
+        valid = {s: sig for s, sig in r.signatures.items() if s in members}
+        if len(valid) < threshold:
+            raise Conflict(f"{len(valid)} of {threshold} council signatures collected")
+        chosen = sorted(valid, key=lambda a: int(a, 16))[:threshold]
+        blob = pack_signatures([CouncilApproval(s, bytes.fromhex(valid[s][2:])) for s in chosen])
+        reason = OnchainCid.parse(r.reason_cid).digest
+        return self._tx("reject", [grant_id, milestone_id, reason, r.deadline, blob])

@@ -83,6 +83,20 @@ async def qr_png_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response
     )
 
 
+#: names wallets show for chains this site may run on (others: "chain <id>")
+CHAIN_NAMES = {1: "Ethereum", 31337: "Tambon local chain (anvil)", 11155111: "Sepolia", 8453: "Base"}
+
+
+def chain_info(ctx) -> dict[str, str]:
+    """What wallet_switchEthereumChain / wallet_addEthereumChain need to move a wallet to this site's chain."""
+    chain_id = ctx.reader.chain_id
+    return {
+        "id_hex": hex(chain_id),
+        "name": CHAIN_NAMES.get(chain_id, f"chain {chain_id}"),
+        "rpc_url": ctx.settings.rpc_url,
+    }
+
+
 def parse_ids(spec: str) -> list[int]:
     """`1-4,9` -> [1, 2, 3, 4, 9] (at most MAX_LABELS ids)."""
     ids: list[int] = []
@@ -132,6 +146,7 @@ async def wallet_submit(request: Request, ctx: Ctx, lang: Lang, head: ChainHead)
             "page": "submit",
             "max_upload": ctx.web.max_upload_bytes,
             "max_files": ctx.web.max_upload_files,
+            "chain": chain_info(ctx),
         },
     )
 
@@ -151,7 +166,9 @@ async def wallet_council(request: Request, ctx: Ctx, lang: Lang, head: ChainHead
 
     board, pending = await run_in_threadpool(work)
     return ctx.templates[lang].TemplateResponse(
-        request, "wallet_council.html", {"board": board, "pending": pending, "page": "council"}
+        request,
+        "wallet_council.html",
+        {"board": board, "pending": pending, "page": "council", "chain": chain_info(ctx)},
     )
 
 

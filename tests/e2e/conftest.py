@@ -64,6 +64,10 @@ class TestWallet:
         self.w3 = Web3(Web3.HTTPProvider(rpc_url))
         self.sent: list[str] = []
         self.signed: list[dict] = []
+        #: the chain the wallet is on when it is not the site's (None: the site's chain)
+        self.other_chain: int | None = None
+        #: whether the wallet agrees to wallet_switchEthereumChain
+        self.switchable = True
 
     def handle(self, method: str, params_json: str) -> str:
         params = json.loads(params_json)
@@ -79,7 +83,15 @@ class TestWallet:
         if method in ("eth_requestAccounts", "eth_accounts"):
             return [address]
         if method == "eth_chainId":
-            return hex(self.w3.eth.chain_id)
+            return hex(self.other_chain or self.w3.eth.chain_id)
+        if method == "wallet_switchEthereumChain":
+            if not self.switchable:
+                raise PermissionError("User rejected the request.")
+            wanted = int(params[0]["chainId"], 16)
+            self.other_chain = None if wanted == self.w3.eth.chain_id else wanted
+            return None
+        if method == "wallet_addEthereumChain":
+            raise PermissionError("User rejected the request.")
         if method == "eth_signTypedData_v4":
             signer, payload = params
             if signer.lower() != address.lower():
@@ -87,6 +99,10 @@ class TestWallet:
             data = json.loads(payload)
             self.signed.append(data)
             return "0x" + sign(data, self.account.private_key).hex()
+        if method == "eth_sendTransaction" and self.other_chain:
+            # sent on the other chain: the site's chain never sees it
+            self.sent.append("other-chain")
+            return "0x" + "ab" * 32
         if method == "eth_sendTransaction":
             tx = params[0]
             call = {
@@ -173,9 +189,11 @@ def open_page(browser, rpc_url):
     """open_page(account or None, lang) -> (page, wallet): a fresh browser context, wallet injected."""
     contexts = []
 
-    def _open(account=None, lang="en-US"):
+    def _open(account=None, lang="en-US", viewport=None):
         context = browser.new_context(
-            locale=lang, viewport={"width": 420, "height": 900}, extra_http_headers={"Accept-Language": lang}
+            locale=lang,
+            viewport=viewport or {"width": 420, "height": 900},
+            extra_http_headers={"Accept-Language": lang},
         )
         contexts.append(context)
         wallet = None
@@ -192,6 +210,10 @@ def open_page(browser, rpc_url):
     yield _open
     for c in contexts:
         c.close()
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 
 
 def shot(page, name: str, *, docs: bool = False) -> Path:

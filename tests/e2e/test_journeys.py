@@ -93,6 +93,8 @@ def test_council__three_of_five_sign_in_wallets_then_anyone_releases(open_page, 
     for i, member in enumerate(world.members[:3]):
         page, wallet = open_page(member, lang="th-TH")
         page.goto(f"{site}/wallet/council")
+        page.click("#connect")
+        page.wait_for_selector(f"text={member.address}")
         card = page.locator(card_selector)
         card.locator("button.sign").click()
         page.wait_for_function(

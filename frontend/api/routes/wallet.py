@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
+from hexbytes import HexBytes
 from pydantic import BaseModel, Field
+from web3.exceptions import TransactionNotFound
 
 from frontend.deps import ChainHead, Ctx, GrantId, MilestoneId
+from frontend.errors import BadInput, Conflict
 from frontend.serialize import jsonable
+from frontend.services.wallet import parse_address
 
 router = APIRouter(prefix="/api/wallet", tags=["wallet"])
 
@@ -73,3 +78,93 @@ async def release_tx(
     """Available once `threshold` members signed; anyone may send it."""
     g, m = grant_id, milestone_id
     return jsonable(await run_in_threadpool(ctx.wallet.release_tx, head, g, m))
+
+
+class RejectionIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000, description="why, in words the community reads")
+    author: str = Field(max_length=64, description="the council member proposing the rejection")
+
+
+def _rejection(ctx: Ctx, head, g: int, m: int) -> dict[str, Any]:
+    status = ctx.wallet.rejection_status(head, g, m)
+    if status["open"]:
+        status["reason"] = ctx.evidence.prove(status["reason_cid"]).text
+    return jsonable(status)
+
+
+@router.get("/grants/{grant_id}/milestones/{milestone_id}/rejection", summary="Open rejection round")
+async def rejection(
+    grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead
+) -> dict[str, Any]:
+    """The reason, the exact `Reject` typed data members sign, and who has signed it so far."""
+    return await run_in_threadpool(_rejection, ctx, head, grant_id, milestone_id)
+
+
+@router.post("/grants/{grant_id}/milestones/{milestone_id}/rejection", summary="Propose a rejection")
+async def propose_rejection(
+    grant_id: GrantId, milestone_id: MilestoneId, body: RejectionIn, ctx: Ctx, head: ChainHead
+) -> dict[str, Any]:
+    """A member's reason is stored in the evidence store (its CID is what the chain records) and a
+    rejection round opens for it; another reason starts a new round."""
+    g, m = grant_id, milestone_id
+
+    def work() -> dict[str, Any]:
+        author = parse_address(body.author, "author")
+        members, _threshold = ctx.wallet.members(head)
+        if author not in members:
+            raise Conflict(f"{author} is not a council member")
+        ctx.wallet.rejection(head, g, m)  # the milestone must be under review before anything is stored
+        cid = ctx.evidence.upload_text(body.reason.strip(), "reason.txt")
+        ctx.wallet.open_rejection(head, g, m, cid)
+        return _rejection(ctx, head, g, m)
+
+    return await run_in_threadpool(work)
+
+
+@router.post(
+    "/grants/{grant_id}/milestones/{milestone_id}/rejection/signatures",
+    summary="Add a member's Reject signature",
+)
+async def add_rejection_signature(
+    grant_id: GrantId, milestone_id: MilestoneId, body: SignatureIn, ctx: Ctx, head: ChainHead
+) -> dict[str, Any]:
+    g, m = grant_id, milestone_id
+
+    def work() -> dict[str, Any]:
+        ctx.wallet.add_rejection_signature(head, g, m, body.signer, body.signature, body.deadline)
+        return _rejection(ctx, head, g, m)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/grants/{grant_id}/milestones/{milestone_id}/reject-tx", summary="Calldata of the rejection")
+async def reject_tx(
+    grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead
+) -> dict[str, Any]:
+    """Available once `threshold` members signed the same reason; anyone may send it."""
+    return jsonable(await run_in_threadpool(ctx.wallet.reject_tx, head, grant_id, milestone_id))
+
+
+@router.get("/receipts/{tx_hash}", summary="Receipt of a transaction on this site's chain")
+async def receipt(tx_hash: str, ctx: Ctx) -> dict[str, Any]:
+    """`pending` until the site's own node has mined it; then `success` or `reverted` with its block.
+
+    Pages confirm what a wallet reports sending against this, so a wallet on another chain cannot
+    make the page claim success.
+    """
+    if not re.fullmatch(r"0x[0-9a-fA-F]{64}", tx_hash):
+        raise BadInput("a transaction hash is 0x and 64 hex digits")
+
+    def work() -> dict[str, Any]:
+        try:
+            found = ctx.reader.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return {"tx_hash": tx_hash, "status": "pending", "chain_id": ctx.reader.chain_id}
+        return {
+            "tx_hash": tx_hash,
+            "status": "success" if found["status"] == 1 else "reverted",
+            "block": int(found["blockNumber"]),
+            "chain_id": ctx.reader.chain_id,
+        }
+
+    return await run_in_threadpool(work)
