@@ -3,6 +3,7 @@
 tambon export fsma204 --lot TH-MG-260402-A --out lot.xlsx
 tambon export fsma204 --from 2026-04-01 --to 2026-04-30 --out april.csv
 tambon export eudr 12 --out batch12-dds.json
+tambon export epcis 12 --out batch12-epcis.jsonld
 tambon export check-record record.json
 """
 
@@ -19,7 +20,8 @@ import typer
 from compliance.errors import ComplianceError
 
 app = typer.Typer(
-    help="Export compliance data: FSMA 204 spreadsheets, EUDR due diligence.", no_args_is_help=True
+    help="Export compliance data: FSMA 204 spreadsheets, EUDR due diligence, EPCIS 2.0 events.",
+    no_args_is_help=True,
 )
 
 
@@ -98,6 +100,23 @@ def eudr(
 
     statement = eudr_statement(load_traces(), batch_id)
     _write(json.dumps(statement, ensure_ascii=False, indent=2).encode("utf-8") + b"\n", out)
+
+
+@app.command("epcis")
+def epcis(
+    batch_id: Annotated[int, typer.Argument(help="batch id", min=1)],
+    out: Annotated[Path | None, typer.Option("--out", help="JSON-LD file (default: stdout)")] = None,
+) -> None:
+    """EPCIS 2.0 document of a batch and its lineage (what /batch/ID/epcis serves)."""
+    from compliance.epcis import epcis_document
+    from compliance.errors import NotFound
+
+    traces = load_traces()
+    if batch_id not in traces:
+        raise NotFound(f"batch {batch_id} is not known on this deployment")
+    document = epcis_document(traces, batch_id)
+    _write(json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8") + b"\n", out)
+    typer.echo(f"{len(document['epcisBody']['eventList'])} EPCIS events", err=True)
 
 
 @app.command("check-record")

@@ -25,6 +25,7 @@ class ChainRef:
     log_index: int = 0
     step_index: int | None = None  # addStep's index; None for register/split/merge
     stage: str | None = None  # CULTIVATION..MARKETING for steps
+    data: int | None = None  # addStep's data word (TRANSPORT: min/max temperature)
     timestamp: int | None = None  # block time, unix seconds
     actor: str | None = None
     chain_id: int | None = None

@@ -11,6 +11,7 @@ The website builds the same dataclasses from its own batch history service.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -168,6 +169,8 @@ def traces_from_events(
             sref = _ref(
                 se, batch_id, "step", int(sargs["index"]), stage, chain_id, contract, sargs.get("actor")
             )
+            if "data" in sargs:
+                sref = dataclasses.replace(sref, data=int(sargs["data"]))
             scid, srecord, serror = load(sargs["evidence"], sargs["codec"])
             tracked.append(TrackingEvent(sref, scid, srecord, serror))
         batches[batch_id] = BatchTrace(

@@ -5,14 +5,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from compliance.epcis import epcis_document
 from frontend import i18n, verify_view
 from frontend.context import AppContext
 from frontend.serialize import jsonable
-from frontend.services import epcis
 from frontend.services.batches import BatchHistory
 from frontend.services.chain import Head
 from frontend.services.charts import budget_chart
-from frontend.services.lots import identified
+from frontend.services.lots import compliance_traces, identified
 from frontend.services.qr import qr_svg
 
 
@@ -26,15 +26,13 @@ def batch_json(history: BatchHistory) -> dict[str, Any]:
     return data
 
 
-def epcis_json(history: BatchHistory) -> dict[str, Any]:
-    grams = {
-        e.args["batchId"]: e.args["quantityGrams"] for e in history.events if e.name == "BatchRegistered"
-    }
-    grams[history.batch_id] = history.quantity_grams
-    return epcis.epcis_document(
-        history,
-        lot_uri=lambda b: history.digital_link.rsplit("/10/", 1)[0] + f"/10/{b}",
-        quantities=grams.get,
+def epcis_json(ctx: AppContext, history: BatchHistory) -> dict[str, Any]:
+    """The batch and its lineage as an EPCIS 2.0 document (`compliance.epcis`), read at the history's head."""
+    return epcis_document(
+        compliance_traces(ctx, history),
+        history.batch_id,
+        fallback_gtin=history.gtin,
+        created=history.head.timestamp,
     )
 
 

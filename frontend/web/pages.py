@@ -58,7 +58,7 @@ async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, 
 async def batch_epcis(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     bid = batch_id
     history = await run_in_threadpool(ctx.history, head, bid)
-    return JSONResponse(epcis_json(history), media_type=EPCIS_MEDIA)
+    return JSONResponse(epcis_json(ctx, history), media_type=EPCIS_MEDIA)
 
 
 @data_router.get(

@@ -99,6 +99,16 @@ def test_cli__eudr_json(settings, lots):
     assert json.loads(done.stdout)["flags"][0]["code"] == "unknown_origin"
 
 
+def test_cli__epcis_matches_the_web_route(settings, lots):
+    done = _cli(settings, lots, "epcis", str(lots.rubber))
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    events = document["epcisBody"]["eventList"]
+    assert [e["type"] for e in events].count("TransformationEvent") == 1
+    assert all(e["eventID"].startswith("ni:///sha-256;") for e in events)
+    assert done.stderr.strip().endswith(f"{len(events)} EPCIS events")
+
+
 def test_cli__no_selection__one_error_line(settings, lots):
     done = _cli(settings, lots, "fsma204")
     assert done.returncode == 1
@@ -115,6 +125,7 @@ def test_cli__no_selection__one_error_line(settings, lots):
         (("fsma204", "--from", "2026-02-30"), "--from must be a date YYYY-MM-DD"),
         (("fsma204", "--from", "2026-05-02", "--to", "2026-05-01"), "the date range is empty"),
         (("eudr", "999999"), "batch 999999 is not known"),
+        (("epcis", "999999"), "batch 999999 is not known"),
     ],
 )
 def test_cli__bad_input__refused_with_message(settings, lots, monkeypatch, args, message):

@@ -26,4 +26,4 @@ async def get_batch(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> dict[str, A
 async def get_batch_epcis(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> dict[str, Any]:
     bid = batch_id
     history = await run_in_threadpool(ctx.history, head, bid)
-    return epcis_json(history)
+    return epcis_json(ctx, history)
