@@ -20,6 +20,30 @@
 
         Funds of a grant only ever leave as a milestone payment to its recipient,
         or, after a council cancel, as pull refunds to the funders pro rata.
+
+        Tokens: custody is pooled (one balance per token) but accounted per grant.
+        Each grant holds funded - paid - refunded, and `token_held(token)` is the
+        sum over all grants of a token. Every token payout first checks that the
+        escrow's balance still covers `token_held`, so a negative rebase or a
+        token that quietly loses balance stops payouts in that token for everyone
+        ("escrow: token balance short") instead of leaving the last withdrawer,
+        perhaps of another grant, with the loss; anyone may top the balance up.
+        Funding credits what actually arrived (fee-on-transfer tokens) and is
+        re-checked against the budget. A surplus (positive rebase, tokens sent
+        directly) belongs to no grant and stays in the escrow as a cushion
+        against a later shortfall: a council sweep would need a new signed
+        entry point, and this contract sits at the 24 KB code-size limit.
+        ETH needs no such accounting (it cannot rebase); ETH forced in by
+        selfdestruct stays unclaimed. Plain ERC-20s are the intended tokens; the
+        checks above keep hostile ones from hurting other grants.
+
+        Limits the council should know:
+        - The escrow owns the registries for good: it exposes no call that moves
+          their ownership. Moving to a new escrow means deploying new registries
+          (their history stays readable on the old ones).
+        - Two council-wide decisions signed for the same council nonce race:
+          whichever is relayed first wins and the other's signatures die with the
+          nonce; members re-sign the loser for the next nonce if still wanted.
 """
 
 from ethereum.ercs import IERC20
@@ -62,7 +86,10 @@ exports: (
 
 # CONSTANTS
 
-MAX_MILESTONES: constant(uint256) = 32
+MILESTONE_ID_BITS: constant(uint256) = 5
+MAX_MILESTONES: constant(uint256) = 1 << MILESTONE_ID_BITS
+# @dev Grant ids count up from 0, so they never reach 2**64; the bound keeps `grant_id << 8` lossless.
+GRANT_ID_BITS: constant(uint256) = 64
 MAX_SIGNATURES_BYTES: constant(uint256) = council.MAX_SIGNATURES_BYTES
 MAX_AMOUNT: constant(uint256) = 2**88 - 1
 MAX_SUBMISSIONS: constant(uint256) = 255
@@ -100,7 +127,10 @@ MASK_88: constant(uint256) = 2**88 - 1
 MASK_32: constant(uint256) = 2**32 - 1
 MASK_8: constant(uint256) = 2**8 - 1
 MASK_160: constant(uint256) = 2**160 - 1
-STATUS_MASK: constant(uint256) = 15 << 176
+# Status and nonce are read inline with these masks: the contract sits near the 24 KB code limit
+# and each helper call would cost bytes and gas on every release.
+STATUS_BITS: constant(uint256) = 15
+STATUS_MASK: constant(uint256) = STATUS_BITS << STATUS_SHIFT
 # Everything a submission rewrites: status, codec flag, nonce and submission time.
 SUBMISSION_MASK: constant(uint256) = (31 << 176) | (MASK_8 << 184) | (MASK_32 << 224)
 
@@ -127,8 +157,8 @@ REVIEW_TIMEOUT: public(immutable(uint256))
 grant_count: public(uint256)
 _grant_head: HashMap[uint256, uint256]
 _grant_config: HashMap[uint256, uint256]
-# Milestone data is keyed by `grant_id << 8 | milestone_id`: one hash per access, not two. Grant ids
-# count up from 0 and milestone ids stay below MAX_MILESTONES (< 256), so keys never collide.
+# Milestone data is keyed by `grant_id << 8 | milestone_id` (built only by `_milestone_key`, which
+# bounds both ids, so keys never collide): one hash per access, not two.
 _milestone: HashMap[uint256, uint256]
 _evidence: HashMap[uint256, bytes32]
 _rejection: HashMap[uint256, bytes32]
@@ -138,6 +168,8 @@ funded_by: public(HashMap[uint256, HashMap[address, uint256]])
 refund_claimed: public(HashMap[uint256, HashMap[address, bool]])
 # Per cancelled grant: refund pool still unclaimed (128) | funding not yet refunded (128).
 _refund_state: HashMap[uint256, uint256]
+#: token_held[token]: what all grants in `token` hold (funded - paid - refunded).
+token_held: public(HashMap[address, uint256])
 
 
 # EVENTS
@@ -253,7 +285,7 @@ def create_grant(
     @param deadlines Unix time by which each milestone must be submitted.
     @param proposal sha2-256 digest of the proposal document's CID.
     @param proposal_codec CID codec of the proposal (0x55 raw or 0x70 dag-pb).
-    @return The new grant's id.
+    @return uint256 The new grant's id.
     """
     assert council._is_member(msg.sender), "escrow: only council members create grants"
     assert recipient != empty(address), "escrow: zero address recipient"
@@ -277,7 +309,7 @@ def create_grant(
         assert deadline <= MASK_32, "escrow: milestone deadline too far"
         cumulative += amount
         assert cumulative <= budget, "escrow: milestones exceed budget"
-        self._milestone[(grant_id << 8) | i] = (
+        self._milestone[self._milestone_key(grant_id, i)] = (
             amount
             | (cumulative << CUMULATIVE_SHIFT)
             | (PENDING << STATUS_SHIFT)
@@ -314,7 +346,10 @@ def fund(grant_id: uint256, amount: uint256):
     @notice Put money into a grant: ETH as `msg.value` (equal to `amount`), or an
             ERC-20 the caller approved this escrow to pull.
     @dev Anyone may fund; each funder's share is recorded for pro-rata refunds.
-         For tokens the amount credited is what actually arrived.
+         For tokens the amount credited is what actually arrived, and the grant is
+         read again after the token call: a token hook that cancels the grant (or
+         delivers more than asked, past the budget) makes the funding revert
+         instead of being written over the newer state.
     @param grant_id The grant to fund.
     @param amount How much to put in, in the grant's token units (wei for ETH).
     """
@@ -323,7 +358,6 @@ def fund(grant_id: uint256, amount: uint256):
     assert amount != 0, "escrow: zero amount"
     funded: uint256 = (head >> FUNDED_SHIFT) & MASK_88
     budget: uint256 = (config >> BUDGET_SHIFT) & MASK_88
-    assert funded + amount <= budget, "escrow: over budget"
 
     received: uint256 = amount
     if (head >> FLAGS_SHIFT) & FLAG_ERC20 != 0:
@@ -333,10 +367,16 @@ def fund(grant_id: uint256, amount: uint256):
         assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True), "escrow: token transfer failed"
         received = staticcall token.balanceOf(self) - before
         assert received != 0, "escrow: zero amount"
+        # The token call may have re-entered (a hook relaying a public `cancel`): work on what is stored now.
+        head = self._live_grant(grant_id)
+        funded = (head >> FUNDED_SHIFT) & MASK_88
+        self.token_held[token.address] += received
     else:
         assert msg.value == amount, "escrow: amount differs from ETH sent"
 
+    # Checked on what arrived, after any re-entry: a token delivering more than asked cannot pass the budget.
     funded += received
+    assert funded <= budget, "escrow: over budget"
     self._grant_head[grant_id] = (head & ~(MASK_88 << FUNDED_SHIFT)) | (funded << FUNDED_SHIFT)
     self.funded_by[grant_id][msg.sender] += received
     log Funded(grant_id=grant_id, funder=msg.sender, amount=received, funded_total=funded)
@@ -367,18 +407,20 @@ def submit_signed(
     @notice Relay a community's signed submission, so a community wallet without ETH can submit.
     @dev The recipient signs `Submit(grantId, milestoneId, evidence, codec, nonce, deadline)`
          with the milestone's current nonce; EIP-1271 wallets are accepted.
+    @param grant_id The grant.
+    @param milestone_id The milestone, counted from 0.
+    @param evidence sha2-256 digest of the evidence CID.
+    @param codec CID codec (0x55 raw or 0x70 dag-pb).
+    @param deadline Unix time after which the signature is void.
     @param signature The recipient's signature (65 bytes, low-s).
     """
     head: uint256 = self._live_grant(grant_id)
     assert block.timestamp <= deadline, "escrow: signature expired"
-    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
-    digest: bytes32 = eip712._hash_typed_data_v4(
-        keccak256(
-            abi_encode(SUBMIT_TYPEHASH, grant_id, milestone_id, evidence, codec, (word >> NONCE_SHIFT) & MASK_8, deadline)
-        )
-    )
+    word: uint256 = self._milestone_word(self._milestone_key(grant_id, milestone_id))
     assert signature_checker._is_valid_signature_now(
-        convert(head & MASK_160, address), digest, signature
+        convert(head & MASK_160, address),
+        self._submit_digest(grant_id, milestone_id, evidence, codec, word, deadline),
+        signature,
     ), "escrow: invalid recipient signature"
     self._submit(grant_id, milestone_id, evidence, codec)
 
@@ -399,11 +441,14 @@ def release(grant_id: uint256, milestone_id: uint256, deadline: uint256, signatu
     """
     assert block.timestamp <= deadline, "escrow: signature expired"
     head: uint256 = self._live_grant(grant_id)
+    # `_milestone_key` written out: a helper call here costs every release ~70 gas (goal: 66,000).
+    assert (milestone_id >> MILESTONE_ID_BITS) | (grant_id >> GRANT_ID_BITS) == 0, "escrow: milestone id too large"
     key: uint256 = (grant_id << 8) | milestone_id
     word: uint256 = self._milestone_word(key)
     self._check_under_review(word)
     amount: uint256 = word & MASK_88
     assert (head >> FUNDED_SHIFT) & MASK_88 >= (word >> CUMULATIVE_SHIFT) & MASK_88, "escrow: grant underfunded"
+    # The `Release` struct hash of `_release_digest`, written out for the same reason.
     council._check_signatures(
         eip712._hash_typed_data_v4(
             keccak256(
@@ -435,29 +480,22 @@ def reject(
 ):
     """
     @notice Send a submitted milestone back to the community with the council's reason.
+    @param grant_id The grant.
+    @param milestone_id The milestone.
     @param reason sha2-256 digest of the CID of the reason document (raw codec).
     @param deadline Unix time after which the signatures are void.
     @param signatures `threshold` member approvals of the `Reject` message, sorted by signer.
     """
     assert block.timestamp <= deadline, "escrow: signature expired"
     self._live_grant(grant_id)
-    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
+    key: uint256 = self._milestone_key(grant_id, milestone_id)
+    word: uint256 = self._milestone_word(key)
     self._check_under_review(word)
     assert reason != empty(bytes32), "escrow: empty reason"
-    nonce: uint256 = (word >> NONCE_SHIFT) & MASK_8
-    council._check_signatures(
-        eip712._hash_typed_data_v4(
-            keccak256(
-                abi_encode(
-                    REJECT_TYPEHASH, grant_id, milestone_id, self._evidence[(grant_id << 8) | milestone_id], reason, nonce, deadline
-                )
-            )
-        ),
-        signatures,
-    )
-    self._milestone[(grant_id << 8) | milestone_id] = (word & ~STATUS_MASK) | (REJECTED << STATUS_SHIFT)
-    self._rejection[(grant_id << 8) | milestone_id] = reason
-    log MilestoneRejected(grant_id=grant_id, milestone_id=milestone_id, reason=reason, nonce=nonce)
+    council._check_signatures(self._reject_digest(key, word, reason, deadline), signatures)
+    self._milestone[key] = (word & ~STATUS_MASK) | (REJECTED << STATUS_SHIFT)
+    self._rejection[key] = reason
+    log MilestoneRejected(grant_id=grant_id, milestone_id=milestone_id, reason=reason, nonce=(word >> NONCE_SHIFT) & MASK_8)
 
 
 @external
@@ -466,14 +504,17 @@ def escalate(grant_id: uint256, milestone_id: uint256):
     @notice Flag a submission the council left undecided past the review timeout.
     @dev Only the recipient. Escalation is a public signal: the council can still
          release or reject, and nothing is paid without it.
+    @param grant_id The grant.
+    @param milestone_id The milestone.
     """
     head: uint256 = self._live_grant(grant_id)
     assert msg.sender == convert(head & MASK_160, address), "escrow: only the recipient escalates"
-    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
-    assert (word >> STATUS_SHIFT) & 15 == SUBMITTED, "escrow: milestone not submitted"
+    key: uint256 = self._milestone_key(grant_id, milestone_id)
+    word: uint256 = self._milestone_word(key)
+    assert (word >> STATUS_SHIFT) & STATUS_BITS == SUBMITTED, "escrow: milestone not submitted"
     submitted_at: uint256 = word >> SUBMITTED_AT_SHIFT
     assert block.timestamp > submitted_at + REVIEW_TIMEOUT, "escrow: review period not over"
-    self._milestone[(grant_id << 8) | milestone_id] = (word & ~STATUS_MASK) | (ESCALATED << STATUS_SHIFT)
+    self._milestone[key] = (word & ~STATUS_MASK) | (ESCALATED << STATUS_SHIFT)
     log MilestoneEscalated(grant_id=grant_id, milestone_id=milestone_id, submitted_at=submitted_at)
 
 
@@ -484,13 +525,14 @@ def cancel(grant_id: uint256, deadline: uint256, signatures: Bytes[MAX_SIGNATURE
     """
     @notice Stop a grant: no further payments; what was funded and not paid becomes
             claimable by the funders, pro rata to what each put in.
+    @dev Makes no external call. `fund` re-reads the grant after its token call,
+         so a cancel relayed from inside a token hook cannot be written over.
+    @param grant_id The grant.
     @param deadline Unix time after which the signatures are void.
     @param signatures `threshold` member approvals of `Cancel(grantId, nonce, deadline)` with the council nonce.
     """
     head: uint256 = self._live_grant(grant_id)
-    council._authorize_council(
-        keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.council_nonce, deadline)), deadline, signatures
-    )
+    council._authorize_council(self._cancel_struct_hash(grant_id, deadline), deadline, signatures)
     funded: uint256 = (head >> FUNDED_SHIFT) & MASK_88
     # Paid is at most funded: each paid milestone's cumulative amount was covered by funding.
     pool: uint256 = unsafe_sub(funded, self._paid(grant_id))
@@ -506,7 +548,8 @@ def claim_refund(grant_id: uint256) -> uint256:
     @notice Take back a funder's share of a cancelled grant's unspent money.
     @dev Share = remaining pool x own funding / funding not yet refunded, so the
          last claimer receives the exact remainder and no dust is stranded.
-    @return The amount refunded.
+    @param grant_id The cancelled grant.
+    @return uint256 The amount refunded.
     """
     head: uint256 = self._grant_head[grant_id]
     assert head != 0, "escrow: unknown grant"
@@ -533,6 +576,9 @@ def claim_refund(grant_id: uint256) -> uint256:
 def grant(grant_id: uint256) -> GrantView:
     """
     @notice Everything about a grant a dashboard shows, paid total included.
+    @param grant_id The grant.
+    @return GrantView recipient, token (zero for ETH), budget, funded, paid,
+            milestone count and whether it is cancelled.
     """
     head: uint256 = self._grant_head[grant_id]
     assert head != 0, "escrow: unknown grant"
@@ -554,20 +600,27 @@ def milestone(grant_id: uint256, milestone_id: uint256) -> MilestoneView:
     """
     @notice A milestone's amount, deadline, status (1 pending, 2 submitted, 3 paid,
             4 rejected, 5 escalated), submission nonce and evidence.
+    @param grant_id The grant.
+    @param milestone_id The milestone, counted from 0.
+    @return MilestoneView amount, deadline, status, nonce, submission time,
+            evidence digest and codec (0 before any submission) and the last
+            rejection reason.
     """
-    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
+    key: uint256 = self._milestone_key(grant_id, milestone_id)
+    word: uint256 = self._milestone_word(key)
+    evidence: bytes32 = self._evidence[key]
     codec: uint8 = 0
-    if self._evidence[(grant_id << 8) | milestone_id] != empty(bytes32):
+    if evidence != empty(bytes32):
         codec = convert(CODEC_DAG_PB if word & DAG_PB_BIT != 0 else CODEC_RAW, uint8)
     return MilestoneView(
         amount=word & MASK_88,
         deadline=(word >> DEADLINE_SHIFT) & MASK_32,
-        status=(word >> STATUS_SHIFT) & 15,
+        status=(word >> STATUS_SHIFT) & STATUS_BITS,
         nonce=(word >> NONCE_SHIFT) & MASK_8,
         submitted_at=word >> SUBMITTED_AT_SHIFT,
-        evidence=self._evidence[(grant_id << 8) | milestone_id],
+        evidence=evidence,
         codec=codec,
-        rejection_reason=self._rejection[(grant_id << 8) | milestone_id],
+        rejection_reason=self._rejection[key],
     )
 
 
@@ -576,6 +629,8 @@ def milestone(grant_id: uint256, milestone_id: uint256) -> MilestoneView:
 def refund_pool(grant_id: uint256) -> uint256:
     """
     @notice Unspent money of a cancelled grant that funders have not claimed yet.
+    @param grant_id The grant.
+    @return uint256 The unclaimed pool (0 for a grant that is not cancelled).
     """
     return self._refund_state[grant_id] & (2**128 - 1)
 
@@ -585,21 +640,13 @@ def refund_pool(grant_id: uint256) -> uint256:
 def release_digest(grant_id: uint256, milestone_id: uint256, deadline: uint256) -> bytes32:
     """
     @notice The EIP-712 digest members sign to release a milestone as it stands now.
+    @param grant_id The grant.
+    @param milestone_id The milestone.
+    @param deadline Unix time after which the signatures are void.
+    @return bytes32 The digest `release` checks.
     """
-    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
-    return eip712._hash_typed_data_v4(
-        keccak256(
-            abi_encode(
-                RELEASE_TYPEHASH,
-                grant_id,
-                milestone_id,
-                self._evidence[(grant_id << 8) | milestone_id],
-                word & MASK_88,
-                (word >> NONCE_SHIFT) & MASK_8,
-                deadline,
-            )
-        )
-    )
+    key: uint256 = self._milestone_key(grant_id, milestone_id)
+    return self._release_digest(key, self._milestone_word(key), deadline)
 
 
 @external
@@ -607,21 +654,14 @@ def release_digest(grant_id: uint256, milestone_id: uint256, deadline: uint256) 
 def reject_digest(grant_id: uint256, milestone_id: uint256, reason: bytes32, deadline: uint256) -> bytes32:
     """
     @notice The EIP-712 digest members sign to reject a milestone as it stands now.
+    @param grant_id The grant.
+    @param milestone_id The milestone.
+    @param reason sha2-256 digest of the reason document's CID.
+    @param deadline Unix time after which the signatures are void.
+    @return bytes32 The digest `reject` checks.
     """
-    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
-    return eip712._hash_typed_data_v4(
-        keccak256(
-            abi_encode(
-                REJECT_TYPEHASH,
-                grant_id,
-                milestone_id,
-                self._evidence[(grant_id << 8) | milestone_id],
-                reason,
-                (word >> NONCE_SHIFT) & MASK_8,
-                deadline,
-            )
-        )
-    )
+    key: uint256 = self._milestone_key(grant_id, milestone_id)
+    return self._reject_digest(key, self._milestone_word(key), reason, deadline)
 
 
 @external
@@ -629,9 +669,14 @@ def reject_digest(grant_id: uint256, milestone_id: uint256, reason: bytes32, dea
 def cancel_digest(grant_id: uint256, deadline: uint256) -> bytes32:
     """
     @notice The EIP-712 digest members sign to cancel a grant with the current council nonce.
+    @param grant_id The grant.
+    @param deadline Unix time after which the signatures are void.
+    @return bytes32 The digest `cancel` checks.
     """
-    return eip712._hash_typed_data_v4(keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.council_nonce, deadline)))
+    return eip712._hash_typed_data_v4(self._cancel_struct_hash(grant_id, deadline))
 
+
+# SURPLUS
 
 # INTERNAL
 
@@ -645,6 +690,79 @@ def _live_grant(grant_id: uint256) -> uint256:
 
 
 @internal
+@pure
+def _milestone_key(grant_id: uint256, milestone_id: uint256) -> uint256:
+    """
+    @dev The one place a milestone's storage key is built. Both ids are bounded
+         here: an unbounded milestone id 256 * k + m would alias milestone m of
+         grant `grant_id | k` (grant 0 reaching every grant).
+    """
+    # One test for both bounds (MAX_MILESTONES and MAX_GRANT_ID + 1 are powers of two): this runs on every release.
+    assert (milestone_id >> MILESTONE_ID_BITS) | (grant_id >> GRANT_ID_BITS) == 0, "escrow: milestone id too large"
+    return (grant_id << 8) | milestone_id
+
+
+@internal
+@view
+def _release_digest(key: uint256, word: uint256, deadline: uint256) -> bytes32:
+    """
+    @dev The `Release` digest for the milestone as stored, as `release` checks it (`release` writes
+         it out to stay within its gas goal; tests compare the two). The ids are read back from the
+         key (`_milestone_key` keeps it one-to-one).
+    """
+    return eip712._hash_typed_data_v4(
+        keccak256(
+            abi_encode(
+                RELEASE_TYPEHASH,
+                key >> 8,
+                key & MASK_8,
+                self._evidence[key],
+                word & MASK_88,
+                (word >> NONCE_SHIFT) & MASK_8,
+                deadline,
+            )
+        )
+    )
+
+
+@internal
+@view
+def _reject_digest(key: uint256, word: uint256, reason: bytes32, deadline: uint256) -> bytes32:
+    """
+    @dev The `Reject` digest for the milestone as stored; `reject` and `reject_digest` share it.
+    """
+    return eip712._hash_typed_data_v4(
+        keccak256(
+            abi_encode(
+                REJECT_TYPEHASH, key >> 8, key & MASK_8, self._evidence[key], reason, (word >> NONCE_SHIFT) & MASK_8, deadline
+            )
+        )
+    )
+
+
+@internal
+@view
+def _submit_digest(
+    grant_id: uint256, milestone_id: uint256, evidence: bytes32, codec: uint8, word: uint256, deadline: uint256
+) -> bytes32:
+    """
+    @dev The `Submit` digest with the milestone's current nonce, as `submit_signed` checks it.
+    """
+    return eip712._hash_typed_data_v4(
+        keccak256(abi_encode(SUBMIT_TYPEHASH, grant_id, milestone_id, evidence, codec, (word >> NONCE_SHIFT) & MASK_8, deadline))
+    )
+
+
+@internal
+@view
+def _cancel_struct_hash(grant_id: uint256, deadline: uint256) -> bytes32:
+    """
+    @dev The `Cancel` struct hash with the current council nonce; `cancel` and `cancel_digest` share it.
+    """
+    return keccak256(abi_encode(CANCEL_TYPEHASH, grant_id, council.council_nonce, deadline))
+
+
+@internal
 @view
 def _milestone_word(key: uint256) -> uint256:
     word: uint256 = self._milestone[key]
@@ -655,7 +773,7 @@ def _milestone_word(key: uint256) -> uint256:
 @internal
 @pure
 def _check_under_review(word: uint256):
-    status: uint256 = (word >> STATUS_SHIFT) & 15
+    status: uint256 = (word >> STATUS_SHIFT) & STATUS_BITS
     if status != SUBMITTED and status != ESCALATED:
         assert status != PAID, "escrow: milestone already paid"
         raise "escrow: milestone not submitted"
@@ -669,8 +787,9 @@ def _check_codec(codec: uint256):
 
 @internal
 def _submit(grant_id: uint256, milestone_id: uint256, evidence: bytes32, codec: uint8):
-    word: uint256 = self._milestone_word((grant_id << 8) | milestone_id)
-    status: uint256 = (word >> STATUS_SHIFT) & 15
+    key: uint256 = self._milestone_key(grant_id, milestone_id)
+    word: uint256 = self._milestone_word(key)
+    status: uint256 = (word >> STATUS_SHIFT) & STATUS_BITS
     assert status == PENDING or status == REJECTED, "escrow: milestone not open for submission"
     assert block.timestamp <= (word >> DEADLINE_SHIFT) & MASK_32, "escrow: milestone deadline passed"
     assert evidence != empty(bytes32), "escrow: empty evidence"
@@ -688,8 +807,8 @@ def _submit(grant_id: uint256, milestone_id: uint256, evidence: bytes32, codec: 
     )
     if codec_code == CODEC_DAG_PB:
         updated |= DAG_PB_BIT
-    self._milestone[(grant_id << 8) | milestone_id] = updated
-    self._evidence[(grant_id << 8) | milestone_id] = evidence
+    self._milestone[key] = updated
+    self._evidence[key] = evidence
     log MilestoneSubmitted(grant_id=grant_id, milestone_id=milestone_id, evidence=evidence, codec=codec, nonce=nonce)
 
 
@@ -701,16 +820,24 @@ def _paid(grant_id: uint256) -> uint256:
     for i: uint256 in range(MAX_MILESTONES):
         if i == count:
             break
-        word: uint256 = self._milestone[(grant_id << 8) | i]
-        if (word >> STATUS_SHIFT) & 15 == PAID:
+        word: uint256 = self._milestone[self._milestone_key(grant_id, i)]
+        if (word >> STATUS_SHIFT) & STATUS_BITS == PAID:
             paid += word & MASK_88
     return paid
 
 
 @internal
 def _pay(head: uint256, grant_id: uint256, to: address, amount: uint256):
+    """
+    @dev The last step of every payout (nothing is read after it).
+    """
     if (head >> FLAGS_SHIFT) & FLAG_ERC20 != 0:
         token: IERC20 = IERC20(convert(self._grant_config[grant_id] & MASK_160, address))
+        held: uint256 = self.token_held[token.address]
+        # A shortfall (negative rebase) stops payouts in this token rather than landing on the last one.
+        assert staticcall token.balanceOf(self) >= held, "escrow: token balance short"
+        # Cannot underflow: what grants hold includes this payment (credited when funded).
+        self.token_held[token.address] = unsafe_sub(held, amount)
         assert extcall token.transfer(to, amount, default_return_value=True), "escrow: token transfer failed"
     else:
         assert raw_call(to, b"", value=amount, revert_on_failure=False), "escrow: ETH transfer failed"

@@ -6,7 +6,7 @@ run this file alone to print the figures: `.venv/bin/python scripts/gas_provenan
 Fairness: every measured transaction follows a warm-up one by the same sender, so no nonce, balance,
 counter or approval slot goes from zero to non-zero in it, for ours and for the anchors alike (figures
 with "_first_" in their name are the cold case). Anchors:
-- snekmate 0.1.2 ERC-721 (`contracts/erc721_anchor_mock.vy`): `safe_mint` with a real `ipfs://` CIDv1
+- snekmate 0.1.2 ERC-721 (`contracts/mocks/erc721_anchor_mock.vy`): `safe_mint` with a real `ipfs://` CIDv1
   URI (66 characters, what `tokenURI` returns here);
 - Ethereum Attestation Service 1.9.0 (npm `@ethereum-attestation-service/eas-contracts`, published
   artifacts): `attest` and `multiAttest` of 50 with a schema holding the same seven fields as our

@@ -12,6 +12,17 @@
           on the council,
         - an on-chain approval (v = 1; r = the member), given earlier with
           `approve_hash` or implied when that member sends the transaction.
+          An approval counts only under the council it was given to: any
+          membership or threshold change starts a new roster and voids earlier
+          on-chain approvals, so a removed and re-added member's old ones do
+          not count again.
+
+        Signature data is at most 608 bytes (MAX_SIGNATURES_BYTES): enough for
+        9 plain signatures, or up to 7 with one contract member's data (a Safe
+        3-of-5 adds 32 + 195 bytes). With a threshold of 8 or 9, a contract
+        member approves on-chain with `approve_hash` (v = 1) instead. The
+        buffer stays small on purpose: Vyper sizes memory by it and every
+        release pays that memory.
         Entries are sorted by signer address, strictly ascending, which makes them
         unique without a seen-set.
 
@@ -47,7 +58,8 @@ ROSTER_BYTES: constant(uint256) = 32 * MAX_MEMBERS
 # @dev Init code that returns a STOP byte followed by the 512-byte roster as runtime code:
 #      PUSH2 0x0201, DUP1, PUSH1 0x0a, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN, STOP.
 ROSTER_INITCODE_PREFIX: constant(Bytes[11]) = b"\x61\x02\x01\x80\x60\x0a\x3d\x39\x3d\xf3\x00"
-ERC1271_MAGIC: constant(bytes4) = 0x1626BA7E
+# @dev The whole 32-byte answer a valid EIP-1271 wallet returns: the selector, then zeros.
+ERC1271_MAGIC_WORD: constant(bytes32) = 0x1626BA7E00000000000000000000000000000000000000000000000000000000
 V_CONTRACT: constant(uint256) = 0
 V_APPROVED: constant(uint256) = 1
 
@@ -73,8 +85,9 @@ CHANGE_THRESHOLD_TYPEHASH: constant(bytes32) = keccak256(
 _roster: uint256
 #: Council-wide nonce, consumed by membership changes and other council-wide decisions.
 council_nonce: public(uint256)
-#: approved[digest][member]: on-chain approvals by member transactions.
-approved: public(HashMap[bytes32, HashMap[address, bool]])
+# @dev digest -> member -> the roster (data contract address) the approval was given under;
+#      it counts only while that roster is current.
+_approvals: HashMap[bytes32, HashMap[address, uint256]]
 
 
 # EVENTS
@@ -108,6 +121,7 @@ def __init__(members: DynArray[address, MAX_MEMBERS], threshold: uint256):
 def members() -> DynArray[address, MAX_MEMBERS]:
     """
     @notice The current council members, sorted ascending (the order signatures are given in).
+    @return DynArray[address, 16] The members.
     """
     return self._members()
 
@@ -115,6 +129,10 @@ def members() -> DynArray[address, MAX_MEMBERS]:
 @external
 @view
 def member_count() -> uint256:
+    """
+    @notice How many members the council has.
+    @return uint256 The member count.
+    """
     return (self._roster >> COUNT_SHIFT) & MASK_8
 
 
@@ -123,6 +141,7 @@ def member_count() -> uint256:
 def threshold() -> uint256:
     """
     @notice How many members must approve a decision.
+    @return uint256 The threshold.
     """
     return self._roster >> THRESHOLD_SHIFT
 
@@ -130,7 +149,25 @@ def threshold() -> uint256:
 @external
 @view
 def is_member(account: address) -> bool:
+    """
+    @notice Whether `account` sits on the council now.
+    @param account Any address.
+    @return bool True for a current member.
+    """
     return self._is_member(account)
+
+
+@external
+@view
+def approved(digest: bytes32, member: address) -> bool:
+    """
+    @notice Whether `member`'s on-chain approval of `digest` counts now.
+    @param digest A decision digest.
+    @param member The member.
+    @return bool True if approved under the current roster (no membership or
+            threshold change since).
+    """
+    return self._approvals[digest][member] == self._roster & MASK_160
 
 
 # COUNCIL DECISIONS
@@ -144,7 +181,7 @@ def approve_hash(digest: bytes32):
     @param digest The EIP-712 digest of the decision, as the `*_digest` views return it.
     """
     assert self._is_member(msg.sender), "council: not a member"
-    self.approved[digest][msg.sender] = True
+    self._approvals[digest][msg.sender] = self._roster & MASK_160
     log HashApproved(digest=digest, member=msg.sender)
 
 
@@ -223,7 +260,7 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
     required: uint256 = roster_word >> THRESHOLD_SHIFT
     count: uint256 = (roster_word >> COUNT_SHIFT) & MASK_8
     roster: Bytes[ROSTER_BYTES] = slice(convert(roster_word & MASK_160, address).code, 1, ROSTER_BYTES)
-    # The threshold is at most MAX_MEMBERS, so the product cannot overflow.
+    # Cannot overflow: the threshold is at most MAX_MEMBERS.
     static_bytes: uint256 = unsafe_mul(required, SIGNATURE_BYTES)
     assert len(signatures) >= static_bytes, "council: below threshold"
 
@@ -233,6 +270,7 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
     for i: uint256 in range(MAX_MEMBERS):
         if i == required:
             break
+        # Cannot overflow: i < MAX_MEMBERS; offsets past the data make extract32 revert.
         offset: uint256 = unsafe_mul(i, SIGNATURE_BYTES)
         r: uint256 = extract32(signatures, offset, output_type=uint256)
         s: uint256 = extract32(signatures, unsafe_add(offset, 32), output_type=uint256)
@@ -243,7 +281,8 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
             signer = r
             assert signer <= MASK_160, "council: malformed signer"
             member: address = convert(convert(signer, uint160), address)
-            assert msg.sender == member or self.approved[digest][member], "council: hash not approved"
+            # Approvals given under an earlier roster (before a membership change) do not count.
+            assert msg.sender == member or self._approvals[digest][member] == roster_word & MASK_160, "council: hash not approved"
         elif v == V_CONTRACT:
             signer = r
             assert signer <= MASK_160, "council: malformed signer"
@@ -268,17 +307,21 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
                 is_static_call=True,
                 revert_on_failure=False,
             )
+            # The whole word, not its first 4 bytes: a wallet answering the magic value followed by
+            # junk, or echoing its calldata, must not read as approval.
             assert success and len(response) == 32, "council: invalid contract signature"
-            assert convert(slice(response, 0, 4), bytes4) == ERC1271_MAGIC, "council: invalid contract signature"
+            assert extract32(response, 0) == ERC1271_MAGIC_WORD, "council: invalid contract signature"
         else:
             signer = convert(ecdsa._recover_vrs(digest, v, r, s), uint256)
         assert signer > previous, "council: signers not sorted or duplicate"
         for _: uint256 in range(MAX_MEMBERS):
+            # Cannot overflow: cursor <= count <= MAX_MEMBERS.
             if cursor == count or extract32(roster, unsafe_mul(cursor, 32), output_type=uint256) >= signer:
                 break
             # cursor < count <= MAX_MEMBERS.
             cursor = unsafe_add(cursor, 1)
         assert cursor != count, "council: not a member"
+        # Cannot overflow: cursor < count <= MAX_MEMBERS.
         assert extract32(roster, unsafe_mul(cursor, 32), output_type=uint256) == signer, "council: not a member"
         previous = signer
 
