@@ -246,13 +246,22 @@ def escape(value: str) -> str:
     return quote(value, safe="")
 
 
+def check_link_value(value: str, what: str) -> str:
+    """A lot or serial a Digital Link can carry: set 82 without `"`, which GS1's digital-link.js
+    refuses even percent-encoded (its syntax engine takes it: the stricter of the two wins)."""
+    check_cset82(value, what)
+    if '"' in value:
+        raise InvalidDigitalLink(f"{what} {value!r} has a double quote, which GS1 Digital Link tools refuse")
+    return value
+
+
 def build_path(gtin: str, *, lot: str | None = None, serial: str | None = None) -> str:
     """`/01/{gtin14}[/10/{lot}][/21/{serial}]`, values percent-encoded as GS1 Digital Link asks."""
     path = f"/01/{normalise_gtin(gtin)}"
     if lot is not None:
-        path += "/10/" + escape(check_cset82(lot, "lot (AI 10)"))
+        path += "/10/" + escape(check_link_value(lot, "lot (AI 10)"))
     if serial is not None:
-        path += "/21/" + escape(check_cset82(serial, "serial (AI 21)"))
+        path += "/21/" + escape(check_link_value(serial, "serial (AI 21)"))
     return path
 
 
