@@ -60,19 +60,33 @@ def _deadline(chain) -> int:
     return chain.pending_timestamp + DAY
 
 
-def measure_safe(owners, deployer, recipient, token, chain) -> dict[str, int]:
-    """A 3-of-5 Safe v1.4.1 (proxy + singleton, as deployed in production) sending ETH and tokens."""
+def deploy_safe(owners, threshold: int, deployer, chain, fallback_handler: str = ZERO):
+    """A Safe v1.4.1 as deployed in production: a proxy made by the factory over the singleton.
+
+    Give `fallback_handler` (a CompatibilityFallbackHandler) for a Safe that answers EIP-1271.
+    """
     singleton = _hardhat_container("Safe.sol/Safe.json", "Safe").deploy(sender=deployer)
     factory = _hardhat_container(
         "proxies/SafeProxyFactory.sol/SafeProxyFactory.json", "SafeProxyFactory"
     ).deploy(sender=deployer)
-    safe_type = singleton.contract_type
     setup_data = singleton.setup.encode_input(
-        sorted(o.address for o in owners), 3, ZERO, b"", ZERO, ZERO, 0, ZERO
+        sorted(o.address for o in owners), threshold, ZERO, b"", fallback_handler, ZERO, 0, ZERO
     )
     receipt = factory.createProxyWithNonce(singleton, setup_data, 0, sender=deployer)
     proxy_address = receipt.events.filter(factory.ProxyCreation)[0].proxy
-    safe = chain.contracts.instance_at(proxy_address, contract_type=safe_type)
+    return chain.contracts.instance_at(proxy_address, contract_type=singleton.contract_type)
+
+
+def compatibility_fallback_handler(deployer):
+    return _hardhat_container(
+        "handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json",
+        "CompatibilityFallbackHandler",
+    ).deploy(sender=deployer)
+
+
+def measure_safe(owners, deployer, recipient, token, chain) -> dict[str, int]:
+    """A 3-of-5 Safe v1.4.1 (proxy + singleton, as deployed in production) sending ETH and tokens."""
+    safe = deploy_safe(owners, 3, deployer, chain)
 
     deployer.transfer(safe, 10 * UNIT)
     token.mint(safe, 10 * UNIT, sender=deployer)

@@ -179,7 +179,7 @@ def status(grant_id: Annotated[int | None, typer.Argument()] = None) -> None:
     for gid in ids:
         grant = grants.grant(gid)
         decimals = grants.token_decimals(grant.token)
-        unit = "ETH" if grant.is_eth else "tokens"
+        unit = grants.token(grant.token).symbol
         table = Table(
             title=f"Grant {gid} → {grant.recipient} ({unit})" + (" [cancelled]" if grant.cancelled else ""),
             caption=f"budget {format_amount(grant.budget, decimals)} · funded {format_amount(grant.funded, decimals)}"

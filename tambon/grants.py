@@ -19,6 +19,7 @@ from web3.types import TxReceipt
 from tambon.chain import Chain
 from tambon.cid import OnchainCid, cid_string
 from tambon.errors import SignatureError, TambonError
+from tambon.tokens import ZERO_ADDRESS, Token, erc20, read_token
 from tambon.tx import send
 from tambon.typed_data import (
     COUNCIL_NONCE_TYPES,
@@ -32,8 +33,6 @@ from tambon.typed_data import (
     typed_data,
 )
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-ETH_DECIMALS = 18
 DEFAULT_SIGNATURE_HOURS = 72
 #: Typed-data fields that are not arguments of the escrow function carrying the decision.
 _SIGNED_ONLY_FIELDS = {"nonce", "deadline", "evidence"}
@@ -196,14 +195,12 @@ class Grants:
     def threshold(self) -> int:
         return self.escrow.functions.threshold().call()
 
+    def token(self, address: str) -> Token:
+        """The grant token at `address` (ETH for the zero address), with its symbol and decimals."""
+        return read_token(self.chain.w3, address, self.chain.deployment)
+
     def token_decimals(self, token: str) -> int:
-        if token == ZERO_ADDRESS:
-            return ETH_DECIMALS
-        return (
-            self.chain.w3.eth.contract(address=token, abi=self.chain.contract("ThbToken").abi)
-            .functions.decimals()
-            .call()
-        )
+        return self.token(token).decimals
 
     def release_typed_data(
         self, grant_id: int, milestone_id: int, deadline: int | None = None
@@ -252,7 +249,7 @@ class Grants:
         grant = self.grant(grant_id)
         if grant.is_eth:
             return send(self.chain.w3, account, self.escrow.functions.fund(grant_id, amount), value=amount)
-        token = self.chain.w3.eth.contract(address=grant.token, abi=self.chain.contract("ThbToken").abi)
+        token = erc20(self.chain.w3, grant.token)
         if token.functions.allowance(account.address, self.escrow.address).call() < amount:
             send(self.chain.w3, account, token.functions.approve(self.escrow.address, amount))
         return send(self.chain.w3, account, self.escrow.functions.fund(grant_id, amount))

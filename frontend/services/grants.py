@@ -12,31 +12,7 @@ from frontend.services.catalog import MILESTONE_STATUSES
 from frontend.services.chain import ChainReader, Event, Head, topic_uint
 from frontend.services.evidence import EvidenceService
 from tambon.cid import cid_string
-
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-ERC20_ABI = [
-    {
-        "type": "function",
-        "name": "symbol",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "string"}],
-    },
-    {
-        "type": "function",
-        "name": "decimals",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "uint8"}],
-    },
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    address: str
-    symbol: str
-    decimals: int
+from tambon.tokens import MAX_SYMBOL_LENGTH, UNKNOWN_SYMBOL, Token, erc20, known_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,17 +118,17 @@ class GrantService:
         self.evidence = evidence
 
     def token(self, head: Head, address: str) -> Token:
-        if address == ZERO_ADDRESS:
-            return Token(address, "ETH", 18)
-        if self.reader.thb_address and address.lower() == self.reader.thb_address.lower():
-            return Token(address, "THB", 18)
-        c = self.reader.w3.eth.contract(address=to_checksum_address(address), abi=ERC20_ABI)
+        """Known tokens come from tambon.tokens; others are read once per head through the cache."""
+        known = known_tokens(self.reader.chain.deployment).get(address.lower())
+        if known is not None:
+            return known
+        c = erc20(self.reader.w3, address)
         try:
             symbol = self.reader.call(head, c.functions.symbol(), key=("symbol", address))
             decimals = self.reader.call(head, c.functions.decimals(), key=("decimals", address))
-        except Exception:
-            return Token(address, "tokens", 0)
-        return Token(address, str(symbol)[:12], int(decimals))
+        except Exception:  # no code, or no optional metadata: amounts in base units
+            return Token(address, UNKNOWN_SYMBOL, 0)
+        return Token(address, str(symbol)[:MAX_SYMBOL_LENGTH], int(decimals))
 
     def count(self, head: Head) -> int:
         return int(self.reader.call(head, self.reader.escrow.functions.grant_count(), key=("grant_count",)))

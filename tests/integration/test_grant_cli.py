@@ -140,3 +140,30 @@ def test_grant_cli__release_below_threshold__refused_before_sending(run, thb_fun
     )
     assert code == 1
     assert "1 distinct member signatures; the council needs 3" in err
+
+
+def test_grant_cli__erc20_grant_on_a_deployment_without_the_demo_token(
+    run, deployment, project, accounts, monkeypatch, tmp_path
+):
+    """A testnet deployment has no ThbToken: any ERC-20 grant still creates, funds and shows."""
+    from dataclasses import replace
+
+    contracts = {k: v for k, v in deployment.contracts.items() if k != "ThbToken"}
+    replace(deployment, network="sepolia", contracts=contracts).save(tmp_path / "testnet" / "sepolia.json")
+    monkeypatch.setenv("TAMBON_DEPLOYMENTS_DIR", str(tmp_path / "testnet"))
+    monkeypatch.setenv("TAMBON_NETWORK", "sepolia")
+    get_settings.cache_clear()
+    stablecoin = project.thb_token.deploy(sender=accounts[0])  # any ERC-20 the council chose
+    stablecoin.mint(accounts[7], 1_000 * 10**18, sender=accounts[0])
+    code, out, err = run(
+        "grant", "create", "--recipient", accounts[6].address, "--proposal", PROPOSAL,
+        "--milestone", "1000@2099-01-31", "--token", stablecoin.address, "--dev-account", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    grant_id = out.split()[1]
+    code, out, err = run("grant", "fund", grant_id, "1,000", "--dev-account", "7")
+    assert code == 0, err
+    assert "funded: 1,000 of 1,000" in out
+    code, out, err = run("grant", "status", grant_id)
+    assert code == 0, err
+    assert "THB" in out and "ConfigError" not in err
