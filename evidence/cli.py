@@ -154,3 +154,54 @@ def serve(
         await asyncio.gather(*(server.serve() for server in servers))
 
     asyncio.run(run())
+
+
+def _referenced_and_store():
+    from evidence.settings import get_evidence_settings
+    from evidence.store import LocalStore
+    from tambon.references import referenced_digests
+    from tambon.settings import get_settings
+
+    ev = get_evidence_settings()
+    if ev.backend != "local":
+        raise BadRequest("gc and status work on the embedded node's store (TAMBON_EVIDENCE_BACKEND=local)")
+    return referenced_digests(get_settings()), LocalStore(ev.resolved_store_dir, ev.profile)
+
+
+@app.command()
+def gc(
+    window: Annotated[
+        float, typer.Option(help="hours an upload may stay unreferenced on chain before it is removed")
+    ] = 24.0,
+    dry_run: Annotated[bool, typer.Option(help="report what would go, remove nothing")] = False,
+) -> None:
+    """Unpin and remove evidence no on-chain CID references after WINDOW hours; pin referenced evidence."""
+    from evidence.gc import collect
+
+    if window < 0:
+        raise BadRequest("window must be zero or more hours")
+    referenced, store = _referenced_and_store()
+    report = collect(store, referenced, window=window * 3600, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(f"referenced on chain, pinned for good: {len(report.pinned_for_good)}")
+    typer.echo(f"unreferenced, younger than {window:g} h, kept: {len(report.kept_young)}")
+    typer.echo(f"unpinned: {len(report.unpinned)}")
+    typer.echo(f"{verb}: {report.blocks_removed} blocks, {report.bytes_freed} bytes")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Pins and bytes of the store: referenced on chain, and not (young uploads and garbage)."""
+    import json
+
+    from evidence.gc import status as store_status
+
+    referenced, store = _referenced_and_store()
+    report = store_status(store, referenced)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    typer.echo(f"pins: {report.pins} ({report.referenced_pins} referenced on chain)")
+    typer.echo(f"blocks: {report.blocks}, {report.bytes_total} bytes")
+    typer.echo(f"referenced bytes: {report.bytes_referenced}")
+    typer.echo(f"unreferenced bytes: {report.bytes_unreferenced}")

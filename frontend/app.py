@@ -23,6 +23,7 @@ from frontend.context import AppContext
 from frontend.guard import FORM_OVERHEAD, BodyGuard
 from frontend.settings import WebSettings, get_web_settings
 from frontend.web import ROUTERS as WEB_ROUTERS
+from frontend.writegate import WriteGate
 from tambon.errors import TambonError
 from tambon.settings import Settings, get_settings
 
@@ -151,7 +152,9 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
         message = "page not found" if exc.status_code == 404 else str(exc.detail)
         return _error(request, exc.status_code, message)
 
-    app.add_middleware(BodyGuard, upload_limits=upload_limits(web), default_limit=web.max_body_bytes)
+    limits = upload_limits(web)
+    app.add_middleware(BodyGuard, upload_limits=limits, default_limit=web.max_body_bytes)
+    app.add_middleware(WriteGate, upload_paths=limits, web=web, store=ctx.auth)
     app.add_middleware(LanguageAndHeaders, csp=csp)
     for router in API_ROUTERS + WEB_ROUTERS:
         app.include_router(router)

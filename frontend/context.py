@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from evidence.settings import get_evidence_settings
 from frontend import i18n
+from frontend.auth import AuthStore
 from frontend.errors import Upstream
 from frontend.services.batches import BatchService
 from frontend.services.cache import Lru
@@ -24,6 +25,7 @@ from frontend.services.evidence import EvidenceService
 from frontend.services.grants import GrantService
 from frontend.services.rpc import RawJsonRpc
 from frontend.services.wallet import WalletService
+from frontend.services.writers import Writers
 from frontend.settings import WebSettings
 from tambon.chain import Chain
 from tambon.cid import OnchainCid
@@ -107,6 +109,14 @@ class AppContext:
     @cached_property
     def batches(self) -> BatchService:
         return BatchService(self.reader, self.evidence, self.settings.public_url, self.web.gs1_company_prefix)
+
+    @cached_property
+    def auth(self) -> AuthStore:
+        return AuthStore(self.settings.data_dir / "web" / "auth.sqlite3")
+
+    @cached_property
+    def writers(self) -> Writers:
+        return Writers(self.reader, self.grants)
 
     @cached_property
     def grants(self) -> GrantService:

@@ -23,6 +23,20 @@ class WebSettings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     #: largest body of any other request (JSON of the wallet routes, record validation), bytes
     max_body_bytes: int = 1024 * 1024
+    #: a wallet session after Sign-In with Ethereum (seconds)
+    session_seconds: int = 12 * 3600
+    #: how long a sign-in message (and its nonce) may be used (seconds)
+    sign_in_seconds: int = 600
+    #: rate-limit counters: memory:// (per worker process, one host) or redis://host:6379 (several hosts)
+    rate_limit_storage: str = "memory://"
+    #: uploads one account may make (limits notation: N/second|minute|hour|day)
+    uploads_per_account: str = "30/minute"
+    #: uploads from one client IP, whatever the account
+    uploads_per_ip: str = "60/minute"
+    #: every other write under /api/ from one client IP (sign-in, council signatures, record checks)
+    writes_per_ip: str = "120/minute"
+    #: bytes one account may upload per UTC day
+    upload_bytes_per_day: int = 500 * 1024 * 1024
     #: most files in one evidence upload
     max_upload_files: int = 12
     #: largest evidence DAG the site fetches and verifies for a page (bytes)
@@ -35,6 +49,17 @@ class WebSettings(BaseSettings):
     evidence_recheck_seconds: float = 20.0
     #: rendered pages and batch histories kept per worker (keyed by chain head, so never stale)
     page_cache_size: int = 512
+
+    @field_validator("uploads_per_account", "uploads_per_ip", "writes_per_ip")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate like '30/minute': {value!r}") from exc
+        return value
 
     @field_validator("gs1_company_prefix")
     @classmethod

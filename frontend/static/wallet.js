@@ -172,6 +172,7 @@
         data.append("submitter", account);
         data.append("grant_id", grant);
         data.append("milestone_id", milestone);
+        await window.tambonSignIn(wallet(), account);
         say(status, t("uploading"));
         const uploaded = await api("/api/evidence", { method: "POST", body: data });
         say(status, t("building"));

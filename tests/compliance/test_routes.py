@@ -256,6 +256,15 @@ def test_resolver__bad_gtin_from_a_browser__html_error_page(client):
     assert "AI (01) value 08851234000013 has a wrong check digit" in r.text
 
 
+@pytest.fixture
+def holder(client, accounts):
+    """The site's client signed in as the packing house that holds the mango lot."""
+    from tests.frontend.world import sign_in
+
+    sign_in(client, accounts[7])
+    return client
+
+
 def _capture(client, batch_id, record, stage="HARVEST", photos=None):
     import json as _json
 
@@ -264,11 +273,11 @@ def _capture(client, batch_id, record, stage="HARVEST", photos=None):
     return client.post("/api/capture/steps", data=data, files=files or None)
 
 
-def test_capture_api__valid_step__bundle_and_add_step_calldata(client, lots):
+def test_capture_api__valid_step__bundle_and_add_step_calldata(holder, lots):
     from tests.frontend.world import png
 
     record = samples.mango_lot()[0]
-    r = _capture(client, lots.mango, record, photos={"field.png": png(8, 8, (1, 2, 3))})
+    r = _capture(holder, lots.mango, record, photos={"field.png": png(8, 8, (1, 2, 3))})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["files"] == ["field.png", "record.json"]
@@ -286,20 +295,20 @@ def test_capture_api__valid_step__bundle_and_add_step_calldata(client, lots):
         (lambda r: r.update(schema_version="7"), 400, "unknown schema_version '7'"),
     ],
 )
-def test_capture_api__missing_kdes__400_with_list(client, lots, change, status, message):
+def test_capture_api__missing_kdes__400_with_list(holder, lots, change, status, message):
     record = samples.mango_lot()[0]
     change(record)
-    r = _capture(client, lots.mango, record)
+    r = _capture(holder, lots.mango, record)
     assert r.status_code == status and message in r.json()["detail"]
 
 
-def test_capture_api__bad_stage_batch_or_json(client, lots):
+def test_capture_api__bad_stage_batch_or_json(holder, lots):
     record = samples.mango_lot()[0]
-    assert "stage must be one of" in _capture(client, lots.mango, record, stage="PACKING").json()["detail"]
-    assert _capture(client, 999999, record).status_code == 404
-    bad = client.post("/api/capture/steps", data={"batch_id": "1", "stage": "HARVEST", "record": "{nope"})
+    assert "stage must be one of" in _capture(holder, lots.mango, record, stage="PACKING").json()["detail"]
+    assert _capture(holder, 999999, record).status_code == 404
+    bad = holder.post("/api/capture/steps", data={"batch_id": "1", "stage": "HARVEST", "record": "{nope"})
     assert bad.status_code == 400 and "record is not JSON" in bad.json()["detail"]
-    text = client.post(
+    text = holder.post(
         "/api/capture/steps",
         data={"batch_id": str(lots.mango), "stage": "HARVEST", "record": json.dumps(record)},
         files=[("photos", ("x.png", b"not an image", "image/png"))],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from web3 import Web3
 
 from tambon.typed_data import sign
@@ -68,6 +69,7 @@ class TestWallet:
         self.other_chain: int | None = None
         #: whether the wallet agrees to wallet_switchEthereumChain
         self.switchable = True
+        self.signed_in: list[str] = []
 
     def handle(self, method: str, params_json: str) -> str:
         params = json.loads(params_json)
@@ -92,6 +94,18 @@ class TestWallet:
             return None
         if method == "wallet_addEthereumChain":
             raise PermissionError("User rejected the request.")
+        if method == "personal_sign":  # EIP-4361 sign-in: [hex of the UTF-8 message, account]
+            payload, signer = params
+            if signer.lower() != address.lower():
+                raise PermissionError("unknown account")
+            text = bytes.fromhex(payload.removeprefix("0x")) if payload.startswith("0x") else payload.encode()
+            self.signed_in.append(text.decode())
+            return (
+                "0x"
+                + Account.sign_message(
+                    encode_defunct(primitive=text), self.account.private_key
+                ).signature.hex()
+            )
         if method == "eth_signTypedData_v4":
             signer, payload = params
             if signer.lower() != address.lower():

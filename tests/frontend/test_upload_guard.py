@@ -8,9 +8,11 @@ import socket
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.frontend.world import ThreadServer
+from frontend.auth import SESSION_COOKIE
+from tests.frontend.world import ThreadServer, free_port, sign_in
 
 LIMIT = 256 * 1024
 UPLOAD_ROUTES = ("/api/evidence", "/api/capture/steps")
@@ -40,25 +42,39 @@ class ReadCounter:
         self.parsed[path] = scope.get("state", {}).get("body_bytes", 0)
 
 
+class Site:
+    def __init__(self, server: ThreadServer, counter: ReadCounter, cookie: str) -> None:
+        self.url = server.url
+        self.counter = counter
+        self.cookie = cookie
+
+
 @pytest.fixture
-def server(settings):
+def server(world, site_settings):
+    """The site on a real port, and the session cookie of the grants' community (signed in)."""
     from frontend.app import create_app
     from frontend.settings import WebSettings
 
-    counter = ReadCounter(create_app(settings, WebSettings(max_upload_bytes=LIMIT)))
-    srv = ThreadServer(counter).start()
-    yield srv, counter
+    port = free_port()
+    configured = site_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    counter = ReadCounter(create_app(configured, WebSettings(max_upload_bytes=LIMIT)))
+    srv = ThreadServer(counter, port=port).start()
+    with httpx.Client(base_url=srv.url) as http:
+        sign_in(http, world.community)
+        cookie = http.cookies[SESSION_COOKIE]
+    yield Site(srv, counter, cookie)
     srv.stop()
 
 
 def raw_post(
-    url: str, path: str, *, chunked_total: int = 0, declared: int | None = None
+    url: str, path: str, *, chunked_total: int = 0, declared: int | None = None, cookie: str = ""
 ) -> tuple[int, bytes]:
     """POST over a plain socket (the body as the attacker sends it); returns (status, response bytes)."""
     host, port = url.removeprefix("http://").split(":")
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
         + (f"Content-Length: {declared}\r\n" if declared is not None else "Transfer-Encoding: chunked\r\n")
+        + (f"Cookie: {SESSION_COOKIE}={cookie}\r\n" if cookie else "")
         + "\r\n"
     )
     with socket.create_connection((host, int(port)), timeout=20) as s:
@@ -93,17 +109,24 @@ def _route_limit(path: str) -> int:
 
 
 @pytest.mark.parametrize("path", UPLOAD_ROUTES)
+def test_anonymous_upload__401_before_any_byte_is_read(server, path):
+    status, answer = raw_post(server.url, path, chunked_total=4 * 1024 * 1024)
+    assert status == 401 and b"sign in with your wallet" in answer
+    assert server.counter.read[path] == 0
+
+
+@pytest.mark.parametrize("path", UPLOAD_ROUTES)
 def test_declared_over_limit__413_before_any_byte_is_read(server, path):
-    srv, counter = server
-    status, answer = raw_post(srv.url, path, declared=1 << 30)
+    counter = server.counter
+    status, answer = raw_post(server.url, path, declared=1 << 30, cookie=server.cookie)
     assert status == 413 and b"larger than the" in answer and b"limit" in answer
     assert counter.read[path] == 0
 
 
 @pytest.mark.parametrize("path", UPLOAD_ROUTES)
 def test_chunked_over_limit__413_and_reading_stops_at_the_limit(server, path):
-    srv, counter = server
-    status, answer = raw_post(srv.url, path, chunked_total=32 * 1024 * 1024)
+    counter = server.counter
+    status, answer = raw_post(server.url, path, chunked_total=32 * 1024 * 1024, cookie=server.cookie)
     assert status == 413, answer[:300]
     assert b"larger than the" in answer
     assert counter.parsed[path] <= _route_limit(path)
@@ -112,7 +135,7 @@ def test_chunked_over_limit__413_and_reading_stops_at_the_limit(server, path):
 
 
 def test_other_bodies__bounded_too(server):
-    srv, counter = server
+    srv, counter = server, server.counter
     status, answer = raw_post(srv.url, "/api/capture/validate", chunked_total=4 * 1024 * 1024)
     assert status == 413 and b"request body is larger" in answer
     assert counter.parsed["/api/capture/validate"] <= 1024 * 1024
@@ -121,7 +144,7 @@ def test_other_bodies__bounded_too(server):
 
 
 def test_bad_content_length__400(server):
-    srv, _ = server
+    srv = server
     host, port = srv.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.sendall(b"POST /api/evidence HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n")
@@ -143,7 +166,7 @@ def _deleted_temp_files() -> list[str]:
 
 
 def test_chunked_over_limit__no_temp_file_left_open(server):
-    srv, _ = server
+    srv = server
     before = len(_deleted_temp_files())
     for path in UPLOAD_ROUTES:
         # a real multipart file part, big enough to roll the spool over to disk before the cut-off
@@ -151,6 +174,7 @@ def test_chunked_over_limit__no_temp_file_left_open(server):
         with socket.create_connection((host, int(port)), timeout=20) as s:
             s.sendall(
                 f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                f"Cookie: {SESSION_COOKIE}={srv.cookie}\r\n"
                 "Content-Type: multipart/form-data; boundary=b\r\n\r\n".encode()
             )
             part = (

@@ -10,7 +10,7 @@ from web3 import Web3
 
 from tambon.cid import OnchainCid
 from tambon.typed_data import SECP256K1_N, sign
-from tests.frontend.world import png
+from tests.frontend.world import png, sign_in
 
 THB = 10**18
 
@@ -41,9 +41,16 @@ def upload(client, files, **form):
     return client.post("/api/evidence", files=[("files", f) for f in files], data=form)
 
 
-def test_upload__bundle_in_the_store_with_record(client, world):
+@pytest.fixture
+def community(client, world):
+    """The site's client signed in as the grants' community."""
+    sign_in(client, world.community)
+    return client
+
+
+def test_upload__bundle_in_the_store_with_record(community, world):
     r = upload(
-        client,
+        community,
         [("plot 1.png", png(8, 8, (1, 2, 3)), "image/png"), ("bill.pdf", b"%PDF-1.4 x", "application/pdf")],
         note="ฐานรากเสร็จ <b>",
         submitter=world.community.address,
@@ -66,13 +73,14 @@ def test_upload__bundle_in_the_store_with_record(client, world):
         ([("x.exe", b"MZ\x90\x00", "application/octet-stream")], {}, 415),
         ([(f"p{i}.png", png(2, 2, (i, 0, 0)), "image/png") for i in range(13)], {}, 413),
         ([("x.png", png(2, 2, (0, 0, 0)), "image/png")], {"submitter": "not-an-address"}, 400),
-        ([("x.png", png(2, 2, (0, 0, 0)), "image/png")], {"milestone_id": "1"}, 400),
+        ([("x.png", png(2, 2, (0, 0, 0)), "image/png")], {"grant_id": None}, 400),
         ([("x.png", png(2, 2, (0, 0, 0)), "image/png")], {"grant_id": "-1"}, 400),
         ([], {"note": "no files"}, 400),
     ],
 )
-def test_upload__bad_input__clear_4xx(client, files, form, status):
-    r = upload(client, files, **form)
+def test_upload__bad_input__clear_4xx(community, files, form, status):
+    form = {k: v for k, v in ({"grant_id": "0", "milestone_id": "2"} | form).items() if v is not None}
+    r = upload(community, files, **form)
     assert r.status_code == status, r.text
     assert r.json()["detail"]
 
@@ -84,7 +92,8 @@ def test_upload__over_size_limit__413(world, site_settings):
     from frontend.settings import WebSettings
 
     with TestClient(create_app(site_settings, WebSettings(max_upload_bytes=1000))) as small:
-        r = upload(small, [("big.png", png(64, 64, (9, 9, 9)) + bytes(2000), "image/png")])
+        sign_in(small, world.community)
+        r = upload(small, [("big.png", png(64, 64, (9, 9, 9)) + bytes(2000), "image/png")], grant_id="0")
         assert r.status_code == 413 and "limit" in r.json()["detail"]
         # refused by its Content-Length before the body is read (nothing is spooled to disk)
         huge = small.post(
@@ -104,8 +113,10 @@ def test_upload__over_size_limit__413(world, site_settings):
         assert chunked.status_code == 413 and "limit" in chunked.json()["detail"]
 
 
-def test_submit__server_built_calldata_submits_the_milestone(client, world, w3):
-    cid = upload(client, [("done.png", png(8, 8, (5, 5, 5)), "image/png")]).json()["cid"]
+def test_submit__server_built_calldata_submits_the_milestone(community, world, w3):
+    client = community
+    r = upload(client, [("done.png", png(8, 8, (5, 5, 5)), "image/png")], grant_id=str(world.grant_thb))
+    cid = r.json()["cid"]
     path = f"/api/wallet/grants/{world.grant_thb}/milestones/2/submit-tx"
     tx = client.post(path, json={"cid": cid, "sender": world.community.address}).json()
     send(w3, world.community, tx)

@@ -74,6 +74,17 @@ class ThreadServer:
         self.thread.join(timeout=10)
 
 
+def sign_in(client, account) -> dict:
+    """Sign-In with Ethereum through the site's API, as the wallet pages do (personal_sign)."""
+    from eth_account.messages import encode_defunct
+
+    text = client.get("/api/auth/message", params={"address": account.address}).json()["message"]
+    signed = Account.sign_message(encode_defunct(text=text), account.private_key)
+    r = client.post("/api/auth/login", json={"message": text, "signature": "0x" + signed.signature.hex()})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def evidence_node(root: Path) -> tuple[LocalStore, ThreadServer]:
     """The embedded evidence node (Kubo RPC subset + gateway on one port) over a fresh store."""
     store = LocalStore(root, "kubo-v1")

@@ -4,9 +4,10 @@ Extension point: further routers (GS1 resolver with link types, compliance expor
 `ROUTERS` here; `create_app` mounts them all.
 """
 
-from frontend.api.routes import batches, capture, compliance, evidence, grants, gs1, wallet
+from frontend.api.routes import auth, batches, capture, compliance, evidence, grants, gs1, wallet
 
 ROUTERS = [
+    auth.router,
     batches.router,
     grants.router,
     wallet.router,

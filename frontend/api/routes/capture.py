@@ -14,6 +14,7 @@ from evidence.errors import BadRequest, EvidenceError
 from frontend.deps import ChainHead, Ctx, parse_id
 from frontend.errors import BadInput, NotFound, Upstream
 from frontend.services.evidence import check_upload, read_uploads
+from frontend.writegate import utc_day
 from tambon.provenance import Stage
 from tambon.records import RecordInvalid, validate_record
 
@@ -53,6 +54,8 @@ async def capture_step(
     record: Annotated[str, Form(max_length=MAX_RECORD)],
     photos: Annotated[list[UploadFile] | None, File(description="JPEG, PNG or WebP photos")] = None,
 ) -> dict[str, Any]:
+    """Needs a wallet session of the lot's holder (or an account it approved), as addStep does."""
+    account = request.state.account  # set by the write gate, which refuses anonymous uploads
     bid = parse_id(batch_id, "batch id")
     step_stage = Stage.parse(stage)  # StageError answers 400
     try:
@@ -65,13 +68,16 @@ async def capture_step(
         validate_record(document)
     except RecordInvalid as exc:
         raise BadInput(str(exc)) from exc
+    if not await run_in_threadpool(ctx.batches.exists, head, bid):
+        raise NotFound(f"batch {bid} does not exist")
+    await run_in_threadpool(ctx.writers.check_step_upload, head, account, bid)
     limit = ctx.web.max_upload_bytes
     items = await read_uploads(photos or [], limit)
     files = check_upload(items, max_bytes=limit, max_files=ctx.web.max_upload_files) if items else {}
     document["photos"] = sorted(files)
-    if not await run_in_threadpool(ctx.batches.exists, head, bid):
-        raise NotFound(f"batch {bid} does not exist")
     bundle = await run_in_threadpool(_store_bundle, ctx, document, files)
+    size = sum(map(len, files.values())) + len(record)
+    await run_in_threadpool(ctx.auth.add_upload, account, utc_day(), size)
     provenance = ctx.reader.provenance
     data = provenance.encode_abi(
         "addStep", args=[bid, int(step_stage), bundle.onchain.digest, bundle.onchain.codec, 0]

@@ -193,6 +193,7 @@
   }
 
   async function upload(item) {
+    await window.tambonSignIn(window.ethereum, await wallet());
     const body = new FormData();
     body.append("batch_id", item.batchId);
     body.append("stage", item.stage);
