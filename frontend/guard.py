@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import structlog
 from starlette.formparsers import MultiPartException
+
+log = structlog.get_logger(__name__)
 
 #: multipart framing and the small form fields around the files
 FORM_OVERHEAD = 64 * 1024
@@ -78,6 +81,13 @@ class BodyGuard:
             if message["type"] == "http.request":
                 if seen + len(message.get("body", b"")) > limit:
                     refused = True
+                    log.warning(
+                        "web.body_refused",
+                        path=scope["path"],
+                        limit=limit,
+                        bytes_parsed=seen,
+                        bytes_received=seen + len(message.get("body", b"")),
+                    )
                     if not started:
                         await _refuse(send, 413, _too_large_message(limit, upload))
                     raise BodyTooLarge(_too_large_message(limit, upload))

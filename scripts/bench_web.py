@@ -10,7 +10,9 @@ wrk is missing, an async httpx client in a separate process. Each request does t
 page view needs at a new chain head: one `eth_getBlockByNumber` to pin the head, then the rendered
 page from the cache keyed by that head (a new block re-reads the history; verified CIDs are never
 re-verified). Anchor measured in the same run: `/healthz` (the framework's floor on this host).
-Targets (issue 7): rps >= 200 sustained, p99 <= 50 ms, 0 errors.
+Targets (issue 7): rps >= 200 sustained, p99 <= 50 ms, 0 errors. Write path, on a second site of its own:
+a 1 GiB upload to every upload route is refused having read <= the limit + 64 KiB; no anonymous write is
+accepted; the verify page keeps p99 <= 50 ms at 200 req/s while 8 signed-in clients upload at their limits.
 """
 
 from __future__ import annotations
@@ -149,6 +151,217 @@ def run_paced(url: str, rate: float, duration: int, connections: int) -> dict:
     return json.loads(out)
 
 
+UPLOAD_ROUTES = ("/api/evidence", "/api/capture/steps")
+GIB = 1 << 30
+
+
+def _post_chunked(url: str, path: str, total: int, cookie: str = "") -> int:
+    """POST `total` bytes of one never-ending multipart file part, chunked; returns the HTTP status."""
+    import socket
+
+    parts = httpx.URL(url)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {parts.host}\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n"
+        + (f"Cookie: tambon_session={cookie}\r\n" if cookie else "")
+        + "\r\n"
+    ).encode()
+    part = b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n\xff\xd8\xff'
+    chunk = os.urandom(256 * 1024)
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    with socket.create_connection((parts.host, parts.port), timeout=30) as s:
+        s.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        sent = 0
+        try:
+            while sent < total:
+                s.sendall(framed)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused and closed: the rest of the gigabyte is never sent
+        answer = b""
+        try:
+            while data := s.recv(65536):
+                answer += data
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1") else 0
+
+
+def sign_in(site: str, account) -> str:
+    """A session cookie for `account` (Sign-In with Ethereum through the site, as the pages do)."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    with httpx.Client(base_url=site, timeout=30) as http:
+        text = http.get("/api/auth/message", params={"address": account.address}).json()["message"]
+        signature = Account.sign_message(encode_defunct(text=text), account.private_key).signature.hex()
+        http.post("/api/auth/login", json={"message": text, "signature": "0x" + signature}).raise_for_status()
+        return http.cookies["tambon_session"]
+
+
+def upload_overlimit_figures(site: str, cookie: str, log_path: Path) -> dict:
+    """A 1 GiB chunked upload to every upload route, signed in: the bytes the site read before its 413
+    (from its own `web.body_refused` log line), against the route's limit + 64 KiB."""
+    from frontend.app import upload_limits
+    from frontend.settings import WebSettings
+
+    limits = upload_limits(WebSettings())
+    routes = {}
+    for path in UPLOAD_ROUTES:
+        status = _post_chunked(site, path, GIB, cookie)
+        time.sleep(0.5)  # let the worker write its log line
+        lines = [x for x in log_path.read_text(errors="replace").splitlines() if "web.body_refused" in x]
+        line = next(x for x in reversed(lines) if f"path={path}" in x)
+        parsed = int(re.search(r"bytes_parsed=(\d+)", line).group(1))
+        received = int(re.search(r"bytes_received=(\d+)", line).group(1))
+        routes[path] = {
+            "status": status,
+            "limit": limits[path],
+            "bytes_parsed": parsed,
+            "bytes_received": received,
+        }
+    worst = max(routes.values(), key=lambda r: r["bytes_parsed"] - r["limit"])
+    worst_received = max(routes.values(), key=lambda r: r["bytes_received"] - r["limit"])
+    return {
+        "upload_reject_overlimit_bytes_read": worst["bytes_parsed"],
+        "upload_reject_overlimit_limit_bytes": worst["limit"],
+        "upload_reject_overlimit_target_bytes": worst["limit"] + 64 * 1024,
+        "upload_reject_overlimit_bytes_received_by_server": worst_received["bytes_received"],
+        "upload_reject_overlimit_statuses": sorted({r["status"] for r in routes.values()}),
+        "upload_reject_overlimit_routes": routes,
+        "upload_reject_overlimit_method": (
+            "1 GiB chunked per route; bytes_read = body bytes handed to the site's parsers before the 413; "
+            "bytes_received = also the socket read that crossed the limit (asyncio reads up to 256 KiB at once)"
+        ),
+        "meets_upload_reject_target": all(
+            r["status"] == 413 and r["bytes_parsed"] <= r["limit"] + 64 * 1024 for r in routes.values()
+        ),
+    }
+
+
+def anon_write_figures(site: str, node_url: str, batch_id: int, attempts: int = 20) -> dict:
+    """Anonymous writes on every route that stores something: site uploads and the evidence RPC from a
+    web page's origin. Counts those accepted (2xx)."""
+    jpeg = b"\xff\xd8\xff\xe0" + os.urandom(20_000)
+    record = json.dumps({"schema_version": "1"})
+    accepted = tried = 0
+    with httpx.Client(timeout=30) as http:
+        for i in range(attempts):
+            answers = [
+                http.post(f"{site}/api/evidence", files={"files": ("a.jpg", jpeg)}, data={"grant_id": "0"}),
+                http.post(
+                    f"{site}/api/capture/steps",
+                    files={"photos": ("a.jpg", jpeg)},
+                    data={"batch_id": str(batch_id), "stage": "HARVEST", "record": record},
+                ),
+                http.post(
+                    f"{node_url}/api/v0/add",
+                    files={"file": (f"x{i}.html", b"<script>1</script>")},
+                    headers={"Origin": "http://attacker.example"},
+                ),
+                http.post(
+                    f"{node_url}/api/v0/pin/rm",
+                    params={"arg": "bafkqaaa"},
+                    headers={"Origin": "http://attacker.example"},
+                ),
+            ]
+            tried += len(answers)
+            accepted += sum(1 for r in answers if r.status_code < 300)
+    return {"anon_write_accepted": accepted, "anon_write_attempts": tried, "target_anon_write_accepted": 0}
+
+
+def flood_figures(
+    site: str, page: str, cookies: list[str], grant_id: int, rate: float, duration: int, connections: int
+) -> dict:
+    """The verify page at `rate` req/s while every session uploads as fast as its rate limit lets it
+    (a 1 MiB photo each time; a 429 makes it wait its Retry-After)."""
+    import threading
+
+    stop = threading.Event()
+    counts = {"uploads": 0, "refused_429": 0, "errors": 0}
+    photo = b"\xff\xd8\xff\xe0" + os.urandom(1 << 20)
+
+    def uploader(cookie: str) -> None:
+        with httpx.Client(base_url=site, timeout=60, cookies={"tambon_session": cookie}) as http:
+            while not stop.is_set():
+                r = http.post(
+                    "/api/evidence", files={"files": ("f.jpg", photo)}, data={"grant_id": str(grant_id)}
+                )
+                if r.status_code == 200:
+                    counts["uploads"] += 1
+                elif r.status_code == 429:
+                    counts["refused_429"] += 1
+                    stop.wait(min(5.0, float(r.headers.get("retry-after", "1"))))
+                else:
+                    counts["errors"] += 1
+                    stop.wait(1.0)
+
+    threads = [threading.Thread(target=uploader, args=(c,), daemon=True) for c in cookies]
+    for t in threads:
+        t.start()
+    time.sleep(2)  # uploads in flight before the measurement starts
+    load_before = os.getloadavg()[0]
+    paced = run_paced(page, rate, duration, connections)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    return {
+        "verify_p99_ms_during_upload_flood": round(paced["p99_ms"], 2),
+        "verify_p50_ms_during_upload_flood": round(paced["p50_ms"], 2),
+        "verify_rps_during_upload_flood": round(paced["rps"], 1),
+        "verify_errors_during_upload_flood": paced["errors"],
+        "upload_flood_clients": len(cookies),
+        "upload_flood_uploads": counts["uploads"],
+        "upload_flood_refused_429": counts["refused_429"],
+        "upload_flood_other_errors": counts["errors"],
+        "upload_flood_host_load_1min": round(load_before, 2),
+        "target_verify_p99_ms_during_upload_flood": 50,
+    }
+
+
+def safety_figures(
+    env: dict, world, node_url: str, workers: int, rate: float, duration: int, connections: int
+) -> dict:
+    """Write-path figures on a site of their own (its log is read for the bytes it took before a 413)."""
+    from tests.frontend.world import free_port
+
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    log_path = Path(env["TAMBON_DATA_DIR"]) / "safety-web.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "frontend.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+            env={**env, "TAMBON_PUBLIC_URL": site, "TAMBON_DATA_DIR": env["TAMBON_DATA_DIR"] + "-safety"},
+            cwd=REPO, start_new_session=True, stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{site}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("error: the site for the write-path figures did not start")
+                time.sleep(0.2)
+            page = f"{site}/batch/{world.sold_box}"
+            for _ in range(4 * workers):
+                httpx.get(page, timeout=60)
+            figures = anon_write_figures(site, node_url, world.boxes[1])
+            figures |= upload_overlimit_figures(site, sign_in(site, world.community), log_path)
+            # 8 sessions: the 5 council members (any grant), the community (its own) and two second sessions
+            uploaders = [*world.members, world.community, world.members[0], world.members[1]]
+            cookies = [sign_in(site, a) for a in uploaders]
+            figures |= flood_figures(site, page, cookies, world.grant_thb, rate, duration, connections)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (bounded)")
@@ -246,6 +459,9 @@ def main() -> None:
                 rounds.append(result_round)
             # the headline is the median round by p99 (the host is shared; every round is listed)
             paced = sorted(rounds, key=lambda r: r["p99_ms"])[len(rounds) // 2]
+            safety = safety_figures(
+                env, world, node.url, args.workers, 200.0, args.duration, args.connections
+            )
             saturation = anchor = None
             if shutil.which("wrk"):
                 saturation = run_wrk(page, args.duration, args.connections, 2)
@@ -297,6 +513,7 @@ def main() -> None:
             anchor_healthz_rps=round(anchor["rps"], 1),
             anchor_healthz_p99_ms=round(anchor["p99_ms"], 2),
         )
+    figures.update(safety)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

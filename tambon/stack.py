@@ -86,6 +86,8 @@ def _rpc_ok(url: str) -> str:
 
 def _evidence_ok(url: str) -> str:
     response = httpx.post(f"{url}/api/v0/version", timeout=2)
+    if response.status_code == 401:  # up, and guarded by TAMBON_EVIDENCE_API_TOKEN
+        return "IPFS API (bearer token required)"
     response.raise_for_status()
     return f"IPFS API {response.json().get('Version', '?')}"
 

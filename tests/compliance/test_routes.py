@@ -362,9 +362,9 @@ def test_validate_api__good_record_and_bad_geojson(client):
     assert client.post("/api/capture/validate", json=[1, 2]).status_code == 400
 
 
-def test_capture_api__out_of_range_coordinates__400(client, lots):
+def test_capture_api__out_of_range_coordinates__400(holder, lots):
     record = samples.rubber_smallholding(
         "A", "SK-1", {"type": "Point", "coordinates": [181.000001, 7.1234567]}, 2, 8, 8
     )
-    r = _capture(client, lots.mango, record)
+    r = _capture(holder, lots.mango, record)
     assert r.status_code == 400 and "longitude 181.000001 out of range" in r.json()["detail"]
