@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend import i18n
 from frontend.api.routes import ROUTERS as API_ROUTERS
+from frontend.api.routes.wallet import REASON_BODY_BYTES
 from frontend.context import AppContext
 from frontend.guard import FORM_OVERHEAD, BodyGuard
 from frontend.settings import WebSettings, get_web_settings
@@ -84,12 +85,14 @@ class LanguageAndHeaders:
 
 
 def upload_limits(web: WebSettings) -> dict[str, int]:
-    """Every upload route and the largest body it takes: the files plus the form around them."""
+    """Every route that stores evidence (a whole-path regex) and the largest body it takes: the files
+    plus the form around them; a council member's reason for a rejection is a short JSON text."""
     from frontend.api.routes.capture import MAX_RECORD
 
     return {
         "/api/evidence": web.max_upload_bytes + FORM_OVERHEAD,
         "/api/capture/steps": web.max_upload_bytes + MAX_RECORD + FORM_OVERHEAD,
+        r"/api/wallet/grants/[0-9]+/milestones/[0-9]+/rejection": REASON_BODY_BYTES,
     }
 
 

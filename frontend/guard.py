@@ -12,6 +12,7 @@ whatever it answers is dropped. The bytes handed to the application are kept in
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 import structlog
@@ -21,6 +22,17 @@ log = structlog.get_logger(__name__)
 
 #: multipart framing and the small form fields around the files
 FORM_OVERHEAD = 64 * 1024
+
+
+class UploadRoutes:
+    """The routes that store evidence, as whole-path regexes, each with its body limit."""
+
+    def __init__(self, limits: Mapping[str, int]) -> None:
+        self.patterns = [(re.compile(pattern), limit) for pattern, limit in limits.items()]
+
+    def limit(self, path: str) -> int | None:
+        path = path.rstrip("/") or "/"
+        return next((limit for pattern, limit in self.patterns if pattern.fullmatch(path)), None)
 
 
 class BodyTooLarge(MultiPartException):
@@ -45,16 +57,16 @@ async def _refuse(send, status: int, message: str) -> None:
 
 
 class BodyGuard:
-    """Pure ASGI middleware: `upload_limits` maps an upload route's path to its largest body (bytes);
-    `default_limit` bounds every other request body."""
+    """Pure ASGI middleware: `upload_limits` maps an upload route (a path regex, whole-path match) to its
+    largest body (bytes); `default_limit` bounds every other request body."""
 
     def __init__(self, app, *, upload_limits: Mapping[str, int], default_limit: int) -> None:
         self.app = app
-        self.upload_limits = dict(upload_limits)
+        self.routes = UploadRoutes(upload_limits)
         self.default_limit = default_limit
 
     def limit_for(self, path: str) -> tuple[int, bool]:
-        limit = self.upload_limits.get(path.rstrip("/") or "/")
+        limit = self.routes.limit(path)
         return (limit, True) if limit is not None else (self.default_limit, False)
 
     async def __call__(self, scope, receive, send) -> None:

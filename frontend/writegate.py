@@ -22,6 +22,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 
 from frontend.auth import SESSION_COOKIE, AuthStore
+from frontend.guard import UploadRoutes
 from frontend.settings import WebSettings
 
 DAY = 86_400
@@ -41,11 +42,11 @@ async def _answer(send, status: int, message: str, retry_after: int | None = Non
 
 
 class WriteGate:
-    """Pure ASGI middleware; `upload_paths` are the routes that store evidence."""
+    """Pure ASGI middleware; `upload_paths` are the routes that store evidence (path regexes)."""
 
     def __init__(self, app, *, upload_paths: Mapping[str, int], web: WebSettings, store: AuthStore) -> None:
         self.app = app
-        self.upload_paths = frozenset(upload_paths)
+        self.uploads = UploadRoutes(upload_paths)
         self.store = store
         self.quota = web.upload_bytes_per_day
         self.limiter = MovingWindowRateLimiter(storage_from_string(web.rate_limit_storage))
@@ -67,7 +68,7 @@ class WriteGate:
         path = scope["path"].rstrip("/")
         request = Request(scope)
         ip = request.client.host if request.client else "unknown"
-        if path not in self.upload_paths:
+        if self.uploads.limit(path) is None:
             if path.startswith("/api/"):
                 wait = self._limited(self.writes_per_ip, "write", ip)
                 if wait is not None:

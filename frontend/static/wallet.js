@@ -296,6 +296,7 @@
         await ensureChain(status);
         let round = await refreshRejection();
         if (!round.open || round.reason !== text) {
+          await window.tambonSignIn(wallet(), account);
           round = await api(base + "/rejection", {
             method: "POST",
             headers: { "Content-Type": "application/json" },

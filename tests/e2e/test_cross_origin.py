@@ -93,8 +93,8 @@ def _anvil(settings, tmp_path, name: str, cors: bool) -> Stack:
     if not cors:
         stack.start("chain")
         return stack
-    command = [arg for arg in stack.services["chain"].command if arg != "--no-cors"]
-    stack.services["chain"].command = command
+    command = [arg for arg in stack.services["chain"].command() if arg != "--no-cors"]
+    stack.services["chain"].command = lambda: command
     stack.start("chain")
     return stack
 

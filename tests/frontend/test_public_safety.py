@@ -28,7 +28,7 @@ def test_testnet__no_demo_banner(world, site_settings, web_settings):
 
 
 def test_demo_stack__anvil_without_cors(settings):
-    command = Stack(settings).services["chain"].command
+    command = Stack(settings).services["chain"].command()
     assert "--no-cors" in command and "--allow-origin" not in command
 
 

@@ -167,3 +167,18 @@ def test_rate_limit_and_quota__429_with_retry_after(world, site_settings, tmp_pa
             c.post("/api/auth/login", json={"message": "x", "signature": "0x"}).status_code for _ in range(5)
         ]
         assert answers[:3] == [400, 400, 400] and answers[3:] == [429, 429]
+
+
+def test_council_reason__needs_the_authors_own_session(client, world):
+    path = f"/api/wallet/grants/{world.grant_thb}/milestones/1/rejection"
+    anonymous = client.post(
+        path, json={"reason": "photos are of another site", "author": world.members[0].address}
+    )
+    assert anonymous.status_code == 401
+    sign_in(client, world.members[1])
+    other = client.post(
+        path, json={"reason": "photos are of another site", "author": world.members[0].address}
+    )
+    assert other.status_code == 403 and "signed-in account" in other.json()["detail"]
+    huge = client.post(path, json={"reason": "x" * 100_000, "author": world.members[1].address})
+    assert huge.status_code == 413

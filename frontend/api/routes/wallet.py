@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from hexbytes import HexBytes
 from pydantic import BaseModel, Field
 from web3.exceptions import TransactionNotFound
 
+from frontend.auth import NotAllowed
 from frontend.deps import ChainHead, Ctx, GrantId, MilestoneId
 from frontend.errors import BadInput, Conflict
 from frontend.serialize import jsonable
 from frontend.services.wallet import parse_address
+from frontend.writegate import utc_day
 
 router = APIRouter(prefix="/api/wallet", tags=["wallet"])
 
@@ -80,6 +82,10 @@ async def release_tx(
     return jsonable(await run_in_threadpool(ctx.wallet.release_tx, head, g, m))
 
 
+#: largest body of a proposed rejection: 2,000 characters of up to 4 UTF-8 bytes, JSON-escaped, and the author
+REASON_BODY_BYTES = 16 * 1024
+
+
 class RejectionIn(BaseModel):
     reason: str = Field(min_length=3, max_length=2000, description="why, in words the community reads")
     author: str = Field(max_length=64, description="the council member proposing the rejection")
@@ -102,19 +108,30 @@ async def rejection(
 
 @router.post("/grants/{grant_id}/milestones/{milestone_id}/rejection", summary="Propose a rejection")
 async def propose_rejection(
-    grant_id: GrantId, milestone_id: MilestoneId, body: RejectionIn, ctx: Ctx, head: ChainHead
+    grant_id: GrantId,
+    milestone_id: MilestoneId,
+    body: RejectionIn,
+    request: Request,
+    ctx: Ctx,
+    head: ChainHead,
 ) -> dict[str, Any]:
-    """A member's reason is stored in the evidence store (its CID is what the chain records) and a
-    rejection round opens for it; another reason starts a new round."""
+    """Needs the wallet session of a council member, the author. The reason is stored in the evidence
+    store (its CID is what the chain records) and a rejection round opens for it; another reason
+    starts a new round."""
     g, m = grant_id, milestone_id
+    account = request.state.account  # set by the write gate, which refuses anonymous uploads
 
     def work() -> dict[str, Any]:
         author = parse_address(body.author, "author")
+        if author != account:
+            raise NotAllowed(f"author must be the signed-in account {account}")
         members, _threshold = ctx.wallet.members(head)
         if author not in members:
             raise Conflict(f"{author} is not a council member")
         ctx.wallet.rejection(head, g, m)  # the milestone must be under review before anything is stored
-        cid = ctx.evidence.upload_text(body.reason.strip(), "reason.txt")
+        text = body.reason.strip()
+        cid = ctx.evidence.upload_text(text, "reason.txt")
+        ctx.auth.add_upload(account, utc_day(), len(text.encode()))
         ctx.wallet.open_rejection(head, g, m, cid)
         return _rejection(ctx, head, g, m)
 
