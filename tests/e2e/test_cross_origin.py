@@ -15,6 +15,7 @@ from starlette.routing import Route
 from evidence.node import create_app as create_node_app
 from evidence.store import LocalStore
 from tambon.accounts import demo_account
+from tambon.settings import Settings
 from tambon.stack import Stack
 from tests.frontend.world import ThreadServer, free_port
 
@@ -86,10 +87,9 @@ def test_foreign_page__cannot_add_or_unpin_through_the_rpc(browser, attacker, tm
             open_node.stop()
 
 
-def _anvil(settings, tmp_path, name: str, cors: bool) -> Stack:
-    port = free_port()
-    local = settings.model_copy(update={"rpc_url": f"http://127.0.0.1:{port}", "data_dir": tmp_path / name})
-    stack = Stack(local)
+def _anvil(tmp_path, name: str, cors: bool) -> Stack:
+    """The demo chain exactly as `tambon demo` starts it (or, for the control, with CORS left on)."""
+    stack = Stack(Settings(rpc_url=f"http://127.0.0.1:{free_port()}", data_dir=tmp_path / name))
     if not cors:
         stack.start("chain")
         return stack
@@ -104,9 +104,9 @@ def _nonce(rpc_url: str, address: str) -> int:
     return int(httpx.post(rpc_url, json=call, timeout=5).json()["result"], 16)
 
 
-def test_foreign_page__cannot_use_the_demo_chain(browser, attacker, settings, tmp_path):
+def test_foreign_page__cannot_use_the_demo_chain(browser, attacker, tmp_path):
     sender = demo_account(0).address
-    closed = _anvil(settings, tmp_path, "closed", cors=False)
+    closed = _anvil(tmp_path, "closed", cors=False)
     opened = None
     try:
         page = browser.new_page()
@@ -116,7 +116,7 @@ def test_foreign_page__cannot_use_the_demo_chain(browser, attacker, settings, tm
         page.wait_for_timeout(2500)  # a block or two (block time 1 s)
         assert _nonce(closed.settings.rpc_url, sender) == 0
         # control: the same chain with anvil's default CORS obeys the page
-        opened = _anvil(settings, tmp_path, "open", cors=True)
+        opened = _anvil(tmp_path, "open", cors=True)
         tries = page.evaluate(ATTACK_CHAIN, [opened.settings.rpc_url, sender])
         assert tries[0].startswith('cors:{"jsonrpc"') and '"result":"0x' in tries[0], tries
         page.close()
