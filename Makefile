@@ -27,9 +27,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 install: $(VENV)/.installed node_modules/.installed
-	@# Browser tests drive Debian chromium; Thai text needs a Thai font; the web bench uses wrk.
-	@if ! command -v chromium >/dev/null || ! command -v wrk >/dev/null || ! fc-list | grep -qi tlwg; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg wrk; \
+	@# Browser tests drive Debian chromium; Thai text needs a Thai font; the web bench uses wrk;
+	@# the chain index's PostgreSQL mode is tested against Debian's postgresql server.
+	@if ! command -v chromium >/dev/null || ! command -v wrk >/dev/null || ! fc-list | grep -qi tlwg \
+		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg wrk postgresql; \
 	fi
 
 ## One command: install everything and run the demo stack.

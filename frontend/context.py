@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +32,9 @@ from frontend.settings import WebSettings
 from tambon.chain import Chain
 from tambon.cid import OnchainCid
 from tambon.errors import TambonError
+from tambon.index.reader import IndexReader
+from tambon.index.store import IndexStore, default_url
+from tambon.provenance import lineage
 from tambon.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -90,6 +95,8 @@ class AppContext:
         self._http: httpx.AsyncClient | None = None
         self._head_inflight: asyncio.Future[Head] | None = None
         self._rpc: RawJsonRpc | None = None
+        self._render_lock = threading.Lock()
+        self._render_locks: dict[tuple, threading.Lock] = {}
 
     @cached_property
     def reader(self) -> ChainReader:
@@ -107,8 +114,24 @@ class AppContext:
         )
 
     @cached_property
+    def index(self) -> IndexReader | None:
+        """The chain index, when the site reads one: configured (TAMBON_INDEX_URL) or found in the data dir."""
+        if not self.web.read_index:
+            return None
+        url = default_url(self.settings)
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            return None
+        store = IndexStore(url)
+        if store.cursor() is None:
+            store.close()
+            return None
+        return IndexReader(store)
+
+    @cached_property
     def batches(self) -> BatchService:
-        return BatchService(self.reader, self.evidence, self.settings.public_url, self.web.gs1_company_prefix)
+        return BatchService(
+            self.reader, self.evidence, self.settings.public_url, self.web.gs1_company_prefix, self.index
+        )
 
     @cached_property
     def auth(self) -> AuthStore:
@@ -129,11 +152,17 @@ class AppContext:
         )
 
     async def head(self) -> Head:
-        """The latest block (number, hash, time): one light JSON-RPC call per request.
+        """The block every read of a request is true at: the index's block when the site reads the
+        index (one indexed query), else the node's latest block (one light JSON-RPC call).
 
         Requests that arrive while a head query is in flight share its answer (single flight), so a
         burst of page views costs one node round trip and never reads a head older than that trip.
         """
+        if self.index is not None:
+            found = self.index.head()
+            if found is None:
+                raise Upstream("the chain index is empty; run `tambon index run`")
+            return Head(found.number, found.hash, found.timestamp)
         pending = self._head_inflight
         if pending is not None and not pending.done() and pending.get_loop() is asyncio.get_running_loop():
             return await asyncio.shield(pending)
@@ -159,14 +188,41 @@ class AppContext:
             raise Upstream(f"chain node unreachable: {exc}") from exc
         return head_from_block(block)
 
-    def history(self, head: Head, batch_id: int):
-        # keyed by the evidence epoch too: a history holds proofs, which are re-proven each epoch
-        return self._histories.get_or_make(
-            (head.hash, self.evidence.epoch(), batch_id), lambda: self.batches.history(head, batch_id)
+    def index_confirmed_s(self) -> float | None:
+        """Seconds since the follower last confirmed the index's block against the chain."""
+        if self.index is None:
+            return None
+        cur = self.index.cursor()
+        return max(0.0, time.time() - cur.updated_at) if cur else None
+
+    def version(self, head: Head, batch_id: int) -> str:
+        """What a lot's page depends on: its facts and the evidence epoch (proofs are re-proven each
+        epoch). On the index the facts are the newest one touching the lot, its lineage or the
+        registries (a new block alone changes nothing); on the node, the head's hash."""
+        facts = (
+            head.hash
+            if self.index is None
+            else self.index.lineage_stamp(lineage(batch_id, self.index.parents))
         )
+        return f"{facts}/{self.evidence.epoch()}"
+
+    def history(self, head: Head, batch_id: int, version: str | None = None):
+        key = (version or self.version(head, batch_id), batch_id)
+        return self._histories.get_or_make(key, lambda: self.batches.history(head, batch_id))
 
     def page(self, key: tuple, make) -> bytes:
-        return self._pages.get_or_make(key, make)
+        """A rendered page from the cache, or rendered once however many requests ask at the same time."""
+        found = self._pages.get(key)
+        if found is not None:
+            return found
+        with self._render_lock:
+            lock = self._render_locks.setdefault(key, threading.Lock())
+        with lock:
+            try:
+                return self._pages.get_or_make(key, make)
+            finally:
+                with self._render_lock:
+                    self._render_locks.pop(key, None)
 
     async def close(self) -> None:
         if self._http is not None:

@@ -49,6 +49,8 @@ class WebSettings(BaseSettings):
     evidence_recheck_seconds: float = 20.0
     #: rendered pages and batch histories kept per worker (keyed by chain head, so never stale)
     page_cache_size: int = 512
+    #: read batches from the chain index (`tambon index run`) when one has been started
+    read_index: bool = True
 
     @field_validator("uploads_per_account", "uploads_per_ip", "writes_per_ip")
     @classmethod

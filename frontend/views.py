@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from functools import partial
 from typing import Any
 
@@ -36,9 +38,12 @@ def epcis_json(ctx: AppContext, history: BatchHistory) -> dict[str, Any]:
     )
 
 
-def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str) -> bytes:
+def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str, version: str | None = None) -> bytes:
+    """The verify page, rendered once per version of the lot (see `AppContext.version`)."""
+    version = version or ctx.version(head, batch_id)
+
     def make() -> bytes:
-        history = identified(ctx, head, ctx.history(head, batch_id))
+        history = identified(ctx, head, ctx.history(head, batch_id, version))
         template = ctx.templates[lang].get_template("batch.html")
         gettext = i18n.translations(lang).gettext
         return template.render(
@@ -51,7 +56,21 @@ def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str) -> bytes
             record_reader=verify_view.RecordReader(lang, gettext),
         ).encode("utf-8")
 
-    return ctx.page(("batch", batch_id, head.hash, ctx.evidence.epoch(), lang), make)
+    return ctx.page(("batch", batch_id, version, lang), make)
+
+
+_ASOF = re.compile(rb"<!--asof-->.*?<!--/asof-->", re.S)
+
+
+def stamp_asof(body: bytes, head: Head, lang: str, confirmed_s: float | None) -> bytes:
+    """Put the index's current block (and how fresh it is) into a cached page: the page's facts are
+    unchanged since it was rendered, so they hold at this block too."""
+    gettext = i18n.translations(lang).gettext
+    block = gettext("Read from block %(n)s of the chain") % {"n": head.number}
+    text = f"{block} ({i18n.format_date(head.timestamp, lang, with_time=True)})"
+    if confirmed_s is not None:
+        text += " · " + gettext("index checked against the chain %(s)s s ago") % {"s": f"{confirmed_s:.0f}"}
+    return _ASOF.sub(b"<!--asof-->" + html.escape(text).encode() + b"<!--/asof-->", body, count=1)
 
 
 def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:

@@ -369,13 +369,17 @@ class LogReader:
         self.span = max_range
         self.refusals = 0
 
-    def chunks(self, start: int, end: int, topics: Sequence[Any] = ()) -> Iterator[Chunk]:
+    def chunks(
+        self, start: int, end: int, topics: Sequence[Any] = (), addresses: Sequence[str] | None = None
+    ) -> Iterator[Chunk]:
+        """Decoded events of `addresses` (default: every decoder contract) in [start, end], by range."""
+        wanted = list(addresses) if addresses is not None else self.decoder.addresses
         block = start
         streak = 0
         while block <= end:
             stop = min(end, block + self.span - 1)
             try:
-                raw = self.rpc.logs(self.decoder.addresses, block, stop, topics)
+                raw = self.rpc.logs(wanted, block, stop, topics)
             except RangeRefused as exc:
                 if stop == block:
                     raise ChainUnavailable(f"the node refuses logs of block {block}: {exc}") from exc
@@ -391,9 +395,11 @@ class LogReader:
                 self.span = min(self.max_range, self.span * 2)
                 streak = 0
 
-    def events(self, start: int, end: int, topics: Sequence[Any] = ()) -> list[ChainEvent]:
+    def events(
+        self, start: int, end: int, topics: Sequence[Any] = (), addresses: Sequence[str] | None = None
+    ) -> list[ChainEvent]:
         """Every decoded event in [start, end], in chain order."""
         out: list[ChainEvent] = []
-        for chunk in self.chunks(start, end, topics):
+        for chunk in self.chunks(start, end, topics, addresses):
             out += chunk.events
         return out

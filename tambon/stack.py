@@ -98,6 +98,20 @@ def _web_ok(url: str) -> str:
     return f"{len(response.json().get('grants', []))} grants"
 
 
+def _index_ok(settings: Settings) -> str:
+    """Up once the follower has started the index (the site reads it from then on)."""
+    from tambon.index.store import IndexStore
+
+    store = IndexStore.open(settings)
+    try:
+        cursor = store.cursor()
+    finally:
+        store.close()
+    if cursor is None:
+        raise ConfigError("the chain index has not started")
+    return f"indexed to block {cursor.block_number}"
+
+
 def _web_env() -> dict[str, str]:
     """Web settings the caller set explicitly win over the demo's."""
     return {k: v for k, v in os.environ.items() if k.startswith("TAMBON_WEB_")}
@@ -168,6 +182,13 @@ class Stack:
                 "oracle",
                 lambda: [*tambon, "oracle", "run", "--dev-account", str(ORACLE_DEMO_ACCOUNT)],
                 lambda: "watching",
+                daemon=True,
+                env=env,
+            ),
+            "index": Service(
+                "index",
+                [*tambon, "index", "run"],
+                lambda: _index_ok(s),
                 daemon=True,
                 env=env,
             ),

@@ -111,6 +111,7 @@ def demo(
         ("Deploying contracts", lambda: _deploy_unless_live(settings)),
         ("Seeding grants, producers and produce batches", lambda: _seed(settings, "chain")),
         ("Starting the grading oracle", lambda: stack.start("oracle")),
+        ("Starting the chain index", lambda: stack.start("index")),
         ("Starting the web site", lambda: stack.start("web", timeout=90)),
         ("Collecting a first council signature", lambda: _seed(settings, "web")),
         ("Waiting for the oracle to grade every batch", lambda: _wait_for_grades(settings)),

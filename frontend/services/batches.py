@@ -1,20 +1,17 @@
-"""A batch's verifiable history, rebuilt from the chain (views + logs) and the evidence store.
+"""A batch's verifiable history, rebuilt from chain facts and the evidence store.
 
-`BatchService.history()` does the reads; the functions above it are pure and turn events and
-on-chain records into what the verify page shows, including every check and its result:
-- evidence: the bytes the store serves for each on-chain CID prove that CID (CAR, block by block);
-- signature: the attestation in the relaying transaction's calldata recovers to the logged signer;
-- key: that oracle key was active when the attestation was recorded and has not been revoked since;
-- model: the model hash was approved at that time and is still approved;
-- graded evidence: what the oracle graded is evidence recorded in this batch's history;
-- producer: the minter is a community enterprise registered by the council.
+`BatchService.history()` reads the facts from the chain index (`tambon.index`) when the site has
+one, else straight from the node (views + logs at the pinned head); the functions above it are pure
+and turn events and facts into what the verify page shows. The checks themselves (evidence,
+signature, key, model, graded evidence, producer) are the core's (`tambon.verify`), so the page and
+`tambon verify batch` always agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -24,20 +21,24 @@ from frontend.i18n import day_to_date
 from frontend.services import gs1
 from frontend.services.catalog import GRADES, crop_label
 from frontend.services.chain import ChainReader, Event, Head, topic_uint
-from frontend.services.evidence import FAIL, PASS, UNKNOWN, EvidenceService, Proof
-from tambon.attestation import Attestation, merkle_proof, merkle_root, recover_attestation, recover_batch_item
+from frontend.services.evidence import PASS, EvidenceService, Proof
+from tambon.attestation import Attestation
 from tambon.cid import DAG_PB, RAW, OnchainCid
-from tambon.errors import SignatureError, TambonError
+from tambon.errors import TambonError
+from tambon.index.reader import BatchFacts, IndexReader
 from tambon.provenance import Stage, decode_transport, lineage, stage_name
+from tambon.verify import (
+    Check,
+    evidence_check,
+    graded_evidence_check,
+    key_check,
+    model_check,
+    producer_check,
+    signature_check,
+    summary,
+)
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str  # evidence | signature | key | model | graded_evidence | producer
-    status: str  # pass | fail | unknown
-    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ class BatchHistory:
 
     @property
     def checks(self) -> list[Check]:
-        out = [self.metadata_evidence.check, producer_check(self.grower)]
+        out = [self.metadata_evidence.check, producer_check(self.grower.status, self.grower.registration_id)]
         out += [s.evidence.check for s in self.steps]
         for a in self.attestations:
             out += list(a.checks)
@@ -143,10 +144,7 @@ class BatchHistory:
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = {PASS: 0, FAIL: 0, UNKNOWN: 0}
-        for c in self.checks:
-            counts[c.status] += 1
-        return counts
+        return summary(self.checks)
 
     def stages(self) -> list[tuple[str, list[Step]]]:
         return group_by_stage(self.steps)
@@ -201,75 +199,6 @@ def transfers_from_events(events: Iterable[Event], times: Mapping[str, int]) -> 
     ]
 
 
-def producer_check(producer: Party) -> Check:
-    if producer.status == "registered":
-        return Check("producer", PASS, f"registered by the council as {producer.registration_id}")
-    if producer.status == "revoked":
-        return Check("producer", FAIL, "the council revoked this producer's registration")
-    return Check("producer", UNKNOWN, "the producer is not a registered community enterprise")
-
-
-def key_check(activated_at: int, revoked_at: int, attested_at: int) -> Check:
-    """The oracle key was active when the attestation was recorded and is not revoked now."""
-    if activated_at == 0 or activated_at > attested_at:
-        return Check("key", FAIL, "the signing key was not an active oracle key at attestation time")
-    if revoked_at and revoked_at < attested_at:
-        return Check("key", FAIL, "the signing key was already revoked at attestation time")
-    if revoked_at:
-        # the registry refuses revoked keys, so a recorded attestation predates the revocation
-        return Check(
-            "key", FAIL, f"the council revoked this oracle key on {_iso(revoked_at)}, after this attestation"
-        )
-    return Check("key", PASS, f"oracle key active since {_iso(activated_at)}, not revoked")
-
-
-def model_check(approved_at: int, revoked_at: int, attested_at: int) -> Check:
-    if approved_at == 0 or approved_at > attested_at:
-        return Check("model", FAIL, "the model was not approved at attestation time")
-    if revoked_at:
-        return Check("model", FAIL, f"the council withdrew approval of this model on {_iso(revoked_at)}")
-    return Check("model", PASS, f"model approved since {_iso(approved_at)}")
-
-
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _attestation_from_args(value: Any) -> Attestation:
-    return Attestation.from_message(value) if isinstance(value, Mapping) else Attestation(*value)
-
-
-def signature_check(
-    att: Attestation, signer: str, call: tuple[str, dict[str, Any]] | None, chain_id: int, registry: str
-) -> Check:
-    """Recover the attestation's signer from the relaying transaction's calldata."""
-    if call is None:
-        return Check(
-            "signature", UNKNOWN, "relayed through another contract; the registry verified it on-chain"
-        )
-    name, args = call
-    try:
-        if name == "attest":
-            recovered = recover_attestation(att, args["signature"], chain_id, registry)
-        elif name == "attestMany":
-            items = [_attestation_from_args(a) for a in args["attestations"]]
-            index = items.index(att)
-            leaves = [a.struct_hash() for a in items]
-            root = merkle_root(leaves)
-            recovered = recover_batch_item(
-                att, merkle_proof(leaves, index), root, len(items), args["signature"], chain_id, registry
-            )
-        else:
-            return Check("signature", UNKNOWN, f"recorded by an unexpected call {name}")
-    except (SignatureError, ValueError, TambonError) as exc:
-        return Check("signature", FAIL, f"signature does not verify: {exc}")
-    if recovered.lower() != signer.lower():
-        return Check(
-            "signature", FAIL, f"signature recovers to {recovered}, not to the logged signer {signer}"
-        )
-    return Check("signature", PASS, f"EIP-712 signature recovers to oracle key {recovered}")
-
-
 def metadata_view(document: Mapping | None, evidence: EvidenceService) -> dict[str, Any]:
     """The ERC-721 metadata fields the page shows; only ipfs:// images are linked (via the gateway)."""
     if not document:
@@ -312,10 +241,10 @@ def _ipfs_to_gateway(uri: Any, evidence: EvidenceService) -> str | None:
 
 def evidence_ref(proof: Proof | None) -> EvidenceRef:
     if proof is None:
-        return EvidenceRef(None, Check("evidence", UNKNOWN, "no evidence recorded"))
+        return EvidenceRef(None, evidence_check(None, ""))
     return EvidenceRef(
         proof.cid,
-        Check("evidence", proof.status, proof.detail),
+        evidence_check(proof.status, proof.detail),
         proof.files,
         proof.record,
         proof.url,
@@ -338,74 +267,170 @@ class Label:
 # reading
 
 
+def _party(facts: Facts, address: str) -> Party:
+    address = to_checksum_address(address)
+    reg_id, name, registered_at, revoked_at = facts.producer(address)
+    if not registered_at:
+        return Party(address)
+    status = "revoked" if revoked_at else "registered"
+    return Party(address, name, reg_id, status, registered_at, revoked_at)
+
+
+class ChainFacts:
+    """Batch facts read from the node at a pinned head (views + logs), cached under that head."""
+
+    def __init__(self, reader: ChainReader, head: Head) -> None:
+        self.reader, self.head = reader, head
+
+    def _call(self, fn: Any, key: tuple) -> Any:
+        return self.reader.call(self.head, fn, key=key)
+
+    def batch(self, batch_id: int) -> BatchFacts | None:
+        p = self.reader.provenance
+        if not self._call(p.functions.exists(batch_id), ("exists", batch_id)):
+            return None
+        info = self._call(p.functions.batch(batch_id), ("batch", batch_id))
+        producer, holder, digest, codec, crop, quantity, day, step_count, closed, consumed, _ = info
+        return BatchFacts(
+            batch_id,
+            producer,
+            holder,
+            bytes(digest),
+            codec,
+            crop,
+            quantity,
+            day,
+            step_count,
+            closed,
+            consumed,
+        )
+
+    def parents(self, batch_id: int) -> list[int]:
+        p = self.reader.provenance
+        return list(self._call(p.functions.parentsOf(batch_id), ("parents", batch_id)))
+
+    def children(self, batch_id: int) -> list[int]:
+        p = self.reader.provenance
+        first, count = self._call(p.functions.childrenOf(batch_id), ("children", batch_id))
+        return list(range(first, first + count)) if count else []
+
+    def provenance_events(self, ids: list[int]) -> list[Event]:
+        r, p = self.reader, self.reader.provenance
+        id_topics = [topic_uint(i) for i in ids]
+        own = [r.topic(p, n) for n in ("BatchRegistered", "StepAdded", "Split", "Merged")]
+        events = r.logs(self.head, p, [own, id_topics])
+        events += r.logs(self.head, p, [r.topic(p, "Transfer"), None, None, id_topics])
+        events.sort(key=lambda e: (e.block_number, e.log_index))
+        return events
+
+    def attestation_events(self, ids: list[int]) -> list[Event]:
+        r = self.reader
+        return r.logs(self.head, r.registry, [r.topic(r.registry, "Attested"), [topic_uint(i) for i in ids]])
+
+    def block_times(self, events: Iterable[Event]) -> dict[str, int]:
+        return self.reader.block_times(events)
+
+    def producer(self, address: str) -> tuple[str, str, int, int]:
+        p = self.reader.provenance
+        return tuple(self._call(p.functions.producerOf(address), ("producer", address)))  # type: ignore[return-value]
+
+    def key_status(self, signer: str) -> tuple[int, int]:
+        return tuple(self._call(self.reader.registry.functions.keyStatus(signer), ("key", signer)))  # type: ignore[return-value]
+
+    def model_status(self, model_sha256: bytes) -> tuple[int, int]:
+        fn = self.reader.registry.functions.modelStatus(model_sha256)
+        return tuple(self._call(fn, ("model", model_sha256)))  # type: ignore[return-value]
+
+    def signed_call(self, tx_hash: str) -> tuple[str, dict[str, Any]] | None:
+        return self.reader.decode_input(self.reader.registry, tx_hash)
+
+
+class IndexFacts:
+    """Batch facts from the chain index: a few indexed queries, no node round trip."""
+
+    def __init__(self, index: IndexReader) -> None:
+        self.index = index
+        self.batch = index.batch
+        self.parents = index.parents
+        self.children = index.children
+        self.provenance_events = index.provenance_events
+        self.attestation_events = index.attestation_events
+        self.producer = index.producer
+        self.key_status = index.key_status
+        self.model_status = index.model_status
+        self.signed_call = index.signed_call
+
+    def block_times(self, events: Iterable[Event]) -> dict[str, int]:
+        return self.index.block_times(e.block_hash for e in events)
+
+
+Facts = ChainFacts | IndexFacts
+
+
 class BatchService:
-    def __init__(self, reader: ChainReader, evidence: EvidenceService, public_url: str, company_prefix: str):
+    def __init__(
+        self,
+        reader: ChainReader,
+        evidence: EvidenceService,
+        public_url: str,
+        company_prefix: str,
+        index: IndexReader | None = None,
+    ):
         self.reader = reader
         self.evidence = evidence
         self.public_url = public_url
         self.company_prefix = company_prefix
+        self.index = index
+
+    def facts(self, head: Head) -> Facts:
+        """The index when the site has one (its head is the index's), else the node at `head`."""
+        return IndexFacts(self.index) if self.index is not None else ChainFacts(self.reader, head)
 
     def _evidence(self, digest: bytes, codec: int) -> EvidenceRef:
         return evidence_ref(self.evidence.prove_onchain(digest, codec))
 
     def exists(self, head: Head, batch_id: int) -> bool:
-        p = self.reader.provenance
-        return bool(self.reader.call(head, p.functions.exists(batch_id), key=("exists", batch_id)))
+        return self.facts(head).batch(batch_id) is not None
 
     def party(self, head: Head, address: str) -> Party:
-        address = to_checksum_address(address)
-        p = self.reader.provenance
-        reg_id, name, registered_at, revoked_at = self.reader.call(
-            head, p.functions.producerOf(address), key=("producer", address)
-        )
-        if not registered_at:
-            return Party(address)
-        status = "revoked" if revoked_at else "registered"
-        return Party(address, name, reg_id, status, registered_at, revoked_at)
+        return _party(self.facts(head), address)
 
     def parents(self, head: Head, batch_id: int) -> list[int]:
-        p = self.reader.provenance
-        return list(self.reader.call(head, p.functions.parentsOf(batch_id), key=("parents", batch_id)))
+        return self.facts(head).parents(batch_id)
+
+    def lineage(self, head: Head, batch_id: int) -> list[int]:
+        facts = self.facts(head)
+        return lineage(batch_id, facts.parents)
 
     def label(self, head: Head, batch_id: int) -> Label:
         """What a printed label needs: GTIN, Digital Link URI, crop, weight, harvest day."""
-        if not self.exists(head, batch_id):
+        info = self.facts(head).batch(batch_id)
+        if info is None:
             raise NotFound(f"batch {batch_id} does not exist")
-        info = self.reader.call(
-            head, self.reader.provenance.functions.batch(batch_id), key=("batch", batch_id)
-        )
-        crop, quantity, day = info[4], info[5], info[6]
-        gtin = gs1.gtin_for_crop(crop, self.company_prefix)
+        gtin = gs1.gtin_for_crop(info.crop, self.company_prefix)
         uri = gs1.digital_link(self.public_url, gtin, batch_id)
-        return Label(batch_id, gtin, uri, crop_label(crop), quantity, day_to_date(day))
+        return Label(
+            batch_id, gtin, uri, crop_label(info.crop), info.quantity_grams, day_to_date(info.harvest_day)
+        )
 
     def history(self, head: Head, batch_id: int) -> BatchHistory:
-        r = self.reader
-        p = r.provenance
-        if not self.exists(head, batch_id):
+        facts = self.facts(head)
+        info = facts.batch(batch_id)
+        if info is None:
             raise NotFound(f"batch {batch_id} does not exist")
-        info = r.call(head, p.functions.batch(batch_id), key=("batch", batch_id))
-        (producer, holder, digest, codec, crop, quantity, day, step_count, closed, consumed, _has_parents) = (
-            info
-        )
-        parents = self.parents(head, batch_id)
-        first_child, child_count = r.call(head, p.functions.childrenOf(batch_id), key=("children", batch_id))
-        ids = lineage(batch_id, lambda b: self.parents(head, b))
-        id_topics = [topic_uint(i) for i in ids]
-        own = [r.topic(p, n) for n in ("BatchRegistered", "StepAdded", "Split", "Merged")]
-        events = r.logs(head, p, [own, id_topics])
-        events += r.logs(head, p, [r.topic(p, "Transfer"), None, None, id_topics])
-        events.sort(key=lambda e: (e.block_number, e.log_index))
-        attested = r.logs(head, r.registry, [r.topic(r.registry, "Attested"), id_topics])
-        times = r.block_times([*events, *attested])
+        parents = facts.parents(batch_id)
+        ids = lineage(batch_id, facts.parents)
+        events = facts.provenance_events(ids)
+        attested = facts.attestation_events(ids)
+        times = facts.block_times([*events, *attested])
 
         steps = steps_from_events(events, times, self._evidence)
         known = {bytes(e.args["evidence"]): e.args["codec"] for e in events if "codec" in e.args}
-        known.setdefault(bytes(digest), codec)
+        known.setdefault(info.evidence, info.codec)
         # the batch's own grades first, then its ancestors' (nearest first), each in time order
         rank = {b: i for i, b in enumerate(ids)}
         attested.sort(key=lambda e: (rank.get(e.args["batchId"], len(rank)), e.block_number, e.log_index))
-        attestations = [self._attestation(head, e, times, known) for e in attested]
+        attestations = [self._attestation(facts, e, times, known) for e in attested]
 
         registered_at = next(
             (
@@ -415,39 +440,39 @@ class BatchService:
             ),
             0,
         )
-        metadata_proof = self.evidence.prove_onchain(bytes(digest), codec)
+        metadata_proof = self.evidence.prove_onchain(info.evidence, info.codec)
         metadata = metadata_view(
             metadata_proof.record if metadata_proof and metadata_proof.status == PASS else None, self.evidence
         )
-        roots = [b for b in ids if not self.parents(head, b)]
+        roots = [b for b in ids if not facts.parents(b)]
         grower = next(
             (
                 e.args["producer"]
                 for e in events
                 if e.name == "BatchRegistered" and e.args["batchId"] in roots
             ),
-            producer,
+            info.producer,
         )
-        addresses = {producer, holder, grower} | {s.actor for s in steps}
+        addresses = {info.producer, info.holder, grower} | {s.actor for s in steps}
         transfers = transfers_from_events(events, times)
         addresses |= {t.receiver for t in transfers} | {t.sender for t in transfers}
-        parties = {a: self.party(head, a) for a in addresses}
-        gtin = gs1.gtin_for_crop(crop, self.company_prefix)
+        parties = {a: _party(facts, a) for a in addresses}
+        gtin = gs1.gtin_for_crop(info.crop, self.company_prefix)
         return BatchHistory(
             batch_id=batch_id,
             head=head,
-            producer=parties[producer],
+            producer=parties[info.producer],
             grower=parties[grower],
-            holder=parties[holder],
-            crop=crop,
-            crop_label=crop_label(crop),
-            quantity_grams=quantity,
-            harvest_day=day_to_date(day),
-            step_count=step_count,
-            closed=closed,
-            consumed=consumed,
+            holder=parties[info.holder],
+            crop=info.crop,
+            crop_label=crop_label(info.crop),
+            quantity_grams=info.quantity_grams,
+            harvest_day=day_to_date(info.harvest_day),
+            step_count=info.step_count,
+            closed=info.closed,
+            consumed=info.consumed,
             parents=parents,
-            children=list(range(first_child, first_child + child_count)) if child_count else [],
+            children=facts.children(batch_id),
             lineage=ids,
             gtin=gtin,
             digital_link=gs1.digital_link(self.public_url, gtin, batch_id),
@@ -463,31 +488,23 @@ class BatchService:
         )
 
     def _attestation(
-        self, head: Head, e: Event, times: Mapping[str, int], known: Mapping[bytes, int]
+        self, facts: Facts, e: Event, times: Mapping[str, int], known: Mapping[bytes, int]
     ) -> AttestationView:
-        r = self.reader
         a = e.args
         att = Attestation.from_message(a)
         attested_at = times[e.block_hash]
         signer = to_checksum_address(a["signer"])
-        activated, revoked = r.call(head, r.registry.functions.keyStatus(signer), key=("key", signer))
-        approved, model_revoked = r.call(
-            head, r.registry.functions.modelStatus(a["modelSha256"]), key=("model", bytes(a["modelSha256"]))
-        )
-        call = r.decode_input(r.registry, e.tx_hash)
+        activated, revoked = facts.key_status(signer)
+        approved, model_revoked = facts.model_status(bytes(a["modelSha256"]))
+        call = facts.signed_call(e.tx_hash)
         digest = bytes(a["evidence"])
-        if digest in known:
-            ev = self._evidence(digest, known[digest])
-            graded = Check("graded_evidence", PASS, "the graded evidence is recorded in this batch's history")
-        else:
-            ev = self._first_provable(digest)
-            graded = Check("graded_evidence", FAIL, "the graded evidence is not part of this batch's history")
+        ev = self._evidence(digest, known[digest]) if digest in known else self._first_provable(digest)
         checks = (
-            signature_check(att, signer, call, r.chain_id, r.registry.address),
+            signature_check(att, signer, call, self.reader.chain_id, self.reader.registry.address),
             key_check(activated, revoked, attested_at),
             model_check(approved, model_revoked, attested_at),
             ev.check,
-            graded,
+            graded_evidence_check(digest in known),
         )
         return AttestationView(
             batch_id=att.batch_id,

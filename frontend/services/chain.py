@@ -18,6 +18,7 @@ from web3.contract import Contract
 from frontend.errors import Upstream
 from frontend.services.cache import Lru
 from tambon.chain import Chain
+from tambon.events import ChainEvent, ChainUnavailable, EventDecoder, JsonRpc, LogReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +30,8 @@ class Head:
     timestamp: int
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A decoded log: event name, arguments, and where it happened."""
-
-    name: str
-    args: dict[str, Any]
-    block_number: int
-    block_hash: str
-    tx_hash: str
-    log_index: int
+#: a decoded log (the core's one event type)
+Event = ChainEvent
 
 
 def topic_uint(value: int) -> str:
@@ -81,6 +74,10 @@ class ChainReader:
             for c in (self.escrow, self.provenance, self.registry)
         }
         self._contracts = {c.address: c for c in (self.escrow, self.provenance, self.registry)}
+        # the core's chunked, limit-adapting reader: one log query never spans more than a provider allows
+        self._log_reader = LogReader(
+            JsonRpc(chain.settings.rpc_url), EventDecoder.for_deployment(chain.deployment)
+        )
         self._block_times: Lru[int] = Lru(cache_size)
         self._txs: Lru[Any] = Lru(cache_size)
         self._calls: Lru[Any] = Lru(cache_size)
@@ -117,36 +114,9 @@ class ChainReader:
     def logs(self, head: Head, contract: Contract, topics: Sequence[Any]) -> list[Event]:
         """Decoded logs of `contract` matching `topics` from the deployment block up to `head`."""
         try:
-            raw = self.w3.eth.get_logs(
-                {
-                    "address": contract.address,
-                    "fromBlock": self.from_block,
-                    "toBlock": head.number,
-                    "topics": list(topics),
-                }
-            )
-        except Exception as exc:
+            return self._log_reader.events(self.from_block, head.number, topics, [contract.address])
+        except ChainUnavailable as exc:
             raise Upstream(f"chain log query failed: {exc}") from exc
-        names = self._events[contract.address]
-        out = []
-        for log in raw:
-            topic0 = "0x" + bytes(log["topics"][0]).hex()
-            name = names.get(topic0)
-            if name is None:
-                continue
-            decoded = getattr(contract.events, name)().process_log(log)
-            out.append(
-                Event(
-                    name=name,
-                    args={k: _plain(v) for k, v in decoded["args"].items()},
-                    block_number=int(log["blockNumber"]),
-                    block_hash="0x" + bytes(log["blockHash"]).hex(),
-                    tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-                    log_index=int(log["logIndex"]),
-                )
-            )
-        out.sort(key=lambda e: (e.block_number, e.log_index))
-        return out
 
     def block_time(self, block_hash: str) -> int:
         def fetch() -> int:

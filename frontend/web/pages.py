@@ -13,7 +13,7 @@ from frontend.errors import BadInput
 from frontend.services.batches import evidence_ref
 from frontend.services.lots import labelled
 from frontend.services.qr import qr_png, qr_svg
-from frontend.views import epcis_json, render_batch, render_grants
+from frontend.views import epcis_json, render_batch, render_grants, stamp_asof
 
 router = APIRouter(include_in_schema=False)
 #: non-HTML resources served beside the pages (EPCIS, QR images), listed in the OpenAPI schema
@@ -35,14 +35,17 @@ async def batch_lookup(ctx: Ctx, id: str = Query(default="", max_length=40)) -> 
 
 @router.get("/batch/{batch_id}", response_class=HTMLResponse)
 async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
-    """The verify page; its ETag is the chain head and evidence epoch it was read at, so a reload within
-    the same block and epoch is a 304 (evidence is proven again each epoch)."""
+    """The verify page. On the index it is rendered again only when an event touches the lot, its
+    lineage or the registries, or when the evidence epoch turns (proofs are re-proven each epoch);
+    its ETag is the block it is shown at and that version, so a reload in between is a 304."""
     bid = batch_id
-    epoch = ctx.evidence.epoch()
-    body = ctx._pages.get(("batch", bid, head.hash, epoch, lang))
+    version = ctx.version(head, bid)
+    body = ctx._pages.get(("batch", bid, version, lang))
     if body is None:
-        body = await run_in_threadpool(render_batch, ctx, head, bid, lang)
-    etag = f'"{head.hash[2:18]}-{epoch}-{bid}-{lang}"'
+        body = await run_in_threadpool(render_batch, ctx, head, bid, lang, version)
+    if ctx.index is not None:
+        body = stamp_asof(body, head, lang, ctx.index_confirmed_s())
+    etag = f'"{head.hash[2:18]}-{ctx.evidence.epoch()}-{bid}-{lang}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

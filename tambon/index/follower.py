@@ -422,6 +422,8 @@ class Follower:
                 break
         final = self.store.cursor()
         report.cursor = final.block_number if final else 0
+        if final is not None and report.ranges == 0 and final.block_hash == cursor_hash:
+            self.store.confirm(cursor_hash)  # nothing new, and the cursor is still canonical
         return report
 
     def _rows(self, events: list[ChainEvent]) -> dict[str, list[dict[str, Any]]]:

@@ -19,10 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.pool import NullPool
@@ -99,7 +95,9 @@ class IndexStore:
 
     # schema
 
-    def _alembic(self, conn: Connection) -> Config:
+    def _alembic(self, conn: Connection) -> Any:
+        from alembic.config import Config  # only the follower and the CLI migrate: pages start faster
+
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["connection"] = conn
@@ -107,10 +105,15 @@ class IndexStore:
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration."""
+        from alembic import command
+
         with self.engine.begin() as conn:
             command.upgrade(self._alembic(conn), "head")
 
     def schema_is_current(self) -> bool:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         with self.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
             return current == ScriptDirectory.from_config(self._alembic(conn)).get_current_head()
@@ -189,6 +192,15 @@ class IndexStore:
                 rows_blocks = {b.number: _block_row(b) for b in blocks}
                 rows_blocks[end.number] = _block_row(end)
                 conn.execute(insert(schema.blocks), list(rows_blocks.values()))
+
+    def confirm(self, block_hash: str) -> None:
+        """Record that the cursor's block was just checked against the chain (the pages show it)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.cursor)
+                .where(schema.cursor.c.id == 1, schema.cursor.c.block_hash == block_hash)
+                .values(updated_at=int(time.time()))
+            )
 
     def rollback(self, fork: Block | tuple[int, str]) -> int:
         """Delete every fact above the fork block and move the cursor there; returns facts removed."""

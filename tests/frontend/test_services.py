@@ -198,7 +198,7 @@ def test_parse_ids__ranges_and_limits():
 
 def test_money_series__cumulative_per_token():
     def ev(name, gid, amount, block):
-        return Event(name, {"grant_id": gid, "amount": amount}, block, f"0x{block}", "0x", 0)
+        return Event("GrantEscrow", name, {"grant_id": gid, "amount": amount}, block, f"0x{block}", "0x", 0)
 
     events = [ev("Funded", 0, 100, 1), ev("Funded", 1, 5, 2), ev("MilestoneReleased", 0, 40, 3)]
     series = money_series(events, {"0x1": 10, "0x2": 20, "0x3": 30}, {0: "THB", 1: "ETH"}, {})

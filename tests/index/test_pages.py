@@ -1,0 +1,149 @@
+"""Pages on the index: the same checks as the node gives, re-rendered only when their lot changes,
+no orphaned step after a reorg, and `tambon verify batch` agreeing with the page on every lot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tambon.chain import Deployment
+from tambon.events import JsonRpc
+from tambon.index.follower import Follower
+from tambon.index.store import IndexStore
+from tests.index.helpers import catch_up
+
+EN = {"Accept-Language": "en"}
+
+
+def _lots(world) -> list[int]:
+    return [world.lot, *world.boxes, world.tampered, world.xss, world.merged, *world.merged_from]
+
+
+@pytest.fixture
+def site_settings(index_settings, world):
+    return index_settings.model_copy(
+        update={
+            "evidence_api_url": world.node.url,
+            "gateway_url": world.node.url,
+            "public_url": "http://testserver",
+        }
+    )
+
+
+@pytest.fixture
+def follower(site_settings):
+    store = IndexStore.open(site_settings)
+    store.migrate()
+    f = Follower(store, JsonRpc(site_settings.rpc_url), Deployment.load(site_settings.deployment_file))
+    catch_up(f)
+    return f
+
+
+def _client(settings, read_index: bool) -> TestClient:
+    from frontend.app import create_app
+    from frontend.settings import WebSettings
+
+    web = WebSettings(org_name="อบต. หนองสนิท", evidence_retry_seconds=0.0, read_index=read_index)
+    return TestClient(create_app(settings, web))
+
+
+def _facts(api: dict) -> dict:
+    """The API answer without where it was read (the head)."""
+    return {k: v for k, v in api.items() if k != "head"}
+
+
+def test_index_pages__every_lot__same_facts_and_checks_as_the_node(world, follower, site_settings):
+    with _client(site_settings, True) as indexed, _client(site_settings, False) as direct:
+        assert indexed.app.state.ctx.index is not None and direct.app.state.ctx.index is None
+        for lot in _lots(world):
+            a, b = indexed.get(f"/api/batches/{lot}"), direct.get(f"/api/batches/{lot}")
+            assert a.status_code == b.status_code == 200
+            assert _facts(a.json()) == _facts(b.json()), lot
+        assert indexed.get("/api/batches/999999").status_code == 404
+        tampered = indexed.get(f"/batch/{world.tampered}", headers=EN).text
+        assert "FAILED" in tampered and "index checked against the chain" in tampered
+
+
+def test_index_pages__event_on_another_lot__page_not_rendered_again(world, follower, site_settings):
+    with _client(site_settings, True) as client:
+        ctx = client.app.state.ctx
+        box, other = world.boxes[1], world.xss
+        client.get(f"/batch/{box}", headers=EN)
+        client.get(f"/batch/{other}", headers=EN)
+        box_version = ctx.version(None, box)
+        other_version = ctx.version(None, other)
+        world.provenance.addStep(
+            other, 4, bytes([0x77]) * 32, 0x55, 0, sender=world.provenance.ownerOf(other)
+        )
+        catch_up(follower)
+        assert ctx.version(None, box) == box_version  # untouched: the cached page stays
+        assert ctx.version(None, other) != other_version
+        rendered = len(ctx._pages)
+        page = client.get(f"/batch/{box}", headers=EN)
+        assert page.status_code == 200 and len(ctx._pages) == rendered
+        client.get(f"/batch/{other}", headers=EN)
+        assert len(ctx._pages) == rendered + 1  # only the touched lot is rendered again
+
+
+def test_index_pages__reorg__orphaned_step_never_shown(world, follower, site_settings, w3):
+    lot = world.merged
+    holder = world.provenance.ownerOf(lot)
+    with _client(site_settings, True) as client:
+        before = client.get(f"/api/batches/{lot}").json()["step_count"]
+        world.provenance.addStep(lot, 1, bytes([0x66]) * 32, 0x55, 0, sender=holder)
+        catch_up(follower)
+        assert client.get(f"/api/batches/{lot}").json()["step_count"] == before + 1
+        shown = client.get(f"/batch/{lot}", headers=EN).text
+        w3.provider.make_request("anvil_mine", [2])
+        assert "error" not in w3.provider.make_request("anvil_reorg", [3, []])
+        catch_up(follower)
+        api = client.get(f"/api/batches/{lot}").json()
+        assert api["step_count"] == before
+        assert client.get(f"/batch/{lot}", headers=EN).text != shown  # re-rendered without the step
+
+
+def test_verify_cli__agrees_with_the_page_on_every_lot(world, follower, site_settings, monkeypatch):
+    import structlog
+    import typer
+    from typer.testing import CliRunner
+
+    from frontend.verify_cli import app as verify_app
+    from tambon.settings import get_settings
+
+    app = typer.Typer()
+    app.add_typer(verify_app, name="verify")
+
+    for name, value in site_settings.as_env().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        with _client(site_settings, True) as client:
+            for lot in _lots(world):
+                api = client.get(f"/api/batches/{lot}").json()
+                run = runner.invoke(app, ["verify", "batch", str(lot), "--json"])
+                assert run.exit_code == (3 if api["summary"]["fail"] else 0), run.output
+                out = json.loads(run.stdout)
+                assert out["source"] == "index"
+                assert out["checks"] == api["checks"], lot
+                assert out["summary"] == api["summary"]
+    finally:
+        get_settings.cache_clear()
+        structlog.reset_defaults()  # the command sends logs to stderr; the other tests keep the default
+
+
+def test_verify_cli__as_a_command__tampered_lot_fails_and_a_missing_one_is_an_error(
+    world, follower, site_settings
+):
+    env = {**os.environ, **site_settings.as_env()}
+    tambon = [sys.executable, "-m", "tambon", "verify", "batch"]
+    tampered = subprocess.run([*tambon, str(world.tampered)], env=env, capture_output=True, text=True)
+    assert tampered.returncode == 3, tampered.stderr
+    assert "FAIL" in tampered.stdout and "failed" in tampered.stdout.splitlines()[-1]
+    missing = subprocess.run([*tambon, "999999"], env=env, capture_output=True, text=True)
+    assert missing.returncode != 0 and missing.stderr.startswith("error: batch 999999 does not exist")
