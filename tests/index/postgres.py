@@ -37,14 +37,30 @@ class PostgresServer:
             self.as_user = ["runuser", "-u", "postgres", "--"]
 
     def _run(self, *argv: str) -> None:
-        subprocess.run([*self.as_user, *argv], check=True, capture_output=True, cwd="/")
+        # no pipes: the server pg_ctl starts would inherit them and the call would never see EOF
+        subprocess.run(
+            [*self.as_user, *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/"
+        )
 
     def start(self) -> PostgresServer:
         self._run(
             str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "tambon", "--no-sync"
         )
         options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-t", "60", "start")
+        log = str(self.root / "server.log")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            log,
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         import psycopg
 
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
