@@ -69,3 +69,16 @@ def catch_up(follower, limit: int = 10_000) -> None:
         if report.cursor >= report.head - follower.confirmations:
             return
     raise AssertionError("the follower did not catch up")
+
+
+#: when each evidence proof was made: differs between two sites reading the same facts
+PROOF_TIMES = frozenset({"checked_at", "unavailable_since"})
+
+
+def without_proof_times(value):
+    """An API answer without the times its evidence proofs were made (and without its head)."""
+    if isinstance(value, dict):
+        return {k: without_proof_times(v) for k, v in value.items() if k not in PROOF_TIMES and k != "head"}
+    if isinstance(value, list):
+        return [without_proof_times(v) for v in value]
+    return value
