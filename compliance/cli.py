@@ -29,13 +29,14 @@ def _fetcher(store) -> Any:
     """record.json of a CID from an evidence store (a metadata document leads to its bundle)."""
     from compliance.source import record_behind
     from evidence.bundle import read_record
+    from tambon.records import RecordInvalid, loads
 
     def open_cid(cid: str) -> tuple[str, Mapping[str, Any] | None]:
         if store.stat(cid).kind == "directory":
             return "directory", read_record(store, cid)
         try:
-            document = json.loads(store.cat(cid).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            document = loads(store.cat(cid))
+        except RecordInvalid:
             return "file", None
         return "file", document if isinstance(document, dict) else None
 
@@ -122,12 +123,14 @@ def epcis(
 @app.command("check-record")
 def check_record_cmd(path: Annotated[Path, typer.Argument(help="a record.json file")]) -> None:
     """Validate a record.json against its schema; lists every missing KDE."""
-    from tambon.records import RecordInvalid, check_record
+    from tambon.records import RecordInvalid, check_record, loads
 
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ComplianceError(f"{path}: not a readable JSON file ({exc})") from exc
+        record = loads(path.read_bytes())
+    except OSError as exc:
+        raise ComplianceError(f"{path}: not a readable file ({exc})") from exc
+    except RecordInvalid as exc:
+        raise ComplianceError(f"{path}: {exc.problems[0]}") from exc
     problems = check_record(record)
     if problems:
         for p in problems:

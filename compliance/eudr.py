@@ -122,6 +122,18 @@ def _party_from_location(place: Any) -> dict[str, Any] | None:
     return out
 
 
+def geojson(statement: Mapping[str, Any]) -> dict[str, Any]:
+    """The statement's plots as a standalone FeatureCollection, every feature carrying the lot's
+    identity (GTIN, traceability lot code, Digital Link) beside the EU information system's fields."""
+    lot = statement["batch"]
+    identity = {"GTIN": lot["gtin"], "TraceabilityLotCode": lot["traceability_lot_code"], "DigitalLink": lot["digital_link"]}
+    features = [
+        {**feature, "properties": {**feature["properties"], **identity}}
+        for feature in statement["geolocation"]["features"]
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
 def eudr_statement(
     traces: Traces | Mapping[int, BatchTrace],
     batch_id: int,

@@ -23,7 +23,7 @@ from evidence.errors import BadRequest, MalformedDag
 from evidence.importer import check_name, get_profile, import_tree
 from evidence.store import EvidenceStore, split_ipfs_path
 from tambon.cid import OnchainCid
-from tambon.records import RecordInvalid, validate_record
+from tambon.records import RecordInvalid, loads, validate_record
 
 RECORD_NAME = "record.json"
 RecordValidator = Callable[[Mapping], None]
@@ -126,9 +126,9 @@ def read_record(
 ) -> dict:
     raw = read_bundle_file(get, cid, RECORD_NAME, max_bytes=MAX_RECORD_BYTES)
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedDag(f"{RECORD_NAME} in {cid} is not valid UTF-8 JSON: {exc}") from exc
+        record = loads(raw)  # NaN/Infinity refused, numbers kept as written
+    except RecordInvalid as exc:
+        raise MalformedDag(f"{RECORD_NAME} in {cid}: {exc.problems[0]}") from exc
     validate(record)
     return record
 

@@ -3,20 +3,29 @@
 EUDR Art. 2(28) and 9(1)(d): every plot of land is given by latitude/longitude with at
 least six decimal digits; a single point suffices for plots up to 4 ha, plots above 4 ha
 need a polygon with enough points to describe the perimeter.
+
+Decimals are counted as the number was written (`JsonNumber.text`, kept by `tambon.records.loads`):
+`100.361240` has six. Polygons are checked by shapely (rings closed and simple, holes inside their
+shell, no overlaps); areas are geodesic on the WGS84 ellipsoid (pyproj.Geod).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from pyproj import Geod
+from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry.polygon import orient
+from shapely.validation import explain_validity
 
 from tambon.errors import TambonError
 
 MIN_DECIMALS = 6
 POINT_MAX_HA = 4.0
-#: mean Earth radius (IUGG), metres; areas use the spherical-excess formula GeoJSON tools use
-EARTH_RADIUS_M = 6_371_008.8
+WGS84 = Geod(ellps="WGS84")
+#: a declared plot area may differ from its polygon's by this much (relative) before it is refused
+AREA_TOLERANCE = 0.10
 GEOMETRY_TYPES = ("Point", "Polygon", "MultiPolygon")
 
 
@@ -28,18 +37,27 @@ class InvalidGeometry(TambonError, ValueError):
     http_status = 400
 
 
+class JsonNumber(float):
+    """A JSON number that remembers how it was written (EUDR counts the decimals as written)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
 def decimals(value: float) -> int:
-    """Decimal digits a coordinate was given with (Python's shortest round-trip repr)."""
+    """Decimal digits a coordinate was written with (its JSON text; else Python's shortest repr)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     if isinstance(value, int):
         return 0
-    text = repr(value)
-    if "e" in text or "E" in text:
-        mantissa, _, exp = text.lower().partition("e")
-        frac = len(mantissa.partition(".")[2])
-        return max(0, frac - int(exp))
-    return len(text.partition(".")[2])
+    text = value.text if isinstance(value, JsonNumber) else repr(value)
+    mantissa, _, exp = text.lower().partition("e")
+    frac = len(mantissa.partition(".")[2])
+    return max(0, frac - int(exp or 0))
 
 
 def _position_problems(pos: Any, where: str) -> list[str]:
@@ -59,15 +77,6 @@ def _position_problems(pos: Any, where: str) -> list[str]:
     return problems
 
 
-def _segments_cross(p1, p2, q1, q2) -> bool:
-    def orient(a, b, c) -> float:
-        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
-    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
-    return ((d1 > 0) != (d2 > 0) and d1 != 0 and d2 != 0) and ((d3 > 0) != (d4 > 0) and d3 != 0 and d4 != 0)
-
-
 def _ring_problems(ring: Any, where: str) -> list[str]:
     if not isinstance(ring, Sequence) or isinstance(ring, str):
         return [f"{where}: a linear ring is an array of positions"]
@@ -80,19 +89,8 @@ def _ring_problems(ring: Any, where: str) -> list[str]:
         return [f"{where}: a linear ring needs at least 4 positions (3 corners and the first repeated)"]
     if list(ring[0][:2]) != list(ring[-1][:2]):
         return [f"{where}: ring is not closed (the last position must equal the first)"]
-    pts = [tuple(p[:2]) for p in ring[:-1]]
-    if len(set(pts)) < 3:
+    if len({tuple(p[:2]) for p in ring[:-1]}) < 3:
         return [f"{where}: ring has fewer than 3 distinct corners"]
-    n = len(pts)
-    if n <= 500:  # O(n^2) self-intersection check; field polygons are small
-        for i in range(n):
-            a, b = pts[i], pts[(i + 1) % n]
-            for j in range(i + 2, n):
-                if i == 0 and j == n - 1:
-                    continue  # adjacent through the closing edge
-                c, d = pts[j], pts[(j + 1) % n]
-                if _segments_cross(a, b, c, d):
-                    return [f"{where}: ring intersects itself (edges {i} and {j})"]
     return problems
 
 
@@ -117,8 +115,16 @@ def geometry_problems(geometry: Any, where: str = "geometry") -> list[str]:
         if not isinstance(rings, Sequence) or isinstance(rings, str) or not rings:
             problems.append(f"{base}: a polygon is a non-empty array of linear rings")
             continue
+        ring_problems: list[str] = []
         for r, ring in enumerate(rings):
-            problems += _ring_problems(ring, f"{base}[{r}]")
+            ring_problems += _ring_problems(ring, f"{base}[{r}]")
+        if not ring_problems:
+            polygon = Polygon(rings[0], rings[1:])
+            if not polygon.is_valid:  # self-intersection, a hole outside its shell, overlapping holes
+                ring_problems.append(f"{base}: not a valid polygon ({explain_validity(polygon)})")
+        problems += ring_problems
+    if not problems and kind == "MultiPolygon" and not shape(geometry).is_valid:
+        problems.append(f"{where}: polygons overlap ({explain_validity(shape(geometry))})")
     return problems
 
 
@@ -129,27 +135,15 @@ def check_geometry(geometry: Any, where: str = "geometry") -> Mapping:
     return geometry
 
 
-def _ring_area_m2(ring: Sequence[Sequence[float]]) -> float:
-    """Spherical-excess area of a ring (Chamberlain & Duquette 2007), square metres, unsigned."""
-    total = 0.0
-    n = len(ring)
-    for i in range(n - 1):
-        lon1, lat1 = math.radians(ring[i][0]), math.radians(ring[i][1])
-        lon2, lat2 = math.radians(ring[i + 1][0]), math.radians(ring[i + 1][1])
-        total += (lon2 - lon1) * (2 + math.sin(lat1) + math.sin(lat2))
-    return abs(total * EARTH_RADIUS_M * EARTH_RADIUS_M / 2)
-
-
 def area_ha(geometry: Mapping) -> float:
-    """Area of a (valid) Polygon/MultiPolygon in hectares, holes subtracted; 0 for a Point."""
-    kind = geometry["type"]
-    if kind == "Point":
+    """Geodesic area of a (valid) Polygon/MultiPolygon on the WGS84 ellipsoid in hectares, holes
+    subtracted; 0 for a Point."""
+    if geometry["type"] == "Point":
         return 0.0
-    polygons = [geometry["coordinates"]] if kind == "Polygon" else geometry["coordinates"]
-    m2 = 0.0
-    for rings in polygons:
-        m2 += _ring_area_m2(rings[0]) - sum(_ring_area_m2(h) for h in rings[1:])
-    return m2 / 10_000
+    found = shape(geometry)
+    parts = list(found.geoms) if isinstance(found, MultiPolygon) else [found]
+    # Geod sums signed ring areas: shells counter-clockwise, holes clockwise, whatever was written
+    return sum(WGS84.geometry_area_perimeter(orient(p, sign=1.0))[0] for p in parts) / 10_000
 
 
 def plot_problems(plot: Mapping, where: str = "plot") -> list[str]:
@@ -160,15 +154,23 @@ def plot_problems(plot: Mapping, where: str = "plot") -> list[str]:
         return problems
     declared = plot.get("area_ha")
     if (
-        isinstance(geometry, Mapping)
-        and geometry["type"] == "Point"
-        and isinstance(declared, int | float)
-        and declared > POINT_MAX_HA
+        not isinstance(geometry, Mapping)
+        or not isinstance(declared, int | float)
+        or isinstance(declared, bool)
     ):
+        return problems
+    if geometry["type"] == "Point" and declared > POINT_MAX_HA:
         problems.append(
             f"{where}: a plot of {declared} ha needs a Polygon; "
             f"a Point is allowed only up to {POINT_MAX_HA:g} ha (EUDR)"
         )
+    elif geometry["type"] != "Point":
+        measured = area_ha(geometry)
+        if abs(declared - measured) > AREA_TOLERANCE * measured:
+            problems.append(
+                f"{where}: declared area {declared:g} ha differs from its polygon's {measured:.2f} ha "
+                f"(geodesic, WGS84) by more than {AREA_TOLERANCE:.0%}"
+            )
     return problems
 
 

@@ -1,25 +1,31 @@
 """Validation of evidence records (`record.json`) against their versioned JSON Schema.
 
+    record = loads(request_body)          # the one JSON reader: NaN/Infinity refused, numbers as written
     problems = check_record(record)       # [] when valid, else one readable line per problem
     validate_record(record)               # raises RecordInvalid listing every missing KDE
     record = read_record(old_record)      # any registered version, upgraded to the current shape
 
 Schemas live in `schemas/record/` (`index.json` lists every version; a record names its own
 in `schema_version`, and every listed version stays readable). On top of the JSON Schema this
-module checks what a schema cannot say: GTIN/GLN check digits, EUDR geolocation (WGS84,
->= 6 decimals, closed simple rings, a point only up to 4 ha), date order, and that a harvest
-of an EUDR commodity carries its plots.
+module checks what a schema cannot say: GTIN/GLN check digits (and not all zeros), ISO 3166-1
+country codes, EUDR geolocation (WGS84, >= 6 decimals as written, valid polygons, a point only up
+to 4 ha, declared areas matching their polygons), dates not in the future and in order (received
+and cooled before packed, `datetime` on the day of `date`), no blank strings, no NaN or Infinity,
+and that a harvest of an EUDR commodity carries its plots.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pycountry
 from jsonschema import Draft202012Validator
 
 from tambon import geo, gs1
@@ -53,6 +59,19 @@ class RecordInvalid(TambonError, ValueError):
         others = [p for p in problems if not p.startswith("missing ")]
         parts += others
         super().__init__(f"{head} is invalid: " + "; ".join(parts))
+
+
+def _no_constant(name: str) -> Any:
+    raise RecordInvalid([f"{name} is not a number a record may hold (JSON has no NaN or Infinity)"], [])
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse record JSON: NaN/Infinity refused (RecordInvalid), every non-integer number kept with
+    the text it was written as (`geo.JsonNumber`), so decimals are counted as written."""
+    try:
+        return json.loads(text, parse_float=geo.JsonNumber, parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordInvalid([f"record.json is not valid JSON: {exc}"], []) from exc
 
 
 @cache
@@ -151,10 +170,62 @@ def _walk(value: Any, path: str = ""):
             yield from _walk(item, f"{path}[{i}]")
 
 
+#: a record may be dated up to a day ahead of UTC (time zones east of Greenwich), never later
+FUTURE_SLACK = timedelta(days=1)
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _value_problems(path: str, key: Any, value: Any) -> list[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path}: {value} is not a number a record may hold"]
+    if isinstance(value, str) and value and not value.strip():
+        return [f"{path}: is blank"]
+    if (
+        key in ("gtin", "gln")
+        and isinstance(value, str)
+        and re.fullmatch(r"[0-9]+", value)
+        and not int(value)
+    ):
+        return [f"{path}: a {key.upper()} of all zeros names nothing"]
+    country_key = key in ("country", "country_of_production") and isinstance(value, str)
+    if country_key and pycountry.countries.get(alpha_2=value) is None:
+        return [f"{path}: {value!r} is not an ISO 3166-1 alpha-2 country code"]
+    today = datetime.now(UTC).date() + FUTURE_SLACK
+    if key in ("date", "start", "end") and (_date(value) or date.min) > today:
+        return [f"{path}: {value} is in the future"]
+    return []
+
+
+def _date_order_problems(record: Mapping) -> list[str]:
+    problems = []
+    day = _date(record.get("date"))
+    stamp = record.get("datetime")
+    if day and isinstance(stamp, str):
+        try:
+            if datetime.fromisoformat(stamp).date() != day:
+                problems.append(f"datetime: {stamp} is not on the record's date {day}")
+        except ValueError:
+            pass  # the schema reports a malformed datetime
+    for field in ("received", "cooling"):
+        earlier = _date(
+            (record.get(field) or {}).get("date") if isinstance(record.get(field), Mapping) else None
+        )
+        if day and earlier and earlier > day:
+            problems.append(f"{field}.date: {earlier} is after the {record.get('event')} date {day}")
+    return problems
+
+
 def _extra_problems(record: Mapping) -> list[str]:
     """What JSON Schema cannot express; runs on records that passed (or mostly passed) the schema."""
-    problems: list[str] = []
+    problems: list[str] = _date_order_problems(record)
     for path, key, value in _walk(record):
+        problems += _value_problems(path, key, value)
         if key == "gtin" and isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
             try:
                 gs1.normalise_gtin(value)

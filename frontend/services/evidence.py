@@ -10,7 +10,6 @@ hammered. Every proof says when it was checked.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import re
 import threading
@@ -30,6 +29,7 @@ from evidence.verify import verify_car
 from frontend.errors import BadInput, UnsupportedMedia, UploadRejected, Upstream
 from frontend.services.cache import Expiring, Lru
 from tambon.cid import OnchainCid, cid_string
+from tambon.records import RecordInvalid, loads
 
 log = structlog.get_logger(__name__)
 
@@ -266,8 +266,8 @@ def _short_text(raw: bytes) -> str | None:
 
 def _json_object(raw: bytes) -> dict | None:
     try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        value = loads(raw)  # NaN/Infinity refused, numbers kept as written
+    except RecordInvalid:
         return None
     return value if isinstance(value, dict) else None
 

@@ -157,7 +157,7 @@ def _plot(geometry, area=2.0):
          "ring is not closed"),
         ({"type": "Polygon", "coordinates": [[[100.370012, 7.095001], [100.372301, 7.097443],
                                               [100.372301, 7.095001], [100.370012, 7.097443],
-                                              [100.370012, 7.095001]]]}, 6, "ring intersects itself"),
+                                              [100.370012, 7.095001]]]}, 6, "not a valid polygon (Self-intersection"),
         ({"type": "Polygon", "coordinates": [[[100.370012, 7.095001], [100.372301, 7.095001],
                                               [100.370012, 7.095001]]]}, 6, "at least 4 positions"),
         ({"type": "Point"}, 2, "geometry: missing coordinates"),
@@ -245,3 +245,44 @@ def test_bundle__kde_validator__refuses_before_storing(tmp_path):
         store, by_event("harvesting"), {"a.jpg": b"\xff\xd8\xff"}, validate=bundle.require_kdes
     )
     assert bundle.read_record(store, ok.cid, validate=bundle.require_kdes) == by_event("harvesting")
+
+
+def _mango_packing() -> dict:
+    return samples.mango_lot()[2]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r["commodity"].update(gtin="00000000000000"), "GTIN of all zeros"),
+        (lambda r: r.update(date="2099-04-03"), "2099-04-03 is in the future"),
+        (
+            lambda r: r["received"].update(date="2026-04-09"),
+            "received.date: 2026-04-09 is after the initial_packing date",
+        ),
+        (lambda r: r.update(datetime="2026-04-05T08:00:00+07:00"), "is not on the record's date 2026-04-03"),
+        (lambda r: r.update(tlc_source_reference="   "), "tlc_source_reference: is blank"),
+        (
+            lambda r: r["location"]["address"].update(country="UK"),
+            "'UK' is not an ISO 3166-1 alpha-2 country code",
+        ),
+    ],
+    ids=["zero-gtin", "future", "received-after-packing", "datetime-other-day", "blank", "country"],
+)
+def test_record__values_a_schema_cannot_judge__refused(change, message):
+    record = _mango_packing()
+    assert check_record(record) == []
+    change(record)
+    assert any(message in p for p in check_record(record)), check_record(record)
+
+
+def test_record__declared_area_must_match_its_polygon():
+    record = samples.rubber_smallholding("F", "SK-RP-02", samples.PLOT_POLYGON, 0.5, 9, 1500)
+    problems = check_record(record)
+    assert any("declared area 0.5 ha differs from its polygon's 6.83 ha" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_loads__nan_and_infinity_refused(constant):
+    with pytest.raises(RecordInvalid, match="not a number a record may hold"):
+        records.loads('{"quantity": {"value": ' + constant + ', "unit": "kg"}}')

@@ -75,7 +75,44 @@ def test_eudr_json__compliant_and_mixed(client, lots):
     assert [f["batch_id"] for f in mixed["flags"] if f["code"] == "unknown_origin"] == [lots.trader]
 
 
-@pytest.mark.parametrize("suffix", ["fsma204.csv", "fsma204.xlsx", "eudr.json"])
+def test_walk__one_gtin_and_lot_from_label_to_resolver_epcis_fsma_and_eudr(client, lots):
+    """The rubber lot followed the way an importer would: every format names the same GTIN + lot."""
+    gtin, lot = "0" + samples.RUBBER_GTIN, "TH-RB-2605-01"
+    label = client.get(f"/labels?ids={lots.rubber}").text
+    assert f"(01){gtin}(10){lot}(21){lots.rubber}" in label
+    link = f"{BASE}/01/{gtin}/10/{lot}/21/{lots.rubber}"
+    assert f"<title>{link}</title>" in client.get(f"/qr/{lots.rubber}.svg").text  # what the QR code carries
+    scan = client.get(link.removeprefix(BASE))
+    assert scan.status_code == 307 and scan.headers["location"].startswith(f"{BASE}/batch/{lots.rubber}?")
+    via = client.get(link.removeprefix(BASE), params={"linkType": "gs1:epcis"}).headers["location"]
+    events = client.get(via.removeprefix(BASE)).json()["epcisBody"]["eventList"]
+    own = [e for e in events if e["tambon:batchId"] == lots.rubber]
+    lot_class = f"https://id.gs1.org/01/{gtin}/10/{lot}"
+    for e in own:
+        classes = [q["epcClass"] for k in ("quantityList", "outputQuantityList") for q in e.get(k, [])]
+        assert classes == [lot_class]
+    fsma_link = client.get(link.removeprefix(BASE), params={"linkType": "gs1:traceability"}).headers[
+        "location"
+    ]
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(fsma_link.removeprefix(BASE)).content.decode("utf-8-sig")))
+    )
+    mine = [r for r in rows if r["Batch ID"] == str(lots.rubber)]
+    assert mine and {(r["GTIN"], r["Traceability Lot Code"]) for r in mine} == {(gtin, lot)}
+    eudr_link = client.get(link.removeprefix(BASE), params={"linkType": "eudr"}).headers["location"]
+    statement = client.get(eudr_link.removeprefix(BASE)).json()
+    assert (statement["batch"]["gtin"], statement["batch"]["traceability_lot_code"]) == (gtin, lot)
+    assert statement["batch"]["digital_link"] == link
+    plots = client.get(f"/batch/{lots.rubber}/eudr.geojson")
+    assert plots.headers["content-type"].startswith("application/geo+json")
+    features = plots.json()["features"]
+    assert len(features) == 2
+    assert {(f["properties"]["GTIN"], f["properties"]["TraceabilityLotCode"]) for f in features} == {
+        (gtin, lot)
+    }
+
+
+@pytest.mark.parametrize("suffix", ["fsma204.csv", "fsma204.xlsx", "eudr.json", "eudr.geojson"])
 def test_exports__bad_or_unknown_batch(client, suffix):
     assert client.get(f"/batch/abc/{suffix}").status_code == 400
     r = client.get(f"/batch/999999/{suffix}")
@@ -307,7 +344,13 @@ def test_capture_api__bad_stage_batch_or_json(holder, lots):
     assert "stage must be one of" in _capture(holder, lots.mango, record, stage="PACKING").json()["detail"]
     assert _capture(holder, 999999, record).status_code == 404
     bad = holder.post("/api/capture/steps", data={"batch_id": "1", "stage": "HARVEST", "record": "{nope"})
-    assert bad.status_code == 400 and "record is not JSON" in bad.json()["detail"]
+    assert bad.status_code == 400 and "record.json is not valid JSON" in bad.json()["detail"]
+    nan = json.dumps(record).replace('"value": 1200.0', '"value": NaN')
+    assert "NaN" in nan
+    r = holder.post("/api/capture/steps", data={"batch_id": str(lots.mango), "stage": "HARVEST", "record": nan})
+    assert r.status_code == 400 and "NaN is not a number a record may hold" in r.json()["detail"]
+    r = holder.post("/api/capture/validate", content=nan, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "NaN is not a number a record may hold" in r.json()["detail"]
     text = holder.post(
         "/api/capture/steps",
         data={"batch_id": str(lots.mango), "stage": "HARVEST", "record": json.dumps(record)},

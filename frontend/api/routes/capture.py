@@ -3,7 +3,6 @@ against the record schema (every missing FSMA 204 KDE listed), and the addStep c
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Request, UploadFile
@@ -16,7 +15,7 @@ from frontend.errors import BadInput, NotFound, Upstream
 from frontend.services.evidence import check_upload, read_uploads
 from frontend.writegate import utc_day
 from tambon.provenance import Stage
-from tambon.records import RecordInvalid, validate_record
+from tambon.records import RecordInvalid, loads, validate_record
 
 router = APIRouter(prefix="/api/capture", tags=["capture"])
 MAX_RECORD = 256 * 1024
@@ -35,9 +34,10 @@ def _store_bundle(ctx, record: dict, files: dict[str, bytes]):
 
 
 @router.post("/validate", summary="Check a record.json against its schema")
-async def validate(record: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def validate(request: Request, record: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """200 with the schema version when valid; 400 listing every missing KDE and bad value otherwise."""
     try:
+        record = loads(await request.body())  # read again strictly: NaN/Infinity refused, decimals as written
         validate_record(record)
     except RecordInvalid as exc:
         raise BadInput(str(exc)) from exc
@@ -59,9 +59,9 @@ async def capture_step(
     bid = parse_id(batch_id, "batch id")
     step_stage = Stage.parse(stage)  # StageError answers 400
     try:
-        document = json.loads(record)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"record is not JSON: {exc}") from exc
+        document = loads(record)  # NaN/Infinity refused, numbers kept as written
+    except RecordInvalid as exc:
+        raise BadInput(str(exc)) from exc
     if not isinstance(document, dict):
         raise BadInput("record.json must be a JSON object")
     try:

@@ -85,6 +85,22 @@ async def eudr_json(batch_id: str, ctx: Ctx, head: ChainHead) -> JSONResponse:
     return JSONResponse(statement)
 
 
+@router.get("/batch/{batch_id}/eudr.geojson", summary="EUDR plot geolocation of a batch (GeoJSON)")
+async def eudr_geojson(batch_id: str, ctx: Ctx, head: ChainHead) -> Response:
+    """The statement's plots as a standalone GeoJSON FeatureCollection (RFC 7946, WGS84), the file
+    the EU information system takes; each feature names the lot's GTIN, lot code and Digital Link."""
+    bid, traces, history = await _traces(ctx, head, batch_id)
+    try:
+        statement = eudr.eudr_statement(traces, bid, resolver=ctx.settings.public_url, fallback_gtin=history.gtin)
+    except INPUT_ERRORS as exc:
+        raise as_http(exc) from exc
+    return JSONResponse(
+        eudr.geojson(statement),
+        media_type="application/geo+json",
+        headers={"Content-Disposition": f'attachment; filename="batch-{bid}-eudr.geojson"'},
+    )
+
+
 async def _selection(ctx, lot: str | None, start: str | None, end: str | None) -> list[dict[str, Any]]:
     if not (lot or start or end):
         raise BadInput("give lot and/or from/to (the FDA asks for a lot or a date range)")
