@@ -126,7 +126,11 @@ def geojson(statement: Mapping[str, Any]) -> dict[str, Any]:
     """The statement's plots as a standalone FeatureCollection, every feature carrying the lot's
     identity (GTIN, traceability lot code, Digital Link) beside the EU information system's fields."""
     lot = statement["batch"]
-    identity = {"GTIN": lot["gtin"], "TraceabilityLotCode": lot["traceability_lot_code"], "DigitalLink": lot["digital_link"]}
+    identity = {
+        "GTIN": lot["gtin"],
+        "TraceabilityLotCode": lot["traceability_lot_code"],
+        "DigitalLink": lot["digital_link"],
+    }
     features = [
         {**feature, "properties": {**feature["properties"], **identity}}
         for feature in statement["geolocation"]["features"]

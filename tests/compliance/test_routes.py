@@ -347,7 +347,9 @@ def test_capture_api__bad_stage_batch_or_json(holder, lots):
     assert bad.status_code == 400 and "record.json is not valid JSON" in bad.json()["detail"]
     nan = json.dumps(record).replace('"value": 1200.0', '"value": NaN')
     assert "NaN" in nan
-    r = holder.post("/api/capture/steps", data={"batch_id": str(lots.mango), "stage": "HARVEST", "record": nan})
+    r = holder.post(
+        "/api/capture/steps", data={"batch_id": str(lots.mango), "stage": "HARVEST", "record": nan}
+    )
     assert r.status_code == 400 and "NaN is not a number a record may hold" in r.json()["detail"]
     r = holder.post("/api/capture/validate", content=nan, headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "NaN is not a number a record may hold" in r.json()["detail"]

@@ -91,7 +91,9 @@ async def eudr_geojson(batch_id: str, ctx: Ctx, head: ChainHead) -> Response:
     the EU information system takes; each feature names the lot's GTIN, lot code and Digital Link."""
     bid, traces, history = await _traces(ctx, head, batch_id)
     try:
-        statement = eudr.eudr_statement(traces, bid, resolver=ctx.settings.public_url, fallback_gtin=history.gtin)
+        statement = eudr.eudr_statement(
+            traces, bid, resolver=ctx.settings.public_url, fallback_gtin=history.gtin
+        )
     except INPUT_ERRORS as exc:
         raise as_http(exc) from exc
     return JSONResponse(
