@@ -87,6 +87,10 @@ def register_producer(
 def revoke_producer(registry: address, producer: address, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]):
     """
     @notice Withdraw a producer's registration; its past batches keep their history.
+    @param registry The BatchProvenance contract this council owns.
+    @param producer The enterprise's wallet.
+    @param deadline Unix time after which the signatures are void.
+    @param signatures Council approvals of `RevokeProducer(...)` with the council nonce, sorted by signer.
     """
     council._authorize_council(
         keccak256(abi_encode(REVOKE_PRODUCER_TYPEHASH, registry, producer, council.council_nonce, deadline)),
@@ -100,6 +104,10 @@ def revoke_producer(registry: address, producer: address, deadline: uint256, sig
 def add_oracle_key(registry: address, key: address, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]):
     """
     @notice Let a grading oracle key sign attestations in the AttestationRegistry.
+    @param registry The AttestationRegistry this council owns.
+    @param key The oracle's signing address.
+    @param deadline Unix time after which the signatures are void.
+    @param signatures Council approvals of `AddOracleKey(...)` with the council nonce, sorted by signer.
     """
     council._authorize_council(
         keccak256(abi_encode(ADD_ORACLE_KEY_TYPEHASH, registry, key, council.council_nonce, deadline)),
@@ -113,6 +121,10 @@ def add_oracle_key(registry: address, key: address, deadline: uint256, signature
 def revoke_oracle_key(registry: address, key: address, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]):
     """
     @notice Stop accepting attestations from a key; its earlier ones stay visible as made by a now-revoked key.
+    @param registry The AttestationRegistry this council owns.
+    @param key The oracle's signing address.
+    @param deadline Unix time after which the signatures are void.
+    @param signatures Council approvals of `RevokeOracleKey(...)` with the council nonce, sorted by signer.
     """
     council._authorize_council(
         keccak256(abi_encode(REVOKE_ORACLE_KEY_TYPEHASH, registry, key, council.council_nonce, deadline)),
@@ -128,6 +140,10 @@ def approve_model(
 ):
     """
     @notice Approve a grading model by the sha256 of its ONNX file.
+    @param registry The AttestationRegistry this council owns.
+    @param model_sha256 sha256 of the ONNX file.
+    @param deadline Unix time after which the signatures are void.
+    @param signatures Council approvals of `ApproveModel(...)` with the council nonce, sorted by signer.
     """
     council._authorize_council(
         keccak256(abi_encode(APPROVE_MODEL_TYPEHASH, registry, model_sha256, council.council_nonce, deadline)),
@@ -143,6 +159,10 @@ def revoke_model(
 ):
     """
     @notice Withdraw a grading model's approval.
+    @param registry The AttestationRegistry this council owns.
+    @param model_sha256 sha256 of the ONNX file.
+    @param deadline Unix time after which the signatures are void.
+    @param signatures Council approvals of `RevokeModel(...)` with the council nonce, sorted by signer.
     """
     council._authorize_council(
         keccak256(abi_encode(REVOKE_MODEL_TYPEHASH, registry, model_sha256, council.council_nonce, deadline)),

@@ -1,7 +1,11 @@
-"""Stateful property test: register / registerMany / transfer / addStep / split against a Python model.
+"""Stateful property test: register / registerMany / transfer / addStep / split / merge against a Python model.
 
-Invariants after every rule: ownership and balances match the model, step counts match, and the
-`StepAdded` logs of every batch are exactly the model's append-only history. Size with
+Ids are drawn out of range too (0, just past the last batch, and huge ids): every call naming one
+reverts with "provenance: unknown batch" and changes nothing.
+
+Invariants after every rule: ownership and balances match the model, step counts match, the
+`StepAdded` logs of every batch are exactly the model's append-only history, and every lot's lineage
+roots (tambon.provenance.lineage_roots over the chain's `parentsOf`) are the model's origins. Size with
 TAMBON_HYPOTHESIS_EXAMPLES / TAMBON_HYPOTHESIS_STEPS (modest defaults keep CI fast).
 """
 
@@ -20,6 +24,8 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+
+from tambon.provenance import lineage_roots
 
 from .conftest import RAW, RICE, digest
 
@@ -114,6 +120,59 @@ class ProvenanceMachine(RuleBasedStateMachine):
         lot.consumed = True
         for _ in range(parts):
             self.lots[len(self.lots) + 1] = Lot(owner=lot.owner, grams=share, parents=[batch_id])
+
+    @precondition(lambda self: self._mergeable())
+    @rule(data=st.data())
+    def merge(self, data):
+        holder, ids = data.draw(st.sampled_from(self._mergeable()))
+        parents = sorted(data.draw(st.lists(st.sampled_from(ids), min_size=2, max_size=4, unique=True)))
+        account = next(a for a in self.actors if a.address == holder)
+        child = self.contract.merge(parents, self._label(), RAW, sender=account).return_value
+        assert child == len(self.lots) + 1
+        for parent in parents:
+            self.lots[parent].consumed = True
+        grams = sum(self.lots[p].grams for p in parents)
+        self.lots[child] = Lot(owner=holder, grams=grams, parents=parents)
+
+    def _mergeable(self) -> list[tuple[str, list[int]]]:
+        by_holder: dict[str, list[int]] = {}
+        for i in self._open():
+            by_holder.setdefault(self.lots[i].owner, []).append(i)
+        return [(holder, ids) for holder, ids in sorted(by_holder.items()) if len(ids) >= 2]
+
+    @rule(
+        data=st.data(),
+        stage=st.integers(0, 4),
+        far=st.sampled_from([0, 2**64, 2**64 + 1, 2**128 + 1, 2**255, 2**256 - 1]),
+    )
+    def out_of_range_id(self, data, stage, far):
+        """An id that names no batch: 0, just past the last one, or far beyond (no aliasing)."""
+        batch_id = data.draw(st.sampled_from([far, len(self.lots) + 1, len(self.lots) + 2]))
+        actor = self.actors[0]
+        with ape.reverts("provenance: unknown batch"):
+            self.contract.addStep(batch_id, stage, self._label(), RAW, 0, sender=actor)
+        with ape.reverts("provenance: unknown batch"):
+            self.contract.batch(batch_id)
+        if self._open():
+            mine = [i for i in self._open() if self.lots[i].owner == actor.address]
+            if mine and batch_id > mine[0]:
+                with ape.reverts("provenance: unknown batch"):
+                    self.contract.merge([mine[0], batch_id], self._label(), RAW, sender=actor)
+
+    def _origins(self, batch_id: int) -> list[int]:
+        lot = self.lots[batch_id]
+        if not lot.parents:
+            return [batch_id]
+        out: list[int] = []
+        for parent in lot.parents:
+            out += [r for r in self._origins(parent) if r not in out]
+        return out
+
+    @invariant()
+    def lineage_roots_match_the_model(self):
+        parents = {i: list(self.contract.parentsOf(i)) for i in self.lots}
+        for batch_id in self.lots:
+            assert sorted(lineage_roots(batch_id, parents.__getitem__)) == sorted(self._origins(batch_id))
 
     @invariant()
     def chain_matches_model(self):
