@@ -360,6 +360,27 @@ def seed_batches(chain: Chain, store) -> None:
 
         walk_lot(w3, provenance, store, batch_id, producer, records, photos, temps)
 
+    # Each farmer keeps one lot still growing in the field, open for the steps they capture on a phone.
+    growing_lots = ((RICE_ENTERPRISE, LOTS[0]), (FRUIT_ENTERPRISE, LOTS[1]))
+    for offset, (enterprise, (crop, commodity, lot, kg, day, temps, _e)) in enumerate(growing_lots):
+        next_day = day + timedelta(days=120)
+        records = lot_records(commodity, lot.replace("-A", "-B"), kg, next_day, temps, enterprise)
+        field_photos = produce_photos(crop, len(LOTS) + offset)  # graded like every lot
+        growing = build_bundle(store, records["cultivation"], field_photos, validate=require_kdes).onchain
+        receipt = send(
+            w3,
+            enterprise.account,
+            provenance.functions.register(
+                growing.digest, growing.codec, crop, int(kg * 1000), (next_day - date(1970, 1, 1)).days
+            ),
+        )
+        batch_id = provenance.events.BatchRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"][
+            "batchId"
+        ]
+        log(
+            f"batch {batch_id}: {commodity['name']} still growing, held by {enterprise.name} for field capture"
+        )
+
 
 def walk_lot(w3, provenance, store, batch_id: int, producer, records: dict, photos: dict, temps) -> None:
     """The lot's life after registration: farm steps, packing house, cold chain, buyer."""

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from frontend.deps import Ctx, Lang
+from frontend.web.pages import chain_info
+from tambon.records import current_version, load_schema
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
@@ -20,7 +22,13 @@ async def capture_redirect() -> RedirectResponse:
 
 @router.get("/capture/", response_class=HTMLResponse)
 async def capture_page(request: Request, ctx: Ctx, lang: Lang) -> Response:
-    return ctx.templates[lang].TemplateResponse(request, "capture.html", {"page": "capture"})
+    # the record schema travels with the (offline-cached) page: steps are checked on the device with
+    # the same rules as the server before they are queued
+    return ctx.templates[lang].TemplateResponse(
+        request,
+        "capture.html",
+        {"page": "capture", "record_schema": load_schema(current_version()), "chain": chain_info(ctx)},
+    )
 
 
 @router.get("/capture/sw.js")

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Request, UploadFile
+from eth_utils import to_checksum_address
+from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from evidence.bundle import build_bundle, require_kdes
 from evidence.errors import BadRequest, EvidenceError
-from frontend.deps import ChainHead, Ctx, parse_id
-from frontend.errors import BadInput, NotFound, Upstream
+from frontend import i18n
+from frontend.deps import ChainHead, Ctx, Lang, parse_id
+from frontend.errors import BadInput, Conflict, NotFound, Upstream
+from frontend.services.chain import topic_address
 from frontend.services.evidence import check_upload, read_uploads
+from frontend.services.wallet import parse_address
 from frontend.writegate import utc_day
 from tambon.provenance import Stage
 from tambon.records import RecordInvalid, loads, validate_record
@@ -31,6 +35,42 @@ def _store_bundle(ctx, record: dict, files: dict[str, bytes]):
         raise Upstream(f"evidence store refused the upload: {exc}") from exc
     finally:
         store.close()
+
+
+@router.get("/batches", summary="Open batches a wallet holds (what it may add steps to)")
+async def held_batches(
+    ctx: Ctx, head: ChainHead, lang: Lang, holder: Annotated[str, Query(max_length=64)]
+) -> dict[str, Any]:
+    """Every batch `holder` received and still holds that is neither sold (closed) nor split or merged
+    away (consumed): the only lots whose addStep the chain accepts from this wallet."""
+    address = parse_address(holder, "holder")
+
+    def work() -> list[dict[str, Any]]:
+        p = ctx.reader.provenance
+        received = ctx.reader.logs(head, p, [ctx.reader.topic(p, "Transfer"), None, topic_address(address)])
+        out = []
+        for batch_id in sorted({e.args["tokenId"] for e in received}):
+            info = _batch_info(ctx, head, batch_id)
+            if info["holder"] == address and info["open"]:
+                label = ctx.batches.label(head, batch_id)
+                crop = i18n.translations(lang).gettext(label.crop_label)
+                out.append(
+                    {
+                        "batch_id": batch_id,
+                        "label": f"#{batch_id} · {crop} · {i18n.format_date(label.harvest_day, lang)}",
+                        "crop": label.crop_label,
+                        "harvest_day": label.harvest_day.isoformat(),
+                    }
+                )
+        return out
+
+    return {"holder": address, "batches": await run_in_threadpool(work)}
+
+
+def _batch_info(ctx, head, batch_id: int) -> dict[str, Any]:
+    info = ctx.reader.call(head, ctx.reader.provenance.functions.batch(batch_id), key=("batch", batch_id))
+    holder, closed, consumed = info[1], info[8], info[9]
+    return {"holder": to_checksum_address(holder), "open": not closed and not consumed}
 
 
 @router.post("/validate", summary="Check a record.json against its schema")
@@ -52,6 +92,9 @@ async def capture_step(
     batch_id: Annotated[str, Form(max_length=24)],
     stage: Annotated[str, Form(max_length=16)],
     record: Annotated[str, Form(max_length=MAX_RECORD)],
+    sender: Annotated[
+        str | None, Form(max_length=64, description="the wallet that will send addStep")
+    ] = None,
     photos: Annotated[list[UploadFile] | None, File(description="JPEG, PNG or WebP photos")] = None,
 ) -> dict[str, Any]:
     """Needs a wallet session of the lot's holder (or an account it approved), as addStep does."""
@@ -75,6 +118,14 @@ async def capture_step(
     items = await read_uploads(photos or [], limit)
     files = check_upload(items, max_bytes=limit, max_files=ctx.web.max_upload_files) if items else {}
     document["photos"] = sorted(files)
+    if not await run_in_threadpool(ctx.batches.exists, head, bid):
+        raise NotFound(f"batch {bid} does not exist")
+    # refused before anything is stored: the chain would revert addStep on a closed lot or another's
+    state = await run_in_threadpool(_batch_info, ctx, head, bid)
+    if not state["open"]:
+        raise Conflict(f"batch {bid} is closed (sold, split or merged); no more steps can be added")
+    if sender is not None and parse_address(sender, "sender") != state["holder"]:
+        raise Conflict(f"batch {bid} is held by {state['holder']}, not by {sender}")
     bundle = await run_in_threadpool(_store_bundle, ctx, document, files)
     size = sum(map(len, files.values())) + len(record)
     await run_in_threadpool(ctx.auth.add_upload, account, utc_day(), size)

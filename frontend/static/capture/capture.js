@@ -7,7 +7,10 @@
   const DB_NAME = "tambon-capture";
   const msgs = document.getElementById("capture-msgs");
   const t = (key) => (msgs && msgs.dataset[key]) || key;
+  const schema = JSON.parse(document.getElementById("record-schema").textContent);
+  const dayFormat = new Intl.DateTimeFormat(document.documentElement.lang === "th" ? "th-TH" : "en-GB", { dateStyle: "long" });
   let syncing = false;
+  let account = null;
 
   // ---- IndexedDB -------------------------------------------------------------------------------
   function openDb() {
@@ -120,9 +123,47 @@
     });
   }
 
+  // ---- validation with the record schema (the server's rules, on the device) ---------------------
+  // JSON path of a record field -> the form field a farmer fills in
+  const FIELD_OF = {
+    "commodity.name": "commodity", "commodity.variety": "variety", "farm.name": "farm_name",
+    "farm.phone": "farm_phone", "farm.address": "farm_district", "farm.field_name": "field_name",
+    "harvester.business_name": "harvester_name", "harvester.phone": "harvester_phone",
+    "recipient.name": "recipient_name", "recipient.phone": "recipient_phone", "recipient.address": "recipient_district",
+    "quantity.value": "weight_kg", "quantity": "weight_kg", "reference_documents.0.number": "doc_number",
+    "reference_documents.0.type": "doc_type", "date": "date", "event": "event",
+  };
+  function fieldLabel(name) {
+    const el = document.querySelector(`[name="${name}"]`);
+    const label = el && el.closest("label");
+    if (!label) return name;
+    return Array.from(label.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join(" ").trim();
+  }
+  function problems(record, only) {
+    const fields = [];
+    for (const error of window.RecordSchema.validate(schema, record)) {
+      let path = error.path.join(".");
+      while (path && !(path in FIELD_OF)) path = path.split(".").slice(0, -1).join(".");
+      const name = FIELD_OF[path] || error.path.join(".");
+      if (only && !only.includes(name)) continue;
+      if (!fields.includes(name)) fields.push(name);
+    }
+    return fields;
+  }
+  const profileFields = () => Array.from(profileForm.elements).map((el) => el.name).filter(Boolean);
+  function sampleStep() {  // a harvest step, to check the farm details alone
+    return { event: "harvesting", date: new Date().toISOString().slice(0, 10), weight_kg: "1", doc_type: "x", doc_number: "x" };
+  }
+
   profileForm.addEventListener("submit", async (event) => {
     event.preventDefault();
-    await putSetting("profile", formValues(profileForm));
+    const profile = formValues(profileForm);
+    const bad = problems(buildRecord(profile, sampleStep(), null, []), profileFields());
+    if (bad.length) {
+      say(t("profileInvalid") + " " + bad.map(fieldLabel).join(", "), true);
+      return;
+    }
+    await putSetting("profile", profile);
     say(t("profileSaved"));
   });
 
@@ -134,9 +175,17 @@
     const photos = files.map((f, i) => ({
       name: (f.name || "photo-" + (i + 1) + ".jpg").replace(/[^A-Za-z0-9._-]+/g, "-"), type: f.type, blob: f,
     }));
+    if (!account) { say(t("connectFirst"), true); return; }
+    const checked = buildRecord(profile, s, null, photos.map((p) => p.name));
+    const bad = problems(checked);
+    if (bad.length) {
+      say(t("invalid") + " " + bad.map(fieldLabel).join(", "), true);
+      return;
+    }
     const gps = await position();
     const item = {
       createdAt: new Date().toISOString(),
+      holder: account,
       batchId: s.batch_id,
       stage: s.event === "cultivation" ? "CULTIVATION" : "HARVEST",
       record: buildRecord(profile, s, gps, photos.map((p) => p.name)),
@@ -153,6 +202,32 @@
   });
 
   // ---- queue -----------------------------------------------------------------------------------
+  function eventLabel(value) {
+    const option = stepForm.elements.event.querySelector(`option[value="${value}"]`);
+    return option ? option.textContent.trim() : value;
+  }
+  function button(label, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.className = "queue-" + label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  async function edit(item) {
+    // back into the form; the queued copy goes away
+    const f = stepForm.elements;
+    f.batch_id.value = item.batchId;
+    f.event.value = item.record.event;
+    f.date.value = item.record.date;
+    f.weight_kg.value = item.record.quantity ? item.record.quantity.value : "";
+    const doc = (item.record.reference_documents || [])[0] || {};
+    f.doc_type.value = doc.type || "";
+    f.doc_number.value = doc.number || "";
+    await deleteItem(item.id);
+    await render();
+  }
+
   async function render() {
     const list = document.getElementById("queue");
     const items = await allItems();
@@ -162,27 +237,29 @@
       li.dataset.state = item.state;
       li.dataset.id = item.id;
       const head = document.createElement("strong");
-      head.textContent = "#" + item.batchId + " · " + item.record.event + " · " + item.record.date +
-        (item.record.quantity ? " · " + item.record.quantity.value + " kg" : "");
+      const day = item.record.date ? dayFormat.format(new Date(item.record.date + "T12:00:00")) : "";
+      head.textContent = "#" + item.batchId + " · " + eventLabel(item.record.event) + " · " + day +
+        (item.record.quantity ? " · " + item.record.quantity.value + " " + t("kg") : "");
       const state = document.createElement("div");
       state.className = "state";
-      state.textContent = t("state_" + item.state) + (item.cid ? " · " + item.cid : "") +
-        (item.txHash ? " · tx " + item.txHash : "") + (item.error ? " · " + item.error : "");
+      state.textContent = t("state_" + item.state) + (item.error ? " · " + item.error : "");
       const meta = document.createElement("div");
       meta.className = "hint";
       meta.textContent = item.photos.length + " " + t("photos") +
         (item.record.gps ? " · GPS " + item.record.gps.lat + ", " + item.record.gps.lon : "");
       li.append(head, state, meta);
-      if (item.state === "rejected" || item.state === "done") {
-        const remove = document.createElement("button");
-        remove.type = "button";
-        remove.textContent = t("remove");
-        remove.addEventListener("click", async () => { await deleteItem(item.id); render(); });
-        li.append(remove);
+      if (["queued", "declined", "rejected", "failed"].includes(item.state) && !item.cid) {
+        li.append(button(t("edit"), () => edit(item)));
+      }
+      if (item.state === "declined") {
+        li.append(button(t("send"), async () => { item.state = "uploaded"; item.error = null; await putItem(item); sync(); }));
+      }
+      if (item.state !== "sent") {
+        li.append(button(t("remove"), async () => { await deleteItem(item.id); render(); }));
       }
       list.append(li);
     }
-    const pending = items.filter((i) => !["done", "rejected", "failed"].includes(i.state)).length;
+    const pending = items.filter((i) => ["queued", "uploaded", "sent"].includes(i.state)).length;
     document.getElementById("pending").textContent = String(pending);
   }
 
@@ -198,21 +275,39 @@
     body.append("batch_id", item.batchId);
     body.append("stage", item.stage);
     body.append("record", JSON.stringify(item.record));
+    if (item.holder) body.append("sender", item.holder);
     for (const p of item.photos) body.append("photos", p.blob, p.name);
     const response = await fetch("/api/capture/steps", { method: "POST", body: body });
     let answer = null;
     try { answer = await response.json(); } catch (e) { answer = null; }
     if (!response.ok) {
-      const error = new Error((answer && answer.detail) || response.status + " " + response.statusText);
-      error.rejected = response.status >= 400 && response.status < 500;
+      // said in the page's language; a refused step is never sent again by itself
+      const detail = String((answer && answer.detail) || "");
+      let reason = t("refused");
+      if (response.status === 409 || response.status === 403) reason = t("closed");  // closed, or not this wallet's lot
+      else if (response.status === 404) reason = t("noSuchBatch");
+      else if (response.status === 400) {
+        const bad = problems(item.record);
+        if (bad.length) reason = t("invalid") + " " + bad.map(fieldLabel).join(", ");
+      }
+      const error = new Error(reason + (document.documentElement.lang === "en" && detail ? " (" + detail + ")" : ""));
+      error.rejected = response.status >= 400 && response.status < 500 && response.status !== 429;
       throw error;
     }
     return answer;
   }
 
   async function wallet() {
-    if (!window.ethereum) throw new Error(t("noWallet"));
+    if (!window.ethereum) throw Object.assign(new Error(t("noWallet")), { stop: true });
     const accounts = await window.ethereum.request({ method: "eth_requestAccounts" });
+    const chain = await window.ethereum.request({ method: "eth_chainId" });
+    if (parseInt(chain, 16) !== parseInt(msgs.dataset.chainId, 16)) {
+      try {
+        await window.ethereum.request({ method: "wallet_switchEthereumChain", params: [{ chainId: msgs.dataset.chainId }] });
+      } catch (e) { /* checked again below */ }
+      const now = await window.ethereum.request({ method: "eth_chainId" });
+      if (parseInt(now, 16) !== parseInt(msgs.dataset.chainId, 16)) throw Object.assign(new Error(t("wrongChain")), { stop: true });
+    }
     return accounts[0];
   }
 
@@ -225,18 +320,28 @@
     }
     if (item.state === "uploaded") {
       const from = await wallet();
-      const hash = await window.ethereum.request({
-        method: "eth_sendTransaction", params: [{ from: from, to: item.tx.to, data: item.tx.data, value: "0x0" }],
-      });
+      let hash;
+      try {
+        hash = await window.ethereum.request({
+          method: "eth_sendTransaction", params: [{ from: from, to: item.tx.to, data: item.tx.data, value: "0x0" }],
+        });
+      } catch (e) {
+        // the farmer said no (or the wallet failed): ask again only when they press Send
+        item.state = "declined"; item.error = e && e.code === 4001 ? null : String((e && e.message) || e);
+        await putItem(item);
+        return;
+      }
       item.txHash = hash; item.state = "sent";
       await putItem(item);
       await render();
     }
     if (item.state === "sent") {
+      // the site's own node says whether it is on the chain (not the wallet, which may be elsewhere)
       for (let i = 0; i < 120; i++) {
-        const receipt = await window.ethereum.request({ method: "eth_getTransactionReceipt", params: [item.txHash] });
-        if (receipt) {
-          const ok = receipt.status === "0x1" || receipt.status === 1;
+        const response = await fetch("/api/wallet/receipts/" + item.txHash);
+        const receipt = response.ok ? await response.json() : null;
+        if (receipt && receipt.status !== "pending") {
+          const ok = receipt.status === "success";
           item.state = ok ? "done" : "failed";
           item.error = ok ? null : t("reverted");
           await putItem(item);
@@ -252,11 +357,18 @@
     if (syncing || !navigator.onLine) return;
     syncing = true;
     try {
+      let processed = 0;
       for (const item of await allItems()) {
-        if (["done", "rejected", "failed"].includes(item.state)) continue;
+        if (["done", "rejected", "failed", "declined"].includes(item.state)) continue;
+        processed += 1;
         try {
           await step(item);
         } catch (err) {
+          if (err.stop) {  // no wallet, or on another chain: say so once and wait for the farmer
+            item.error = err.message;
+            await putItem(item);
+            break;
+          }
           if (err.rejected) {
             item.state = "rejected"; item.error = err.message;
             await putItem(item);
@@ -268,12 +380,51 @@
         }
         await render();
       }
-      say(t("synced"));
+      if (processed) say(t("synced"));
     } finally {
       syncing = false;
       await render();
     }
   }
+
+  // ---- the wallet and the lots it may add steps to ----------------------------------------------
+  const select = document.getElementById("batch");
+  async function showBatches() {
+    if (!account) return;
+    let batches = await getSetting("batches:" + account.toLowerCase());
+    if (navigator.onLine) {
+      try {
+        const response = await fetch("/api/capture/batches?holder=" + account);
+        if (response.ok) {
+          batches = (await response.json()).batches;
+          await putSetting("batches:" + account.toLowerCase(), batches);
+        }
+      } catch (e) { /* offline after all: the saved list serves */ }
+    }
+    batches = batches || [];
+    select.textContent = "";
+    const prompt = document.createElement("option");
+    prompt.value = "";
+    prompt.textContent = batches.length ? t("chooseBatch") : t("noBatches");
+    select.append(prompt);
+    for (const b of batches) {
+      const option = document.createElement("option");
+      option.value = String(b.batch_id);
+      option.textContent = b.label;
+      select.append(option);
+    }
+    if (!batches.length) say(t("noBatches"), true);
+  }
+  async function connect(prompted) {
+    if (!window.ethereum) { say(t("noWallet"), true); return; }
+    const accounts = await window.ethereum.request({ method: prompted ? "eth_requestAccounts" : "eth_accounts" });
+    if (!accounts || !accounts.length) return;
+    account = accounts[0];
+    document.getElementById("account").textContent = t("connected") + " " + account;
+    await putSetting("account", account);
+    await showBatches();
+  }
+  document.getElementById("connect").addEventListener("click", () => connect(true).catch((e) => say(e.message, true)));
 
   window.addEventListener("online", sync);
   window.addEventListener("offline", network);
@@ -285,5 +436,13 @@
   }
   stepForm.elements.date.value = new Date().toISOString().slice(0, 10);
   network();
-  loadProfile().then(render).then(sync);
+  loadProfile()
+    .then(async () => {
+      account = (await getSetting("account")) || null;  // offline: the wallet last connected here
+      if (account) document.getElementById("account").textContent = t("connected") + " " + account;
+      await showBatches();
+      await connect(false).catch(() => {});
+    })
+    .then(render)
+    .then(sync);
 })();

@@ -8,6 +8,7 @@ const SHELL = [
   "/capture/",
   "/static/style.css",
   "/static/signin.js",
+  "/static/capture/schema.js",
   "/static/capture/capture.js",
   "/static/capture/capture.css",
   "/static/capture/manifest.webmanifest",
