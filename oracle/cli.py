@@ -27,6 +27,14 @@ def grade(
         int, typer.Option(help="ArUco id of the reference marker (DICT_4X4_50).")
     ] = DEFAULT_MARKER_ID,
     weight_g: Annotated[float | None, typer.Option(help="Fruit weight from the batch record (g).")] = None,
+    crop: Annotated[
+        str | None,
+        typer.Option(help="The lot's fruit (mango, durian...): a photo of another fruit abstains."),
+    ] = None,
+    explain: Annotated[
+        Path | None,
+        typer.Option(help="Write <photo>.overlay.png per photo here: outline and defect regions drawn."),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Processes measuring photos (default: cores).")] = None,
 ) -> None:
     """Grade local photos without the chain. Bad files print `error: ...` and exit non-zero."""
@@ -34,32 +42,58 @@ def grade(
 
     if not 10 <= marker_mm <= 150:
         raise OracleError(f"--marker-mm must be between 10 and 150, got {marker_mm}")
+    if explain is not None:
+        try:
+            explain.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OracleError(f"--explain folder {explain} cannot be created: {exc.strerror}") from exc
     grader = Grader(marker_mm=marker_mm, marker_id=marker_id)
     failed = 0
-    for result in grader.grade_files(images, workers=workers, weight_g=weight_g):
+    for result in grader.grade_files(images, workers=workers, weight_g=weight_g, crop=crop):
         if isinstance(result, ImageError):
             typer.echo(f"error: {result}", err=True)
             failed += 1
             continue
+        row = result.as_json()
+        if explain is not None:
+            row["overlay"] = str(_write_overlay(Path(result.file), explain))
         if as_json:
-            typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
+            typer.echo(json.dumps(row, ensure_ascii=False))
         else:
-            size = (
-                f"{result.length_mm:.0f} x {result.width_mm:.0f} mm"
-                if result.length_mm is not None
-                else "size unknown (no marker)"
-            )
-            stage = {0: "green", 1: "breaking", 2: "ripe", None: "-"}[result.colour_stage]
-            defects = "-" if result.defect_fraction is None else f"{result.defect_fraction:.1%}"
-            line = (
-                f"{result.file}: {result.grade} ({result.confidence:.0%}) {size}, colour {stage}, "
-                f"defects {defects}"
-            )
-            if result.reason:
-                line += f" - {result.reason}"
-            typer.echo(line)
+            typer.echo(describe_result(result) + (f" (overlay {row['overlay']})" if explain else ""))
     if failed:
         raise typer.Exit(2)
+
+
+def _write_overlay(photo: Path, folder: Path) -> Path:
+    from oracle.explain import overlay_png
+
+    target = folder / f"{photo.stem}.overlay.png"
+    target.write_bytes(overlay_png(photo.read_bytes(), str(photo)))
+    return target
+
+
+def describe_result(result) -> str:
+    """One readable line: the grade and why, or what a person has to look at."""
+    from oracle.grader import ABSTAIN, CONDITION_LABELS
+
+    if result.grade == ABSTAIN:
+        return f"{result.file}: {result.reason}"
+    parts = [f"{result.file}: {result.grade} ({result.confidence:.0%})"]
+    if result.condition is not None:
+        parts.append(
+            f"{CONDITION_LABELS.get(result.condition, result.condition)} {result.condition_probability:.0%}"
+        )
+    if result.length_mm is not None:
+        parts.append(f"{result.length_mm:.0f} x {result.width_mm:.0f} mm")
+    else:
+        parts.append("size unknown (no marker)")
+    stage = {0: "green", 1: "breaking", 2: "ripe"}.get(result.colour_stage)
+    if stage:
+        parts.append(f"colour {stage}")
+    if result.defect_fraction is not None:
+        parts.append(f"lesions {result.defect_fraction:.1%} of the skin")
+    return ", ".join(parts)
 
 
 @app.command()

@@ -1,8 +1,12 @@
-"""Grade photos: measurements (`oracle.measure`) + the ONNX classifier (`oracle.model`) -> a grade.
+"""Grade photos: the fruit's outline and skin (`oracle.appearance`) + the ONNX classifier
+(`oracle.model`) -> a skin condition with its probability -> a grade; sizes from the marker
+(`oracle.measure`) when the photo shows it.
 
-The grade is ABSTAIN ("needs human review") whenever the photo is not a gradable fruit (the
-measurements say so), the features lie outside what the model was trained on, or the calibrated
-confidence is below the model's threshold. It never guesses.
+The grade is ABSTAIN ("needs human review: <reason>") whenever the photo cannot be judged: no
+fruit, only part of the fruit in the photo, a photo unlike any the model learned from, a fruit that
+is not the batch's crop, a healthy-looking fruit whose defect probability is above the safe
+threshold, or no grade family with enough probability. A defective fruit is never graded above
+CLASS_II: healthy -> EXTRA / CLASS_I, aged or skin disease -> CLASS_II, rot -> REJECT.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from oracle.appearance import FEATURES, describe
 from oracle.errors import ImageError, OracleError
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM
-from oracle.measure import FEATURES, decode_image, measure
+from oracle.measure import decode_image, measure
 from oracle.model import LoadedModel, get_model
+from oracle.synth import stage_from_green_fraction
 
 # Workers start fresh: forking a process that runs threads (ONNX Runtime, a web3 client) can deadlock.
 _SPAWN = get_context("spawn")
@@ -30,6 +36,18 @@ GRADES = ("EXTRA", "CLASS_I", "CLASS_II", "REJECT", ABSTAIN)
 #: Mango size codes by fruit weight (Codex STAN 184 / มกษ. 1-2546): A 200-350 g, B 351-550 g, C 551-800 g.
 SIZE_CODES = ((200, 350, 1, "A"), (351, 550, 2, "B"), (551, 800, 3, "C"))
 BATCH = 64
+#: Any rot makes a fruit REJECT; the other defects (aged skin, alternaria, anthracnose) are the slight
+#: skin defects a CLASS_II fruit may have (Codex STAN 184).
+ROTS = ("black_mould_rot", "stem_end_rot", "rot")
+CONDITION_LABELS = {
+    "healthy": "healthy skin",
+    "aged": "aged skin (wrinkled or dull)",
+    "alternaria": "alternaria (black spot)",
+    "anthracnose": "anthracnose",
+    "black_mould_rot": "black mould rot",
+    "stem_end_rot": "stem-end rot",
+    "rot": "rot",
+}
 
 
 def size_code(weight_g: float | None) -> int:
@@ -40,6 +58,39 @@ def size_code(weight_g: float | None) -> int:
         if low <= round(weight_g) <= high:
             return code
     return 0
+
+
+def decide_condition(
+    conditions: dict[str, float], min_confidence: float, safe_threshold: float
+) -> tuple[str, float, str, str | None]:
+    """(grade, confidence, top condition, abstain reason) from calibrated condition probabilities."""
+    condition = max(conditions, key=lambda c: conditions[c])
+    healthy = conditions.get("healthy", 0.0)
+    p_defect = 1.0 - healthy
+    p_rot = sum(conditions.get(c, 0.0) for c in ROTS)
+    p_minor = p_defect - p_rot
+    if condition == "healthy":
+        if healthy < min_confidence:
+            return ABSTAIN, healthy, condition, f"looks healthy, but only {healthy:.0%} sure"
+        if p_defect <= safe_threshold / 2:
+            return "EXTRA", healthy, condition, None
+        if p_defect <= safe_threshold:
+            return "CLASS_I", healthy, condition, None
+        return (
+            ABSTAIN,
+            healthy,
+            condition,
+            f"looks healthy, but the chance of a skin defect ({p_defect:.0%}) is too high to certify",
+        )
+    family, confidence = ("REJECT", p_rot) if p_rot >= p_minor else ("CLASS_II", p_minor)
+    if max(confidence, healthy) < min_confidence:
+        return (
+            ABSTAIN,
+            confidence,
+            condition,
+            f"unsure between healthy skin ({healthy:.0%}), a skin defect ({p_minor:.0%}) and rot ({p_rot:.0%})",
+        )
+    return family, confidence, condition, None
 
 
 @dataclass(slots=True)
@@ -55,6 +106,9 @@ class GradeResult:
     reason: str | None = None
     weight_g: float | None = None
     size_code: int = 0
+    condition: str | None = None
+    condition_probability: float | None = None
+    fruit: str | None = None
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -66,23 +120,34 @@ class _Measured:
 
     name: str
     error: str | None
-    features: np.ndarray | None
-    ood_reason: str | None
-    length_mm: float | None
-    width_mm: float | None
-    colour_stage: int | None
-    defect_fraction: float | None
+    features: np.ndarray | None = None
+    reason: str | None = None
+    length_mm: float | None = None
+    width_mm: float | None = None
+    colour_stage: int | None = None
+    defect_fraction: float | None = None
 
 
 def _measure_bytes(name: str, data: bytes, marker_mm: float, marker_id: int | None) -> _Measured:
     try:
         img = decode_image(data, name)
     except ImageError as exc:
-        return _Measured(name, str(exc), None, None, None, None, None, None)
-    m = measure(img, marker_mm, marker_id)
-    return _Measured(
-        name, None, m.features, m.ood_reason, m.length_mm, m.width_mm, m.colour_stage, m.defect_fraction
+        return _Measured(name, str(exc))
+    look = describe(img)
+    sized = measure(img, marker_mm, marker_id, require_marker=True)
+    out = _Measured(
+        name,
+        None,
+        look.features,
+        look.reason,
+        colour_stage=stage_from_green_fraction(look.green_share),
+        defect_fraction=round(look.lesion_share, 4),
     )
+    if sized.marker_found and sized.ood_reason is None:
+        # On the grading mat the marker photo's own segmentation gives sizes in mm.
+        out.length_mm, out.width_mm = sized.length_mm, sized.width_mm
+        out.colour_stage, out.defect_fraction = sized.colour_stage, sized.defect_fraction
+    return out
 
 
 def _measure_file(args: tuple[str, float, int | None]) -> _Measured:
@@ -90,9 +155,7 @@ def _measure_file(args: tuple[str, float, int | None]) -> _Measured:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return _Measured(
-            path, f"{path}: cannot read file ({exc.strerror})", None, None, None, None, None, None
-        )
+        return _Measured(path, f"{path}: cannot read file ({exc.strerror})")
     return _measure_bytes(path, data, marker_mm, marker_id)
 
 
@@ -119,30 +182,40 @@ class Grader:
 
     # -------------------------------------------------------------------------------- public
 
-    def grade_bytes(self, data: bytes, name: str = "image", weight_g: float | None = None) -> GradeResult:
-        """Grade one photo held in memory. Raises ImageError on a corrupt/unsupported file."""
+    def grade_bytes(
+        self, data: bytes, name: str = "image", weight_g: float | None = None, crop: str | None = None
+    ) -> GradeResult:
+        """Grade one photo held in memory. Raises ImageError on a corrupt/unsupported file.
+
+        `crop` is the fruit the batch record says the lot is ("mango", "durian"...): a photo of
+        another fruit abstains. None skips that check."""
         m = _measure_bytes(name, data, self.marker_mm, self.marker_id)
         if m.error:
             raise ImageError(m.error)
-        return self._decide([m], weight_g)[0]
+        return self._decide([m], weight_g, crop)[0]
 
     def grade_files(
-        self, paths: Sequence[str | Path], workers: int | None = None, weight_g: float | None = None
+        self,
+        paths: Sequence[str | Path],
+        workers: int | None = None,
+        weight_g: float | None = None,
+        crop: str | None = None,
     ) -> Iterator[GradeResult | ImageError]:
         """Grade files in order; a bad file yields an ImageError in its place instead of a result."""
         jobs = [(str(p), self.marker_mm, self.marker_id) for p in paths]
         workers = min(workers or os.cpu_count() or 1, max(1, len(jobs) // 8))
         if workers <= 1:
-            yield from self._decide_stream(map(_measure_file, jobs), weight_g)
+            yield from self._decide_stream(map(_measure_file, jobs), weight_g, crop)
             return
         with ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init_worker) as pool:
-            yield from self._decide_stream(pool.map(_measure_file, jobs, chunksize=8), weight_g)
+            yield from self._decide_stream(pool.map(_measure_file, jobs, chunksize=8), weight_g, crop)
 
     def grade_many_bytes(
         self,
         items: Sequence[tuple[str, bytes]],
         pool: ProcessPoolExecutor | None = None,
         weight_g: float | None = None,
+        crop: str | None = None,
     ) -> list[GradeResult | ImageError]:
         """Grade in-memory photos, measuring on `pool` when given; one batched model call."""
         args = [(name, data, self.marker_mm, self.marker_id) for name, data in items]
@@ -150,57 +223,70 @@ class Grader:
             measured = [_measure_bytes(*a) for a in args]
         else:
             measured = list(pool.map(_measure_star, args, chunksize=max(1, len(args) // 16)))
-        return list(self._decide_stream(iter(measured), weight_g))
+        return list(self._decide_stream(iter(measured), weight_g, crop))
 
     # ------------------------------------------------------------------------------ decision
 
-    def _decide_stream(self, measured: Iterable[_Measured], weight_g: float | None):
+    def _decide_stream(self, measured: Iterable[_Measured], weight_g: float | None, crop: str | None):
         batch: list[_Measured] = []
         for m in measured:
             batch.append(m)
             if len(batch) >= BATCH:
-                yield from self._decide_or_error(batch, weight_g)
+                yield from self._decide_or_error(batch, weight_g, crop)
                 batch = []
         if batch:
-            yield from self._decide_or_error(batch, weight_g)
+            yield from self._decide_or_error(batch, weight_g, crop)
 
-    def _decide_or_error(self, batch: list[_Measured], weight_g: float | None):
+    def _decide_or_error(self, batch: list[_Measured], weight_g: float | None, crop: str | None):
         ok = [m for m in batch if m.error is None]
-        results = iter(self._decide(ok, weight_g)) if ok else iter(())
+        results = iter(self._decide(ok, weight_g, crop)) if ok else iter(())
         for m in batch:
             yield ImageError(m.error) if m.error else next(results)
 
-    def _decide(self, batch: list[_Measured], weight_g: float | None) -> list[GradeResult]:
+    def _crop_reason(self, fruits: dict[str, float], crop: str | None) -> str | None:
+        if crop is None:
+            return None
+        seen = max(fruits, key=lambda f: fruits[f])
+        if fruits.get(crop, 0.0) >= 0.5:
+            return None
+        if fruits[seen] >= 0.5:
+            return f"not a {crop}: the photo looks like a {seen} ({fruits[seen]:.0%})"
+        return f"cannot tell that the photo shows a {crop}"
+
+    def _decide(self, batch: list[_Measured], weight_g: float | None, crop: str | None) -> list[GradeResult]:
         model = self.model
         x = np.stack([m.features for m in batch]).astype(np.float32)
         probs = model.probabilities(x)
+        fruits, conditions = model.marginals(probs)
         dist = model.ood_distance(x)
         out = []
-        for m, p, d in zip(batch, probs, dist, strict=True):
-            top = int(np.argmax(p))
-            conf = float(p[top])
-            reason = None
-            if m.ood_reason:
-                reason, conf = m.ood_reason, 0.0
-            elif d > model.ood_limit:
-                reason = f"measurements unlike any training photo (distance {d:.1f} > {model.ood_limit:.1f})"
-            elif conf < self.threshold:
-                reason = f"confidence {conf:.2f} below threshold {self.threshold:.2f}"
-            grade = ABSTAIN if reason else model.classes[top]
-            gradable = m.ood_reason is None
+        for m, pf, pc, d in zip(batch, fruits, conditions, dist, strict=True):
+            grade, conf, condition, reason = decide_condition(pc, self.threshold, model.safe_threshold)
+            cond_p = pc[condition]
+            judged = True
+            early = m.reason
+            if early is None and d > model.ood_limit:
+                early = "the photo looks unlike any fruit photo the grader learned from"
+            early = early or self._crop_reason(pf, crop)
+            if early:
+                reason, judged = early, False
+            fruit = max(pf, key=lambda f: pf[f])
             out.append(
                 GradeResult(
                     file=m.name,
-                    grade=grade,
-                    confidence=round(conf, 4),
-                    length_mm=m.length_mm if gradable else None,
-                    width_mm=m.width_mm if gradable else None,
-                    colour_stage=m.colour_stage if gradable else None,
-                    defect_fraction=m.defect_fraction if gradable else None,
+                    grade=ABSTAIN if reason else grade,
+                    confidence=round(conf, 4) if judged else 0.0,
+                    length_mm=m.length_mm if judged else None,
+                    width_mm=m.width_mm if judged else None,
+                    colour_stage=m.colour_stage if judged else None,
+                    defect_fraction=m.defect_fraction if judged else None,
                     model_sha256=model.sha256,
                     reason=f"needs human review: {reason}" if reason else None,
                     weight_g=weight_g,
                     size_code=size_code(weight_g),
+                    condition=condition if judged else None,
+                    condition_probability=round(cond_p, 4) if judged else None,
+                    fruit=fruit if judged else None,
                 )
             )
         return out

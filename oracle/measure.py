@@ -273,9 +273,13 @@ def _cell_percentile(val: np.ndarray, where: np.ndarray, cell: int, q: float) ->
 
 
 def measure(
-    img: np.ndarray, marker_mm: float = DEFAULT_MARKER_MM, marker_id: int | None = DEFAULT_MARKER_ID
+    img: np.ndarray,
+    marker_mm: float = DEFAULT_MARKER_MM,
+    marker_id: int | None = DEFAULT_MARKER_ID,
+    require_marker: bool = False,
 ) -> Measurement:
-    """Measure one decoded BGR photo (see `decode_image`)."""
+    """Measure one decoded BGR photo (see `decode_image`). With `require_marker`, a photo without
+    the marker is not segmented here (its sizes cannot be known): only `marker_found` is set."""
     detail = img
     scale = 1.0
     if max(img.shape[:2]) > WORK_MAX:
@@ -290,8 +294,10 @@ def measure(
         marker = detect_marker(
             cv2.cvtColor(detail, cv2.COLOR_BGR2GRAY), marker_mm, marker_id, coord_scale=scale
         )
-    lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(np.float32)
     out = Measurement(marker_found=marker is not None)
+    if require_marker and marker is None:
+        return out
+    lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(np.float32)
     mask, reason = segment(img, lab, marker)
     if mask is None:
         out.ood_reason = reason

@@ -1,8 +1,9 @@
 """The grading classifier: an ONNX file checked against its shipped sha256, run with onnxruntime.
 
 The ONNX file carries everything the grader needs besides the graph, in its metadata (so the one
-sha256 covers it all): class names, feature names, the calibration temperature, the abstain
-threshold and the training feature statistics used to spot out-of-distribution input.
+sha256 covers it all): class names (`fruit/condition`), feature names, the calibration
+temperature, the confidence and safe (defect probability) thresholds and the training feature
+statistics used to spot out-of-distribution input.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class LoadedModel:
     features: tuple[str, ...]
     temperature: float
     threshold: float
+    safe_threshold: float
     ood_mean: np.ndarray
     ood_precision: np.ndarray
     ood_limit: float
@@ -61,6 +63,21 @@ class LoadedModel:
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
+
+    def marginals(self, probs: np.ndarray) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+        """Per row: P(fruit) and P(condition), summed over the joint `fruit/condition` classes."""
+        fruits: list[dict[str, float]] = []
+        conditions: list[dict[str, float]] = []
+        for row in probs:
+            pf: dict[str, float] = {}
+            pc: dict[str, float] = {}
+            for label, p in zip(self.classes, row, strict=True):
+                fruit, condition = label.split("/", 1)
+                pf[fruit] = pf.get(fruit, 0.0) + float(p)
+                pc[condition] = pc.get(condition, 0.0) + float(p)
+            fruits.append(pf)
+            conditions.append(pc)
+        return fruits, conditions
 
     def ood_distance(self, x: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of each feature row from the training distribution."""
@@ -109,6 +126,11 @@ def load_model(
         raise ModelError(f"model file {model_file} lacks the tambon_grader metadata") from exc
     outputs = [o.name for o in session.get_outputs()]
     prob_output = next((o for o in outputs if "prob" in o), outputs[-1])
+    missing = {"classes", "features", "temperature", "threshold", "safe_threshold", "ood_limit"} - set(info)
+    if missing or not all("/" in c for c in info["classes"]):
+        raise ModelError(
+            f"model file {model_file} was made by an older trainer (no fruit/condition classes); retrain it"
+        )
     return LoadedModel(
         session=session,
         sha256=actual,
@@ -116,6 +138,7 @@ def load_model(
         features=tuple(info["features"]),
         temperature=float(info["temperature"]),
         threshold=float(info["threshold"]),
+        safe_threshold=float(info["safe_threshold"]),
         ood_mean=np.asarray(info["ood_mean"], dtype=np.float64),
         ood_precision=np.asarray(info["ood_precision"], dtype=np.float64),
         ood_limit=float(info["ood_limit"]),

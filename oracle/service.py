@@ -48,6 +48,9 @@ log = structlog.get_logger("oracle")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 GRADE_ORDER = ("EXTRA", "CLASS_I", "CLASS_II", "REJECT")
 MAX_PHOTO_BYTES = 32 * 1024 * 1024
+#: The fruit a photo must show for a batch registered with this crop code (the project's crop
+#: list, BatchProvenance.register); a photo of another fruit abstains. Codes not listed are not checked.
+CROP_FRUITS = {201: "mango", 202: "durian", 203: "mangosteen", 204: "longan"}
 
 
 class OracleSettings(BaseSettings):
@@ -305,7 +308,9 @@ class Oracle:
 
     def _requeue(self, items: list[dict]) -> None:
         for item in items:
-            self.state.pending[item["evidence"]] = {k: item[k] for k in ("evidence", "codec", "batch_id")}
+            self.state.pending[item["evidence"]] = {
+                k: item[k] for k in ("evidence", "codec", "batch_id", "crop") if k in item
+            }
 
     # ----------------------------------------------------------------------------- reorgs
 
@@ -367,6 +372,7 @@ class Oracle:
                         "evidence": evidence,
                         "codec": int(ev["args"]["codec"]),
                         "batch_id": int(ev["args"]["batchId"]),
+                        "crop": int(ev["args"]["crop"]),
                         "block": int(ev["blockNumber"]),
                     }
                     found += 1
@@ -433,16 +439,18 @@ class Oracle:
         onchain = OnchainCid.from_chain(item["evidence"], item["codec"])
         photos, record = fetch_bundle(self.store, onchain, self.settings.max_photos)
         weight = fruit_weight(record)
+        crop = CROP_FRUITS.get(int(item.get("crop", 0)))
         results = []
         for name, data in photos:
             if len(data) > MAX_PHOTO_BYTES:
                 continue
             try:
-                results.append(self.grader.grade_bytes(data, name, weight_g=weight))
+                results.append(self.grader.grade_bytes(data, name, weight_g=weight, crop=crop))
             except OracleError as exc:  # a corrupt photo in the bundle counts as not gradable
                 log.info("oracle.photo_unreadable", evidence=item["evidence"], photo=name, error=str(exc))
         grade, confidence = lot_grade(results)
         size = results[0].size_code if results else 0
+        self._explain(item["evidence"], photos, results)
         att = Attestation(
             batch_id=item["batch_id"],
             evidence=bytes.fromhex(item["evidence"][2:]),
@@ -462,6 +470,22 @@ class Oracle:
             photos=len(photos),
         )
         return att
+
+    def _explain(self, evidence: str, photos: list[tuple[str, bytes]], results: list[GradeResult]) -> None:
+        """Store the overlays and grading.json beside the evidence; a store failure costs the
+        explanation, not the attestation."""
+        from evidence.errors import EvidenceError as StoreError
+        from oracle import explanations
+
+        try:
+            cid = explanations.store_explanation(
+                self.store, evidence, self.grader.model.sha256, photos, results
+            )
+            explanations.record(self.state_file.parent / explanations.INDEX_NAME, evidence, cid)
+        except (StoreError, OracleError, OSError) as exc:
+            log.warning("oracle.explanation_not_stored", evidence=evidence, error=str(exc)[:200])
+            return
+        log.info("oracle.explained", evidence=evidence, cid=cid)
 
     def _post(self, ready: list[tuple[dict, Attestation]]) -> None:
         registry_address = self.registry.address
@@ -485,9 +509,7 @@ class Oracle:
         )
         signed = self.account.sign_transaction(tx)
         tx_hash = signed.hash.to_0x_hex()
-        items = [
-            {"evidence": it["evidence"], "codec": it["codec"], "batch_id": it["batch_id"]} for it, _ in ready
-        ]
+        items = [{k: it[k] for k in ("evidence", "codec", "batch_id", "crop") if k in it} for it, _ in ready]
         self.state.inflight[tx_hash] = {
             "raw": signed.raw_transaction.to_0x_hex(),
             "nonce": nonce,

@@ -98,6 +98,8 @@ class AttestationView:
     tx_hash: str
     evidence: EvidenceRef
     checks: tuple[Check, ...]
+    #: (photo name, URL of the oracle's overlay: outline and defect regions) per graded photo
+    overlays: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -518,7 +520,17 @@ class BatchService:
             tx_hash=e.tx_hash,
             evidence=ev,
             checks=checks,
+            overlays=self._overlays(digest, ev),
         )
+
+    def _overlays(self, digest: bytes, ev: EvidenceRef) -> tuple[tuple[str, str], ...]:
+        """The oracle's overlay of each photo, from the explanation it stored beside the evidence."""
+        from oracle.explanations import lookup, overlay_name
+
+        cid = lookup("0x" + digest.hex())
+        if cid is None:
+            return ()
+        return tuple((f.name, self.evidence.url(cid, overlay_name(f.name))) for f in ev.files if f.is_image)
 
     def _first_provable(self, digest: bytes) -> EvidenceRef:
         """The on-chain digest carries no codec here: try a bundle (dag-pb), then a raw file."""

@@ -19,6 +19,8 @@ KEYS = {
     "colour_stage",
     "defect_fraction",
     "model_sha256",
+    "condition",
+    "condition_probability",
 }
 
 

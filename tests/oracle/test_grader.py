@@ -1,23 +1,22 @@
-import numpy as np
 import pytest
 
 from oracle.errors import ImageError
-from oracle.grader import ABSTAIN, Grader, size_code
+from oracle.grader import ABSTAIN, Grader, decide_condition, size_code
 from oracle.synth import OOD_KINDS, render, render_ood
 
 
-def test_grade__held_out_photos__accurate_and_measured(grader, held_out):
+def test_grade__held_out_synthetic_photos__sizes_from_the_marker(grader, held_out):
     results = [grader.grade_bytes(data, f"p{i}.jpg") for i, (data, _) in enumerate(held_out)]
-    graded = [(r, t) for r, (_, t) in zip(results, held_out, strict=True) if r.grade != ABSTAIN]
-    assert len(graded) >= 0.85 * len(held_out)
-    assert np.mean([r.grade == t.grade for r, t in graded]) >= 0.85
-    for r, t in graded:
+    sized = [(r, t) for r, (_, t) in zip(results, held_out, strict=True) if r.length_mm is not None]
+    for r, t in sized:
+        assert t.has_marker
+        assert r.length_mm == pytest.approx(t.length_mm, rel=0.1)
+        assert r.width_mm == pytest.approx(t.width_mm, rel=0.1)
+    for r in results:
         assert r.model_sha256 == grader.model.sha256
         assert 0.0 <= r.confidence <= 1.0
-        assert r.confidence >= grader.threshold
-        assert abs(r.defect_fraction - t.defect_fraction) <= 0.05
-        if t.has_marker:
-            assert r.length_mm == pytest.approx(t.length_mm, rel=0.1)
+        if r.grade == ABSTAIN:
+            assert r.reason.startswith("needs human review: ")
 
 
 @pytest.mark.parametrize("kind", OOD_KINDS)
@@ -26,22 +25,43 @@ def test_grade__out_of_distribution__abstains(grader, kind):
         data, _ = render_ood(2024, i, kind)
         r = grader.grade_bytes(data, kind)
         assert r.grade == ABSTAIN, (kind, i, r)
-        assert r.reason.startswith("needs human review")
+        assert r.reason.startswith("needs human review: ")
+        assert r.condition is None and r.condition_probability is None
 
 
-def test_grade__no_marker__size_null_colour_and_defects_given(grader):
-    data, truth = render(99, 1, marker=False)
+def test_grade__no_marker__size_null(grader):
+    data, _ = render(99, 1, marker=False)
     r = grader.grade_bytes(data)
     assert r.length_mm is None and r.width_mm is None
-    assert r.colour_stage in (0, 1, 2)
-    assert r.defect_fraction == pytest.approx(truth.defect_fraction, abs=0.05)
 
 
 def test_grade__threshold_above_one__always_abstains():
+    from oracle.real_data import load_index
+
     g = Grader(threshold=1.01)
-    data, _ = render(99, 2)
-    r = g.grade_bytes(data)
-    assert r.grade == ABSTAIN and "below threshold" in r.reason
+    for p in load_index()[::400]:
+        r = g.grade_bytes(p.path.read_bytes(), p.path.name)
+        assert r.grade == ABSTAIN and r.reason.startswith("needs human review: ")
+
+
+@pytest.mark.parametrize(
+    ("conditions", "grade"),
+    [
+        ({"healthy": 0.99, "rot": 0.01}, "EXTRA"),
+        ({"healthy": 0.85, "anthracnose": 0.15}, "CLASS_I"),
+        ({"healthy": 0.7, "anthracnose": 0.3}, ABSTAIN),
+        ({"healthy": 0.05, "anthracnose": 0.6, "alternaria": 0.35}, "CLASS_II"),
+        ({"healthy": 0.05, "anthracnose": 0.2, "stem_end_rot": 0.75}, "REJECT"),
+        ({"healthy": 0.3, "aged": 0.35, "rot": 0.35}, ABSTAIN),
+    ],
+)
+def test_decide_condition__grade_families(conditions, grade):
+    got, confidence, condition, reason = decide_condition(conditions, 0.5, 0.2)
+    assert got == grade
+    assert (reason is None) == (grade != ABSTAIN)
+    assert condition == max(conditions, key=conditions.get)
+    if reason:
+        assert "(0%)" not in reason
 
 
 def test_grade__weight__size_code():

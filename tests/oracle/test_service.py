@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -82,6 +83,17 @@ def test_run__registered_batch__attestation_accepted(deployed, store, grader_, t
     expected, conf = lot_grade([grader_.grade_bytes(b, n, weight_g=420) for n, b in photos])
     assert Grade(args["grade"]).name == expected
     assert args["confidenceBps"] == round(conf * 10_000)
+    # The explanation (overlay per photo + grading.json) is in the store, linked from the evidence.
+    from oracle.explanations import INDEX_NAME, lookup
+
+    cid = lookup("0x" + onchain.digest.hex(), tmp_path / INDEX_NAME)
+    assert cid is not None
+    names = {e.name for e in store.ls(cid)}
+    assert names == {"fruit0.overlay.png", "fruit1.overlay.png", "grading.json"}
+    assert store.cat(cid, "fruit0.overlay.png").startswith(b"\x89PNG")
+    grading = json.loads(store.cat(cid, "grading.json"))
+    assert grading["evidence"] == "0x" + onchain.digest.hex()
+    assert [row["overlay"] for row in grading["photos"]] == ["fruit0.overlay.png", "fruit1.overlay.png"]
 
 
 def test_run__several_ready__one_attest_many(deployed, store, grader_, tmp_path):

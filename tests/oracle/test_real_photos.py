@@ -1,0 +1,136 @@
+"""The grader on real photos from ../shared/datasets/real_fruit (held-out split, fixed sample)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from oracle.grader import ABSTAIN
+from oracle.real_data import CONDITIONS, DEFECTIVE, REAL_FRUIT, load_index
+
+TAMBON = str(Path(sys.executable).parent / "tambon")
+#: Photos per (fruit, condition) in the fixed sample, taken in index order from the test split.
+PER_CLASS = 2
+
+
+@pytest.fixture(scope="module")
+def held_out_sample():
+    """A fixed sample of held-out test photos: the first PER_CLASS of every (fruit, condition)."""
+    from oracle.real_data import group_ids, split_masks
+
+    photos = load_index()
+    _, _, test = split_masks(photos, group_ids(photos))
+    taken: dict[tuple[str, str], int] = {}
+    sample = []
+    for p, t in zip(photos, test, strict=True):
+        key = (p.fruit, p.condition)
+        if t and taken.get(key, 0) < PER_CLASS:
+            sample.append(p)
+            taken[key] = taken.get(key, 0) + 1
+    return sample
+
+
+def test_real_data__index_complete():
+    photos = load_index()
+    assert len(photos) == 2137
+    assert {p.condition for p in photos} == set(CONDITIONS)
+    assert all(p.path.exists() for p in photos[::50])
+
+
+def test_grade__fixed_real_sample__keeps_grade_family(grader, held_out_sample):
+    results = [grader.grade_bytes(p.path.read_bytes(), p.path.name, crop=p.fruit) for p in held_out_sample]
+    for p, r in zip(held_out_sample, results, strict=True):
+        # "aged" (the freshness set's "in between") is neither healthy nor defective: no rule.
+        if p.condition == "healthy":
+            assert r.grade != "REJECT", (p.path.name, r)
+        elif p.condition in DEFECTIVE:
+            assert r.grade not in ("EXTRA", "CLASS_I"), (p.path.name, r)
+        if r.grade != ABSTAIN:
+            assert r.condition in CONDITIONS and 0 < r.condition_probability <= 1
+            assert r.fruit == p.fruit
+        else:
+            assert r.reason.startswith("needs human review: ") and "(0%)" not in r.reason
+    graded = [r for r in results if r.grade != ABSTAIN]
+    assert len(graded) >= 0.5 * len(results)  # the abstain-rate figure itself is in the bench
+
+
+def _whole_fruit_photo():
+    """A freshness photo whose box lies well inside the frame (the whole fruit is shown)."""
+    for p in load_index():
+        if p.box is None or p.condition != "healthy" or p.fruit != "orange":
+            continue
+        img = cv2.imread(str(p.path))
+        h, w = img.shape[:2]
+        x0, y0, x1, y1 = p.box
+        if min(x0, y0) > 0.05 * min(h, w) and x1 < 0.95 * w and y1 < 0.95 * h:
+            return p, img
+    raise AssertionError("no whole-fruit photo in the data set")
+
+
+def test_grade__fruit_cut_in_half__abstains(grader):
+    p, img = _whole_fruit_photo()
+    whole = grader.grade_bytes(p.path.read_bytes(), "whole.jpg", crop=p.fruit)
+    assert whole.grade != ABSTAIN or "part of the fruit" not in (whole.reason or "")
+    x0, _, x1, _ = p.box
+    half = img[:, : (x0 + x1) // 2]
+    ok, jpg = cv2.imencode(".jpg", half)
+    r = grader.grade_bytes(jpg.tobytes(), "half.jpg", crop=p.fruit)
+    assert r.grade == ABSTAIN
+    assert "only part of the fruit is in the photo" in r.reason
+
+
+def test_grade__mango_under_durian__abstains_not_a_durian(grader):
+    mango = next(p for p in load_index() if p.fruit == "mango" and p.condition == "healthy")
+    r = grader.grade_bytes(mango.path.read_bytes(), "mango.jpg", crop="durian")
+    assert r.grade == ABSTAIN
+    assert r.reason.startswith("needs human review: not a durian: the photo looks like a mango (")
+    same = grader.grade_bytes(mango.path.read_bytes(), "mango.jpg", crop="mango")
+    assert "not a" not in (same.reason or "")
+
+
+def test_cli__explain__overlay_written_and_referenced(tmp_path):
+    photos = [p for p in load_index() if p.fruit == "mango"][::300][:2]
+    out = tmp_path / "explain"
+    proc = subprocess.run(
+        [TAMBON, "oracle", "grade", "--json", "--explain", str(out), *(str(p.path) for p in photos)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 2
+    for row, p in zip(rows, photos, strict=True):
+        overlay = Path(row["overlay"])
+        assert overlay == out / f"{p.path.stem}.overlay.png"
+        img = cv2.imread(str(overlay))
+        assert img is not None and max(img.shape[:2]) == 480
+        # The outline is drawn in green: some pixels are that colour.
+        assert np.any((img[..., 1] > 180) & (img[..., 0] < 90) & (img[..., 2] < 90))
+        assert {"condition", "condition_probability"} <= row.keys()
+
+
+def test_cli__text__reads_well_on_real_photos():
+    photos = [p for p in load_index() if p.fruit == "banana"][:3]
+    proc = subprocess.run(
+        [TAMBON, "oracle", "grade", "--crop", "durian", *(str(p.path) for p in photos)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        assert "needs human review: not a durian" in line
+        assert "(0%)" not in line and " - " not in line
+
+
+def test_real_fruit_folder__resolved_beside_the_repository():
+    assert REAL_FRUIT.name == "real_fruit" and (REAL_FRUIT / "index.tsv").exists()
