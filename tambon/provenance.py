@@ -8,7 +8,7 @@ Adding a stage is one member here (plus the contract's bound and the translation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import IntEnum
 
 from tambon.errors import TambonError
@@ -149,3 +149,16 @@ def lineage_roots(
 ) -> list[int]:
     """The lots a batch comes from: the ancestors with no parents (the batch itself if it has none)."""
     return [b for b in lineage(batch_id, parents_of, limit) if not parents_of(b)]
+
+
+def lineage_origins(roots: Sequence[int], registered_by: Mapping[int, str]) -> list[str]:
+    """Who registered the lots a batch comes from: each root's producer, once, in root order.
+
+    A merged lot has several; it counts as from registered producers only if every one of them is.
+    """
+    origins: list[str] = []
+    for root in roots:
+        producer = registered_by.get(root)
+        if producer is not None and producer not in origins:
+            origins.append(producer)
+    return origins

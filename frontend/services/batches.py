@@ -26,7 +26,7 @@ from tambon.attestation import Attestation
 from tambon.cid import DAG_PB, RAW, OnchainCid
 from tambon.errors import TambonError
 from tambon.index.reader import BatchFacts, IndexReader
-from tambon.provenance import Stage, decode_transport, lineage, stage_name
+from tambon.provenance import Stage, decode_transport, lineage, lineage_origins, lineage_roots, stage_name
 from tambon.verify import (
     Check,
     evidence_check,
@@ -135,10 +135,15 @@ class BatchHistory:
     events: list[Event] = field(default_factory=list)
     times: dict[str, int] = field(default_factory=dict)
     lot: str | None = None  # traceability lot code (tambon.lots), set with gtin/digital_link by the site
+    #: every producer the lot comes from (a merged lot has several); `grower` is the first
+    origins: list[Party] = field(default_factory=list)
 
     @property
     def checks(self) -> list[Check]:
-        out = [self.metadata_evidence.check, producer_check(self.grower.status, self.grower.registration_id)]
+        out = [
+            self.metadata_evidence.check,
+            *(producer_check(o.status, o.registration_id) for o in self.origins or [self.grower]),
+        ]
         out += [s.evidence.check for s in self.steps]
         for a in self.attestations:
             out += list(a.checks)
@@ -446,16 +451,10 @@ class BatchService:
         metadata = metadata_view(
             metadata_proof.record if metadata_proof and metadata_proof.status == PASS else None, self.evidence
         )
-        roots = [b for b in ids if not facts.parents(b)]
-        grower = next(
-            (
-                e.args["producer"]
-                for e in events
-                if e.name == "BatchRegistered" and e.args["batchId"] in roots
-            ),
-            info.producer,
-        )
-        addresses = {info.producer, info.holder, grower} | {s.actor for s in steps}
+        registered_by = {e.args["batchId"]: e.args["producer"] for e in events if e.name == "BatchRegistered"}
+        origins = lineage_origins(lineage_roots(batch_id, facts.parents), registered_by) or [info.producer]
+        grower = origins[0]
+        addresses = {info.producer, info.holder, *origins} | {s.actor for s in steps}
         transfers = transfers_from_events(events, times)
         addresses |= {t.receiver for t in transfers} | {t.sender for t in transfers}
         parties = {a: _party(facts, a) for a in addresses}
@@ -465,6 +464,7 @@ class BatchService:
             head=head,
             producer=parties[info.producer],
             grower=parties[grower],
+            origins=[parties[a] for a in origins],
             holder=parties[info.holder],
             crop=info.crop,
             crop_label=crop_label(info.crop),

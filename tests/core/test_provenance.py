@@ -8,6 +8,7 @@ from tambon.provenance import (
     decode_transport,
     encode_transport,
     lineage,
+    lineage_origins,
     lineage_roots,
     stage_name,
 )
@@ -68,3 +69,13 @@ def test_lineage__breadth_first_unique_and_bounded():
     assert lineage(1, parents.__getitem__) == [1]
     assert lineage_roots(5, parents.__getitem__) == [1, 2]
     assert lineage_roots(1, parents.__getitem__) == [1]
+
+
+def test_lineage_origins__a_merged_lot_names_every_producer_once():
+    # lot 5 merges lot 3 (from lot 1, enterprise A) and lot 4 (from lots 1 and 2, grower B)
+    parents = {5: [3, 4], 3: [1], 4: [1, 2], 1: [], 2: []}
+    registered_by = {1: "0xA", 2: "0xB", 3: "0xA", 4: "0xA", 5: "0xA"}
+    roots = lineage_roots(5, parents.__getitem__)
+    assert lineage_origins(roots, registered_by) == ["0xA", "0xB"]
+    assert lineage_origins([1], registered_by) == ["0xA"]
+    assert lineage_origins([9], registered_by) == []  # no registration seen (outside the read range)
