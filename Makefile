@@ -63,6 +63,7 @@ bench-oracle: install
 
 bench-web: install
 	$(PY) scripts/bench_web.py
+	$(PY) scripts/bench_web.py --lighthouse
 	$(PY) scripts/bench_compliance.py
 
 ## Re-resolve the lock file after editing pyproject.toml.

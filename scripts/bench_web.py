@@ -362,6 +362,140 @@ def safety_figures(
     return figures
 
 
+LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+LIGHTHOUSE_CHROME_FLAGS = (
+    "--headless --no-sandbox --disable-gpu --disable-background-networking "
+    "--disable-component-update --no-first-run"
+)
+LIGHTHOUSE_GOAL = 95
+
+
+def lighthouse_scores(report: dict) -> dict[str, int]:
+    """Category scores (0-100) from a Lighthouse JSON report; a run that failed is an error, not a 0."""
+    if report.get("runtimeError", {}).get("code") not in (None, "NO_ERROR"):
+        raise ValueError(f"lighthouse: {report['runtimeError'].get('message', report['runtimeError'])}")
+    scores = {}
+    for name in LIGHTHOUSE_CATEGORIES:
+        score = report.get("categories", {}).get(name, {}).get("score")
+        if score is None:
+            raise ValueError(f"lighthouse: no score for category {name!r}")
+        scores[name] = round(score * 100)
+    return scores
+
+
+def lighthouse_failing_audits(report: dict) -> list[str]:
+    """Ids of the scored audits below 0.9 in the requested categories (what to fix next)."""
+    ids = {ref["id"] for cat in report.get("categories", {}).values() for ref in cat.get("auditRefs", [])
+           if ref.get("weight", 0) > 0}  # fmt: skip
+    audits = report.get("audits", {})
+    return sorted(i for i in ids if audits.get(i, {}).get("score") is not None and audits[i]["score"] < 0.9)
+
+
+def run_lighthouse(url: str, preset: str) -> dict:
+    """One Lighthouse run (npm `lighthouse`, Debian chromium) of `url` with the mobile or desktop preset."""
+    command = [
+        "lighthouse", url, "--output=json", "--output-path=stdout", "--quiet",
+        f"--chrome-flags={LIGHTHOUSE_CHROME_FLAGS}",
+        f"--only-categories={','.join(LIGHTHOUSE_CATEGORIES)}",
+    ]  # fmt: skip
+    if preset == "desktop":
+        command.append("--preset=desktop")
+    env = {**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")}
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"error: lighthouse failed on {url}: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout)
+
+
+def lighthouse_figures(site: str, pages: dict[str, str], presets: list[str]) -> dict:
+    """Scores per page, preset and category; the host load beside each run (performance scores fall on
+    a loaded host, the other categories do not depend on it)."""
+    figures: dict = {}
+    for page, path in pages.items():
+        for preset in presets:
+            load = os.getloadavg()[0]
+            report = run_lighthouse(site + path, preset)
+            figures.setdefault(page, {})[preset] = {
+                **lighthouse_scores(report),
+                "failing_audits": lighthouse_failing_audits(report),
+                "host_load_1min": round(load, 2),
+                "path": path,
+            }
+    return figures
+
+
+def lighthouse_bench(workers: int, presets: list[str]) -> None:
+    """Stand the stack up as the load bench does, run Lighthouse on the verify page, the grants dashboard
+    and the capture page, and write the scores into web.json under `lighthouse` (other figures kept)."""
+    if not shutil.which("lighthouse"):
+        raise SystemExit("error: npm `lighthouse` is not installed (run `make install`)")
+    from ape import accounts, chain, networks, project
+
+    from tambon.accounts import demo_account
+    from tambon.deploy import deploy_all
+    from tests.frontend.world import evidence_node, free_port, populate
+
+    work = Path(tempfile.mkdtemp(prefix="bench-lighthouse-"))
+    with networks.parse_network_choice("ethereum:local:foundry") as provider:
+        test_accounts = accounts.test_accounts
+        project.load_contracts()
+        members = [test_accounts[i].address for i in range(1, 6)]
+        deployment = deploy_all(provider.web3, demo_account(0), members, 3, "local")
+        deployment.save(work / "deployments" / f"{deployment.network}.json")
+        store, node = evidence_node(work / "evidence")
+        world = populate(project, chain, test_accounts, deployment, store, node)
+        port = free_port()
+        site = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "TAMBON_NETWORK": deployment.network,
+            "TAMBON_RPC_URL": provider.web3.provider.endpoint_uri,
+            "TAMBON_DEPLOYMENTS_DIR": str(work / "deployments"),
+            "TAMBON_DATA_DIR": str(work / "data"),
+            "TAMBON_EVIDENCE_API_URL": node.url,
+            "TAMBON_GATEWAY_URL": node.url,
+            "TAMBON_PUBLIC_URL": site,
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "frontend.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+            env=env, cwd=REPO, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{site}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("error: the site did not start")
+                time.sleep(0.2)
+            pages = {"verify": f"/batch/{world.sold_box}", "dashboard": "/grants", "capture": "/capture/"}
+            for path in pages.values():  # every worker renders and caches once
+                for _ in range(2 * workers):
+                    httpx.get(site + path, timeout=60).raise_for_status()
+            scores = lighthouse_figures(site, pages, presets)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+            node.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    figures = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    figures["lighthouse"] = {
+        **scores,
+        "goal_each_category": LIGHTHOUSE_GOAL,
+        "cpus": os.cpu_count(),
+        "host_loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        "tool": "npm lighthouse, Debian chromium headless; categories " + ", ".join(LIGHTHOUSE_CATEGORIES),
+        "note": "performance is measured with Lighthouse's simulated throttling on a shared 2-core host; "
+        "at a high load average its score is pessimistic (CPU-bound main-thread timings)",
+    }
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures["lighthouse"], indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (bounded)")
@@ -373,7 +507,14 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 2, help="uvicorn workers (one per core)"
     )
+    parser.add_argument(
+        "--lighthouse", action="store_true", help="only the Lighthouse scores (other figures kept)"
+    )
+    parser.add_argument("--presets", default="mobile,desktop", help="Lighthouse presets, comma-separated")
     args = parser.parse_args()
+    if args.lighthouse:
+        lighthouse_bench(args.workers, args.presets.split(","))
+        return
 
     from ape import accounts, chain, networks, project
 
@@ -514,6 +655,8 @@ def main() -> None:
             anchor_healthz_p99_ms=round(anchor["p99_ms"], 2),
         )
     figures.update(safety)
+    if RESULTS.exists():  # written by `--lighthouse`, a separate run
+        figures["lighthouse"] = json.loads(RESULTS.read_text()).get("lighthouse")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
