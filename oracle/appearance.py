@@ -348,3 +348,19 @@ def lesion_overlay_maps(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     maps = lesion_maps(small, lab, mask)
     lesions = maps["dark"] | maps["brown"] | maps["pale"]
     return small, mask, lesions
+
+
+def describe_file(path: str) -> tuple[np.ndarray | None, float, str | None]:
+    """(features, share outside the frame, reason) of a photo file; (None, 1.0, error) when unreadable.
+    A top-level function so the trainer's process pool can run it."""
+    from pathlib import Path
+
+    from oracle.errors import ImageError
+    from oracle.measure import decode_image
+
+    try:
+        img = decode_image(Path(path).read_bytes(), path)
+    except (OSError, ImageError) as exc:
+        return None, 1.0, str(exc)
+    a = describe(img)
+    return a.features, a.outline.outside_share, a.reason

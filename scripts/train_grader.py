@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from oracle.appearance import FEATURES  # noqa: E402
+from oracle.appearance import FEATURES, describe_file  # noqa: E402
 from oracle.calibration import (  # noqa: E402
     apply_temperature,
     dhash_file,
@@ -99,23 +99,10 @@ def load_photos(data: Path, per_class: int | None) -> list[RealPhoto]:
     return photos
 
 
-def _describe_file(path: str) -> tuple[np.ndarray | None, float, str | None]:
-    from oracle.appearance import describe
-    from oracle.errors import ImageError
-    from oracle.measure import decode_image
-
-    try:
-        img = decode_image(Path(path).read_bytes(), path)
-    except (OSError, ImageError) as exc:
-        return None, 1.0, str(exc)
-    a = describe(img)
-    return a.features, a.outline.outside_share, a.reason
-
-
 def describe_all(photos: list[RealPhoto], workers: int):
     paths = [str(p.path) for p in photos]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
-        described = list(pool.map(_describe_file, paths, chunksize=16))
+        described = list(pool.map(describe_file, paths, chunksize=16))
         hashes = list(pool.map(dhash_file, paths, chunksize=32))
     return described, hashes
 
