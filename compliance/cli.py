@@ -2,6 +2,7 @@
 
 tambon export fsma204 --lot TH-MG-260402-A --out lot.xlsx
 tambon export fsma204 --from 2026-04-01 --to 2026-04-30 --out april.csv
+tambon export fsma204 --lot TH-MG-260402-A --out lot.zip     # one CSV per CTE
 tambon export eudr 12 --out batch12-dds.json
 tambon export epcis 12 --out batch12-epcis.jsonld
 tambon export check-record record.json
@@ -70,24 +71,29 @@ def fsma204(
     start: Annotated[str | None, typer.Option("--from", help="first event date, YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option("--to", help="last event date, YYYY-MM-DD")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="file.csv or file.xlsx (default: CSV on stdout)")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="file.csv, file.xlsx (one tab per CTE) or file.zip (one CSV per CTE); default: CSV on stdout",
+        ),
     ] = None,
     no_lineage: Annotated[bool, typer.Option("--no-lineage", help="only the lot's own batches")] = False,
 ) -> None:
     """FSMA 204 sortable spreadsheet: one row per tracking event of a lot and/or a date range."""
-    from compliance.fsma import fsma_rows, to_csv, to_xlsx
+    from compliance.fsma import fsma_rows, to_csv, to_csv_zip, to_xlsx
 
     if lot is None and start is None and end is None:
         raise ComplianceError("give --lot and/or --from/--to (the FDA asks for a lot or a date range)")
     suffix = out.suffix.lower() if out else ".csv"
-    if suffix not in (".csv", ".xlsx"):
-        raise ComplianceError(f"--out must end in .csv or .xlsx, got {out}")
+    writers = {".csv": to_csv, ".xlsx": to_xlsx, ".zip": to_csv_zip}
+    if suffix not in writers:
+        raise ComplianceError(f"--out must end in .csv, .xlsx or .zip, got {out}")
     rows = fsma_rows(load_traces(), lot=lot, start=start, end=end, lineage=not no_lineage)
     if not rows:
         raise ComplianceError(
             "no tracking events match" + (f" lot {lot!r}" if lot else "") + " in that range"
         )
-    _write(to_xlsx(rows) if suffix == ".xlsx" else to_csv(rows), out)
+    _write(writers[suffix](rows), out)
     typer.echo(f"{len(rows)} tracking events", err=True)
 
 

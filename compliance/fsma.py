@@ -2,9 +2,13 @@
 
     rows = fsma_rows(traces, lot="TH-MG-0042")                # every batch of the lot + its lineage
     rows = fsma_rows(traces, start="2026-04-01", end="2026-04-30")
-    csv_bytes = to_csv(rows); xlsx_bytes = to_xlsx(rows)
+    csv_bytes = to_csv(rows)        # every event in one table, with its chain links
+    xlsx_bytes = to_xlsx(rows)      # the FDA template: one tab per CTE, then "All events"
+    zip_bytes = to_csv_zip(rows)    # the same tabs as one CSV each
 
-Each row carries the Key Data Elements of its Critical Tracking Event and links back to the
+The FDA template's tabs (`TEMPLATE_SHEETS`) carry each CTE's Key Data Elements (21 CFR
+1.1325-1.1350) with every location split into business name, phone, street, city, state,
+postal code, country and GLN; a transformation has one row per input food. Each row carries the Key Data Elements of its Critical Tracking Event and links back to the
 chain (batch id, step index, transaction hash, block) and to the evidence CID it came from.
 Events of a non-CTE kind (cultivation, domestic sale) are left out; events whose record could
 not be read are kept, with the reason in Notes, so nothing disappears silently.
@@ -14,13 +18,14 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
 from compliance.errors import ComplianceError
 from compliance.model import BatchTrace, Traces, TrackingEvent, batch_gtin, batch_lot
-from compliance.xlsx import write_table
+from compliance.xlsx import write_tables
 from tambon.records import FSMA_CTES
 
 COLUMNS: tuple[str, ...] = (
@@ -127,7 +132,9 @@ def event_row(
     qty, unit = _qty(r.get("quantity"))
     rqty, runit = _qty(received.get("quantity"))
     cte = r.get("event", "")
-    ship_to = r.get("ship_to") if cte in ("shipping", "receiving") else r.get("recipient")
+    # a receipt's own location is its Location Description, never its Ship-To
+    ship_to = r.get("ship_to") if cte == "shipping" else r.get("recipient")
+    location = r.get("location") or (r.get("ship_to") if cte == "receiving" else None)
     datetime_ = str(r.get("datetime", ""))
     notes = []
     if event.error:
@@ -145,16 +152,16 @@ def event_row(
         "Variety": commodity.get("variety", ""),
         "Quantity": qty,
         "Unit of Measure": unit,
-        "Location Description": describe(r.get("location")),
-        "Location GLN": _gln(r.get("location")),
+        "Location Description": describe(location),
+        "Location GLN": _gln(location),
         "Farm Location Description": describe(farm),
         "Farm GLN": _gln(farm),
         "Field Name": farm.get("field_name", ""),
         "Harvester Business Name": harvester.get("business_name", ""),
         "Harvester Phone": harvester.get("phone", ""),
-        "Cooling Date": cooling.get("date", ""),
+        "Cooling Date": r.get("date", "") if cte == "cooling" else cooling.get("date", ""),
         "Cooling Location Description": describe(cooling.get("location")),
-        "Date Received": received.get("date", ""),
+        "Date Received": received.get("date") or (r.get("date", "") if cte == "receiving" else ""),
         "Quantity Received": rqty,
         "Unit Received": runit,
         "Ship-From Location Description": describe(r.get("ship_from")),
@@ -182,7 +189,12 @@ def event_row(
         "Evidence CID": event.evidence_cid or "",
         "Evidence URI": f"ipfs://{event.evidence_cid}" if event.evidence_cid else "",
         "Notes": "; ".join(notes),
+        EVENT_KEY: event,
     }
+
+
+#: the tracking event a row came from (not a column; the template tabs are built from it)
+EVENT_KEY = "_event"
 
 
 def _sort_key(row: Mapping[str, Any]) -> tuple:
@@ -214,6 +226,23 @@ def select_batches(traces: Traces, lot: str | None = None, lineage: bool = True)
     return [traces[i] for i in ids if i in traces]
 
 
+#: the harvest dates of a row's lot (its lineage's harvesting records), for initial packing
+HARVEST_KEY = "_harvest_dates"
+
+
+def _harvest_dates(traces: Traces, batch_id: int) -> str:
+    dates = sorted(
+        {
+            str(e.record["date"])
+            for bid in traces.lineage(batch_id)
+            if bid in traces
+            for e in traces[bid].events
+            if e.record and e.record.get("event") == "harvesting" and e.record.get("date")
+        }
+    )
+    return " | ".join(dates)
+
+
 def fsma_rows(
     traces: Iterable[BatchTrace] | Mapping[int, BatchTrace] | Traces,
     *,
@@ -233,13 +262,16 @@ def fsma_rows(
     for trace in select_batches(traces, lot, lineage):
         trace_lot = batch_lot(traces, trace.batch_id)
         gtin = batch_gtin(traces, trace.batch_id)
+        harvest_dates = _harvest_dates(traces, trace.batch_id)
         for event in trace.events:
             if event.record is not None and event.record.get("event") not in FSMA_CTES:
                 continue
             date = event.date or ""
             if (start and (not date or date < start)) or (end and (not date or date > end)):
                 continue
-            rows.append(event_row(event, trace_lot, gtin, places))
+            row = event_row(event, trace_lot, gtin, places)
+            row[HARVEST_KEY] = harvest_dates
+            rows.append(row)
     rows.sort(key=_sort_key)
     return rows
 
@@ -272,7 +304,181 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def to_xlsx(rows: Iterable[Mapping[str, Any]], title: str = "FSMA 204") -> bytes:
-    """An .xlsx workbook: one sheet, a bold frozen header row with an autofilter (sortable)."""
+def to_xlsx(rows: Iterable[Mapping[str, Any]], title: str = "All events") -> bytes:
+    """An .xlsx workbook in the FDA template's layout: one sortable tab per CTE
+    (`TEMPLATE_SHEETS`), then `title`, every event in one table with its chain links."""
+    rows = list(rows)
     pick = itemgetter(*COLUMNS)
-    return write_table(COLUMNS, (pick(row) for row in rows), sheet=title)
+    tables = [(name, header, body) for name, header, body in template_tables(rows)]
+    tables.append((title, COLUMNS, [pick(row) for row in rows]))
+    return write_tables(tables)
+
+
+def to_csv_zip(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """A zip of one UTF-8 CSV per FDA template tab (`harvesting.csv`, ..., `transformation.csv`)
+    plus `all-events.csv`, each as `to_csv` writes it."""
+    rows = list(rows)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for (_tab, header, body), file in zip(template_tables(rows), TEMPLATE_FILES, strict=True):
+            z.writestr(file, _csv(header, body))
+        z.writestr("all-events.csv", to_csv(rows))
+    return out.getvalue()
+
+
+def _csv(header: tuple[str, ...], body: Iterable[tuple[Any, ...]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([_cell(v) for v in row] for row in body)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# --- the FDA sortable spreadsheet template: one tab per CTE -------------------------------
+
+LOCATION_PARTS = (
+    "Business Name",
+    "Phone",
+    "Street Address",
+    "City",
+    "State",
+    "Postal Code",
+    "Country",
+    "GLN",
+)
+
+
+def _location_columns(label: str) -> tuple[str, ...]:
+    return tuple(f"{label} - {part}" for part in LOCATION_PARTS)
+
+
+def _split_place(place: Any) -> tuple[Any, ...]:
+    """A place's location description split as the template asks (Thai province as state,
+    city or else district as city)."""
+    if not isinstance(place, Mapping):
+        return ("",) * len(LOCATION_PARTS)
+    addr = _obj(place.get("address"))
+    return (
+        place.get("name") or place.get("business_name") or "",
+        place.get("phone", ""),
+        ", ".join(str(addr[k]) for k in ("street", "subdistrict") if addr.get(k)),
+        addr.get("city") or addr.get("district") or "",
+        addr.get("province", ""),
+        addr.get("postal_code", ""),
+        addr.get("country") or place.get("country") or "",
+        place.get("gln", ""),
+    )
+
+
+_LINKS = ("Traceability Lot Code", "GTIN", "Batch ID", "Transaction Hash", "Evidence CID")
+_REFS = ("Reference Document Type", "Reference Document Number")
+_SOURCE = (*_location_columns("Traceability Lot Code Source"), "Traceability Lot Code Source Reference")
+
+#: (tab, CTE, columns); location columns each expand to LOCATION_PARTS
+TEMPLATE_SHEETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Harvesting", "harvesting", (
+        "Commodity", "Variety", "Quantity", "Unit of Measure", "Date of Harvest",
+        *_location_columns("Farm Where Harvested"), "Field Name",
+        *_location_columns("Immediate Subsequent Recipient"), *_REFS, *_LINKS)),
+    ("Cooling", "cooling", (
+        "Commodity", "Variety", "Quantity", "Unit of Measure", "Cooling Date",
+        *_location_columns("Cooling Location"), *_location_columns("Farm Where Harvested"),
+        *_location_columns("Immediate Subsequent Recipient"), *_REFS, *_LINKS)),
+    ("Initial Packing", "initial_packing", (
+        "Commodity", "Variety", "Date Received", "Quantity Received", "Unit Received",
+        *_location_columns("Farm Where Harvested"), "Field Name", "Harvester Business Name",
+        "Harvester Phone", "Date of Harvest", *_location_columns("Cooling Location"), "Cooling Date",
+        "Product Description", "Quantity Packed", "Unit of Measure", "Packing Date", *_SOURCE, *_REFS,
+        *_LINKS)),
+    ("Shipping", "shipping", (
+        "Product Description", "Quantity", "Unit of Measure", "Ship Date",
+        *_location_columns("Ship-From Location"), *_location_columns("Ship-To Location"), *_SOURCE,
+        *_REFS, *_LINKS)),
+    ("Receiving", "receiving", (
+        "Product Description", "Quantity", "Unit of Measure", "Date Received",
+        *_location_columns("Receiving Location"), *_location_columns("Immediate Previous Source"),
+        *_SOURCE, *_REFS, *_LINKS)),
+    ("Transformation", "transformation", (
+        "Input Traceability Lot Code", "Input Product Description", "Input Quantity", "Input Unit of Measure",
+        "New Product Description", "Quantity Produced", "Unit of Measure", "Date Transformation Completed",
+        *_location_columns("Transformation Location"), *_SOURCE, *_REFS, *_LINKS)),
+)  # fmt: skip
+TEMPLATE_FILES = tuple(f"{cte}.csv" for _, cte, _ in TEMPLATE_SHEETS)
+
+
+def _template_values(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The template cells of one flat row: one dict per template row (one per transformation input)."""
+    event: TrackingEvent | None = row.get(EVENT_KEY)
+    r: Mapping[str, Any] = (event.record if event else None) or {}
+    commodity, farm, cooling = _obj(r.get("commodity")), _obj(r.get("farm")), _obj(r.get("cooling"))
+    received = _obj(r.get("received"))
+    qty, unit = _qty(r.get("quantity"))
+    rqty, runit = _qty(received.get("quantity"))
+    cte = r.get("event", "")
+    date = r.get("date", "")
+    cells: dict[str, Any] = {name: row[name] for name in _LINKS + _REFS}
+    cells.update({
+        "Commodity": commodity.get("name", ""), "Variety": commodity.get("variety", ""),
+        "Quantity": qty, "Unit of Measure": unit, "Product Description": r.get("product_description", ""),
+        "Field Name": farm.get("field_name", ""),
+        "Harvester Business Name": row["Harvester Business Name"], "Harvester Phone": row["Harvester Phone"],
+        "Traceability Lot Code Source Reference": r.get("tlc_source_reference", ""),
+    })  # fmt: skip
+
+    def place(label: str, value: Any) -> None:
+        cells.update(zip(_location_columns(label), _split_place(value), strict=True))
+
+    place("Farm Where Harvested", farm)
+    place("Traceability Lot Code Source", r.get("tlc_source"))
+    if cte == "harvesting":
+        cells["Date of Harvest"] = date
+        place("Immediate Subsequent Recipient", r.get("recipient"))
+    elif cte == "cooling":
+        cells["Cooling Date"] = date
+        place("Cooling Location", r.get("location"))
+        place("Immediate Subsequent Recipient", r.get("recipient"))
+    elif cte == "initial_packing":
+        cells.update({
+            "Date Received": received.get("date") or (r.get("date", "") if cte == "receiving" else ""), "Quantity Received": rqty, "Unit Received": runit,
+            "Date of Harvest": row.get(HARVEST_KEY, ""), "Cooling Date": cooling.get("date", ""),
+            "Quantity Packed": qty, "Packing Date": date,
+        })  # fmt: skip
+        place("Cooling Location", cooling.get("location"))
+    elif cte == "shipping":
+        cells["Ship Date"] = date
+        place("Ship-From Location", r.get("ship_from") or r.get("location"))
+        place("Ship-To Location", r.get("ship_to") or r.get("recipient"))
+    elif cte == "receiving":
+        # the receiving location is where the food arrived, never under "Ship-To"
+        cells["Date Received"] = received.get("date") or date
+        place("Receiving Location", r.get("location") or r.get("ship_to"))
+        place("Immediate Previous Source", r.get("ship_from"))
+    elif cte == "transformation":
+        cells.update({"New Product Description": r.get("product_description", ""), "Quantity Produced": qty,
+                      "Date Transformation Completed": date})  # fmt: skip
+        place("Transformation Location", r.get("location"))
+        inputs = [i for i in (r.get("inputs") or []) if isinstance(i, Mapping)]
+        out = []
+        for food in inputs or [{}]:
+            iqty, iunit = _qty(food.get("quantity"))
+            out.append({**cells, "Input Traceability Lot Code": food.get("traceability_lot_code", ""),
+                        "Input Product Description": food.get("product_description", ""),
+                        "Input Quantity": iqty, "Input Unit of Measure": iunit})  # fmt: skip
+        return out
+    return [cells]
+
+
+def template_tables(
+    rows: Iterable[Mapping[str, Any]],
+) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
+    """The FDA template's tabs as (tab name, columns, rows) from `fsma_rows` rows, in row order;
+    a tab with no event is still there (its header alone)."""
+    bodies: dict[str, list[tuple[Any, ...]]] = {cte: [] for _, cte, _ in TEMPLATE_SHEETS}
+    headers = {cte: header for _, cte, header in TEMPLATE_SHEETS}
+    for row in rows:
+        cte = row["Critical Tracking Event"]
+        if cte not in bodies:
+            continue
+        for cells in _template_values(row):
+            bodies[cte].append(tuple(cells.get(name, "") for name in headers[cte]))
+    return [(name, header, bodies[cte]) for name, cte, header in TEMPLATE_SHEETS]

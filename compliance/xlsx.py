@@ -1,4 +1,4 @@
-"""A small streaming .xlsx writer for one sortable table (header row, autofilter, frozen header).
+"""A small streaming .xlsx writer for sortable tables (one sheet each: header row, autofilter, frozen header).
 
 openpyxl needs 2.5-4.5 s for the 10,000-row FSMA export on this host (write-only mode, with or
 without lxml); the export target is 2 s, so the sheet XML is written directly here: inline
@@ -25,8 +25,7 @@ _CONTENT_TYPES = (
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Override PartName="/xl/workbook.xml" '
     'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    "{sheets}"
     '<Override PartName="/xl/styles.xml" '
     'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
     "</Types>"
@@ -40,10 +39,8 @@ _RELS = (
 _WORKBOOK_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-    'worksheet" Target="worksheets/sheet1.xml"/>'
-    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-    'styles" Target="styles.xml"/></Relationships>'
+    '<Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'styles" Target="styles.xml"/>{sheets}</Relationships>'
 )
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -75,9 +72,12 @@ def _text(value: str) -> str:
 
 
 def write_table(header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str = "Sheet1") -> bytes:
-    """One worksheet: bold frozen header with an autofilter over the whole table. Cells are numbers
-    (int/float, not bool) or text; None and "" are left empty. Text goes in inline-string cells,
-    which spreadsheet programs never evaluate as formulas."""
+    """One worksheet: bold frozen header with an autofilter over the whole table (see `write_tables`)."""
+    return write_tables([(sheet, header, rows)])
+
+
+def _sheet_xml(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[str, str]:
+    """A worksheet's XML and its table's last cell (for the autofilter's defined name)."""
     letters = [col_letter(i + 1) for i in range(len(header))]
     texts: dict[str, str] = {}  # escaped text by value: export rows repeat places and names a lot
     parts: list[str] = []
@@ -109,7 +109,7 @@ def write_table(header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str
         f'<col min="{i + 1}" max="{i + 1}" width="{min(60, max(10, len(h) + 2))}" customWidth="1"/>'
         for i, h in enumerate(header)
     )
-    sheet_xml = (
+    xml = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
@@ -120,21 +120,54 @@ def write_table(header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str
         + "".join(parts)
         + f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>'
     )
-    name = _text(sheet[:31])
+    return xml, f"${letters[-1]}${n}"
+
+
+def write_tables(tables: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
+    """A workbook of one sortable worksheet per (sheet name, header, rows): bold frozen header with an
+    autofilter over the whole table. Cells are numbers (int/float, not bool) or text; None and "" are
+    left empty. Text goes in inline-string cells, which spreadsheet programs never evaluate as formulas."""
+    if not tables:
+        raise ValueError("a workbook needs at least one sheet")
+    names = [_text(name[:31]) for name, _, _ in tables]
+    if len(set(names)) != len(names):
+        raise ValueError(f"sheet names must differ: {names}")
+    sheets = [_sheet_xml(header, rows) for _, header, rows in tables]
+    entries = "".join(
+        f'<sheet name="{name}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, name in enumerate(names)
+    )
+    filters = "".join(
+        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+        f"'{name}'!$A$1:{last}</definedName>"
+        for i, (name, (_, last)) in enumerate(zip(names, sheets, strict=True))
+    )
     workbook = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        f'<sheets><sheet name="{name}" sheetId="1" r:id="rId1"/></sheets>'
-        f'<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
-        f"'{name}'!$A$1:${letters[-1]}${n}</definedName></definedNames></workbook>"
+        f"<sheets>{entries}</sheets><definedNames>{filters}</definedNames></workbook>"
+    )
+    content_types = _CONTENT_TYPES.format(
+        sheets="".join(
+            f'<Override PartName="/xl/worksheets/sheet{i + 1}.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            for i in range(len(sheets))
+        )
+    )
+    rels = _WORKBOOK_RELS.format(
+        sheets="".join(
+            f'<Relationship Id="rId{i + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            f'relationships/worksheet" Target="worksheets/sheet{i + 1}.xml"/>'
+            for i in range(len(sheets))
+        )
     )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        z.writestr("[Content_Types].xml", content_types)
         z.writestr("_rels/.rels", _RELS)
         z.writestr("xl/workbook.xml", workbook)
-        z.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        z.writestr("xl/_rels/workbook.xml.rels", rels)
         z.writestr("xl/styles.xml", _STYLES)
-        z.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+        for i, (xml, _) in enumerate(sheets):
+            z.writestr(f"xl/worksheets/sheet{i + 1}.xml", xml)
     return out.getvalue()

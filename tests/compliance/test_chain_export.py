@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import openpyxl
 import pytest
@@ -77,7 +78,9 @@ def test_cli__fsma204_lot_to_xlsx_and_date_range_to_csv(settings, lots, tmp_path
     done = _cli(settings, lots, "fsma204", "--lot", MANGO_LOT, "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "5 tracking events" in done.stderr
-    ws = openpyxl.load_workbook(out).active
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[:6] == [name for name, _, _ in fsma.TEMPLATE_SHEETS]
+    ws = wb["All events"]
     assert [c.value for c in ws["A"]][1:] == [
         "harvesting",
         "cooling",
@@ -85,6 +88,14 @@ def test_cli__fsma204_lot_to_xlsx_and_date_range_to_csv(settings, lots, tmp_path
         "shipping",
         "receiving",
     ]
+
+    zipped = tmp_path / "lot.zip"
+    done = _cli(settings, lots, "fsma204", "--lot", MANGO_LOT, "--out", str(zipped))
+    assert done.returncode == 0, done.stderr
+    files = zipfile.ZipFile(zipped)
+    assert files.namelist() == [*fsma.TEMPLATE_FILES, "all-events.csv"]
+    packing = list(csv.DictReader(io.StringIO(files.read("initial_packing.csv").decode("utf-8-sig"))))
+    assert [p["Traceability Lot Code"] for p in packing] == [MANGO_LOT] and packing[0]["Date of Harvest"]
 
     done = _cli(settings, lots, "fsma204", "--from", "2026-05-01", "--to", "2026-05-31")
     assert done.returncode == 0, done.stderr
@@ -121,7 +132,7 @@ def test_cli__no_selection__one_error_line(settings, lots):
     ("args", "message"),
     [
         (("fsma204", "--lot", "NOPE"), "no tracking events match lot 'NOPE'"),
-        (("fsma204", "--lot", MANGO_LOT, "--out", "x.pdf"), "--out must end in .csv or .xlsx"),
+        (("fsma204", "--lot", MANGO_LOT, "--out", "x.pdf"), "--out must end in .csv, .xlsx or .zip"),
         (("fsma204", "--from", "2026-02-30"), "--from must be a date YYYY-MM-DD"),
         (("fsma204", "--from", "2026-05-02", "--to", "2026-05-01"), "the date range is empty"),
         (("eudr", "999999"), "batch 999999 is not known"),

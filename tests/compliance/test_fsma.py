@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
 import openpyxl
 import pytest
@@ -159,8 +160,8 @@ def test_xlsx__opens_with_openpyxl_sortable_header(chain):
     rows = fsma.fsma_rows(chain.traces(), lot="TH-RB-2605-01")
     rows[0]["Notes"] = "=1+1"
     wb = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(rows, title="FSMA 204 lot TH-RB-2605-01")))
-    ws = wb.active
-    assert ws.title == "FSMA 204 lot TH-RB-2605-01"
+    ws = wb["FSMA 204 lot TH-RB-2605-01"]
+    assert wb.sheetnames == [name for name, _, _ in fsma.TEMPLATE_SHEETS] + [ws.title]
     header = [c.value for c in ws[1]]
     assert header == list(fsma.COLUMNS)
     assert all(c.font.b for c in ws[1])
@@ -184,5 +185,119 @@ def test_xlsx__control_characters_stripped_not_corrupting():
         "commodity": {"name": "bad\x01name <&>"},
     }
     rows = fsma.fsma_rows([BatchTrace(1, events=(TrackingEvent(ref, None, record),))])
-    ws = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(rows))).active
-    assert ws["F2"].value == "badname <&>"
+    wb = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(rows)))
+    assert wb["All events"]["F2"].value == "badname <&>"
+    assert wb["Harvesting"]["A2"].value == "badname <&>"
+
+
+def _tab(wb, name):
+    ws = wb[name]
+    header = [c.value for c in ws[1]]
+    return header, [dict(zip(header, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=2)]
+
+
+LOCATION_PARTS = [
+    "Business Name",
+    "Phone",
+    "Street Address",
+    "City",
+    "State",
+    "Postal Code",
+    "Country",
+    "GLN",
+]
+
+
+def test_template__one_tab_per_cte_with_its_kde_columns(chain):
+    wb = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(fsma.fsma_rows(chain.traces()))))
+    assert wb.sheetnames == [
+        "Harvesting", "Cooling", "Initial Packing", "Shipping", "Receiving", "Transformation", "All events",
+    ]  # fmt: skip
+    required = {
+        "Harvesting": ["Commodity", "Variety", "Quantity", "Unit of Measure", "Date of Harvest", "Field Name",
+                       "Farm Where Harvested", "Immediate Subsequent Recipient"],
+        "Cooling": ["Commodity", "Variety", "Quantity", "Unit of Measure", "Cooling Date", "Cooling Location",
+                    "Farm Where Harvested", "Immediate Subsequent Recipient"],
+        "Initial Packing": ["Commodity", "Variety", "Date Received", "Quantity Received", "Unit Received",
+                            "Field Name", "Harvester Business Name", "Harvester Phone", "Date of Harvest",
+                            "Cooling Date", "Cooling Location", "Farm Where Harvested", "Product Description",
+                            "Quantity Packed", "Unit of Measure", "Packing Date", "Traceability Lot Code",
+                            "Traceability Lot Code Source"],
+        "Shipping": ["Traceability Lot Code", "Product Description", "Quantity", "Unit of Measure", "Ship Date",
+                     "Ship-From Location", "Ship-To Location", "Traceability Lot Code Source"],
+        "Receiving": ["Traceability Lot Code", "Product Description", "Quantity", "Unit of Measure",
+                      "Date Received", "Receiving Location", "Immediate Previous Source",
+                      "Traceability Lot Code Source"],
+        "Transformation": ["Input Traceability Lot Code", "Input Product Description", "Input Quantity",
+                           "Input Unit of Measure", "Traceability Lot Code", "New Product Description",
+                           "Quantity Produced", "Unit of Measure", "Date Transformation Completed",
+                           "Transformation Location", "Traceability Lot Code Source"],
+    }  # fmt: skip
+    locations = {"Farm Where Harvested", "Immediate Subsequent Recipient", "Cooling Location",
+                 "Traceability Lot Code Source", "Ship-From Location", "Ship-To Location", "Receiving Location",
+                 "Immediate Previous Source", "Transformation Location"}  # fmt: skip
+    for tab, names in required.items():
+        header, rows = _tab(wb, tab)
+        assert rows, tab
+        for name in names:
+            wanted = [f"{name} - {part}" for part in LOCATION_PARTS] if name in locations else [name]
+            assert set(wanted) <= set(header), (tab, name)
+        assert all(r["Reference Document Type"] and r["Reference Document Number"] for r in rows), tab
+        assert not any("Description" in h and "Location" in h for h in header)  # no one-cell locations
+    _, cooling = _tab(wb, "Cooling")
+    assert {r["Cooling Date"] for r in cooling} == {"2026-04-02", "2026-04-12"}
+    # the CSV zip holds the same tabs
+    files = zipfile.ZipFile(io.BytesIO(fsma.to_csv_zip(fsma.fsma_rows(chain.traces()))))
+    assert files.namelist() == [*fsma.TEMPLATE_FILES, "all-events.csv"]
+    for (tab, _, _), file in zip(fsma.TEMPLATE_SHEETS, fsma.TEMPLATE_FILES, strict=True):
+        parsed = list(csv.reader(io.StringIO(files.read(file).decode("utf-8-sig"))))
+        header, rows = _tab(wb, tab)
+        assert parsed[0] == header and len(parsed) == len(rows) + 1
+
+
+def test_template__initial_packing_carries_harvest_date_and_split_locations(chain):
+    wb = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(fsma.fsma_rows(chain.traces(), lot=LOT))))
+    _, (packing,) = _tab(wb, "Initial Packing")
+    assert packing["Date of Harvest"] == "2026-04-02"  # from the lot's harvesting record, §1.1330
+    assert (packing["Date Received"], packing["Quantity Received"], packing["Unit Received"]) == (
+        "2026-04-02", 1200, "kg",
+    )  # fmt: skip
+    assert (packing["Packing Date"], packing["Traceability Lot Code"]) == ("2026-04-03", LOT)
+    assert packing["Farm Where Harvested - Business Name"].startswith("วิสาหกิจชุมชนสวนมะม่วงบางคล้า")
+    assert (packing["Farm Where Harvested - City"], packing["Farm Where Harvested - State"],
+            packing["Farm Where Harvested - Postal Code"], packing["Farm Where Harvested - Country"]) == (
+        "Bang Khla", "Chachoengsao", "24110", "TH",
+    )  # fmt: skip
+    assert packing["Farm Where Harvested - Phone"] == "+66 81 234 5678"
+    assert packing["Traceability Lot Code Source - GLN"] == samples.PACKHOUSE_GLN
+    _, (shipping,) = _tab(wb, "Shipping")
+    assert (shipping["Ship-To Location - City"], shipping["Ship-To Location - State"],
+            shipping["Ship-To Location - GLN"]) == ("Los Angeles", "CA", samples.LA_IMPORTER_GLN)  # fmt: skip
+    _, (receiving,) = _tab(wb, "Receiving")
+    # the receipt's own place is its Receiving Location; its previous source is the packer
+    assert receiving["Date Received"] == "2026-04-20"
+    assert receiving["Receiving Location - GLN"] == samples.LA_IMPORTER_GLN
+    assert receiving["Immediate Previous Source - GLN"] == samples.PACKHOUSE_GLN
+    flat = fsma.fsma_rows(chain.traces(), lot=LOT)[-1]
+    assert flat["Critical Tracking Event"] == "receiving" and flat["Date Received"] == "2026-04-20"
+    assert (
+        flat["Ship-To / Immediate Subsequent Recipient"] == ""
+        and "Los Angeles" in flat["Location Description"]
+    )
+
+
+def test_template__rubber_transformation_one_row_per_input(chain):
+    wb = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(fsma.fsma_rows(chain.traces(), lot="TH-RB-2605-01"))))
+    _, rows = _tab(wb, "Transformation")
+    assert [(r["Input Traceability Lot Code"], r["Input Product Description"], r["Input Quantity"],
+             r["Input Unit of Measure"]) for r in rows] == [
+        ("SK-RP-01", "natural rubber field latex / cup lump", 800, "kg"),
+        ("SK-RP-02", "natural rubber field latex / cup lump", 1500, "kg"),
+    ]  # fmt: skip
+    assert {r["Traceability Lot Code"] for r in rows} == {"TH-RB-2605-01"}
+    assert {
+        (r["Quantity Produced"], r["Unit of Measure"], r["Date Transformation Completed"]) for r in rows
+    } == {(2300, "kg", "2026-05-12")}
+    assert {r["Transformation Location - State"] for r in rows} == {"Songkhla"}
+    _, harvests = _tab(wb, "Harvesting")
+    assert len(harvests) == 2 and _tab(wb, "Cooling")[1] == [] and _tab(wb, "Initial Packing")[1] == []

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from compliance import samples
+from compliance import fsma, samples
 from frontend.services.gs1 import gtin_for_crop
 from tests.compliance.conftest import MANGO_CROP, MANGO_LOT
 from tests.compliance.references import load_json
@@ -55,7 +56,9 @@ def test_fsma_xlsx__mango(client, lots):
     r = client.get(f"/batch/{lots.mango}/fsma204.xlsx")
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
+    wb = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert wb["Initial Packing"]["A1"].value == "Commodity"
+    ws = wb[f"All events batch {lots.mango}"]
     assert [c.value for c in ws["A"]][1:] == [
         "harvesting",
         "cooling",
@@ -64,6 +67,20 @@ def test_fsma_xlsx__mango(client, lots):
         "receiving",
     ]
     assert ws["D4"].value == MANGO_LOT
+
+
+def test_fsma_zip__one_csv_per_cte(client, lots):
+    r = client.get(f"/batch/{lots.rubber}/fsma204.zip")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    files = zipfile.ZipFile(io.BytesIO(r.content))
+    assert files.namelist() == [*fsma.TEMPLATE_FILES, "all-events.csv"]
+    rows = list(csv.DictReader(io.StringIO(files.read("transformation.csv").decode("utf-8-sig"))))
+    assert [r["Input Traceability Lot Code"] for r in rows] == ["SK-RP-01", "SK-RP-02"]
+    picked = client.get("/fsma204.zip", params={"lot": MANGO_LOT})
+    assert picked.status_code == 200
+    packing = zipfile.ZipFile(io.BytesIO(picked.content)).read("initial_packing.csv").decode("utf-8-sig")
+    assert MANGO_LOT in packing
+    assert client.get("/fsma204.zip").status_code == 400
 
 
 def test_eudr_json__compliant_and_mixed(client, lots):

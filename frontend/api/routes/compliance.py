@@ -63,11 +63,25 @@ async def fsma_csv(batch_id: str, ctx: Ctx, head: ChainHead) -> Response:
 @router.get("/batch/{batch_id}/fsma204.xlsx", summary="FSMA 204 sortable spreadsheet of a batch (XLSX)")
 async def fsma_xlsx(batch_id: str, ctx: Ctx, head: ChainHead) -> Response:
     bid, traces, _ = await _traces(ctx, head, batch_id)
-    body = fsma.to_xlsx(_rows(traces, bid), title=f"FSMA 204 batch {bid}")
+    body = fsma.to_xlsx(_rows(traces, bid), title=f"All events batch {bid}")
     return Response(
         body,
         media_type=XLSX_MEDIA,
         headers={"Content-Disposition": f'attachment; filename="batch-{bid}-fsma204.xlsx"'},
+    )
+
+
+@router.get(
+    "/batch/{batch_id}/fsma204.zip", summary="FSMA 204 spreadsheet of a batch as one CSV per CTE (zip)"
+)
+async def fsma_zip(batch_id: str, ctx: Ctx, head: ChainHead) -> Response:
+    """The FDA template's tabs (harvesting.csv ... transformation.csv) and all-events.csv in one zip."""
+    bid, traces, _ = await _traces(ctx, head, batch_id)
+    body = fsma.to_csv_zip(_rows(traces, bid))
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="batch-{bid}-fsma204.zip"'},
     )
 
 
@@ -134,3 +148,13 @@ async def fsma_selection_xlsx(ctx: Ctx, lot: str | None = LotQuery, start: str |
     rows = await _selection(ctx, lot, start, end)
     return Response(fsma.to_xlsx(rows), media_type=XLSX_MEDIA,
                     headers={"Content-Disposition": 'attachment; filename="fsma204.xlsx"'})  # fmt: skip
+
+
+@router.get(
+    "/fsma204.zip", summary="FSMA 204 spreadsheet of a lot and/or a date range as one CSV per CTE (zip)"
+)
+async def fsma_selection_zip(ctx: Ctx, lot: str | None = LotQuery, start: str | None = FromQuery,
+                             end: str | None = ToQuery) -> Response:  # fmt: skip
+    rows = await _selection(ctx, lot, start, end)
+    return Response(fsma.to_csv_zip(rows), media_type="application/zip",
+                    headers={"Content-Disposition": 'attachment; filename="fsma204.zip"'})  # fmt: skip

@@ -60,6 +60,8 @@ def links_for(base: str, batch_id: int, lang: str) -> dict[str, list[dict[str, A
             {"href": f"{b}/fsma204.csv", "title": "FSMA 204 traceability records (CSV)", "type": "text/csv"},
             {"href": f"{b}/fsma204.xlsx", "title": "FSMA 204 traceability records (XLSX)",
              "type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+            {"href": f"{b}/fsma204.zip", "title": "FSMA 204 traceability records (one CSV per CTE, zip)",
+             "type": "application/zip"},
         ],
         "eudr": [{"href": f"{b}/eudr.json", "title": "EUDR due-diligence data", "type": "application/json"}],
         "certificate": [
