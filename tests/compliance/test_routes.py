@@ -386,7 +386,7 @@ def test_fsma_selection__lot_and_date_range(client, lots):
         "harvesting", "cooling", "initial_packing", "shipping", "receiving",
     ]  # fmt: skip
     x = client.get("/fsma204.xlsx", params={"from": "2026-05-01", "to": "2026-05-31"})
-    ws = openpyxl.load_workbook(io.BytesIO(x.content)).active
+    ws = openpyxl.load_workbook(io.BytesIO(x.content))["All events"]
     dates = [c.value for c in ws["B"]][1:]
     assert dates and all("2026-05-01" <= d <= "2026-05-31" for d in dates)
 
