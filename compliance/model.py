@@ -9,7 +9,6 @@ from typing import Any
 from tambon.gs1 import InvalidGtin
 from tambon.lots import LotIdentity, identify
 
-STAGES = ("CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING")
 #: how a tracking event appears on-chain
 KINDS = ("register", "step", "split", "merge")
 

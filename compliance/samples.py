@@ -14,7 +14,8 @@ import copy
 import hashlib
 from typing import Any
 
-from compliance.model import STAGES, BatchTrace, ChainRef, Traces, TrackingEvent
+from compliance.model import BatchTrace, ChainRef, Traces, TrackingEvent
+from tambon.provenance import Stage
 
 MANGO_GTIN = "8851234000012"
 
@@ -233,21 +234,10 @@ def rubber_export(lot: str, kg: float, day: int = 15) -> list[dict]:
 
 # --- anchoring records on a pretend chain -------------------------------------------------
 
-_STAGE_OF = {
-    "cultivation": "CULTIVATION",
-    "harvesting": "HARVEST",
-    "cooling": "HARVEST",
-    "initial_packing": "PROCESSING",
-    "transformation": "PROCESSING",
-    "shipping": "TRANSPORT",
-    "receiving": "MARKETING",
-    "sale": "MARKETING",
-}
-
 
 def stage_for(record: dict) -> str:
     """The value-chain stage a step with this record is added under."""
-    return _STAGE_OF[record["event"]]
+    return Stage.for_event(record["event"]).name
 
 
 def fake_cid(record: Any) -> str:
@@ -294,7 +284,7 @@ class PretendChain:
     def add_step(self, batch_id: int, record: dict | None, stage: str | None = None) -> None:
         trace = self.batches[batch_id]
         stage = stage or stage_for(record or {"event": "sale"})
-        assert stage in STAGES
+        assert stage in Stage.__members__
         index = sum(1 for e in trace.events if e.ref.kind == "step")
         event = TrackingEvent(
             self._ref(batch_id, "step", index, stage), fake_cid(record) if record else None, record

@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from compliance.errors import ComplianceError
-from compliance.model import STAGES, BatchTrace, ChainRef, Traces, TrackingEvent
+from compliance.model import BatchTrace, ChainRef, Traces, TrackingEvent
 from tambon.cid import cid_string
 from tambon.errors import TambonError
+from tambon.provenance import stage_name
 
 RecordFetcher = Callable[[str], Mapping[str, Any]]
 EVENTS = ("BatchRegistered", "StepAdded", "Split", "Merged")
@@ -165,7 +166,7 @@ def traces_from_events(
         tracked = [TrackingEvent(ref, cid, record, error)]
         for se, sargs in steps.get(batch_id, []):
             stage_no = int(sargs["stage"])
-            stage = STAGES[stage_no] if stage_no < len(STAGES) else f"STAGE_{stage_no}"
+            stage = stage_name(stage_no)
             sref = _ref(
                 se, batch_id, "step", int(sargs["index"]), stage, chain_id, contract, sargs.get("actor")
             )

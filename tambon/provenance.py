@@ -1,7 +1,7 @@
 """The value chain of a produce lot: stages, what a step's data word means, and lineage.
 
 `Stage` is the one list of value-chain stages (the seed's Table 3). Its number is what
-BatchProvenance stores (`addStep(batchId, stage, …)`, `uint8`); labels, CBV business steps,
+BatchProvenance stores (`addStep(batchId, stage, …)`, `uint8`); labels,
 the record events a farmer can capture under each stage and the page order all derive from it.
 Adding a stage is one member here (plus the contract's bound and the translations).
 """
@@ -42,11 +42,6 @@ class Stage(IntEnum):
         return _LABELS[self]
 
     @property
-    def bizstep(self) -> str:
-        """The CBV 2.0 business step an event at this stage is reported under."""
-        return _BIZSTEPS[self]
-
-    @property
     def events(self) -> tuple[str, ...]:
         """The record events (record.json `event`) that are added under this stage."""
         return tuple(event for event, stage in _STAGE_OF_EVENT.items() if stage is self)
@@ -82,13 +77,6 @@ _LABELS = {
     Stage.PROCESSING: "Processing and packing",
     Stage.TRANSPORT: "Transport",
     Stage.MARKETING: "Sale",
-}
-_BIZSTEPS = {
-    Stage.CULTIVATION: "cbv:BizStep-commissioning",
-    Stage.HARVEST: "cbv:BizStep-commissioning",
-    Stage.PROCESSING: "cbv:BizStep-packing",
-    Stage.TRANSPORT: "cbv:BizStep-shipping",
-    Stage.MARKETING: "cbv:BizStep-retail_selling",
 }
 #: record.json `event` (FSMA 204 tracking events and the project's own) → stage, in capture order.
 _STAGE_OF_EVENT = {

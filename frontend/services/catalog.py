@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from tambon.provenance import Stage
 
-#: Stage names in Table 3 order, their page labels and CBV business steps (all from `Stage`).
-STAGES = tuple(stage.name for stage in Stage)
+#: Page label of each value-chain stage, by name (from `Stage`).
 STAGE_LABELS = {stage.name: stage.label for stage in Stage}
-STAGE_BIZSTEPS = {stage.name: stage.bizstep for stage in Stage}
 
 GRADES = {0: "ABSTAIN", 1: "EXTRA", 2: "CLASS_I", 3: "CLASS_II", 4: "REJECT"}
 GRADE_LABELS = {

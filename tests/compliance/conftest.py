@@ -12,9 +12,9 @@ from compliance import samples
 from evidence.bundle import build_bundle, require_kdes
 from evidence.store import LocalStore
 from tambon.cid import OnchainCid
+from tambon.provenance import Stage, encode_transport
 from tests.frontend.world import evidence_node, png
 
-STAGE = {name: i for i, name in enumerate(("CULTIVATION", "HARVEST", "PROCESSING", "TRANSPORT", "MARKETING"))}
 MANGO_CROP = 201
 RUBBER_CROP = 401
 MANGO_LOT = "TH-MG-260402-A"
@@ -28,6 +28,7 @@ class Lots:
     rubber: int = 0  # compliant merge of two smallholdings
     mixed: int = 0  # merge with a trader's lot of unknown origin
     trader: int = 0
+    open_mango: int = 0  # held by the packing house, no steps yet: the lot a capture can extend
     cids: dict[str, str] = field(default_factory=dict)
 
 
@@ -69,9 +70,9 @@ def lots(project, accounts, deployment, compliance_node) -> Lots:
         out.cids[f"mango-{record['event']}"] = str(b)
         data = 0
         if samples.stage_for(record) == "TRANSPORT":
-            data = (300 & 0xFFFF) | ((650 & 0xFFFF) << 16)
+            data = encode_transport(3.0, 6.5)
         provenance.addStep(
-            out.mango, STAGE[samples.stage_for(record)], b.digest, b.codec, data, sender=packer
+            out.mango, Stage[samples.stage_for(record)], b.digest, b.codec, data, sender=packer
         )
 
     def smallholding(name: str, plot: str, geometry: dict, area: float, day: int, kg: float) -> int:
@@ -86,7 +87,7 @@ def lots(project, accounts, deployment, compliance_node) -> Lots:
         child = provenance.merge(sorted(parents), b.digest, b.codec, sender=packer).return_value
         for record in samples.rubber_export(lot, total):
             s = _bundle(store, record)
-            provenance.addStep(child, STAGE[samples.stage_for(record)], s.digest, s.codec, 0, sender=packer)
+            provenance.addStep(child, Stage[samples.stage_for(record)], s.digest, s.codec, 0, sender=packer)
         return child
 
     a = smallholding("Somchai Rubber Smallholding", "SK-RP-01", samples.PLOT_POINT, 2.5, 8, 800)
@@ -98,4 +99,7 @@ def lots(project, accounts, deployment, compliance_node) -> Lots:
         t.digest, t.codec, RUBBER_CROP, 700_000, 20_582, sender=packer
     ).return_value
     out.mixed = merged([c, out.trader], "TH-RB-2605-M", [("SK-RP-01", 600), ("TR-10-X", 700)])
+    out.open_mango = provenance.register(
+        meta.digest, meta.codec, MANGO_CROP, 10_000, 20_545, sender=packer
+    ).return_value
     return out

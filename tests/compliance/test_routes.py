@@ -331,7 +331,7 @@ def test_capture_api__valid_step__bundle_and_add_step_calldata(holder, lots):
     from tests.frontend.world import png
 
     record = samples.mango_lot()[0]
-    r = _capture(holder, lots.mango, record, photos={"field.png": png(8, 8, (1, 2, 3))})
+    r = _capture(holder, lots.open_mango, record, photos={"field.png": png(8, 8, (1, 2, 3))})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["files"] == ["field.png", "record.json"]
