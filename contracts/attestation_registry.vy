@@ -15,6 +15,11 @@
         the key's activation and revocation times, so a verifier sees when
         an attestation came from a key that has since been revoked.
         Revoking never erases records.
+
+        Cold-chain verdicts on TRANSPORT temperature logs are a second kind
+        of attestation (`modules/coldchain_attestations.vy`), signed by the
+        same oracle keys in the same EIP-712 domain, citing a council-approved
+        rule-set hash as grading cites an approved model.
 @dev    One storage slot per attestation (keyed by keccak(evidence, key),
         packed: batch id, grade, size, confidence, gradedAt, attestedAt,
         model index); the per-batch list lives in the `Attested` logs,
@@ -48,11 +53,39 @@ from snekmate.utils import ecdsa
 from snekmate.utils import eip712_domain_separator
 initializes: eip712_domain_separator
 
+# @dev Oracle keys, shared by grading and cold-chain attestations.
+from modules import oracle_keys
+initializes: oracle_keys[ownable := ownable]
+
+# @dev Merkle root of a signed batch.
+from modules import merkle
+
+# @dev Cold-chain attestations: a second kind of fact, same keys and domain.
+from modules import coldchain_attestations
+initializes: coldchain_attestations[
+    ownable := ownable, oracle_keys := oracle_keys, eip712_domain_separator := eip712_domain_separator
+]
+
 exports: (
     ownable.owner,
     ownable.transfer_ownership,
     ownable.renounce_ownership,
     eip712_domain_separator.eip712Domain,
+    oracle_keys.keyStatus,
+    oracle_keys.is_active_key,
+    oracle_keys.addOracleKey,
+    oracle_keys.revokeOracleKey,
+    coldchain_attestations.attestColdChain,
+    coldchain_attestations.attestColdChainMany,
+    coldchain_attestations.is_coldchain_attested,
+    coldchain_attestations.coldChainRecord,
+    coldchain_attestations.coldChainDigest,
+    coldchain_attestations.rulesStatus,
+    coldchain_attestations.is_approved_rules,
+    coldchain_attestations.approveColdChainRules,
+    coldchain_attestations.revokeColdChainRules,
+    coldchain_attestations.COLDCHAIN_TYPEHASH,
+    coldchain_attestations.COLDCHAIN_ROOT_TYPEHASH,
 )
 
 
@@ -66,7 +99,7 @@ REJECT: constant(uint8) = 4
 
 MAX_CONFIDENCE_BPS: constant(uint16) = 10_000
 # @dev Most attestations one `attestMany` posts (one signed Merkle root).
-MAX_ITEMS: constant(uint256) = 64
+MAX_ITEMS: constant(uint256) = merkle.MAX_ITEMS
 
 ATTESTATION_TYPEHASH: public(constant(bytes32)) = keccak256(
     "Attestation(uint256 batchId,bytes32 evidence,uint8 grade,uint8 sizeCode,uint16 confidenceBps,bytes32 modelSha256,uint64 gradedAt)"
@@ -75,7 +108,7 @@ ATTESTATION_ROOT_TYPEHASH: public(constant(bytes32)) = keccak256("AttestationRoo
 
 _U64: constant(uint256) = (1 << 64) - 1
 # @dev How far `gradedAt` may run ahead of the block time (oracle clock skew).
-MAX_CLOCK_SKEW: constant(uint256) = 300
+MAX_CLOCK_SKEW: constant(uint256) = oracle_keys.MAX_CLOCK_SKEW
 
 
 # STRUCTS
@@ -104,8 +137,6 @@ struct AttestationRecord:
 
 # STORAGE
 
-# @dev key -> activatedAt | revokedAt << 64 (0 = never added).
-_keys: HashMap[address, uint256]
 # @dev model sha256 -> index | approvedAt << 32 | revokedAt << 96.
 _models: HashMap[bytes32, uint256]
 # @dev model index (from 1) -> sha256.
@@ -132,14 +163,6 @@ event RootAttested:
     signer: indexed(address)
     root: bytes32
     count: uint256
-
-event OracleKeyAdded:
-    key: indexed(address)
-    activatedAt: uint64
-
-event OracleKeyRevoked:
-    key: indexed(address)
-    revokedAt: uint64
 
 event ModelApproved:
     modelSha256: indexed(bytes32)
@@ -177,7 +200,7 @@ def attest(attestation: Attestation, signature: Bytes[65]) -> address:
     signer: address = ecdsa._recover_sig(
         eip712_domain_separator._hash_typed_data_v4(self._hash_attestation(attestation)), signature
     )
-    self._record(attestation, signer, self._check_key(signer))
+    self._record(attestation, signer, oracle_keys._check_key(signer))
     return signer
 
 
@@ -210,12 +233,12 @@ def attestMany(attestations: DynArray[Attestation, MAX_ITEMS], signature: Bytes[
     leaves: DynArray[bytes32, MAX_ITEMS] = []
     for a: Attestation in attestations:
         leaves.append(self._hash_attestation(a))
-    root: bytes32 = self._merkle_root(leaves)
+    root: bytes32 = merkle._merkle_root(leaves)
     signer: address = ecdsa._recover_sig(
         eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(ATTESTATION_ROOT_TYPEHASH, root, count))),
         signature,
     )
-    activated_at: uint256 = self._check_key(signer)
+    activated_at: uint256 = oracle_keys._check_key(signer)
     for a: Attestation in attestations:
         self._record(a, signer, activated_at)
     log RootAttested(signer=signer, root=root, count=count)
@@ -251,7 +274,7 @@ def attestation(evidence: bytes32, key: address) -> AttestationRecord:
     """
     packed: uint256 = self._records[self._record_key(evidence, key)]
     assert packed != 0, "registry: not attested"
-    k: uint256 = self._keys[key]
+    k: uint256 = oracle_keys._keys[key]
     return AttestationRecord(
         batchId=packed & _U64,
         grade=convert((packed >> 64) & 255, uint8),
@@ -263,31 +286,6 @@ def attestation(evidence: bytes32, key: address) -> AttestationRecord:
         keyActivatedAt=convert(k & _U64, uint64),
         keyRevokedAt=convert(k >> 64, uint64),
     )
-
-
-@external
-@view
-def keyStatus(key: address) -> (uint64, uint64):
-    """
-    @notice Activation and revocation times of an oracle key.
-    @param key The oracle key.
-    @return uint64 activatedAt (0 = never added).
-    @return uint64 revokedAt (0 = not revoked).
-    """
-    k: uint256 = self._keys[key]
-    return convert(k & _U64, uint64), convert(k >> 64, uint64)
-
-
-@external
-@view
-def is_active_key(key: address) -> bool:
-    """
-    @notice Whether `key` may sign attestations now.
-    @param key The oracle key.
-    @return bool True if added and not revoked.
-    """
-    k: uint256 = self._keys[key]
-    return k != 0 and k >> 64 == 0
 
 
 @external
@@ -337,41 +335,10 @@ def merkleRoot(attestations: DynArray[Attestation, MAX_ITEMS]) -> bytes32:
     leaves: DynArray[bytes32, MAX_ITEMS] = []
     for a: Attestation in attestations:
         leaves.append(self._hash_attestation(a))
-    return self._merkle_root(leaves)
+    return merkle._merkle_root(leaves)
 
 
 # ADMIN
-
-
-@external
-def addOracleKey(key: address):
-    """
-    @notice Lets `key` sign attestations from now on.
-    @dev Owner only. A revoked key cannot come back (rotate to a new key),
-         so its activation/revocation times stay a true history.
-    @param key The oracle signer address.
-    """
-    ownable._check_owner()
-    assert key != empty(address), "registry: zero key"
-    k: uint256 = self._keys[key]
-    assert k >> 64 == 0, "registry: key revoked"
-    assert k == 0, "registry: key already active"
-    self._keys[key] = block.timestamp
-    log OracleKeyAdded(key=key, activatedAt=convert(block.timestamp, uint64))
-
-
-@external
-def revokeOracleKey(key: address):
-    """
-    @notice Stops `key` from signing; its past attestations stay, marked by the revocation time.
-    @dev Owner only.
-    @param key The oracle signer address.
-    """
-    ownable._check_owner()
-    k: uint256 = self._keys[key]
-    assert k != 0 and k >> 64 == 0, "registry: key not active"
-    self._keys[key] = k | (block.timestamp << 64)
-    log OracleKeyRevoked(key=key, revokedAt=convert(block.timestamp, uint64))
 
 
 @external
@@ -427,17 +394,6 @@ def _record_key(evidence: bytes32, key: address) -> bytes32:
 
 
 @internal
-@view
-def _check_key(signer: address) -> uint256:
-    """
-    @dev Reverts unless `signer` is an active key; returns its activation time.
-    """
-    k: uint256 = self._keys[signer]
-    assert k != 0 and k >> 64 == 0, "registry: key not active"
-    return k
-
-
-@internal
 def _record(a: Attestation, signer: address, activated_at: uint256):
     """
     @dev `activated_at` is the signer's activation time (`_check_key`).
@@ -472,35 +428,3 @@ def _record(a: Attestation, signer: address, activated_at: uint256):
         modelSha256=a.modelSha256,
         gradedAt=a.gradedAt,
     )
-
-
-@internal
-@pure
-def _hash_pair(a: bytes32, b: bytes32) -> bytes32:
-    if convert(a, uint256) < convert(b, uint256):
-        return keccak256(concat(a, b))
-    return keccak256(concat(b, a))
-
-
-@internal
-@pure
-def _merkle_root(leaves: DynArray[bytes32, MAX_ITEMS]) -> bytes32:
-    """
-    @dev Builds the tree level by level in place; an odd last node moves up unchanged.
-    """
-    level: DynArray[bytes32, MAX_ITEMS] = leaves
-    n: uint256 = len(level)
-    # 64 leaves need 6 levels.
-    for _: uint256 in range(7):
-        if n == 1:
-            break
-        # Cannot overflow: n <= MAX_ITEMS.
-        half: uint256 = unsafe_div(unsafe_add(n, 1), 2)
-        for j: uint256 in range(half, bound=MAX_ITEMS // 2):
-            left: uint256 = unsafe_mul(j, 2)
-            if unsafe_add(left, 1) < n:
-                level[j] = self._hash_pair(level[left], level[unsafe_add(left, 1)])
-            else:
-                level[j] = level[left]
-        n = half
-    return level[0]

@@ -81,6 +81,8 @@ exports: (
     council_registries.revoke_oracle_key,
     council_registries.approve_model,
     council_registries.revoke_model,
+    council_registries.approve_cold_chain_rules,
+    council_registries.revoke_cold_chain_rules,
 )
 
 

@@ -38,6 +38,7 @@ from tambon.attestation import (  # noqa: E402
     sign_batch,
 )
 from tambon.cid import DAG_PB, RAW, OnchainCid  # noqa: E402
+from tambon.coldchain import ColdChainAttestation, Verdict, sign_coldchain, sign_coldchain_batch  # noqa: E402
 
 EAS_ARTIFACTS = REPO / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts"
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -152,6 +153,42 @@ def measure_registry(project, chain, owner, relayer) -> dict[str, int]:
     return figures
 
 
+def _coldchain(i: int, rules: bytes, analysed_at: int) -> ColdChainAttestation:
+    return ColdChainAttestation(
+        batch_id=1_000 + i,
+        log_cid=_digest(f"transport-{i}"),
+        verdict=Verdict.EXCURSION,
+        minutes_out_of_range=365,
+        mkt_centi_c=1_254,
+        shelf_life_days=9,
+        rules_sha256=rules,
+        analysed_at=analysed_at,
+    )
+
+
+def measure_coldchain(project, chain, owner, relayer) -> dict[str, int]:
+    """Cold-chain verdicts: one `attestColdChain`, and 50 lots under one signed root."""
+    registry = project.attestation_registry.deploy(owner, sender=owner)
+    oracle = Account.from_key(_digest("gas-bench-oracle"))
+    rules = _digest("crop_rules.json")
+    registry.addOracleKey(oracle.address, sender=owner)
+    registry.approveColdChainRules(rules, sender=owner)
+
+    def attest(item: ColdChainAttestation) -> int:
+        signature = sign_coldchain(item, oracle.key, chain.chain_id, registry.address)
+        return registry.attestColdChain(item.as_tuple(), signature, sender=relayer).gas_used
+
+    analysed_at = chain.blocks.head.timestamp
+    attest(_coldchain(0, rules, analysed_at))  # warm-up
+    figures = {"coldchain_attest_single": attest(_coldchain(1, rules, analysed_at))}
+    items = [_coldchain(100 + i, rules, analysed_at) for i in range(MANY)]
+    _, signature = sign_coldchain_batch(items, oracle.key, chain.chain_id, registry.address)
+    receipt = registry.attestColdChainMany([i.as_tuple() for i in items], signature, sender=relayer)
+    figures["coldchain_attest_many_50_total"] = receipt.gas_used
+    figures["coldchain_attest_per_item_in_50"] = receipt.gas_used // MANY
+    return figures
+
+
 def _eas_data(att: Attestation) -> bytes:
     return abi_encode(list(ATTESTATION_ABI_TYPES), list(att.as_tuple()))
 
@@ -193,6 +230,7 @@ def measure(project, accounts) -> dict[str, int]:
     figures |= measure_provenance(project, owner, producer, carrier)
     figures |= measure_snekmate_anchor(project, owner, carrier)
     figures |= measure_registry(project, chain, owner, relayer)
+    figures |= measure_coldchain(project, chain, owner, relayer)
     figures |= measure_eas_anchor(chain, owner, relayer)
     return figures
 

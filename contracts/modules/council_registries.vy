@@ -25,6 +25,8 @@ interface IOracleRegistry:
     def revokeOracleKey(key: address): nonpayable
     def approveModel(modelSha256: bytes32): nonpayable
     def revokeModel(modelSha256: bytes32): nonpayable
+    def approveColdChainRules(rulesSha256: bytes32): nonpayable
+    def revokeColdChainRules(rulesSha256: bytes32): nonpayable
 
 
 REGISTER_PRODUCER_TYPEHASH: constant(bytes32) = keccak256(
@@ -44,6 +46,12 @@ APPROVE_MODEL_TYPEHASH: constant(bytes32) = keccak256(
 )
 REVOKE_MODEL_TYPEHASH: constant(bytes32) = keccak256(
     "RevokeModel(address registry,bytes32 modelSha256,uint256 nonce,uint256 deadline)"
+)
+APPROVE_COLD_CHAIN_RULES_TYPEHASH: constant(bytes32) = keccak256(
+    "ApproveColdChainRules(address registry,bytes32 rulesSha256,uint256 nonce,uint256 deadline)"
+)
+REVOKE_COLD_CHAIN_RULES_TYPEHASH: constant(bytes32) = keccak256(
+    "RevokeColdChainRules(address registry,bytes32 rulesSha256,uint256 nonce,uint256 deadline)"
 )
 
 
@@ -170,3 +178,33 @@ def revoke_model(
         signatures,
     )
     extcall IOracleRegistry(registry).revokeModel(model_sha256)
+
+
+@external
+def approve_cold_chain_rules(
+    registry: address, rules_sha256: bytes32, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]
+):
+    """
+    @notice Approve a cold-chain rule set (crop storage bands, chilling limits, shelf-life model) by its sha256.
+    """
+    council._authorize_council(
+        keccak256(abi_encode(APPROVE_COLD_CHAIN_RULES_TYPEHASH, registry, rules_sha256, council.council_nonce, deadline)),
+        deadline,
+        signatures,
+    )
+    extcall IOracleRegistry(registry).approveColdChainRules(rules_sha256)
+
+
+@external
+def revoke_cold_chain_rules(
+    registry: address, rules_sha256: bytes32, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]
+):
+    """
+    @notice Withdraw a cold-chain rule set's approval; verdicts already recorded stay.
+    """
+    council._authorize_council(
+        keccak256(abi_encode(REVOKE_COLD_CHAIN_RULES_TYPEHASH, registry, rules_sha256, council.council_nonce, deadline)),
+        deadline,
+        signatures,
+    )
+    extcall IOracleRegistry(registry).revokeColdChainRules(rules_sha256)
