@@ -127,12 +127,13 @@ def run(
     confirmations: Annotated[int | None, typer.Option(help="Blocks to wait before grading.")] = None,
     once: Annotated[bool, typer.Option("--once", help="Do one pass and exit.")] = False,
 ) -> None:
-    """Watch BatchProvenance, grade each batch's evidence and post signed attestations."""
+    """Watch BatchProvenance: grade batches' photos, judge TRANSPORT steps' temperature logs, attest both."""
     import structlog
 
     from evidence.remote import open_store
+    from oracle.coldchain.service import ColdChainOracle
     from oracle.grader import Grader
-    from oracle.service import Oracle, OracleSettings
+    from oracle.service import Oracle, OracleSettings, run_services
     from tambon.accounts import load_account
     from tambon.chain import Chain
 
@@ -161,13 +162,34 @@ def run(
         settings=settings,
     )
     oracle.preflight()
+    services: list[Oracle] = [oracle]
+    coldchain = ColdChainOracle(
+        chain.w3,
+        chain.contract("BatchProvenance"),
+        chain.contract("AttestationRegistry"),
+        account,
+        oracle.store,
+        state_file.with_name(f"coldchain-{state_file.name}"),
+        start_block=chain.deployment.block,
+        settings=settings,
+    )
+    try:
+        coldchain.preflight()
+        services.append(coldchain)
+    except OracleError as exc:  # grading still runs; the council has not approved the crop rules yet
+        structlog.get_logger("oracle").warning("oracle.coldchain_off", reason=str(exc))
     structlog.get_logger("oracle").info(
-        "oracle.start", key=account.address, model=oracle.grader.model.sha256[:16], state=str(state_file)
+        "oracle.start",
+        key=account.address,
+        model=oracle.model_sha.hex()[:16],
+        coldchain_rules=coldchain.rules.sha256[:16] if coldchain in services else None,
+        state=str(state_file),
     )
     if once:
-        typer.echo(json.dumps(oracle.step()))
+        names = {Oracle: "grading", ColdChainOracle: "coldchain"}
+        typer.echo(json.dumps({names[type(s)]: s.step() for s in services}))
         return
-    oracle.run()
+    run_services(services)
 
 
 def _unix_time(text: str | None, option: str) -> int | None:

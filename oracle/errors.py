@@ -29,3 +29,7 @@ class EvidenceError(OracleError):
 
 class KeystoreError(OracleError):
     """The oracle key cannot be loaded (missing keystore, wrong password, demo key off the local chain)."""
+
+
+class ItemRefused(OracleError):
+    """A work item this oracle will never attest (e.g. a crop without cold-chain rules); dropped, not retried."""

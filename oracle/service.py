@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import structlog
 from pydantic import field_validator
@@ -38,7 +39,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
-from oracle.errors import EvidenceError, OracleError
+from oracle.errors import EvidenceError, ItemRefused, OracleError
 from oracle.grader import ABSTAIN, Grader, GradeResult
 from tambon.attestation import Attestation, Grade, sign_attestation, sign_batch
 from tambon.cid import OnchainCid
@@ -195,6 +196,15 @@ def lot_grade(results: list[GradeResult]) -> tuple[str, float]:
 CrashHook = Callable[[str], None]
 
 
+class Postable(Protocol):
+    """What a service posts: a signed fact with the registry struct's argument form."""
+
+    @property
+    def batch_id(self) -> int: ...
+
+    def as_tuple(self) -> tuple[Any, ...]: ...
+
+
 class Oracle:
     """The chain service; `step()` does one pass, `run()` loops with backoff."""
 
@@ -205,7 +215,7 @@ class Oracle:
         registry,
         account,
         store,
-        grader: Grader,
+        grader: Grader | None,
         state_file: Path,
         start_block: int = 0,
         settings: OracleSettings | None = None,
@@ -222,7 +232,8 @@ class Oracle:
         self.state = State.load(state_file, start_block)
         self.crash = crash_hook or (lambda point: None)
         self.chain_id = w3.eth.chain_id
-        self.model_sha = bytes.fromhex(grader.model.sha256)
+        # The cold-chain service (oracle.coldchain.service) grades nothing: it has no grader.
+        self.model_sha = bytes.fromhex(grader.model.sha256) if grader is not None else b""
         self._backoff: dict[str, tuple[int, float]] = {}
 
     # ----------------------------------------------------------------------------- checks
@@ -233,12 +244,32 @@ class Oracle:
             raise OracleError(f"oracle key {self.account.address} is not active in the AttestationRegistry")
         if not self.registry.functions.is_approved_model(self.model_sha).call():
             raise OracleError(
-                f"model sha256 {self.grader.model.sha256} is not approved in the AttestationRegistry; "
+                f"model sha256 {self.model_sha.hex()} is not approved in the AttestationRegistry; "
                 "the council approves it with `approveModel`"
             )
 
-    def _attested(self, evidence_hex: str) -> bool:
-        return bool(self.registry.functions.is_attested(evidence_hex, self.account.address).call())
+    # Hooks: what this service watches and posts (grading: registered batches; see ColdChainOracle).
+
+    def item_key(self, item: dict) -> str:
+        """The state key of a work item: the evidence digest (0x hex)."""
+        return item["evidence"]
+
+    def new_items(self, start: int, end: int) -> list[dict]:
+        """Work items (evidence, codec, batch_id, block) found in blocks start..end."""
+        logs = self.provenance.events.BatchRegistered().get_logs(from_block=start, to_block=end)
+        return [
+            {
+                "evidence": "0x" + bytes(ev["args"]["evidence"]).hex(),
+                "codec": int(ev["args"]["codec"]),
+                "batch_id": int(ev["args"]["batchId"]),
+                "crop": int(ev["args"]["crop"]),
+                "block": int(ev["blockNumber"]),
+            }
+            for ev in logs
+        ]
+
+    def is_attested(self, item: dict) -> bool:
+        return bool(self.registry.functions.is_attested(item["evidence"], self.account.address).call())
 
     def _save(self) -> None:
         self.state.save(self.state_file)
@@ -258,19 +289,7 @@ class Oracle:
         return report
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> None:
-        delay = self.settings.poll_interval
-        while not stop():
-            try:
-                report = self.step()
-                if report["posted"] or report["found"] or report["restored"] or report["reorgs"]:
-                    log.info("oracle.step", **report)
-                delay = self.settings.poll_interval
-            except OracleError:
-                raise
-            except Exception as exc:  # node down, timeouts: keep going with backoff
-                delay = min(max(delay * 2, 0.5), 30.0)
-                log.warning("oracle.retry", error=str(exc)[:300], retry_in=delay)
-            time.sleep(delay)
+        run_services([self], stop)
 
     # ---------------------------------------------------------------------- in-flight txs
 
@@ -299,8 +318,8 @@ class Oracle:
                 self._requeue(entry["items"])
             elif receipt["status"] == 1:
                 for item in entry["items"]:
-                    self.state.watch[item["evidence"]] = {**item, "block": receipt["blockNumber"]}
-                    self.state.pending.pop(item["evidence"], None)
+                    self.state.watch[self.item_key(item)] = {**item, "block": receipt["blockNumber"]}
+                    self.state.pending.pop(self.item_key(item), None)
             else:
                 self._requeue(entry["items"])
             del self.state.inflight[tx_hash]
@@ -308,7 +327,7 @@ class Oracle:
 
     def _requeue(self, items: list[dict]) -> None:
         for item in items:
-            self.state.pending[item["evidence"]] = {
+            self.state.pending[self.item_key(item)] = {
                 k: item[k] for k in ("evidence", "codec", "batch_id", "crop") if k in item
             }
 
@@ -362,19 +381,13 @@ class Oracle:
             start = st.cursor_block + 1
             end = min(safe, start + self.settings.log_range - 1)
             end_hash = self._hash_at(end)
-            logs = self.provenance.events.BatchRegistered().get_logs(from_block=start, to_block=end)
+            items = self.new_items(start, end)
             if self._hash_at(end) != end_hash:  # reorg while reading: read the range again next step
                 break
-            for ev in logs:
-                evidence = "0x" + bytes(ev["args"]["evidence"]).hex()
-                if evidence not in st.pending and evidence not in st.watch:
-                    st.pending[evidence] = {
-                        "evidence": evidence,
-                        "codec": int(ev["args"]["codec"]),
-                        "batch_id": int(ev["args"]["batchId"]),
-                        "crop": int(ev["args"]["crop"]),
-                        "block": int(ev["blockNumber"]),
-                    }
+            for item in items:
+                key = self.item_key(item)
+                if key not in st.pending and key not in st.watch:
+                    st.pending[key] = item
                     found += 1
             st.cursor_block, st.cursor_hash = end, end_hash
             st.recent = (st.recent + [[end, st.cursor_hash]])[-128:]
@@ -386,14 +399,14 @@ class Oracle:
 
     def _check_watch(self, head: int) -> int:
         restored = 0
-        for evidence, item in list(self.state.watch.items()):
-            if not self._attested(evidence):
-                log.warning("oracle.attestation_removed", evidence=evidence, batch=item["batch_id"])
+        for key, item in list(self.state.watch.items()):
+            if not self.is_attested(item):
+                log.warning("oracle.attestation_removed", evidence=item["evidence"], batch=item["batch_id"])
                 self._requeue([item])
-                del self.state.watch[evidence]
+                del self.state.watch[key]
                 restored += 1
             elif item["block"] < head - self.settings.reorg_window:
-                del self.state.watch[evidence]
+                del self.state.watch[key]
         if restored:
             self._save()
         return restored
@@ -402,29 +415,39 @@ class Oracle:
 
     def _post_pending(self) -> tuple[int, int]:
         now = time.monotonic()
-        ready: list[tuple[dict, Attestation]] = []
+        ready: list[tuple[dict, Any]] = []
         skipped = 0
-        busy = {i["evidence"] for e in self.state.inflight.values() for i in e["items"]}
-        for evidence, item in list(self.state.pending.items()):
-            if evidence in busy:
+        busy = {self.item_key(i) for e in self.state.inflight.values() for i in e["items"]}
+        for key, item in list(self.state.pending.items()):
+            if key in busy:
                 continue
-            tries, not_before = self._backoff.get(evidence, (0, 0.0))
+            tries, not_before = self._backoff.get(key, (0, 0.0))
             if now < not_before:
                 continue
-            if self._attested(evidence):
-                del self.state.pending[evidence]
+            if self.is_attested(item):
+                del self.state.pending[key]
                 skipped += 1
                 continue
             try:
                 att = self.grade_item(item)
+            except ItemRefused as exc:  # never attestable by this oracle (e.g. a crop without rules)
+                log.warning(
+                    "oracle.item_refused", evidence=item["evidence"], batch=item["batch_id"], error=str(exc)
+                )
+                del self.state.pending[key]
+                skipped += 1
+                continue
             except EvidenceError as exc:
                 wait = backoff_delay(tries)
-                self._backoff[evidence] = (tries + 1, now + wait)
+                self._backoff[key] = (tries + 1, now + wait)
                 log.warning(
-                    "oracle.evidence_unavailable", evidence=evidence, error=str(exc)[:200], retry_in=wait
+                    "oracle.evidence_unavailable",
+                    evidence=item["evidence"],
+                    error=str(exc)[:200],
+                    retry_in=wait,
                 )
                 continue
-            self._backoff.pop(evidence, None)
+            self._backoff.pop(key, None)
             ready.append((item, att))
             if len(ready) >= self.settings.max_batch:
                 break
@@ -435,8 +458,11 @@ class Oracle:
         self._post(ready)
         return len(ready), skipped
 
-    def grade_item(self, item: dict) -> Attestation:
+    def grade_item(self, item: dict) -> Postable:
         onchain = OnchainCid.from_chain(item["evidence"], item["codec"])
+        if self.grader is None:
+            raise OracleError("this service has no grader")
+        grader = self.grader
         photos, record = fetch_bundle(self.store, onchain, self.settings.max_photos)
         weight = fruit_weight(record)
         crop = CROP_FRUITS.get(int(item.get("crop", 0)))
@@ -445,7 +471,7 @@ class Oracle:
             if len(data) > MAX_PHOTO_BYTES:
                 continue
             try:
-                results.append(self.grader.grade_bytes(data, name, weight_g=weight, crop=crop))
+                results.append(grader.grade_bytes(data, name, weight_g=weight, crop=crop))
             except OracleError as exc:  # a corrupt photo in the bundle counts as not gradable
                 log.info("oracle.photo_unreadable", evidence=item["evidence"], photo=name, error=str(exc))
         grade, confidence = lot_grade(results)
@@ -479,7 +505,7 @@ class Oracle:
 
         try:
             cid = explanations.store_explanation(
-                self.store, evidence, self.grader.model.sha256, photos, results
+                self.store, evidence, self.model_sha.hex(), photos, results
             )
             explanations.record(self.state_file.parent / explanations.INDEX_NAME, evidence, cid)
         except (StoreError, OracleError, OSError) as exc:
@@ -487,15 +513,17 @@ class Oracle:
             return
         log.info("oracle.explained", evidence=evidence, cid=cid)
 
-    def _post(self, ready: list[tuple[dict, Attestation]]) -> None:
+    def post_call(self, atts: list[Any]):
+        """The registry call posting `atts` (signed): `attest` for one, `attestMany` for several."""
         registry_address = self.registry.address
-        atts = [a for _, a in ready]
         if len(atts) == 1:
             sig = sign_attestation(atts[0], self.account.key, self.chain_id, registry_address)
-            call = self.registry.functions.attest(atts[0].as_tuple(), sig)
-        else:
-            _, sig = sign_batch(atts, self.account.key, self.chain_id, registry_address)
-            call = self.registry.functions.attestMany([a.as_tuple() for a in atts], sig)
+            return self.registry.functions.attest(atts[0].as_tuple(), sig)
+        _, sig = sign_batch(atts, self.account.key, self.chain_id, registry_address)
+        return self.registry.functions.attestMany([a.as_tuple() for a in atts], sig)
+
+    def _post(self, ready: list[tuple[dict, Any]]) -> None:
+        call = self.post_call([a for _, a in ready])
         sender = self.account.address
         try:
             gas = call.estimate_gas({"from": sender})
@@ -524,6 +552,25 @@ class Oracle:
             "oracle.posted", tx=tx_hash, count=len(items), status=receipt["status"], gas=receipt["gasUsed"]
         )
         self._resolve_inflight()
+
+
+def run_services(services: list[Oracle], stop: Callable[[], bool] = lambda: False) -> None:
+    """Step each service in turn until `stop()`; node errors back off, OracleError ends the loop."""
+    poll = min(s.settings.poll_interval for s in services)
+    delay = poll
+    while not stop():
+        try:
+            for service in services:
+                report = service.step()
+                if report["posted"] or report["found"] or report["restored"] or report["reorgs"]:
+                    log.info("oracle.step", service=type(service).__name__, **report)
+            delay = poll
+        except OracleError:
+            raise
+        except Exception as exc:  # node down, timeouts: keep going with backoff
+            delay = min(max(delay * 2, 0.5), 30.0)
+            log.warning("oracle.retry", error=str(exc)[:300], retry_in=delay)
+        time.sleep(delay)
 
 
 def backoff_delay(tries: int) -> float:
