@@ -14,6 +14,7 @@ from frontend.serialize import jsonable
 from frontend.services.batches import BatchHistory
 from frontend.services.chain import Head
 from frontend.services.charts import budget_chart
+from frontend.services.coldchain import with_coldchain
 from frontend.services.lots import compliance_traces, identified
 from frontend.services.qr import qr_svg
 
@@ -30,12 +31,13 @@ def batch_json(history: BatchHistory) -> dict[str, Any]:
 
 def epcis_json(ctx: AppContext, history: BatchHistory) -> dict[str, Any]:
     """The batch and its lineage as an EPCIS 2.0 document (`compliance.epcis`), read at the history's head."""
-    return epcis_document(
+    document = epcis_document(
         compliance_traces(ctx, history),
         history.batch_id,
         fallback_gtin=history.gtin,
         created=history.head.timestamp,
     )
+    return with_coldchain(document, history.coldchain)
 
 
 def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str, version: str | None = None) -> bytes:

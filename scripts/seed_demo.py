@@ -18,7 +18,7 @@ import io
 import json
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
@@ -32,6 +32,8 @@ from compliance.samples import LA_IMPORTER  # noqa: E402
 from evidence.bundle import build_bundle, require_kdes  # noqa: E402
 from evidence.remote import RpcStore  # noqa: E402
 from evidence.settings import get_evidence_settings  # noqa: E402
+from oracle.coldchain import load_rules  # noqa: E402
+from oracle.coldchain.synth import BANGKOK, WarmSpell, logger_csv, reefer_readings  # noqa: E402
 from oracle.synth import render, render_ood  # noqa: E402
 from tambon.accounts import demo_account  # noqa: E402
 from tambon.chain import Chain  # noqa: E402
@@ -241,6 +243,10 @@ def seed_council(chain: Chain, grants: Grants) -> None:
     if not registry.functions.is_approved_model(model).call():
         decide(grants, "ApproveModel", registry=registry.address, modelSha256=model)
         log(f"model {model.hex()[:12]}… approved")
+    rules = bytes.fromhex(load_rules().sha256)
+    if not registry.functions.is_approved_rules(rules).call():
+        decide(grants, "ApproveColdChainRules", registry=registry.address, rulesSha256=rules)
+        log(f"cold-chain rules {rules.hex()[:12]}… approved")
 
 
 def milestone_evidence(store, title: str, lines: list[str], seed: int) -> OnchainCid:
@@ -382,6 +388,24 @@ def seed_batches(chain: Chain, store) -> None:
         )
 
 
+def transport_log(
+    day: date, temps: tuple[float, float], seed: int, dock_wait: bool
+) -> tuple[bytes, tuple[float, float], dict]:
+    """The carrier's logger export for a 30 h trip leaving at 08:00 two days after harvest.
+
+    Made in code (oracle.coldchain.synth; no licensed real logger traces yet): the reefer cycles
+    around the middle of the lot's range; with `dock_wait` the load waits 6 h on a warm dock at the
+    port (the durian lot), so the demo shows an excursion. Returns the CSV, the trip's (min, max) °C for the step's
+    data word and the record's transport window.
+    """
+    leave = datetime.combine(day + timedelta(days=2), time(8, 0), tzinfo=BANGKOK)
+    warm = WarmSpell(after_h=22.0, hours=6.0, peak_c=24.0) if dock_wait else None
+    times, celsius = reefer_readings(int(leave.timestamp()), 30, round(sum(temps) / 2, 1), 5.0, seed, warm)
+    arrive = leave + timedelta(hours=30)
+    window = {"departed": leave.isoformat(), "arrived": arrive.isoformat()}
+    return logger_csv(times, celsius, f"TL-{seed:04d}"), (float(celsius.min()), float(celsius.max())), window
+
+
 def walk_lot(w3, provenance, store, batch_id: int, producer, records: dict, photos: dict, temps) -> None:
     """The lot's life after registration: farm steps, packing house, cold chain, buyer."""
 
@@ -403,7 +427,11 @@ def walk_lot(w3, provenance, store, batch_id: int, producer, records: dict, phot
         extra_photos={"packed.jpg": next(iter(photos.values()))},
     )
     hand_over(PACK_HOUSE, CARRIER)
-    step(CARRIER, "TRANSPORT", records["shipping"], encode_transport(*temps))
+    day = date.fromisoformat(records["shipping"]["date"]) - timedelta(days=2)
+    durian = records["shipping"]["commodity"]["name"] == "durian"
+    csv, (low, high), window = transport_log(day, temps, batch_id, dock_wait=durian)
+    shipping = {**records["shipping"], "transport": window}
+    step(CARRIER, "TRANSPORT", shipping, encode_transport(low, high), extra_photos={"logger.csv": csv})
     hand_over(CARRIER, EXPORTER)
     step(EXPORTER, "MARKETING", records["receiving"])
 

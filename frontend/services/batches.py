@@ -131,6 +131,7 @@ class BatchHistory:
     steps: list[Step] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
     attestations: list[AttestationView] = field(default_factory=list)
+    coldchain: list[Any] = field(default_factory=list)  # frontend.services.coldchain.ColdChainView
     parties: dict[str, Party] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     times: dict[str, int] = field(default_factory=dict)
@@ -484,6 +485,7 @@ class BatchService:
             steps=steps,
             transfers=transfers,
             attestations=attestations,
+            coldchain=self._coldchain(head, ids, events, times),
             parties=parties,
             events=events,
             times=times,
@@ -531,6 +533,15 @@ class BatchService:
         if cid is None:
             return ()
         return tuple((f.name, self.evidence.url(cid, overlay_name(f.name))) for f in ev.files if f.is_image)
+
+    def _coldchain(
+        self, head: Head, ids: list[int], events: list[Event], times: Mapping[str, int]
+    ) -> list[Any]:
+        from frontend.services.coldchain import coldchain_views  # it builds on this module's checks
+
+        return coldchain_views(
+            self.reader, head, ids, events, times, self._evidence, self.evidence.rpc_store()
+        )
 
     def _first_provable(self, digest: bytes) -> EvidenceRef:
         """The on-chain digest carries no codec here: try a bundle (dag-pb), then a raw file."""
