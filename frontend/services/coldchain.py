@@ -196,7 +196,7 @@ def _signature_check(
     registry: str,
 ) -> Check:
     if call is None:
-        return Check("signature", FAIL, "the relaying transaction could not be read")
+        return Check("coldchain_signature", FAIL, "the relaying transaction could not be read")
     name, args = call
     try:
         if name == "attestColdChain":
@@ -215,12 +215,12 @@ def _signature_check(
                 registry,
             )
         else:
-            return Check("signature", FAIL, f"the transaction called {name}, not a cold-chain attestation")
+            return Check("coldchain_signature", FAIL, f"the transaction called {name}, not a cold-chain attestation")
     except Exception as exc:  # a malformed signature or an item missing from the batch
-        return Check("signature", FAIL, f"the signature does not verify ({str(exc)[:80]})")
+        return Check("coldchain_signature", FAIL, f"the signature does not verify ({str(exc)[:80]})")
     if recovered != signer:
-        return Check("signature", FAIL, "the signature recovers to another key")
-    return Check("signature", PASS, "the oracle's EIP-712 signature verifies")
+        return Check("coldchain_signature", FAIL, "the signature recovers to another key")
+    return Check("coldchain_signature", PASS, "the oracle's EIP-712 signature verifies")
 
 
 def _struct(value: Any) -> Mapping[str, Any]:

@@ -13,7 +13,7 @@ import json
 import math
 import random
 from datetime import UTC, datetime
-from decimal import Decimal, getcontext
+from decimal import Context, Decimal
 
 import numpy as np
 import pytest
@@ -50,18 +50,23 @@ def level(centre: float, n: int) -> list[float]:
 
 
 def mkt_decimal(temps: list[float], weights: list[float] | None = None) -> float:
-    """Independent MKT: the USP formula in 40-digit decimal arithmetic, no numpy."""
-    getcontext().prec = 40
-    ratio = Decimal("83144") / Decimal("8.3144")
+    """Independent MKT: the USP formula in 40-digit decimal arithmetic, no numpy.
+
+    Every operation goes through its own Context (the process-wide decimal context may be locked).
+    """
+    ctx = Context(prec=40)
+    kelvin = Decimal("273.15")
+    ratio = ctx.divide(Decimal("83144"), Decimal("8.3144"))
     w = [Decimal(1)] * len(temps) if weights is None else [Decimal(repr(x)) for x in weights]
-    total = sum(
-        (
-            wi * (-(ratio / (Decimal(repr(t)) + Decimal("273.15")))).exp()
-            for t, wi in zip(temps, w, strict=True)
-        ),
-        Decimal(0),
-    )
-    return float(ratio / -(total / sum(w, Decimal(0))).ln() - Decimal("273.15"))
+    total = Decimal(0)
+    for t, wi in zip(temps, w, strict=True):
+        exponent = ctx.minus(ctx.divide(ratio, ctx.add(Decimal(repr(t)), kelvin)))
+        total = ctx.add(total, ctx.multiply(wi, ctx.exp(exponent)))
+    weight = Decimal(0)
+    for wi in w:
+        weight = ctx.add(weight, wi)
+    mean = ctx.divide(total, weight)
+    return float(ctx.subtract(ctx.divide(ratio, ctx.minus(ctx.ln(mean))), kelvin))
 
 
 @pytest.mark.parametrize(
