@@ -76,3 +76,22 @@ def test_coldchain_chart__curve_words_and_checks(browser, site, warm_lot, lang, 
     assert statuses and set(statuses) == {"pass"}, statuses
     shot(page, f"coldchain-{lang}")
     context.close()
+
+
+def test_coldchain_api__json_and_epcis_carry_the_verdict(site, warm_lot):
+    import httpx
+
+    data = httpx.get(f"{site}/api/batches/{warm_lot}", timeout=60).raise_for_status().json()
+    (cc,) = data["coldchain"]
+    assert cc["verdict"] == "EXCURSION" and cc["minutes_out_of_range"] > 300
+    epcis = httpx.get(f"{site}/api/batches/{warm_lot}/epcis", timeout=60).raise_for_status().json()
+    reports = [
+        r
+        for ev in epcis["epcisBody"]["eventList"]
+        for el in ev.get("sensorElementList", [])
+        for r in el["sensorReport"]
+    ]
+    assert any(
+        r.get("tambon:coldChainVerdict") == "EXCURSION" and r.get("exception") == "ALARM_CONDITION"
+        for r in reports
+    )
