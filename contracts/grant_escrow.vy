@@ -81,8 +81,7 @@ exports: (
     council_registries.revoke_oracle_key,
     council_registries.approve_model,
     council_registries.revoke_model,
-    council_registries.approve_cold_chain_rules,
-    council_registries.revoke_cold_chain_rules,
+    council_registries.set_cold_chain_rules,
 )
 
 

@@ -17,11 +17,8 @@ def _decide(council, primary, sender, **fields):
     deadline = council.deadline()
     message = {**fields, "nonce": council.escrow.council_nonce(), "deadline": deadline}
     signatures = council.sign(primary, message, council.members[:3])
-    method = {
-        "ApproveColdChainRules": council.escrow.approve_cold_chain_rules,
-        "RevokeColdChainRules": council.escrow.revoke_cold_chain_rules,
-    }[primary]
-    return method(*fields.values(), deadline, signatures, sender=sender)
+    approve = primary == "ApproveColdChainRules"
+    return council.escrow.set_cold_chain_rules(*fields.values(), approve, deadline, signatures, sender=sender)
 
 
 def test_rules__approved_and_revoked_by_council(council, registry, attacker):
@@ -44,5 +41,20 @@ def test_rules__too_few_signatures_refused(council, registry, attacker):
     }
     one = council.sign("ApproveColdChainRules", message, council.members[:1])
     with ape.reverts("council: below threshold"):
-        council.escrow.approve_cold_chain_rules(registry.address, rules, deadline, one, sender=attacker)
+        council.escrow.set_cold_chain_rules(registry.address, rules, True, deadline, one, sender=attacker)
+    assert not registry.is_approved_rules(rules)
+
+
+def test_rules__a_revoke_signature_cannot_approve(council, registry, attacker):
+    rules = hashlib.sha256(b"crop_rules.json v2").digest()
+    deadline = council.deadline()
+    message = {
+        "registry": registry.address,
+        "rulesSha256": rules,
+        "nonce": council.escrow.council_nonce(),
+        "deadline": deadline,
+    }
+    revoke = council.sign("RevokeColdChainRules", message, council.members[:3])
+    with ape.reverts():  # the signatures are over RevokeColdChainRules: they do not recover as approvals
+        council.escrow.set_cold_chain_rules(registry.address, rules, True, deadline, revoke, sender=attacker)
     assert not registry.is_approved_rules(rules)
