@@ -62,9 +62,7 @@ from modules import merkle
 
 # @dev Cold-chain attestations: a second kind of fact, same keys and domain.
 from modules import coldchain_attestations
-initializes: coldchain_attestations[
-    ownable := ownable, oracle_keys := oracle_keys, eip712_domain_separator := eip712_domain_separator
-]
+initializes: coldchain_attestations[oracle_keys := oracle_keys, eip712_domain_separator := eip712_domain_separator]
 
 exports: (
     ownable.owner,
@@ -75,15 +73,15 @@ exports: (
     oracle_keys.is_active_key,
     oracle_keys.addOracleKey,
     oracle_keys.revokeOracleKey,
+    oracle_keys.modelStatus,
+    oracle_keys.is_approved_model,
+    oracle_keys.approveModel,
+    oracle_keys.revokeModel,
     coldchain_attestations.attestColdChain,
     coldchain_attestations.attestColdChainMany,
     coldchain_attestations.is_coldchain_attested,
     coldchain_attestations.coldChainRecord,
     coldchain_attestations.coldChainDigest,
-    coldchain_attestations.rulesStatus,
-    coldchain_attestations.is_approved_rules,
-    coldchain_attestations.approveColdChainRules,
-    coldchain_attestations.revokeColdChainRules,
     coldchain_attestations.COLDCHAIN_TYPEHASH,
     coldchain_attestations.COLDCHAIN_ROOT_TYPEHASH,
 )
@@ -137,11 +135,6 @@ struct AttestationRecord:
 
 # STORAGE
 
-# @dev model sha256 -> index | approvedAt << 32 | revokedAt << 96.
-_models: HashMap[bytes32, uint256]
-# @dev model index (from 1) -> sha256.
-_model_hashes: HashMap[uint256, bytes32]
-_model_count: uint256
 # @dev keccak(evidence, key) -> batch id (64) | grade (8) | size (8) | confidence (16)
 #      | gradedAt (64) | attestedAt (40) | model index (32); 0 = not attested.
 _records: HashMap[bytes32, uint256]
@@ -164,13 +157,6 @@ event RootAttested:
     root: bytes32
     count: uint256
 
-event ModelApproved:
-    modelSha256: indexed(bytes32)
-    approvedAt: uint64
-
-event ModelRevoked:
-    modelSha256: indexed(bytes32)
-    revokedAt: uint64
 
 
 @deploy
@@ -280,37 +266,12 @@ def attestation(evidence: bytes32, key: address) -> AttestationRecord:
         grade=convert((packed >> 64) & 255, uint8),
         sizeCode=convert((packed >> 72) & 255, uint8),
         confidenceBps=convert((packed >> 80) & 65_535, uint16),
-        modelSha256=self._model_hashes[packed >> 200],
+        modelSha256=oracle_keys._model_hashes[packed >> 200],
         gradedAt=convert((packed >> 96) & _U64, uint64),
         attestedAt=convert((packed >> 160) & ((1 << 40) - 1), uint64),
         keyActivatedAt=convert(k & _U64, uint64),
         keyRevokedAt=convert(k >> 64, uint64),
     )
-
-
-@external
-@view
-def modelStatus(modelSha256: bytes32) -> (uint64, uint64):
-    """
-    @notice Approval and revocation times of a model.
-    @param modelSha256 sha256 of the ONNX file.
-    @return uint64 approvedAt (0 = never approved).
-    @return uint64 revokedAt (0 = not revoked).
-    """
-    m: uint256 = self._models[modelSha256]
-    return convert((m >> 32) & _U64, uint64), convert(m >> 96, uint64)
-
-
-@external
-@view
-def is_approved_model(modelSha256: bytes32) -> bool:
-    """
-    @notice Whether attestations may cite `modelSha256` now.
-    @param modelSha256 sha256 of the ONNX file.
-    @return bool True if approved and not revoked.
-    """
-    m: uint256 = self._models[modelSha256]
-    return m != 0 and m >> 96 == 0
 
 
 @external
@@ -339,39 +300,6 @@ def merkleRoot(attestations: DynArray[Attestation, MAX_ITEMS]) -> bytes32:
 
 
 # ADMIN
-
-
-@external
-def approveModel(modelSha256: bytes32):
-    """
-    @notice Lets attestations cite the model with this sha256.
-    @dev Owner only. A revoked model cannot be approved again.
-    @param modelSha256 sha256 of the ONNX file.
-    """
-    ownable._check_owner()
-    assert modelSha256 != empty(bytes32), "registry: zero model"
-    m: uint256 = self._models[modelSha256]
-    assert m >> 96 == 0, "registry: model revoked"
-    assert m == 0, "registry: model already approved"
-    index: uint256 = self._model_count + 1
-    self._model_count = index
-    self._model_hashes[index] = modelSha256
-    self._models[modelSha256] = index | (block.timestamp << 32)
-    log ModelApproved(modelSha256=modelSha256, approvedAt=convert(block.timestamp, uint64))
-
-
-@external
-def revokeModel(modelSha256: bytes32):
-    """
-    @notice Stops new attestations citing this model; recorded ones stay.
-    @dev Owner only.
-    @param modelSha256 sha256 of the ONNX file.
-    """
-    ownable._check_owner()
-    m: uint256 = self._models[modelSha256]
-    assert m != 0 and m >> 96 == 0, "registry: model not approved"
-    self._models[modelSha256] = m | (block.timestamp << 96)
-    log ModelRevoked(modelSha256=modelSha256, revokedAt=convert(block.timestamp, uint64))
 
 
 # INTERNAL
@@ -405,7 +333,7 @@ def _record(a: Attestation, signer: address, activated_at: uint256):
     assert a.grade <= REJECT, "registry: bad grade"
     assert a.confidenceBps <= MAX_CONFIDENCE_BPS, "registry: bad confidence"
     assert a.batchId != 0 and a.batchId <= _U64, "registry: bad batch id"
-    m: uint256 = self._models[a.modelSha256]
+    m: uint256 = oracle_keys._models[a.modelSha256]
     assert m != 0 and m >> 96 == 0, "registry: model not approved"
     slot: bytes32 = keccak256(abi_encode(a.evidence, signer))
     assert self._records[slot] == 0, "registry: already attested"

@@ -81,7 +81,6 @@ exports: (
     council_registries.revoke_oracle_key,
     council_registries.approve_model,
     council_registries.revoke_model,
-    council_registries.set_cold_chain_rules,
 )
 
 

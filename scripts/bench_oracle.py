@@ -410,7 +410,7 @@ def coldchain_evidence_to_attestation(block_time: int | None, confirmations: int
         provenance, registry, key = _deploy(w3, read_expected_sha(SHA_FILE))
         rules = load_rules()
         w3.eth.wait_for_transaction_receipt(
-            registry.functions.approveColdChainRules(bytes.fromhex(rules.sha256)).transact(
+            registry.functions.approveModel(bytes.fromhex(rules.sha256)).transact(
                 {"from": w3.eth.accounts[0]}
             )
         )

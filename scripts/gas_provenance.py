@@ -172,7 +172,7 @@ def measure_coldchain(project, chain, owner, relayer) -> dict[str, int]:
     oracle = Account.from_key(_digest("gas-bench-oracle"))
     rules = _digest("crop_rules.json")
     registry.addOracleKey(oracle.address, sender=owner)
-    registry.approveColdChainRules(rules, sender=owner)
+    registry.approveModel(rules, sender=owner)
 
     def attest(item: ColdChainAttestation) -> int:
         signature = sign_coldchain(item, oracle.key, chain.chain_id, registry.address)

@@ -244,8 +244,8 @@ def seed_council(chain: Chain, grants: Grants) -> None:
         decide(grants, "ApproveModel", registry=registry.address, modelSha256=model)
         log(f"model {model.hex()[:12]}… approved")
     rules = bytes.fromhex(load_rules().sha256)
-    if not registry.functions.is_approved_rules(rules).call():
-        decide(grants, "ApproveColdChainRules", registry=registry.address, rulesSha256=rules)
+    if not registry.functions.is_approved_model(rules).call():
+        decide(grants, "ApproveModel", registry=registry.address, modelSha256=rules)
         log(f"cold-chain rules {rules.hex()[:12]}… approved")
 
 

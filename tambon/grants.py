@@ -36,8 +36,6 @@ from tambon.typed_data import (
 DEFAULT_SIGNATURE_HOURS = 72
 #: Typed-data fields that are not arguments of the escrow function carrying the decision.
 _SIGNED_ONLY_FIELDS = {"nonce", "deadline", "evidence"}
-#: Decisions sent through `set_cold_chain_rules(registry, rules, approve, ...)`.
-COLD_CHAIN_RULES_DECISIONS = ("ApproveColdChainRules", "RevokeColdChainRules")
 
 
 class GrantError(TambonError):
@@ -297,10 +295,6 @@ def council_decision(
     data = typed_data(primary, message, grants.domain())
     signatures = pack_signatures([CouncilApproval(s.address, sign(data, s.key)) for s in signers])
     args = [message[f["name"]] for f in ESCROW_TYPES[primary] if f["name"] not in _SIGNED_ONLY_FIELDS]
-    if primary in COLD_CHAIN_RULES_DECISIONS:  # one escrow entry point for both (contract size)
-        args.append(primary == "ApproveColdChainRules")
-        function_name = "set_cold_chain_rules"
-    else:
-        function_name = "".join(f"_{c.lower()}" if c.isupper() else c for c in primary).lstrip("_")
+    function_name = "".join(f"_{c.lower()}" if c.isupper() else c for c in primary).lstrip("_")
     call = getattr(grants.escrow.functions, function_name)(*args, deadline, signatures)
     return send(grants.chain.w3, sender, call)

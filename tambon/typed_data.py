@@ -54,8 +54,6 @@ ESCROW_TYPES: dict[str, list[dict[str, str]]] = {
     "RevokeOracleKey": _fields("address registry,address key,uint256 nonce,uint256 deadline"),
     "ApproveModel": _fields("address registry,bytes32 modelSha256,uint256 nonce,uint256 deadline"),
     "RevokeModel": _fields("address registry,bytes32 modelSha256,uint256 nonce,uint256 deadline"),
-    "ApproveColdChainRules": _fields("address registry,bytes32 rulesSha256,uint256 nonce,uint256 deadline"),
-    "RevokeColdChainRules": _fields("address registry,bytes32 rulesSha256,uint256 nonce,uint256 deadline"),
 }
 #: Decisions that consume the council-wide nonce (the rest carry a milestone's nonce).
 COUNCIL_NONCE_TYPES = frozenset(ESCROW_TYPES) - {"Release", "Reject", "Submit"}

@@ -6,8 +6,9 @@
 @notice An oracle reads the temperature log of a batch's TRANSPORT step,
         judges it with an approved rule set (the sha256 of
         `oracle/coldchain/crop_rules.json`) and signs an EIP-712 `ColdChain`
-        fact; anyone may relay it. Keys are the registry's oracle keys; the
-        owner (the council) approves and revokes rule sets as it does models.
+        fact; anyone may relay it. Keys are the registry's oracle keys; a
+        rule set is approved and revoked in the registry's table of approved
+        hashes, as a grading model is (the council's ApproveModel decision).
 
         Verdicts (uint8): 0 OK, 1 EXCURSION, 2 CHILLING_RISK,
         3 UNRELIABLE_LOG. `mktCentiC` is the mean kinetic temperature in
@@ -33,10 +34,6 @@
         Merkle proof): 64 bytes of log data per item keep a 50-lot batch
         under 30,000 gas an item.
 """
-
-# @dev The registry's owner approves rule sets.
-from snekmate.auth import ownable
-uses: ownable
 
 # @dev The registry's oracle keys.
 from modules import oracle_keys
@@ -87,11 +84,6 @@ struct ColdChainRecord:
     keyRevokedAt: uint64
 
 
-# @dev rules sha256 -> index | approvedAt << 32 | revokedAt << 96.
-_rules: HashMap[bytes32, uint256]
-# @dev rules index (from 1) -> sha256.
-_rules_hashes: HashMap[uint256, bytes32]
-_rules_count: uint256
 # @dev keccak(batchId, logCid, key) -> packed record (see the module @dev); 0 = not attested.
 _coldchain: HashMap[bytes32, uint256]
 
@@ -110,13 +102,6 @@ event ColdChainRootAttested:
     root: bytes32
     count: uint256
 
-event ColdChainRulesApproved:
-    rulesSha256: indexed(bytes32)
-    approvedAt: uint64
-
-event ColdChainRulesRevoked:
-    rulesSha256: indexed(bytes32)
-    revokedAt: uint64
 
 
 @external
@@ -196,7 +181,7 @@ def coldChainRecord(batchId: uint256, logCid: bytes32, key: address) -> ColdChai
         minutesOutOfRange=convert((packed >> 8) & 4_294_967_295, uint32),
         mktCentiC=self._int16((packed >> 40) & _U16),
         shelfLifeDays=convert((packed >> 56) & _U16, uint16),
-        rulesSha256=self._rules_hashes[packed >> 200],
+        rulesSha256=oracle_keys._model_hashes[packed >> 200],
         analysedAt=convert((packed >> 72) & _U64, uint64),
         attestedAt=convert((packed >> 136) & ((1 << 40) - 1), uint64),
         keyActivatedAt=convert(k & _U64, uint64),
@@ -213,64 +198,6 @@ def coldChainDigest(item: ColdChain) -> bytes32:
     @return bytes32 The digest.
     """
     return eip712_domain_separator._hash_typed_data_v4(self._hash(item))
-
-
-@external
-@view
-def rulesStatus(rulesSha256: bytes32) -> (uint64, uint64):
-    """
-    @notice Approval and revocation times of a cold-chain rule set.
-    @param rulesSha256 sha256 of the rule file.
-    @return uint64 approvedAt (0 = never approved).
-    @return uint64 revokedAt (0 = not revoked).
-    """
-    r: uint256 = self._rules[rulesSha256]
-    return convert((r >> 32) & _U64, uint64), convert(r >> 96, uint64)
-
-
-@external
-@view
-def is_approved_rules(rulesSha256: bytes32) -> bool:
-    """
-    @notice Whether cold-chain attestations may cite `rulesSha256` now.
-    @param rulesSha256 sha256 of the rule file.
-    @return bool True if approved and not revoked.
-    """
-    r: uint256 = self._rules[rulesSha256]
-    return r != 0 and r >> 96 == 0
-
-
-@external
-def approveColdChainRules(rulesSha256: bytes32):
-    """
-    @notice Lets cold-chain attestations cite the rule set with this sha256.
-    @dev Owner only. A revoked rule set cannot be approved again.
-    @param rulesSha256 sha256 of the rule file.
-    """
-    ownable._check_owner()
-    assert rulesSha256 != empty(bytes32), "registry: zero rules"
-    r: uint256 = self._rules[rulesSha256]
-    assert r >> 96 == 0, "registry: rules revoked"
-    assert r == 0, "registry: rules already approved"
-    index: uint256 = self._rules_count + 1
-    self._rules_count = index
-    self._rules_hashes[index] = rulesSha256
-    self._rules[rulesSha256] = index | (block.timestamp << 32)
-    log ColdChainRulesApproved(rulesSha256=rulesSha256, approvedAt=convert(block.timestamp, uint64))
-
-
-@external
-def revokeColdChainRules(rulesSha256: bytes32):
-    """
-    @notice Stops new cold-chain attestations citing this rule set; recorded ones stay.
-    @dev Owner only.
-    @param rulesSha256 sha256 of the rule file.
-    """
-    ownable._check_owner()
-    r: uint256 = self._rules[rulesSha256]
-    assert r != 0 and r >> 96 == 0, "registry: rules not approved"
-    self._rules[rulesSha256] = r | (block.timestamp << 96)
-    log ColdChainRulesRevoked(rulesSha256=rulesSha256, revokedAt=convert(block.timestamp, uint64))
 
 
 @internal
@@ -313,7 +240,7 @@ def _record(c: ColdChain, signer: address, activated_at: uint256):
     assert analysed_at <= unsafe_add(block.timestamp, oracle_keys.MAX_CLOCK_SKEW), "registry: analysed in the future"
     assert c.verdict <= UNRELIABLE_LOG, "registry: bad verdict"
     assert c.batchId != 0 and c.batchId <= _U64, "registry: bad batch id"
-    r: uint256 = self._rules[c.rulesSha256]
+    r: uint256 = oracle_keys._models[c.rulesSha256]
     assert r != 0 and r >> 96 == 0, "registry: rules not approved"
     slot: bytes32 = keccak256(abi_encode(c.batchId, c.logCid, signer))
     assert self._coldchain[slot] == 0, "registry: already attested"

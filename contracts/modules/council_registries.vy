@@ -25,8 +25,6 @@ interface IOracleRegistry:
     def revokeOracleKey(key: address): nonpayable
     def approveModel(modelSha256: bytes32): nonpayable
     def revokeModel(modelSha256: bytes32): nonpayable
-    def approveColdChainRules(rulesSha256: bytes32): nonpayable
-    def revokeColdChainRules(rulesSha256: bytes32): nonpayable
 
 
 REGISTER_PRODUCER_TYPEHASH: constant(bytes32) = keccak256(
@@ -46,12 +44,6 @@ APPROVE_MODEL_TYPEHASH: constant(bytes32) = keccak256(
 )
 REVOKE_MODEL_TYPEHASH: constant(bytes32) = keccak256(
     "RevokeModel(address registry,bytes32 modelSha256,uint256 nonce,uint256 deadline)"
-)
-APPROVE_COLD_CHAIN_RULES_TYPEHASH: constant(bytes32) = keccak256(
-    "ApproveColdChainRules(address registry,bytes32 rulesSha256,uint256 nonce,uint256 deadline)"
-)
-REVOKE_COLD_CHAIN_RULES_TYPEHASH: constant(bytes32) = keccak256(
-    "RevokeColdChainRules(address registry,bytes32 rulesSha256,uint256 nonce,uint256 deadline)"
 )
 
 
@@ -178,29 +170,3 @@ def revoke_model(
         signatures,
     )
     extcall IOracleRegistry(registry).revokeModel(model_sha256)
-
-
-@external
-def set_cold_chain_rules(
-    registry: address,
-    rules_sha256: bytes32,
-    approve: bool,
-    deadline: uint256,
-    signatures: Bytes[council.MAX_SIGNATURES_BYTES],
-):
-    """
-    @notice Approve (`ApproveColdChainRules`) or withdraw (`RevokeColdChainRules`) a cold-chain rule set
-            (crop storage bands, chilling limits, shelf-life model) by its sha256; recorded verdicts stay.
-    @dev One entry point for both decisions keeps the escrow under the EIP-170 size limit; each
-         decision is still its own EIP-712 message, so a wallet shows which one is signed.
-    """
-    typehash: bytes32 = APPROVE_COLD_CHAIN_RULES_TYPEHASH if approve else REVOKE_COLD_CHAIN_RULES_TYPEHASH
-    council._authorize_council(
-        keccak256(abi_encode(typehash, registry, rules_sha256, council.council_nonce, deadline)), deadline, signatures
-    )
-    # No code-size check before the call (EIP-170 room): the council names its own registry, and a
-    # call to an address without code would do nothing but consume the nonce.
-    if approve:
-        extcall IOracleRegistry(registry).approveColdChainRules(rules_sha256, skip_contract_check=True)
-    else:
-        extcall IOracleRegistry(registry).revokeColdChainRules(rules_sha256, skip_contract_check=True)

@@ -215,7 +215,9 @@ def _signature_check(
                 registry,
             )
         else:
-            return Check("coldchain_signature", FAIL, f"the transaction called {name}, not a cold-chain attestation")
+            return Check(
+                "coldchain_signature", FAIL, f"the transaction called {name}, not a cold-chain attestation"
+            )
     except Exception as exc:  # a malformed signature or an item missing from the batch
         return Check("coldchain_signature", FAIL, f"the signature does not verify ({str(exc)[:80]})")
     if recovered != signer:
@@ -283,7 +285,7 @@ def coldchain_views(
         attested_at = block_times[e.block_hash]
         activated, revoked = r.call(head, r.registry.functions.keyStatus(signer), key=("key", signer))
         approved, rules_revoked = r.call(
-            head, r.registry.functions.rulesStatus(bytes(rec[4])), key=("rules", bytes(rec[4]))
+            head, r.registry.functions.modelStatus(bytes(rec[4])), key=("rules", bytes(rec[4]))
         )
         codec = transport.get((batch_id, log_cid))
         step = (

@@ -128,10 +128,10 @@ class ColdChainOracle(Oracle):
     def preflight(self) -> None:
         if not self.registry.functions.is_active_key(self.account.address).call():
             raise OracleError(f"oracle key {self.account.address} is not active in the AttestationRegistry")
-        if not self.registry.functions.is_approved_rules(bytes.fromhex(self.rules.sha256)).call():
+        if not self.registry.functions.is_approved_model(bytes.fromhex(self.rules.sha256)).call():
             raise OracleError(
                 f"cold-chain rules sha256 {self.rules.sha256} are not approved in the AttestationRegistry; "
-                "the council approves them with an ApproveColdChainRules decision"
+                "the council approves them with an ApproveModel decision (rule sets share the model table)"
             )
 
     # ------------------------------------------------------------------------------ hooks

@@ -27,18 +27,11 @@ def warm_lot(world, chain, accounts):
     rules = load_rules()
     deployer = accounts[0]
     registry, provenance, community = world.registry, world.provenance, world.community
-    if not registry.is_approved_rules(bytes.fromhex(rules.sha256)):
-        council = Decisions(world.escrow, world.members, chain.chain_id, deployer)
-        deadline = council.deadline(chain)
-        sha = bytes.fromhex(rules.sha256)
-        message = {
-            "registry": registry.address,
-            "rulesSha256": sha,
-            "nonce": world.escrow.council_nonce(),
-            "deadline": deadline,
-        }
-        signatures = council.blob("ApproveColdChainRules", message)
-        world.escrow.set_cold_chain_rules(registry.address, sha, True, deadline, signatures, sender=deployer)
+    sha = bytes.fromhex(rules.sha256)
+    if not registry.is_approved_model(sha):  # rule sets share the model table: one ApproveModel decision
+        Decisions(world.escrow, world.members, chain.chain_id, deployer).governance(
+            chain, "ApproveModel", world.escrow.approve_model, registry=registry.address, modelSha256=sha
+        )
     lot = provenance.register(b"\x19" * 32, 0x55, MANGO, 500_000, 20_400, sender=community).return_value
     start = chain.blocks.head.timestamp - 40 * 3600
     times, temps = reefer_readings(start, 30, 11.5, seed=19, warm=WarmSpell(after_h=20, hours=6, peak_c=24.0))

@@ -39,7 +39,7 @@ def anvil():
 @pytest.fixture
 def deployed(anvil):
     d = deploy(anvil.w3, read_expected_sha(SHA_FILE))
-    send(d.w3, d.registry.functions.approveColdChainRules(bytes.fromhex(RULES.sha256)), d.owner)
+    send(d.w3, d.registry.functions.approveModel(bytes.fromhex(RULES.sha256)), d.owner)
     return d
 
 
@@ -59,7 +59,10 @@ def lot_with_transport(deployed, store, crop: int = MANGO, warm: WarmSpell | Non
     files = {"trip.csv": logger_csv(times, temps)} if log else {}
     record = {
         "event": "shipping",
-        "transport": {"departed": "2026-10-26T14:33:20+07:00", "arrived": "2026-10-27T20:33:20+07:00"},  # T0 + 30 h
+        "transport": {
+            "departed": "2026-10-26T14:33:20+07:00",
+            "arrived": "2026-10-27T20:33:20+07:00",
+        },  # T0 + 30 h
     }
     onchain = build_bundle(store, record, files).onchain
     data = (1100 & 0xFFFF) | ((1300 & 0xFFFF) << 16)

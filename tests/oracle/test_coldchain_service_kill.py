@@ -31,7 +31,7 @@ def test_run__sigkill_while_attesting_cold_chain__each_step_attested_once(tmp_pa
     try:
         deployed = deploy(anvil.w3, read_expected_sha(SHA_FILE))
         rules = bytes.fromhex(load_rules().sha256)
-        send(deployed.w3, deployed.registry.functions.approveColdChainRules(rules), deployed.owner)
+        send(deployed.w3, deployed.registry.functions.approveModel(rules), deployed.owner)
         store = LocalStore(tmp_path / "blocks")
         env = {
             **os.environ,

@@ -27,7 +27,7 @@ def rules():
 
 @pytest.fixture(scope="module")
 def cc_registry(registry, council, rules):
-    registry.approveColdChainRules(rules, sender=council)
+    registry.approveModel(rules, sender=council)
     return registry
 
 
@@ -107,7 +107,7 @@ def test_revoked_key__refused_and_history_kept(
 ):
     registry = project.attestation_registry.deploy(council, sender=council)
     registry.addOracleKey(oracle.address, sender=council)
-    registry.approveColdChainRules(rules, sender=council)
+    registry.approveModel(rules, sender=council)
     item = make_item(analysed_at=chain.blocks.head.timestamp)
     sign = lambda it, key: sign_coldchain(it, key.key, chain.chain_id, registry.address)  # noqa: E731
     registry.attestColdChain(item.as_tuple(), sign(item, oracle), sender=relayer)
@@ -128,19 +128,17 @@ def test_unapproved_or_revoked_rules__refused(
     with ape.reverts("registry: rules not approved"):
         cc_registry.attestColdChain(unknown.as_tuple(), sign_cc(unknown, oracle), sender=relayer)
     withdrawn = sha("crop_rules.json v0")
-    cc_registry.approveColdChainRules(withdrawn, sender=council)
-    tx = cc_registry.revokeColdChainRules(withdrawn, sender=council)
-    assert tx.events.filter(cc_registry.ColdChainRulesRevoked)[0].rulesSha256 == withdrawn
-    assert not cc_registry.is_approved_rules(withdrawn) and cc_registry.rulesStatus(withdrawn)[1] > 0
+    cc_registry.approveModel(withdrawn, sender=council)
+    tx = cc_registry.revokeModel(withdrawn, sender=council)
+    assert tx.events.filter(cc_registry.ModelRevoked)[0].modelSha256 == withdrawn
+    assert not cc_registry.is_approved_model(withdrawn) and cc_registry.modelStatus(withdrawn)[1] > 0
     old = make_item(7, rules_sha256=withdrawn)
     with ape.reverts("registry: rules not approved"):
         cc_registry.attestColdChain(old.as_tuple(), sign_cc(old, oracle), sender=relayer)
-    with ape.reverts("registry: rules revoked"):
-        cc_registry.approveColdChainRules(withdrawn, sender=council)
+    with ape.reverts("registry: model revoked"):
+        cc_registry.approveModel(withdrawn, sender=council)
     with ape.reverts("ownable: caller is not the owner"):
-        cc_registry.approveColdChainRules(sha("attacker rules"), sender=attacker)
-    with ape.reverts("registry: zero rules"):
-        cc_registry.approveColdChainRules(b"\x00" * 32, sender=council)
+        cc_registry.approveModel(sha("attacker rules"), sender=attacker)
 
 
 def test_analysed_at_bounds_and_fields(cc_registry, make_item, sign_cc, oracle, relayer, chain):
