@@ -63,7 +63,7 @@ def test_coldchain_chart__curve_words_and_checks(browser, site, warm_lot, lang, 
     assert section.get_attribute("data-verdict") == "EXCURSION"
     chart = section.locator("svg.coldchain-chart")
     assert chart.is_visible()
-    assert chart.locator("rect.band").count() == 1 and chart.locator("rect.excursion").count() == 1
+    assert chart.locator("rect.band").count() == 1 and chart.locator("rect.excursion").count() >= 1
     assert chart.locator("polyline.reading").count() == 1
     box = chart.bounding_box()
     assert box is not None and box["width"] <= viewport["width"]  # fits a phone
