@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
-from frontend.services.batches import FAIL, PASS, Check, EvidenceRef, key_check
+from frontend.services.batches import EvidenceRef
 from oracle.coldchain import Report, analyse, load_rules
 from oracle.coldchain.rules import CropRule
 from oracle.coldchain.service import find_log
@@ -27,6 +27,7 @@ from oracle.errors import OracleError
 from tambon.attestation import merkle_proof, merkle_root
 from tambon.cid import OnchainCid
 from tambon.coldchain import ColdChainAttestation, Verdict, recover_coldchain, recover_coldchain_batch_item
+from tambon.verify import FAIL, PASS, Check, key_check
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36

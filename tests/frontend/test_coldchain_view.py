@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from frontend.services.batches import PASS, Check, EvidenceRef
+from frontend.services.batches import EvidenceRef
 from frontend.services.coldchain import (
     ColdChainView,
     coldchain_sensor_fields,
@@ -17,6 +17,7 @@ from frontend.services.coldchain import (
 from oracle.coldchain import analyse, load_rules
 from oracle.coldchain.logs import TemperatureLog
 from oracle.coldchain.synth import WarmSpell, reefer_readings
+from tambon.verify import PASS, Check
 
 RULES = load_rules()
 START = 1_793_000_000  # 2026-10-26, afternoon in Bangkok
