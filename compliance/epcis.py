@@ -223,7 +223,9 @@ def _ilmd(ident: LotIdentity, records: list[Mapping[str, Any]]) -> dict[str, Any
     )
     if country:
         ilmd["cbvmda:countryOfOrigin"] = country
-    commodity = next((r["commodity"] for r in records if isinstance(r.get("commodity"), Mapping)), {})
+    commodity: Mapping[str, Any] = next(
+        (r["commodity"] for r in records if isinstance(r.get("commodity"), Mapping)), {}
+    )
     if commodity.get("name"):
         ilmd["tambon:commodity"] = commodity["name"]
     return ilmd

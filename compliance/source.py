@@ -12,7 +12,7 @@ The website builds the same dataclasses from its own batch history service.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from compliance.errors import ComplianceError
@@ -116,7 +116,7 @@ def _type(param: Mapping[str, Any]) -> str:
 
 
 def traces_from_events(
-    events: list[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
     fetch_record: RecordFetcher,
     *,
     chain_id: int | None,

@@ -538,8 +538,7 @@ def _car_plan(getter, root: bytes, segments: list[str], target: bytes) -> list[b
     """CIDs to put in a CAR: the directory blocks on the path, then the target's whole DAG."""
     cids = [cid for cid, _ in dag.path_blocks(getter, root, segments)]
     cids += [cid for cid, _ in dag.walk_blocks(getter, target)]
-    seen: set[bytes] = set()
-    return [c for c in cids if not (c in seen or seen.add(c))]
+    return list(dict.fromkeys(cids))  # first occurrence of each, in order
 
 
 def _listing_html(path: str, entries: list[dag.Entry]) -> bytes:

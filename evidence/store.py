@@ -58,6 +58,9 @@ def split_ipfs_path(value: str) -> tuple[bytes, str]:
 class ReadMixin:
     """Reading built on `get_block`: every block verified, DAGs walked by evidence.dag."""
 
+    def get_block(self, cid: bytes | str) -> bytes:
+        raise NotImplementedError  # each store reads and verifies its own blocks
+
     def _getter(self):
         return lambda cid: self.get_block(cid)
 

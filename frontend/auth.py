@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from siwe import SiweMessage  # type: ignore[import-untyped]
-from siwe.siwe import ExpiredMessage, NotYetValidMessage, VerificationError  # type: ignore[import-untyped]
+from siwe import SiweMessage
+from siwe.siwe import ExpiredMessage, NotYetValidMessage, VerificationError
 
 from frontend.errors import BadInput, FrontendError
 

@@ -255,7 +255,10 @@ class Grader:
 
     def _decide(self, batch: list[_Measured], weight_g: float | None, crop: str | None) -> list[GradeResult]:
         model = self.model
-        x = np.stack([m.features for m in batch]).astype(np.float32)
+        rows = [m.features for m in batch if m.features is not None]
+        if len(rows) != len(batch):
+            raise OracleError("a photo reached the classifier without its measurements")
+        x = np.stack(rows).astype(np.float32)
         probs = model.probabilities(x)
         fruits, conditions = model.marginals(probs)
         dist = model.ood_distance(x)

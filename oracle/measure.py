@@ -179,6 +179,8 @@ def _background_distance(lab: np.ndarray, exclude: np.ndarray) -> tuple[np.ndarr
         full = ab + (l_w - c[0]) ** 2
         best = full if best is None else np.minimum(best, full)
         best_ab = ab if best_ab is None else np.minimum(best_ab, ab)
+    # Six clusters: the largest holds over 4 % of the samples, so at least one centre is kept.
+    assert best is not None and best_ab is not None
     return np.sqrt(best), np.sqrt(best_ab)
 
 

@@ -14,10 +14,14 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from oracle.errors import ModelError, ModelIntegrityError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MODEL_FILE = MODEL_DIR / "grader.onnx"
@@ -42,7 +46,7 @@ def read_expected_sha(sha_file: Path) -> str:
 class LoadedModel:
     """An onnxruntime session plus the metadata the grader relies on."""
 
-    session: object
+    session: ort.InferenceSession
     sha256: str
     classes: tuple[str, ...]
     features: tuple[str, ...]

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
+from eth_typing import HexStr
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from web3 import Web3
@@ -296,13 +297,13 @@ class Oracle:
     def _resolve_inflight(self) -> None:
         for tx_hash, entry in list(self.state.inflight.items()):
             try:
-                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+                receipt = self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 receipt = None
             if receipt is None:
                 known = True
                 try:
-                    self.w3.eth.get_transaction(tx_hash)
+                    self.w3.eth.get_transaction(HexStr(tx_hash))
                 except TransactionNotFound:
                     known = False
                 if known:

@@ -231,8 +231,10 @@ def _defect_mask(rng: np.random.Generator, fruit: np.ndarray, target: float, sca
 
 
 def _random_homography(rng: np.random.Generator, w: int, h: int, strength: float) -> np.ndarray:
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = src + rng.uniform(-strength, strength, size=(4, 2)).astype(np.float32) * np.float32([w, h])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    dst = src + rng.uniform(-strength, strength, size=(4, 2)).astype(np.float32) * np.array(
+        [w, h], dtype=np.float32
+    )
     return cv2.getPerspectiveTransform(src, dst)
 
 

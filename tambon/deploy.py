@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
@@ -55,7 +56,7 @@ def deploy_contract(w3: Web3, account: LocalAccount, stem: str, *args) -> str:
 def deploy_all(
     w3: Web3,
     account: LocalAccount,
-    members: list[str],
+    members: Sequence[str],
     threshold: int,
     network: str,
     review_timeout: int = DEFAULT_REVIEW_TIMEOUT,

@@ -6,6 +6,7 @@ Pure helpers build the typed data a council member signs and check collected sig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -133,7 +134,7 @@ def release_message(milestone: Milestone, deadline: int) -> dict[str, Any]:
 
 
 def collect_approvals(
-    data: dict[str, Any], signatures: list[str | bytes], members: list[str]
+    data: dict[str, Any], signatures: Sequence[str | bytes], members: list[str]
 ) -> list[CouncilApproval]:
     """Recover each signature's signer and keep only distinct current members; errors name the culprit."""
     member_set = {m.lower() for m in members}
@@ -266,7 +267,7 @@ class Grants:
         grant_id: int,
         milestone_id: int,
         deadline: int,
-        signatures: list[str | bytes],
+        signatures: Sequence[str | bytes],
     ) -> TxReceipt:
         data = self.release_typed_data(grant_id, milestone_id, deadline)
         approvals = collect_approvals(data, signatures, self.members())

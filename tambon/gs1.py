@@ -151,8 +151,8 @@ def _ai_table() -> dict[str, AiFormat]:
             table[prefix + d] = AiFormat("[0-9]{6}")  # trade measures, d = decimal places
     for d in "0123456789":
         table["392" + d] = AiFormat("[0-9]{1,15}")  # price, d = decimal places
-    for ai in range(91, 100):
-        table[str(ai)] = AiFormat(f"{_X}{{1,90}}")  # company internal
+    for company_ai in range(91, 100):
+        table[str(company_ai)] = AiFormat(f"{_X}{{1,90}}")  # company internal
     return table
 
 
@@ -327,7 +327,7 @@ def parse_uri(
     key_ai = pairs[0][0]
     key = (key_ai, check_ai_value(key_ai, _decode(pairs[0][1], f"AI ({key_ai})"),
                                   zero_suppressed=permit_zero_suppressed_gtin))  # fmt: skip
-    qualifiers = []
+    qualifiers: list[tuple[str, str]] = []
     for ai, raw in pairs[1:]:
         if not _qualifier_path_fits(key_ai, [*(a for a, _ in qualifiers), ai]):
             raise InvalidDigitalLink(f"AI ({ai}) is not a qualifier of ({key_ai}) at that place in the path")

@@ -187,7 +187,7 @@ class Stack:
             ),
             "index": Service(
                 "index",
-                [*tambon, "index", "run"],
+                lambda: [*tambon, "index", "run"],
                 lambda: _index_ok(s),
                 daemon=True,
                 env=env,

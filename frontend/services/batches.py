@@ -340,14 +340,14 @@ class ChainFacts:
 
     def producer(self, address: str) -> tuple[str, str, int, int]:
         p = self.reader.provenance
-        return tuple(self._call(p.functions.producerOf(address), ("producer", address)))  # type: ignore[return-value]
+        return tuple(self._call(p.functions.producerOf(address), ("producer", address)))
 
     def key_status(self, signer: str) -> tuple[int, int]:
-        return tuple(self._call(self.reader.registry.functions.keyStatus(signer), ("key", signer)))  # type: ignore[return-value]
+        return tuple(self._call(self.reader.registry.functions.keyStatus(signer), ("key", signer)))
 
     def model_status(self, model_sha256: bytes) -> tuple[int, int]:
         fn = self.reader.registry.functions.modelStatus(model_sha256)
-        return tuple(self._call(fn, ("model", model_sha256)))  # type: ignore[return-value]
+        return tuple(self._call(fn, ("model", model_sha256)))
 
     def signed_call(self, tx_hash: str) -> tuple[str, dict[str, Any]] | None:
         return self.reader.decode_input(self.reader.registry, tx_hash)
