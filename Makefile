@@ -48,6 +48,9 @@ test-all: install
 lint: install
 	$(VENV)/bin/ruff check tambon evidence compliance oracle frontend scripts tests
 	$(VENV)/bin/ruff format --check tambon evidence compliance oracle frontend scripts tests
+	$(VENV)/bin/mypy
+	@# mamushi pins a click that ape cannot take: it runs in its own uv-managed environment.
+	$(UV) tool run --from mamushi==0.1.2 mamushi --check -l 120 contracts
 
 bench: bench-gas bench-evidence bench-oracle bench-web
 	$(PY) scripts/bench_summary.py

@@ -44,6 +44,7 @@
 
 # @dev Owner (the council) manages oracle keys and approved models.
 from snekmate.auth import ownable
+
 initializes: ownable
 
 # @dev Signer recovery; refuses high-s (malleable) signatures.
@@ -51,10 +52,12 @@ from snekmate.utils import ecdsa
 
 # @dev EIP-712 domain separator and EIP-5267 `eip712Domain()`.
 from snekmate.utils import eip712_domain_separator
+
 initializes: eip712_domain_separator
 
 # @dev Oracle keys, shared by grading and cold-chain attestations.
 from modules import oracle_keys
+
 initializes: oracle_keys[ownable := ownable]
 
 # @dev Merkle root of a signed batch.
@@ -62,6 +65,7 @@ from modules import merkle
 
 # @dev Cold-chain attestations: a second kind of fact, same keys and domain.
 from modules import coldchain_attestations
+
 initializes: coldchain_attestations[oracle_keys := oracle_keys, eip712_domain_separator := eip712_domain_separator]
 
 exports: (
@@ -152,11 +156,11 @@ event Attested:
     modelSha256: bytes32
     gradedAt: uint64
 
+
 event RootAttested:
     signer: indexed(address)
     root: bytes32
     count: uint256
-
 
 
 @deploy

@@ -40,6 +40,7 @@
 """
 
 from ethereum.ercs import IERC165
+
 implements: IERC165
 
 # @dev Not `implements: IERC721`: Vyper's copy declares the transfer and
@@ -48,6 +49,7 @@ implements: IERC165
 
 # @dev Optional ERC-721 metadata extension (name, symbol, tokenURI).
 from snekmate.tokens.interfaces import IERC721Metadata
+
 implements: IERC721Metadata
 
 # @dev Receiver hook checked by `safeTransferFrom`.
@@ -55,6 +57,7 @@ from snekmate.tokens.interfaces import IERC721Receiver
 
 # @dev Owner (the council's GrantEscrow in production) manages the producer registry.
 from snekmate.auth import ownable
+
 initializes: ownable
 
 exports: (ownable.owner, ownable.transfer_ownership, ownable.renounce_ownership)
@@ -193,15 +196,18 @@ event Transfer:
     receiver: indexed(address)
     tokenId: indexed(uint256)
 
+
 event Approval:
     owner: indexed(address)
     approved: indexed(address)
     tokenId: indexed(uint256)
 
+
 event ApprovalForAll:
     owner: indexed(address)
     operator: indexed(address)
     approved: bool
+
 
 event BatchRegistered:
     batchId: indexed(uint256)
@@ -212,6 +218,7 @@ event BatchRegistered:
     quantityGrams: uint40
     harvestDay: uint16
 
+
 event StepAdded:
     batchId: indexed(uint256)
     actor: indexed(address)
@@ -221,21 +228,25 @@ event StepAdded:
     codec: uint8
     data: uint256
 
+
 event Split:
     parentId: indexed(uint256)
     actor: indexed(address)
     firstChildId: uint256
     count: uint256
 
+
 event Merged:
     childId: indexed(uint256)
     actor: indexed(address)
     parentIds: DynArray[uint256, MAX_PARENTS]
 
+
 event ProducerRegistered:
     account: indexed(address)
     registrationId: String[64]
     name: String[128]
+
 
 event ProducerRevoked:
     account: indexed(address)
@@ -394,7 +405,13 @@ def safeTransferFrom(_from: address, _to: address, _tokenId: uint256, _data: Byt
         response: Bytes[32] = b""
         success, response = raw_call(
             _to,
-            abi_encode(msg.sender, _from, _tokenId, _data, method_id=method_id("onERC721Received(address,address,uint256,bytes)")),
+            abi_encode(
+                msg.sender,
+                _from,
+                _tokenId,
+                _data,
+                method_id=method_id("onERC721Received(address,address,uint256,bytes)"),
+            ),
             max_outsize=32,
             revert_on_failure=False,
         )
@@ -474,7 +491,13 @@ def addStep(batchId: uint256, stage: uint8, evidence: bytes32, codec: uint8, dat
         state |= S_CLOSED
     self._save_state(batchId, l, state)
     log StepAdded(
-        batchId=batchId, actor=msg.sender, index=convert(index, uint16), stage=stage, evidence=evidence, codec=codec, data=data
+        batchId=batchId,
+        actor=msg.sender,
+        index=convert(index, uint16),
+        stage=stage,
+        evidence=evidence,
+        codec=codec,
+        data=data,
     )
     return index
 

@@ -50,6 +50,7 @@ from ethereum.ercs import IERC20
 
 # @dev EIP-712 domain ("Tambon GrantEscrow", "1") shared by all decisions of this escrow.
 from snekmate.utils import eip712_domain_separator as eip712
+
 initializes: eip712
 
 # @dev Signature checks for the community's gasless submissions (EOA or EIP-1271 wallet).
@@ -57,10 +58,12 @@ from snekmate.utils import signature_checker
 
 # @dev Members, threshold and M-of-N signature checks.
 from modules import council
+
 initializes: council[eip712 := eip712]
 
 # @dev Council-signed administration of the provenance and attestation registries it owns.
 from modules import council_registries
+
 initializes: council_registries[council := council]
 
 exports: (
@@ -184,17 +187,20 @@ event GrantCreated:
     proposal_codec: uint8
     creator: address
 
+
 event MilestoneScheduled:
     grant_id: indexed(uint256)
     milestone_id: indexed(uint256)
     amount: uint256
     deadline: uint256
 
+
 event Funded:
     grant_id: indexed(uint256)
     funder: indexed(address)
     amount: uint256
     funded_total: uint256
+
 
 event MilestoneSubmitted:
     grant_id: indexed(uint256)
@@ -203,10 +209,12 @@ event MilestoneSubmitted:
     codec: uint8
     nonce: uint256
 
+
 event MilestoneReleased:
     grant_id: indexed(uint256)
     milestone_id: indexed(uint256)
     amount: uint256
+
 
 event MilestoneRejected:
     grant_id: indexed(uint256)
@@ -214,14 +222,17 @@ event MilestoneRejected:
     reason: bytes32
     nonce: uint256
 
+
 event MilestoneEscalated:
     grant_id: indexed(uint256)
     milestone_id: indexed(uint256)
     submitted_at: uint256
 
+
 event GrantCancelled:
     grant_id: indexed(uint256)
     refund_pool: uint256
+
 
 event RefundClaimed:
     grant_id: indexed(uint256)
@@ -237,6 +248,7 @@ struct GrantView:
     paid: uint256
     milestone_count: uint256
     cancelled: bool
+
 
 struct MilestoneView:
     amount: uint256
@@ -310,10 +322,7 @@ def create_grant(
         cumulative += amount
         assert cumulative <= budget, "escrow: milestones exceed budget"
         self._milestone[self._milestone_key(grant_id, i)] = (
-            amount
-            | (cumulative << CUMULATIVE_SHIFT)
-            | (PENDING << STATUS_SHIFT)
-            | (deadline << DEADLINE_SHIFT)
+            amount | (cumulative << CUMULATIVE_SHIFT) | (PENDING << STATUS_SHIFT) | (deadline << DEADLINE_SHIFT)
         )
         log MilestoneScheduled(grant_id=grant_id, milestone_id=i, amount=amount, deadline=deadline)
 
@@ -321,9 +330,7 @@ def create_grant(
     if token != empty(address):
         flags |= FLAG_ERC20
     self._grant_head[grant_id] = convert(recipient, uint256) | (flags << FLAGS_SHIFT)
-    self._grant_config[grant_id] = (
-        convert(token, uint256) | (budget << BUDGET_SHIFT) | (len(amounts) << COUNT_SHIFT)
-    )
+    self._grant_config[grant_id] = (convert(token, uint256) | (budget << BUDGET_SHIFT) | (len(amounts) << COUNT_SHIFT))
     self.grant_count = grant_id + 1
     log GrantCreated(
         grant_id=grant_id,
@@ -364,7 +371,9 @@ def fund(grant_id: uint256, amount: uint256):
         assert msg.value == 0, "escrow: ETH sent to a token grant"
         token: IERC20 = IERC20(convert(config & MASK_160, address))
         before: uint256 = staticcall token.balanceOf(self)
-        assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True), "escrow: token transfer failed"
+        assert extcall token.transferFrom(
+            msg.sender, self, amount, default_return_value=True
+        ), "escrow: token transfer failed"
         received = staticcall token.balanceOf(self) - before
         assert received != 0, "escrow: zero amount"
         # The token call may have re-entered (a hook relaying a public `cancel`): work on what is stored now.
@@ -373,7 +382,6 @@ def fund(grant_id: uint256, amount: uint256):
         self.token_held[token.address] += received
     else:
         assert msg.value == amount, "escrow: amount differs from ETH sent"
-
     # Checked on what arrived, after any re-entry: a token delivering more than asked cannot pass the budget.
     funded += received
     assert funded <= budget, "escrow: over budget"
@@ -495,7 +503,9 @@ def reject(
     council._check_signatures(self._reject_digest(key, word, reason, deadline), signatures)
     self._milestone[key] = (word & ~STATUS_MASK) | (REJECTED << STATUS_SHIFT)
     self._rejection[key] = reason
-    log MilestoneRejected(grant_id=grant_id, milestone_id=milestone_id, reason=reason, nonce=(word >> NONCE_SHIFT) & MASK_8)
+    log MilestoneRejected(
+        grant_id=grant_id, milestone_id=milestone_id, reason=reason, nonce=(word >> NONCE_SHIFT) & MASK_8
+    )
 
 
 @external
@@ -734,7 +744,13 @@ def _reject_digest(key: uint256, word: uint256, reason: bytes32, deadline: uint2
     return eip712._hash_typed_data_v4(
         keccak256(
             abi_encode(
-                REJECT_TYPEHASH, key >> 8, key & MASK_8, self._evidence[key], reason, (word >> NONCE_SHIFT) & MASK_8, deadline
+                REJECT_TYPEHASH,
+                key >> 8,
+                key & MASK_8,
+                self._evidence[key],
+                reason,
+                (word >> NONCE_SHIFT) & MASK_8,
+                deadline,
             )
         )
     )
@@ -749,7 +765,11 @@ def _submit_digest(
     @dev The `Submit` digest with the milestone's current nonce, as `submit_signed` checks it.
     """
     return eip712._hash_typed_data_v4(
-        keccak256(abi_encode(SUBMIT_TYPEHASH, grant_id, milestone_id, evidence, codec, (word >> NONCE_SHIFT) & MASK_8, deadline))
+        keccak256(
+            abi_encode(
+                SUBMIT_TYPEHASH, grant_id, milestone_id, evidence, codec, (word >> NONCE_SHIFT) & MASK_8, deadline
+            )
+        )
     )
 
 

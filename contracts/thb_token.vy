@@ -6,17 +6,21 @@
 """
 
 from ethereum.ercs import IERC20
+
 implements: IERC20
 
 from ethereum.ercs import IERC20Detailed
+
 implements: IERC20Detailed
 
 # @dev Ownership decides who may appoint minters.
 from snekmate.auth import ownable as ow
+
 initializes: ow
 
 # @dev The token itself: transfers, allowances, EIP-2612 permit, minting.
 from snekmate.tokens import erc20
+
 initializes: erc20[ownable := ow]
 
 exports: erc20.__interface__

@@ -505,9 +505,7 @@ class Oracle:
         from oracle import explanations
 
         try:
-            cid = explanations.store_explanation(
-                self.store, evidence, self.model_sha.hex(), photos, results
-            )
+            cid = explanations.store_explanation(self.store, evidence, self.model_sha.hex(), photos, results)
             explanations.record(self.state_file.parent / explanations.INDEX_NAME, evidence, cid)
         except (StoreError, OracleError, OSError) as exc:
             log.warning("oracle.explanation_not_stored", evidence=evidence, error=str(exc)[:200])

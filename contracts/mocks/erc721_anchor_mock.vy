@@ -9,10 +9,12 @@
 
 # @dev Ownership required by the ERC-721 module.
 from snekmate.auth import ownable as ow
+
 initializes: ow
 
 # @dev The ERC-721 under measurement.
 from snekmate.tokens import erc721
+
 initializes: erc721[ownable := ow]
 
 exports: erc721.__interface__

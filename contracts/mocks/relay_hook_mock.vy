@@ -5,9 +5,11 @@
         the primed calldata to the escrow once and records whether that went through.
 """
 
+
 interface IHookToken:
     def approve(spender: address, amount: uint256) -> bool: nonpayable
     def set_hook(hook: address): nonpayable
+
 
 interface IEscrow:
     def fund(grant_id: uint256, amount: uint256): payable

@@ -37,10 +37,12 @@
 
 # @dev The registry's oracle keys.
 from modules import oracle_keys
+
 uses: oracle_keys
 
 # @dev The registry's EIP-712 domain.
 from snekmate.utils import eip712_domain_separator
+
 uses: eip712_domain_separator
 
 # @dev Signer recovery; refuses high-s (malleable) signatures.
@@ -48,7 +50,6 @@ from snekmate.utils import ecdsa
 
 # @dev Merkle root of a signed batch.
 from modules import merkle
-
 
 UNRELIABLE_LOG: constant(uint8) = 3
 
@@ -97,11 +98,11 @@ event ColdChainAttested:
     mktCentiC: int16
     shelfLifeDays: uint16
 
+
 event ColdChainRootAttested:
     signer: indexed(address)
     root: bytes32
     count: uint256
-
 
 
 @external

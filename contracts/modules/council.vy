@@ -39,6 +39,7 @@
 
 # @dev Typed-data hashing with the domain of the contract that initializes this module.
 from snekmate.utils import eip712_domain_separator as eip712
+
 uses: eip712
 
 # @dev Low-s ECDSA recovery, so no signature has a malleable twin.
@@ -95,11 +96,14 @@ _approvals: HashMap[bytes32, HashMap[address, uint256]]
 event MemberAdded:
     member: indexed(address)
 
+
 event MemberRemoved:
     member: indexed(address)
 
+
 event ThresholdChanged:
     threshold: uint256
+
 
 event HashApproved:
     digest: indexed(bytes32)
@@ -282,7 +286,9 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
             assert signer <= MASK_160, "council: malformed signer"
             member: address = convert(convert(signer, uint160), address)
             # Approvals given under an earlier roster (before a membership change) do not count.
-            assert msg.sender == member or self._approvals[digest][member] == roster_word & MASK_160, "council: hash not approved"
+            assert (
+                msg.sender == member or self._approvals[digest][member] == roster_word & MASK_160
+            ), "council: hash not approved"
         elif v == V_CONTRACT:
             signer = r
             assert signer <= MASK_160, "council: malformed signer"
@@ -301,7 +307,9 @@ def _check_signatures(digest: bytes32, signatures: Bytes[MAX_SIGNATURES_BYTES]):
             success, response = raw_call(
                 wallet,
                 abi_encode(
-                    digest, slice(signatures, s + 32, data_length), method_id=method_id("isValidSignature(bytes32,bytes)")
+                    digest,
+                    slice(signatures, s + 32, data_length),
+                    method_id=method_id("isValidSignature(bytes32,bytes)"),
                 ),
                 max_outsize=32,
                 is_static_call=True,

@@ -12,6 +12,7 @@
 
 # @dev Signature checks (in the escrow's EIP-712 domain) and the council nonce.
 from modules import council
+
 uses: council
 
 
@@ -84,7 +85,9 @@ def register_producer(
 
 
 @external
-def revoke_producer(registry: address, producer: address, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]):
+def revoke_producer(
+    registry: address, producer: address, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]
+):
     """
     @notice Withdraw a producer's registration; its past batches keep their history.
     @param registry The BatchProvenance contract this council owns.
@@ -118,7 +121,9 @@ def add_oracle_key(registry: address, key: address, deadline: uint256, signature
 
 
 @external
-def revoke_oracle_key(registry: address, key: address, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]):
+def revoke_oracle_key(
+    registry: address, key: address, deadline: uint256, signatures: Bytes[council.MAX_SIGNATURES_BYTES]
+):
     """
     @notice Stop accepting attestations from a key; its earlier ones stay visible as made by a now-revoked key.
     @param registry The AttestationRegistry this council owns.

@@ -16,8 +16,8 @@
 
 # @dev The owner manages the keys.
 from snekmate.auth import ownable
-uses: ownable
 
+uses: ownable
 
 _U64: constant(uint256) = (1 << 64) - 1
 # @dev How far a signed fact's own date may run ahead of the block time (oracle clock skew).
@@ -35,13 +35,16 @@ event OracleKeyAdded:
     key: indexed(address)
     activatedAt: uint64
 
+
 event OracleKeyRevoked:
     key: indexed(address)
     revokedAt: uint64
 
+
 event ModelApproved:
     modelSha256: indexed(bytes32)
     approvedAt: uint64
+
 
 event ModelRevoked:
     modelSha256: indexed(bytes32)
