@@ -93,6 +93,11 @@ def decide_condition(
     return family, confidence, condition, None
 
 
+def _article(fruit: str) -> str:
+    """The fruit's name after its indefinite article ("an apple", "a mango")."""
+    return f"{'an' if fruit[:1].lower() in 'aeiou' else 'a'} {fruit}"
+
+
 @dataclass(slots=True)
 class GradeResult:
     file: str
@@ -250,8 +255,8 @@ class Grader:
         if fruits.get(crop, 0.0) >= 0.5:
             return None
         if fruits[seen] >= 0.5:
-            return f"not a {crop}: the photo looks like a {seen} ({fruits[seen]:.0%})"
-        return f"cannot tell that the photo shows a {crop}"
+            return f"not {_article(crop)}: the photo looks like {_article(seen)} ({fruits[seen]:.0%})"
+        return f"cannot tell that the photo shows {_article(crop)}"
 
     def _decide(self, batch: list[_Measured], weight_g: float | None, crop: str | None) -> list[GradeResult]:
         model = self.model

@@ -134,3 +134,13 @@ def test_cli__text__reads_well_on_real_photos():
 
 def test_real_fruit_folder__resolved_beside_the_repository():
     assert REAL_FRUIT.name == "real_fruit" and (REAL_FRUIT / "index.tsv").exists()
+
+
+def test_crop_reason__reads_as_english():
+    from oracle.grader import _article
+
+    assert (
+        _article("apple") == "an apple"
+        and _article("mango") == "a mango"
+        and _article("orange") == "an orange"
+    )
