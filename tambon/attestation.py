@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
@@ -82,9 +82,51 @@ def _bytes32(value: bytes | str, what: str) -> bytes:
     return raw
 
 
+class RegistryStruct:
+    """A struct the registry verifies by EIP-712, written once as `FIELDS`: the typed-data message,
+    the calldata tuple, decoding and the struct hash (its Merkle leaf) derive from it."""
+
+    #: (Python attribute, JSON/Solidity name, Solidity type), in the contract's type-string order
+    FIELDS: ClassVar[tuple[tuple[str, str, str], ...]]
+    TYPEHASH: ClassVar[bytes]
+    #: what an error calls one of these
+    NOUN: ClassVar[str]
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """Argument form for contract calls (`attest(att.as_tuple(), sig)`), in struct order."""
+        return tuple(
+            int(v) if isinstance(v, int) else v for v in (getattr(self, a) for a, _, _ in self.FIELDS)
+        )
+
+    def message(self) -> dict[str, Any]:
+        """The typed-data `message` (JSON field names)."""
+        return {key: value for (_, key, _), value in zip(self.FIELDS, self.as_tuple(), strict=True)}
+
+    @classmethod
+    def from_message(cls, message: Mapping[str, Any]) -> Self:
+        """From typed-data JSON or a decoded log/struct with the contract's field names."""
+        try:
+            values = {attr: message[key] for attr, key, _ in cls.FIELDS}
+        except KeyError as exc:
+            raise AttestationError(f"{cls.NOUN} field {exc.args[0]} is missing") from None
+        for attr, _, kind in cls.FIELDS:
+            if kind != "bytes32":
+                values[attr] = int(values[attr])
+        return cls(**values)
+
+    def struct_hash(self) -> bytes:
+        """EIP-712 `hashStruct` (also the Merkle leaf of a batch)."""
+        kinds = ["bytes32", *(kind for _, _, kind in self.FIELDS)]
+        return keccak(abi_encode(kinds, [self.TYPEHASH, *self.as_tuple()]))
+
+
 @dataclass(frozen=True)
-class Attestation:
+class Attestation(RegistryStruct):
     """One grading result, field for field the contract's `Attestation` struct."""
+
+    FIELDS: ClassVar = ATTESTATION_FIELDS
+    TYPEHASH: ClassVar = ATTESTATION_TYPEHASH
+    NOUN: ClassVar = "attestation"
 
     batch_id: int
     evidence: bytes
@@ -110,38 +152,6 @@ class Attestation:
         if not 0 <= self.graded_at < 2**64:
             raise AttestationError(f"gradedAt must fit uint64, got {self.graded_at}")
 
-    def message(self) -> dict[str, Any]:
-        """The typed-data `message` (JSON field names)."""
-        return {key: value for (_, key, _), value in zip(ATTESTATION_FIELDS, self.as_tuple(), strict=True)}
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        """Argument form for contract calls (`attest(att.as_tuple(), sig)`), in struct order."""
-        return tuple(
-            int(v) if isinstance(v, int) else v for v in (getattr(self, a) for a, _, _ in ATTESTATION_FIELDS)
-        )
-
-    @classmethod
-    def from_message(cls, message: Mapping[str, Any]) -> Attestation:
-        """From typed-data JSON or a decoded log/struct with the contract's field names."""
-        try:
-            values = {attr: message[key] for attr, key, _ in ATTESTATION_FIELDS}
-        except KeyError as exc:
-            raise AttestationError(f"attestation field {exc.args[0]} is missing") from None
-        converted: dict[str, Any] = {
-            attr: value if kind == "bytes32" else int(value)
-            for (attr, _, kind), value in zip(ATTESTATION_FIELDS, values.values(), strict=True)
-        }
-        return cls(**converted)
-
-    def struct_hash(self) -> bytes:
-        """EIP-712 `hashStruct` of this attestation (also its Merkle leaf)."""
-        return keccak(
-            abi_encode(
-                ["bytes32", *ATTESTATION_ABI_TYPES],
-                [ATTESTATION_TYPEHASH, *self.as_tuple()],
-            )
-        )
-
 
 def registry_domain(chain_id: int, registry: str) -> dict[str, Any]:
     return domain(REGISTRY_DOMAIN_NAME, chain_id, registry)
@@ -150,16 +160,6 @@ def registry_domain(chain_id: int, registry: str) -> dict[str, Any]:
 def attestation_typed_data(att: Attestation, chain_id: int, registry: str) -> dict[str, Any]:
     """The `eth_signTypedData_v4` JSON for one attestation."""
     return typed_data("Attestation", att.message(), registry_domain(chain_id, registry), ATTESTATION_TYPES)
-
-
-def root_typed_data(root: bytes, count: int, chain_id: int, registry: str) -> dict[str, Any]:
-    """The `eth_signTypedData_v4` JSON for a Merkle root of `count` attestations."""
-    return typed_data(
-        "AttestationRoot",
-        {"root": _bytes32(root, "Merkle root"), "count": int(count)},
-        registry_domain(chain_id, registry),
-        ATTESTATION_TYPES,
-    )
 
 
 def attestation_digest(att: Attestation, chain_id: int, registry: str) -> bytes:
@@ -220,30 +220,53 @@ def verify_proof(leaf: bytes, proof: Sequence[bytes], root: bytes) -> bool:
     return node == bytes(root)
 
 
-def batch_root(atts: Sequence[Attestation]) -> bytes:
-    if len(atts) > MAX_BATCH_ITEMS:
-        raise AttestationError(f"attestMany takes at most {MAX_BATCH_ITEMS} attestations, got {len(atts)}")
-    return merkle_root([a.struct_hash() for a in atts])
+@dataclass(frozen=True)
+class MerkleBatch:
+    """A registry entry point that takes many structs under one signature over their Merkle root
+    (`<ROOT_TYPE>(bytes32 root,uint256 count)` in the registry's domain)."""
+
+    root_type: str
+    types: dict[str, list[dict[str, str]]]
+    entry_point: str
+    noun: str
+
+    def typed_data(self, root: bytes, count: int, chain_id: int, registry: str) -> dict[str, Any]:
+        """The `eth_signTypedData_v4` JSON for a Merkle root of `count` items."""
+        message = {"root": _bytes32(root, "Merkle root"), "count": int(count)}
+        return typed_data(self.root_type, message, registry_domain(chain_id, registry), self.types)
+
+    def root(self, items: Sequence[RegistryStruct]) -> bytes:
+        if len(items) > MAX_BATCH_ITEMS:
+            raise AttestationError(
+                f"{self.entry_point} takes at most {MAX_BATCH_ITEMS} items, got {len(items)}"
+            )
+        return merkle_root([item.struct_hash() for item in items])
+
+    def sign(
+        self, items: Sequence[RegistryStruct], private_key: bytes | str, chain_id: int, registry: str
+    ) -> tuple[bytes, bytes]:
+        """(root, signature) for `<entry_point>(items, signature)`."""
+        root = self.root(items)
+        return root, sign(self.typed_data(root, len(items), chain_id, registry), private_key)
+
+    def recover_item(
+        self,
+        item: RegistryStruct,
+        proof: Sequence[bytes],
+        root: bytes,
+        count: int,
+        signature: bytes | str,
+        chain_id: int,
+        registry: str,
+    ) -> str:
+        """Signer of the batch `item` belongs to, after checking its Merkle proof against `root`."""
+        if not verify_proof(item.struct_hash(), proof, root):
+            raise SignatureError(f"{self.noun} is not in the signed Merkle batch")
+        return recover(self.typed_data(root, count, chain_id, registry), signature)
 
 
-def sign_batch(
-    atts: Sequence[Attestation], private_key: bytes | str, chain_id: int, registry: str
-) -> tuple[bytes, bytes]:
-    """(root, signature) for `attestMany(atts, signature)`."""
-    root = batch_root(atts)
-    return root, sign(root_typed_data(root, len(atts), chain_id, registry), private_key)
-
-
-def recover_batch_item(
-    att: Attestation,
-    proof: Sequence[bytes],
-    root: bytes,
-    count: int,
-    signature: bytes | str,
-    chain_id: int,
-    registry: str,
-) -> str:
-    """Signer of the batch that `att` belongs to, after checking its Merkle proof against `root`."""
-    if not verify_proof(att.struct_hash(), proof, root):
-        raise SignatureError("attestation is not in the signed Merkle batch")
-    return recover(root_typed_data(root, count, chain_id, registry), signature)
+ATTESTATION_BATCH = MerkleBatch("AttestationRoot", ATTESTATION_TYPES, "attestMany", "attestation")
+root_typed_data = ATTESTATION_BATCH.typed_data
+batch_root = ATTESTATION_BATCH.root
+sign_batch = ATTESTATION_BATCH.sign
+recover_batch_item = ATTESTATION_BATCH.recover_item

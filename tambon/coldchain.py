@@ -8,23 +8,13 @@ here and the website checks here, so both hash the same bytes as the contract.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from tambon.attestation import (
-    MAX_BATCH_ITEMS,
-    AttestationError,
-    _bytes32,
-    merkle_root,
-    registry_domain,
-    verify_proof,
-)
-from tambon.errors import SignatureError
+from tambon.attestation import AttestationError, MerkleBatch, RegistryStruct, _bytes32, registry_domain
 from tambon.typed_data import _fields, recover, sign, type_string, typed_data
 
 
@@ -58,8 +48,12 @@ COLDCHAIN_ROOT_TYPEHASH = keccak(text=type_string("ColdChainRoot", COLDCHAIN_TYP
 
 
 @dataclass(frozen=True)
-class ColdChainAttestation:
+class ColdChainAttestation(RegistryStruct):
     """One cold-chain verdict, field for field the registry's `ColdChain` struct."""
+
+    FIELDS: ClassVar = COLDCHAIN_FIELDS
+    TYPEHASH: ClassVar = COLDCHAIN_TYPEHASH
+    NOUN: ClassVar = "cold-chain attestation"
 
     batch_id: int
     log_cid: bytes  # sha2-256 digest of the TRANSPORT step's evidence CID
@@ -88,48 +82,10 @@ class ColdChainAttestation:
             if not low <= int(value) <= high:
                 raise AttestationError(f"{what} must be {low}..{high}, got {value}")
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        """Argument form for contract calls (`attestColdChain(item.as_tuple(), sig)`)."""
-        return tuple(
-            int(v) if isinstance(v, int) else v for v in (getattr(self, a) for a, _, _ in COLDCHAIN_FIELDS)
-        )
-
-    def message(self) -> dict[str, Any]:
-        return {key: value for (_, key, _), value in zip(COLDCHAIN_FIELDS, self.as_tuple(), strict=True)}
-
-    @classmethod
-    def from_message(cls, message: Mapping[str, Any]) -> ColdChainAttestation:
-        """From typed-data JSON or a decoded `ColdChainAttested` log."""
-        try:
-            values = {attr: message[key] for attr, key, _ in COLDCHAIN_FIELDS}
-        except KeyError as exc:
-            raise AttestationError(f"cold-chain attestation lacks {exc.args[0]}") from exc
-        for attr, _, kind in COLDCHAIN_FIELDS:
-            if kind != "bytes32":
-                values[attr] = int(values[attr])
-        return cls(**values)
-
-    def struct_hash(self) -> bytes:
-        """EIP-712 `hashStruct` (also its Merkle leaf)."""
-        return keccak(
-            abi_encode(
-                ["bytes32", *(k for _, _, k in COLDCHAIN_FIELDS)], [COLDCHAIN_TYPEHASH, *self.as_tuple()]
-            )
-        )
-
 
 def coldchain_typed_data(item: ColdChainAttestation, chain_id: int, registry: str) -> dict[str, Any]:
     """The `eth_signTypedData_v4` JSON for one cold-chain verdict."""
     return typed_data("ColdChain", item.message(), registry_domain(chain_id, registry), COLDCHAIN_TYPES)
-
-
-def coldchain_root_typed_data(root: bytes, count: int, chain_id: int, registry: str) -> dict[str, Any]:
-    return typed_data(
-        "ColdChainRoot",
-        {"root": _bytes32(root, "Merkle root"), "count": int(count)},
-        registry_domain(chain_id, registry),
-        COLDCHAIN_TYPES,
-    )
 
 
 def sign_coldchain(
@@ -145,30 +101,10 @@ def recover_coldchain(
     return recover(coldchain_typed_data(item, chain_id, registry), signature)
 
 
-def coldchain_batch_root(items: Sequence[ColdChainAttestation]) -> bytes:
-    if len(items) > MAX_BATCH_ITEMS:
-        raise AttestationError(f"attestColdChainMany takes at most {MAX_BATCH_ITEMS} items, got {len(items)}")
-    return merkle_root([i.struct_hash() for i in items])
-
-
-def sign_coldchain_batch(
-    items: Sequence[ColdChainAttestation], private_key: bytes | str, chain_id: int, registry: str
-) -> tuple[bytes, bytes]:
-    """(root, signature) for `attestColdChainMany(items, signature)`."""
-    root = coldchain_batch_root(items)
-    return root, sign(coldchain_root_typed_data(root, len(items), chain_id, registry), private_key)
-
-
-def recover_coldchain_batch_item(
-    item: ColdChainAttestation,
-    proof: Sequence[bytes],
-    root: bytes,
-    count: int,
-    signature: bytes | str,
-    chain_id: int,
-    registry: str,
-) -> str:
-    """Signer of the batch `item` belongs to, after checking its Merkle proof against `root`."""
-    if not verify_proof(item.struct_hash(), proof, root):
-        raise SignatureError("cold-chain attestation is not in the signed Merkle batch")
-    return recover(coldchain_root_typed_data(root, count, chain_id, registry), signature)
+COLDCHAIN_BATCH = MerkleBatch(
+    "ColdChainRoot", COLDCHAIN_TYPES, "attestColdChainMany", "cold-chain attestation"
+)
+coldchain_root_typed_data = COLDCHAIN_BATCH.typed_data
+coldchain_batch_root = COLDCHAIN_BATCH.root
+sign_coldchain_batch = COLDCHAIN_BATCH.sign
+recover_coldchain_batch_item = COLDCHAIN_BATCH.recover_item
