@@ -62,7 +62,7 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
     env.filters["date"] = lambda v, with_time=False: i18n.format_date(v, lang, with_time=with_time)
     env.filters["clock"] = lambda ts: f"{i18n.to_local(ts):%H:%M}" + (" น." if lang == "th" else "")
     env.filters["cid_digest"] = _cid_digest
-    env.filters["money"] = lambda units, token: i18n.format_token(units, token.symbol, token.decimals, lang)
+    env.filters["money"] = lambda units, token: i18n.format_token(units, token, lang)
     env.filters["kg"] = lambda grams: (
         i18n.format_amount(grams, 3, lang, places=1) + (" กก." if lang == "th" else " kg")
     )
@@ -143,7 +143,7 @@ class AppContext:
 
     @cached_property
     def grants(self) -> GrantService:
-        return GrantService(self.reader, self.evidence)
+        return GrantService(self.reader)
 
     @cached_property
     def wallet(self) -> WalletService:

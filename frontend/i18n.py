@@ -1,4 +1,4 @@
-"""Thai and English: gettext catalogs (Babel), language negotiation, Thai Buddhist-era dates, THB amounts.
+"""Thai and English: gettext catalogs (Babel), language negotiation, Thai Buddhist-era dates, token amounts.
 
 Catalogs live in `frontend/locales/<lang>/LC_MESSAGES/messages.po`; the `.mo` files are committed and
 recompiled at start-up when a `.po` is newer (`compile_catalogs`). Extract new strings with
@@ -20,6 +20,8 @@ from babel.dates import get_month_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+
+from tambon.tokens import Token
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("th", "en")
@@ -132,9 +134,10 @@ def format_amount(units: int, decimals: int, lang: str, places: int = 2) -> str:
     return format_decimal(value, format=f"#,##0.{'0' * places}", locale="th_TH" if lang == "th" else "en_US")
 
 
-def format_token(units: int, symbol: str, decimals: int, lang: str) -> str:
-    """`฿50,000.00` for THB in both languages (as Thai receipts print it); `1.50 ETH` otherwise."""
-    number = format_amount(units, decimals, lang)
-    if symbol == "THB":
-        return f"฿{number}"
-    return f"{number} {symbol}"
+def format_token(units: int, token: Token, lang: str) -> str:
+    """`฿50,000.00` for a stablecoin of the baht in both languages (as Thai receipts print it), from the
+    token's currency sign; `1.50 ETH` for a token without one."""
+    number = format_amount(units, token.decimals, lang)
+    if token.sign:
+        return f"{token.sign}{number}"
+    return f"{number} {token.symbol}"

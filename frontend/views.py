@@ -79,23 +79,22 @@ def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:
     def make() -> bytes:
         board = ctx.grants.dashboard(head)
         charts = {}
-        for symbol, (budget, points) in board.series.items():
-            token = next(g.token for g in board.grants if g.token.symbol == symbol)
+        for address, points in board.series.items():
             start = min([p.timestamp for p in points] or [head.timestamp])
             gettext = i18n.translations(lang).gettext
-            charts[symbol] = budget_chart(
-                budget,
+            charts[address] = budget_chart(
+                board.totals(address).budget,
                 points,
                 start,
                 head.timestamp,
-                money=partial(_money, symbol=token.symbol, decimals=token.decimals, lang=lang),
+                money=partial(i18n.format_token, token=board.tokens[address], lang=lang),
                 date=partial(_date, lang=lang),
                 labels={
                     "budget": gettext("Budget"),
                     "funded": gettext("Funded"),
                     "released": gettext("Released"),
                 },
-                title=gettext("Budget, funded and released over time") + f" ({symbol})",
+                title=gettext("Budget, funded and released over time") + f" ({board.token_label(address)})",
             )
         reasons = {
             m.rejection_cid: ctx.evidence.prove(m.rejection_cid).text
@@ -111,7 +110,3 @@ def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:
 
 def _date(ts: int, lang: str) -> str:
     return i18n.format_date(ts, lang)
-
-
-def _money(units: int, symbol: str, decimals: int, lang: str) -> str:
-    return i18n.format_token(units, symbol, decimals, lang)

@@ -18,13 +18,8 @@ from rich.table import Table
 from tambon.accounts import load_account
 from tambon.chain import Chain
 from tambon.cid import OnchainCid
-from tambon.grants import (
-    ZERO_ADDRESS,
-    Grants,
-    format_amount,
-    parse_amount,
-    parse_milestone,
-)
+from tambon.grants import GrantError, Grants, format_amount, parse_amount, parse_milestone
+from tambon.tokens import token_named
 from tambon.typed_data import sign
 
 app = typer.Typer(help="Community grants: create, fund, submit, sign, release, status.", no_args_is_help=True)
@@ -49,10 +44,13 @@ def _account(grants: Grants, keystore: Path | None, dev_account: int | None):
 
 
 def _token_address(grants: Grants, token: str) -> str:
-    if token.lower() == "eth":
-        return ZERO_ADDRESS
-    if token.lower() == "thb":
-        return grants.chain.deployment.address("ThbToken")
+    known = token_named(grants.chain.deployment, token)
+    if known is not None:
+        return known.address
+    if not grants.chain.w3.is_address(token):
+        raise GrantError(
+            f"token must be eth, a stablecoin of this deployment or an ERC-20 address, got {token!r}"
+        )
     return grants.chain.w3.to_checksum_address(token)
 
 

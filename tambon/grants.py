@@ -18,7 +18,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from tambon.chain import Chain
-from tambon.cid import OnchainCid, cid_string
+from tambon.cid import RAW, OnchainCid, cid_string
 from tambon.errors import SignatureError, TambonError
 from tambon.tokens import ZERO_ADDRESS, Token, erc20, read_token
 from tambon.tx import send
@@ -65,9 +65,43 @@ class Milestone:
     evidence: str | None
     rejection_reason: bytes
 
+    @classmethod
+    def from_chain(cls, grant_id: int, milestone_id: int, view: Sequence[Any]) -> Milestone:
+        """From the escrow's `milestone(grant_id, milestone_id)` view."""
+        amount, deadline, status, nonce, submitted_at, evidence, codec, reason = view
+        return cls(
+            grant_id=grant_id,
+            milestone_id=milestone_id,
+            amount=amount,
+            deadline=deadline,
+            status=MilestoneStatus(status),
+            nonce=nonce,
+            submitted_at=submitted_at,
+            evidence=cid_string(evidence, codec) if codec else None,
+            rejection_reason=bytes(reason),
+        )
+
     @property
     def under_review(self) -> bool:
         return self.status in (MilestoneStatus.SUBMITTED, MilestoneStatus.ESCALATED)
+
+    def require_under_review(self) -> None:
+        """Refuse a council decision on a milestone without a submission awaiting one."""
+        if not self.under_review:
+            raise GrantError(
+                f"milestone {self.milestone_id} of grant {self.grant_id} is {self.status.name.lower()}, "
+                "not awaiting a decision"
+            )
+
+    @property
+    def submittable(self) -> bool:
+        """The community may submit (or resubmit) evidence for it."""
+        return self.status in (MilestoneStatus.PENDING, MilestoneStatus.REJECTED)
+
+    @property
+    def rejection_cid(self) -> str | None:
+        """The council's reason for the last rejection: a raw-codec CID of its text in the evidence store."""
+        return cid_string(self.rejection_reason, RAW) if any(self.rejection_reason) else None
 
 
 @dataclass(frozen=True)
@@ -80,6 +114,12 @@ class Grant:
     paid: int
     milestone_count: int
     cancelled: bool
+
+    @classmethod
+    def from_chain(cls, grant_id: int, view: Sequence[Any]) -> Grant:
+        """From the escrow's `grant(grant_id)` view."""
+        recipient, token, budget, funded, paid, milestone_count, cancelled = view
+        return cls(grant_id, recipient, token, budget, funded, paid, milestone_count, cancelled)
 
     @property
     def is_eth(self) -> bool:
@@ -118,17 +158,27 @@ def parse_milestone(spec: str, decimals: int) -> tuple[int, int]:
 
 
 def release_message(milestone: Milestone, deadline: int) -> dict[str, Any]:
-    if not milestone.under_review:
-        raise GrantError(
-            f"milestone {milestone.milestone_id} of grant {milestone.grant_id} is {milestone.status.name.lower()}, "
-            "not awaiting a decision"
-        )
+    """The `Release` message council members sign for a milestone under review."""
+    milestone.require_under_review()
     return {
         "grantId": milestone.grant_id,
         "milestoneId": milestone.milestone_id,
         "evidence": OnchainCid.parse(milestone.evidence).digest if milestone.evidence else bytes(32),
         "amount": milestone.amount,
         "nonce": milestone.nonce,
+        "deadline": deadline,
+    }
+
+
+def reject_message(milestone: Milestone, reason_cid: str, deadline: int) -> dict[str, Any]:
+    """The `Reject` message: the release's submission fields with the reason's CID digest in place of the amount."""
+    release = release_message(milestone, deadline)
+    return {
+        "grantId": release["grantId"],
+        "milestoneId": release["milestoneId"],
+        "evidence": release["evidence"],
+        "reason": OnchainCid.parse(reason_cid).digest,
+        "nonce": release["nonce"],
         "deadline": deadline,
     }
 
@@ -165,8 +215,7 @@ class Grants:
 
     def grant(self, grant_id: int) -> Grant:
         self._check_grant_id(grant_id)
-        g = self.escrow.functions.grant(grant_id).call()
-        return Grant(grant_id, g[0], g[1], g[2], g[3], g[4], g[5], g[6])
+        return Grant.from_chain(grant_id, self.escrow.functions.grant(grant_id).call())
 
     def milestone(self, grant_id: int, milestone_id: int) -> Milestone:
         grant = self.grant(grant_id)
@@ -174,17 +223,8 @@ class Grants:
             raise GrantError(
                 f"grant {grant_id} has milestones 0..{grant.milestone_count - 1}, not {milestone_id}"
             )
-        m = self.escrow.functions.milestone(grant_id, milestone_id).call()
-        return Milestone(
-            grant_id=grant_id,
-            milestone_id=milestone_id,
-            amount=m[0],
-            deadline=m[1],
-            status=MilestoneStatus(m[2]),
-            nonce=m[3],
-            submitted_at=m[4],
-            evidence=cid_string(m[5], m[6]) if m[6] else None,
-            rejection_reason=bytes(m[7]),
+        return Milestone.from_chain(
+            grant_id, milestone_id, self.escrow.functions.milestone(grant_id, milestone_id).call()
         )
 
     def milestones(self, grant_id: int) -> list[Milestone]:

@@ -63,7 +63,6 @@ class ChainReader:
         self.escrow = chain.contract("GrantEscrow")
         self.provenance = chain.contract("BatchProvenance")
         self.registry = chain.contract("AttestationRegistry")
-        self.thb_address = chain.deployment.contracts.get("ThbToken")
         self.from_block = chain.deployment.block
         self._events = {
             c.address: {

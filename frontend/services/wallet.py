@@ -21,11 +21,12 @@ from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 
-from frontend.errors import BadInput, Conflict, NotFound
+from frontend.errors import BadInput, Conflict
 from frontend.services.chain import ChainReader, Head
 from frontend.services.grants import GrantService
 from tambon.cid import OnchainCid
 from tambon.errors import InvalidCid, SignatureError
+from tambon.grants import Milestone, reject_message, release_message
 from tambon.typed_data import (
     ESCROW_DOMAIN_NAME,
     CouncilApproval,
@@ -35,8 +36,6 @@ from tambon.typed_data import (
     typed_data,
 )
 
-UNDER_REVIEW = ("SUBMITTED", "ESCALATED")
-SUBMITTABLE = ("PENDING", "REJECTED")
 #: a round is renewed when less than this is left before its deadline (time to collect and send)
 MIN_TIME_LEFT = 3600
 
@@ -148,65 +147,53 @@ class WalletService:
             onchain = OnchainCid.parse(cid)
         except InvalidCid as exc:
             raise BadInput(str(exc)) from exc
-        grant = self.grants.grant(head, grant_id)
-        if not 0 <= milestone_id < len(grant.milestones):
-            raise NotFound(f"grant {grant_id} has no milestone {milestone_id}")
-        if grant.cancelled:
+        view = self.grants.grant(head, grant_id)
+        milestone = view.milestone(milestone_id)
+        if view.grant.cancelled:
             raise Conflict(f"grant {grant_id} is cancelled")
-        if grant.recipient.lower() != sender.lower():
-            raise Conflict(f"only the grant's community wallet {grant.recipient} can submit its milestones")
-        status = grant.milestones[milestone_id].status
-        if status not in SUBMITTABLE:
+        if view.grant.recipient.lower() != sender.lower():
             raise Conflict(
-                f"milestone {milestone_id} is {status.lower()}; only pending or rejected milestones are submitted"
+                f"only the grant's community wallet {view.grant.recipient} can submit its milestones"
+            )
+        if not milestone.submittable:
+            raise Conflict(
+                f"milestone {milestone_id} is {milestone.status.name.lower()}; "
+                "only pending or rejected milestones are submitted"
             )
         return self._tx("submit", [grant_id, milestone_id, onchain.digest, onchain.codec])
 
     # council
 
-    def _release_message(self, head: Head, grant_id: int, milestone_id: int) -> tuple[dict[str, Any], Any]:
-        grant = self.grants.grant(head, grant_id)
-        if not 0 <= milestone_id < len(grant.milestones):
-            raise NotFound(f"grant {grant_id} has no milestone {milestone_id}")
-        if grant.cancelled:
+    def _under_review(self, head: Head, grant_id: int, milestone_id: int) -> Milestone:
+        """The milestone a council round decides on: of a live grant, with a submission under review."""
+        view = self.grants.grant(head, grant_id)
+        milestone = view.milestone(milestone_id)
+        if view.grant.cancelled:
             raise Conflict(f"grant {grant_id} is cancelled")
-        m = grant.milestones[milestone_id]
-        if m.status not in UNDER_REVIEW:
-            raise Conflict(
-                f"milestone {milestone_id} of grant {grant_id} is {m.status.lower()}, not under review"
-            )
-        digest = OnchainCid.parse(m.evidence_cid).digest if m.evidence_cid else bytes(32)
-        message = {
-            "grantId": grant_id,
-            "milestoneId": milestone_id,
-            "evidence": digest,
-            "amount": m.amount,
-            "nonce": m.nonce,
-        }
-        return message, m
+        milestone.require_under_review()
+        return milestone
+
+    def _domain(self) -> dict[str, Any]:
+        return domain(ESCROW_DOMAIN_NAME, self.reader.chain_id, self.reader.escrow.address)
 
     def round(self, head: Head, grant_id: int, milestone_id: int) -> Round:
         """The open round of this submission, opened (or renewed) when needed."""
-        message, _m = self._release_message(head, grant_id, milestone_id)
+        milestone = self._under_review(head, grant_id, milestone_id)
         with self.rounds.locked(grant_id, milestone_id):
             current = self.rounds.load(grant_id, milestone_id)
             if (
                 current is None
-                or current.nonce != message["nonce"]
+                or current.nonce != milestone.nonce
                 or current.deadline - head.timestamp < MIN_TIME_LEFT
             ):
-                current = Round(grant_id, milestone_id, message["nonce"], head.timestamp + self.window, {})
+                current = Round(grant_id, milestone_id, milestone.nonce, head.timestamp + self.window, {})
                 self.rounds.save(current)
             return current
 
     def release_typed_data(self, head: Head, grant_id: int, milestone_id: int) -> dict[str, Any]:
-        message, _m = self._release_message(head, grant_id, milestone_id)
+        milestone = self._under_review(head, grant_id, milestone_id)
         r = self.round(head, grant_id, milestone_id)
-        return typed_data(
-            "Release",
-            {**message, "deadline": r.deadline},
-            domain(ESCROW_DOMAIN_NAME, self.reader.chain_id, self.reader.escrow.address),
-        )
+        return typed_data("Release", release_message(milestone, r.deadline), self._domain())
 
     def members(self, head: Head) -> tuple[list[str], int]:  # checksummed addresses
         e = self.reader.escrow
@@ -276,7 +263,7 @@ class WalletService:
 
     def open_rejection(self, head: Head, grant_id: int, milestone_id: int, reason_cid: str) -> Round:
         """Start (or restart, for another reason) the rejection round of the submission under review."""
-        message, _m = self._release_message(head, grant_id, milestone_id)
+        milestone = self._under_review(head, grant_id, milestone_id)
         try:
             OnchainCid.parse(reason_cid)
         except InvalidCid as exc:
@@ -286,37 +273,26 @@ class WalletService:
             if (
                 current is None
                 or current.reason_cid != reason_cid
-                or current.nonce != message["nonce"]
+                or current.nonce != milestone.nonce
                 or current.deadline - head.timestamp < MIN_TIME_LEFT
             ):
                 current = Round(
-                    grant_id, milestone_id, message["nonce"], head.timestamp + self.window, {}, reason_cid
+                    grant_id, milestone_id, milestone.nonce, head.timestamp + self.window, {}, reason_cid
                 )
                 self.rejections.save(current)
             return current
 
     def rejection(self, head: Head, grant_id: int, milestone_id: int) -> Round | None:
         """The open rejection round of the submission as it stands, if a member started one."""
-        message, _m = self._release_message(head, grant_id, milestone_id)
+        milestone = self._under_review(head, grant_id, milestone_id)
         current = self.rejections.load(grant_id, milestone_id)
-        if current is None or current.nonce != message["nonce"] or current.deadline <= head.timestamp:
+        if current is None or current.nonce != milestone.nonce or current.deadline <= head.timestamp:
             return None
         return current
 
     def reject_typed_data(self, head: Head, r: Round) -> dict[str, Any]:
-        message, _m = self._release_message(head, r.grant_id, r.milestone_id)
-        return typed_data(
-            "Reject",
-            {
-                "grantId": r.grant_id,
-                "milestoneId": r.milestone_id,
-                "evidence": message["evidence"],
-                "reason": OnchainCid.parse(r.reason_cid).digest,
-                "nonce": r.nonce,
-                "deadline": r.deadline,
-            },
-            domain(ESCROW_DOMAIN_NAME, self.reader.chain_id, self.reader.escrow.address),
-        )
+        milestone = self._under_review(head, r.grant_id, r.milestone_id)
+        return typed_data("Reject", reject_message(milestone, r.reason_cid, r.deadline), self._domain())
 
     def rejection_status(self, head: Head, grant_id: int, milestone_id: int) -> dict[str, Any]:
         r = self.rejection(head, grant_id, milestone_id)

@@ -36,7 +36,7 @@ class Writers:
         if r.call(head, r.provenance.functions.balanceOf(address), key=("balance", address)):
             found.add(HOLDER)
         if any(
-            self.grants.grant(head, g).recipient.lower() == address.lower()
+            self.grants.grant(head, g).grant.recipient.lower() == address.lower()
             for g in range(self.grants.count(head))
         ):
             found.add(COMMUNITY)
@@ -60,7 +60,7 @@ class Writers:
             return
         if grant_id >= self.grants.count(head):
             raise NotFound(f"grant {grant_id} does not exist")
-        recipient = self.grants.grant(head, grant_id).recipient
+        recipient = self.grants.grant(head, grant_id).grant.recipient
         if not council and recipient.lower() != address.lower():
             raise NotAllowed(
                 f"only grant {grant_id}'s community {recipient} or a council member uploads for it"

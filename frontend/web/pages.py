@@ -159,11 +159,11 @@ async def wallet_council(request: Request, ctx: Ctx, lang: Lang, head: ChainHead
     def work():
         board = ctx.grants.dashboard(head)
         pending = [
-            (g, m, evidence_ref(ctx.evidence.prove(m.evidence_cid) if m.evidence_cid else None))
+            (g, m, evidence_ref(ctx.evidence.prove(m.evidence) if m.evidence else None))
             for g in board.grants
-            if not g.cancelled
+            if not g.grant.cancelled
             for m in g.milestones
-            if m.status in ("SUBMITTED", "ESCALATED")
+            if m.under_review
         ]
         return board, pending
 

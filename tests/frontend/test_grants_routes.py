@@ -27,20 +27,36 @@ def test_grants_page__thai(client, world):
 def test_api_grants__totals_and_series(client, world):
     data = client.get("/api/grants").json()
     assert data["council"]["threshold"] == 3 and len(data["council"]["members"]) == 5
-    assert data["totals"]["THB"] == {
+    money = {m["token"]["symbol"]: m for m in data["money"]}
+    assert money["THB"]["token"]["sign"] == "฿" and money["ETH"]["token"]["sign"] is None
+    assert money["THB"]["totals"] == {
         "budget": 200_000 * THB,
         "funded": 200_000 * THB,
         "released": 50_000 * THB,
         "pending": 100_000 * THB,
     }
-    assert data["totals"]["ETH"]["released"] == 0
+    assert money["ETH"]["totals"]["released"] == 0
     thb = next(g for g in data["grants"] if g["grant_id"] == world.grant_thb)
+    assert thb["token"]["address"] == money["THB"]["token"]["address"]
     assert [m["status"] for m in thb["milestones"]] == ["PAID", "SUBMITTED", "PENDING"]
+    assert (
+        thb["milestones"][0]["evidence_url"]
+        == f"{world.gateway_url}/ipfs/{thb['milestones'][0]['evidence_cid']}"
+    )
     eth = next(g for g in data["grants"] if g["grant_id"] == world.grant_eth)
     assert eth["milestones"][0]["status"] == "REJECTED" and eth["milestones"][0]["rejection_cid"]
-    points = data["series"]["THB"]["points"]
+    points = money["THB"]["series"]
     assert [p["released"] for p in points][-1] == 50_000 * THB
     assert [p["funded"] for p in points] == sorted(p["funded"] for p in points)
+
+
+def test_openapi__grant_and_wallet_responses_are_typed(client):
+    schemas = client.get("/api/openapi.json").json()["components"]["schemas"]
+    assert set(schemas["GrantsOut"]["properties"]) == {"block", "council", "money", "grants", "communities"}
+    milestone = schemas["MilestoneOut"]["properties"]
+    assert milestone["status"]["enum"] == ["PENDING", "SUBMITTED", "PAID", "REJECTED", "ESCALATED"]
+    for name in ("GrantOut", "TxRequestOut", "ReleaseRoundOut", "RejectionOut", "ReceiptOut", "UploadOut"):
+        assert name in schemas
 
 
 def test_api_grant__one_grant_and_bad_ids(client, world):

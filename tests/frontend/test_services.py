@@ -22,6 +22,7 @@ from frontend.services.charts import budget_chart
 from frontend.services.evidence import EvidenceService, check_upload, safe_name, sniff_type
 from frontend.services.grants import Point, money_series
 from frontend.web.pages import parse_ids
+from tambon.tokens import ETH, Token
 from tests.frontend.world import png
 
 
@@ -55,10 +56,14 @@ def test_format_date__thai_uses_buddhist_era_and_bangkok_time():
     assert i18n.day_to_date(20_400) == date(2025, 11, 8)
 
 
-def test_format_token__thb_with_baht_sign_and_grouping():
-    assert i18n.format_token(50_000 * 10**18, "THB", 18, "th") == "฿50,000.00"
-    assert i18n.format_token(1234_56 * 10**16, "THB", 18, "en") == "฿1,234.56"
-    assert i18n.format_token(15 * 10**17, "ETH", 18, "en") == "1.50 ETH"
+def test_format_token__currency_sign_from_the_token_not_its_symbol():
+    baht = Token("0x" + "11" * 20, "THB", 18, currency="THB")
+    assert i18n.format_token(50_000 * 10**18, baht, "th") == "฿50,000.00"
+    assert i18n.format_token(1234_56 * 10**16, baht, "en") == "฿1,234.56"
+    assert i18n.format_token(15 * 10**17, ETH, "en") == "1.50 ETH"
+    # any ERC-20 may call itself THB: only a stablecoin of the deployment is printed as baht
+    look_alike = Token("0x" + "22" * 20, "THB", 6)
+    assert i18n.format_token(5 * 10**6, look_alike, "en") == "5.00 THB"
 
 
 def test_catalogs__every_message_translated_to_thai():
@@ -201,9 +206,10 @@ def test_money_series__cumulative_per_token():
         return Event("GrantEscrow", name, {"grant_id": gid, "amount": amount}, block, f"0x{block}", "0x", 0)
 
     events = [ev("Funded", 0, 100, 1), ev("Funded", 1, 5, 2), ev("MilestoneReleased", 0, 40, 3)]
-    series = money_series(events, {"0x1": 10, "0x2": 20, "0x3": 30}, {0: "THB", 1: "ETH"}, {})
-    assert series["THB"] == [Point(10, 100, 0), Point(30, 100, 40)]
-    assert series["ETH"] == [Point(20, 5, 0)]
+    # two tokens with one symbol stay apart: series are per token address
+    series = money_series(events, {"0x1": 10, "0x2": 20, "0x3": 30}, {0: "0xaa", 1: "0xbb"})
+    assert series["0xaa"] == [Point(10, 100, 0), Point(30, 100, 40)]
+    assert series["0xbb"] == [Point(20, 5, 0)]
 
 
 def test_budget_chart__inline_svg_with_escaped_labels():

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
+from frontend.api.models import UploadOut
 from frontend.auth import NotAllowed
 from frontend.deps import Ctx
 from frontend.errors import BadInput
@@ -28,7 +29,7 @@ async def upload(
     submitter: Annotated[str, Form(max_length=64)] = "",
     grant_id: Annotated[int | None, Form(ge=0, lt=2**64)] = None,
     milestone_id: Annotated[int | None, Form(ge=0, lt=256)] = None,
-) -> dict[str, Any]:
+) -> UploadOut:
     """Needs a wallet session: the grant's community (or a council member, for any grant or none).
     Files are checked by their bytes (not the declared type) and size; the bundle's record.json holds
     the note, the signed-in submitter and the milestone it is for."""
@@ -56,10 +57,10 @@ async def upload(
         record["milestone_id"] = milestone_id
     cid, onchain = await run_in_threadpool(ctx.evidence.upload_bundle, record, named)
     await run_in_threadpool(ctx.auth.add_upload, account, utc_day(), sum(map(len, named.values())))
-    return {
-        "cid": cid,
-        "digest": onchain.digest_hex,
-        "codec": onchain.codec,
-        "files": sorted(named),
-        "url": ctx.evidence.url(cid),
-    }
+    return UploadOut(
+        cid=cid,
+        digest=onchain.digest_hex,
+        codec=onchain.codec,
+        files=sorted(named),
+        url=ctx.evidence.url(cid),
+    )

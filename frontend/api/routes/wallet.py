@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -11,6 +10,7 @@ from hexbytes import HexBytes
 from pydantic import BaseModel, Field
 from web3.exceptions import TransactionNotFound
 
+from frontend.api.models import ReceiptOut, RejectionOut, ReleaseRoundOut, SigningStatusOut, TxRequestOut
 from frontend.auth import NotAllowed
 from frontend.deps import ChainHead, Ctx, GrantId, MilestoneId
 from frontend.errors import BadInput, Conflict
@@ -37,9 +37,9 @@ class SignatureIn(BaseModel):
 )
 async def submit_tx(
     grant_id: GrantId, milestone_id: MilestoneId, body: SubmitRequest, ctx: Ctx, head: ChainHead
-) -> dict[str, Any]:
+) -> TxRequestOut:
     g, m = grant_id, milestone_id
-    return jsonable(await run_in_threadpool(ctx.wallet.submit_tx, head, g, m, body.cid, body.sender))
+    return TxRequestOut.of(await run_in_threadpool(ctx.wallet.submit_tx, head, g, m, body.cid, body.sender))
 
 
 @router.get(
@@ -47,12 +47,13 @@ async def submit_tx(
 )
 async def release_round(
     grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead
-) -> dict[str, Any]:
+) -> ReleaseRoundOut:
     """The exact `eth_signTypedData_v4` JSON members sign, and who has signed so far."""
     g, m = grant_id, milestone_id
 
-    def work() -> dict[str, Any]:
-        return {"typed_data": ctx.wallet.release_typed_data(head, g, m), **ctx.wallet.status(head, g, m)}
+    def work() -> ReleaseRoundOut:
+        typed = jsonable(ctx.wallet.release_typed_data(head, g, m))
+        return ReleaseRoundOut(typed_data=typed, **ctx.wallet.status(head, g, m))
 
     return await run_in_threadpool(work)
 
@@ -62,24 +63,22 @@ async def release_round(
 )
 async def add_signature(
     grant_id: GrantId, milestone_id: MilestoneId, body: SignatureIn, ctx: Ctx, head: ChainHead
-) -> dict[str, Any]:
+) -> SigningStatusOut:
     """Verified before it is stored: recovers to `signer`, `signer` is a member, current nonce and deadline."""
     g, m = grant_id, milestone_id
 
-    def work() -> dict[str, Any]:
+    def work() -> SigningStatusOut:
         ctx.wallet.add_signature(head, g, m, body.signer, body.signature, body.deadline)
-        return ctx.wallet.status(head, g, m)
+        return SigningStatusOut(**ctx.wallet.status(head, g, m))
 
     return await run_in_threadpool(work)
 
 
 @router.get("/grants/{grant_id}/milestones/{milestone_id}/release-tx", summary="Calldata of the release")
-async def release_tx(
-    grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead
-) -> dict[str, Any]:
+async def release_tx(grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead) -> TxRequestOut:
     """Available once `threshold` members signed; anyone may send it."""
     g, m = grant_id, milestone_id
-    return jsonable(await run_in_threadpool(ctx.wallet.release_tx, head, g, m))
+    return TxRequestOut.of(await run_in_threadpool(ctx.wallet.release_tx, head, g, m))
 
 
 #: largest body of a proposed rejection: 2,000 characters of up to 4 UTF-8 bytes, JSON-escaped, and the author
@@ -91,17 +90,15 @@ class RejectionIn(BaseModel):
     author: str = Field(max_length=64, description="the council member proposing the rejection")
 
 
-def _rejection(ctx: Ctx, head, g: int, m: int) -> dict[str, Any]:
+def _rejection(ctx: Ctx, head, g: int, m: int) -> RejectionOut:
     status = ctx.wallet.rejection_status(head, g, m)
     if status["open"]:
         status["reason"] = ctx.evidence.prove(status["reason_cid"]).text
-    return jsonable(status)
+    return RejectionOut(**jsonable(status))
 
 
 @router.get("/grants/{grant_id}/milestones/{milestone_id}/rejection", summary="Open rejection round")
-async def rejection(
-    grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead
-) -> dict[str, Any]:
+async def rejection(grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead) -> RejectionOut:
     """The reason, the exact `Reject` typed data members sign, and who has signed it so far."""
     return await run_in_threadpool(_rejection, ctx, head, grant_id, milestone_id)
 
@@ -114,14 +111,14 @@ async def propose_rejection(
     request: Request,
     ctx: Ctx,
     head: ChainHead,
-) -> dict[str, Any]:
+) -> RejectionOut:
     """Needs the wallet session of a council member, the author. The reason is stored in the evidence
     store (its CID is what the chain records) and a rejection round opens for it; another reason
     starts a new round."""
     g, m = grant_id, milestone_id
     account = request.state.account  # set by the write gate, which refuses anonymous uploads
 
-    def work() -> dict[str, Any]:
+    def work() -> RejectionOut:
         author = parse_address(body.author, "author")
         if author != account:
             raise NotAllowed(f"author must be the signed-in account {account}")
@@ -144,10 +141,10 @@ async def propose_rejection(
 )
 async def add_rejection_signature(
     grant_id: GrantId, milestone_id: MilestoneId, body: SignatureIn, ctx: Ctx, head: ChainHead
-) -> dict[str, Any]:
+) -> RejectionOut:
     g, m = grant_id, milestone_id
 
-    def work() -> dict[str, Any]:
+    def work() -> RejectionOut:
         ctx.wallet.add_rejection_signature(head, g, m, body.signer, body.signature, body.deadline)
         return _rejection(ctx, head, g, m)
 
@@ -155,15 +152,13 @@ async def add_rejection_signature(
 
 
 @router.get("/grants/{grant_id}/milestones/{milestone_id}/reject-tx", summary="Calldata of the rejection")
-async def reject_tx(
-    grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead
-) -> dict[str, Any]:
+async def reject_tx(grant_id: GrantId, milestone_id: MilestoneId, ctx: Ctx, head: ChainHead) -> TxRequestOut:
     """Available once `threshold` members signed the same reason; anyone may send it."""
-    return jsonable(await run_in_threadpool(ctx.wallet.reject_tx, head, grant_id, milestone_id))
+    return TxRequestOut.of(await run_in_threadpool(ctx.wallet.reject_tx, head, grant_id, milestone_id))
 
 
 @router.get("/receipts/{tx_hash}", summary="Receipt of a transaction on this site's chain")
-async def receipt(tx_hash: str, ctx: Ctx) -> dict[str, Any]:
+async def receipt(tx_hash: str, ctx: Ctx) -> ReceiptOut:
     """`pending` until the site's own node has mined it; then `success` or `reverted` with its block.
 
     Pages confirm what a wallet reports sending against this, so a wallet on another chain cannot
@@ -172,16 +167,16 @@ async def receipt(tx_hash: str, ctx: Ctx) -> dict[str, Any]:
     if not re.fullmatch(r"0x[0-9a-fA-F]{64}", tx_hash):
         raise BadInput("a transaction hash is 0x and 64 hex digits")
 
-    def work() -> dict[str, Any]:
+    def work() -> ReceiptOut:
         try:
             found = ctx.reader.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         except TransactionNotFound:
-            return {"tx_hash": tx_hash, "status": "pending", "chain_id": ctx.reader.chain_id}
-        return {
-            "tx_hash": tx_hash,
-            "status": "success" if found["status"] == 1 else "reverted",
-            "block": int(found["blockNumber"]),
-            "chain_id": ctx.reader.chain_id,
-        }
+            return ReceiptOut(tx_hash=tx_hash, status="pending", chain_id=ctx.reader.chain_id)
+        return ReceiptOut(
+            tx_hash=tx_hash,
+            status="success" if found["status"] == 1 else "reverted",
+            block=int(found["blockNumber"]),
+            chain_id=ctx.reader.chain_id,
+        )
 
     return await run_in_threadpool(work)
