@@ -6,6 +6,7 @@ tambon export fsma204 --lot TH-MG-260402-A --out lot.zip     # one CSV per CTE
 tambon export eudr 12 --out batch12-dds.json
 tambon export epcis 12 --out batch12-epcis.jsonld
 tambon export check-record record.json
+tambon export check-record harvest.json cooling.json packing.json   # one lot, dates in order
 """
 
 from __future__ import annotations
@@ -127,23 +128,36 @@ def epcis(
 
 
 @app.command("check-record")
-def check_record_cmd(path: Annotated[Path, typer.Argument(help="a record.json file")]) -> None:
-    """Validate a record.json against its schema; lists every missing KDE."""
-    from tambon.records import RecordInvalid, check_record, loads
+def check_record_cmd(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="record.json files; several are one lot's records in the order they were added"),
+    ],
+) -> None:
+    """Validate record.json files against their schema (every missing KDE listed); given several, also
+    check the lot's dates run harvesting <= cooling <= initial packing <= shipping <= receiving."""
+    from tambon.records import RecordInvalid, check_record, loads, order_problems
 
-    try:
-        record = loads(path.read_bytes())
-    except OSError as exc:
-        raise ComplianceError(f"{path}: not a readable file ({exc})") from exc
-    except RecordInvalid as exc:
-        raise ComplianceError(f"{path}: {exc.problems[0]}") from exc
-    problems = check_record(record)
-    if problems:
-        for p in problems:
-            typer.echo(f"  {p}", err=True)
-        raise RecordInvalid(
-            problems,
-            [p.removeprefix("missing ") for p in problems if p.startswith("missing ")],
-            record.get("event") if isinstance(record, dict) else None,
-        )
-    typer.echo(f"{path}: valid (schema_version {record['schema_version']}, event {record['event']})")
+    lot: list[Any] = []
+    failed: RecordInvalid | None = None
+    for path in paths:
+        try:
+            record = loads(path.read_bytes())
+        except OSError as exc:
+            raise ComplianceError(f"{path}: not a readable file ({exc})") from exc
+        except RecordInvalid as exc:
+            raise ComplianceError(f"{path}: {exc.problems[0]}") from exc
+        problems = check_record(record) + order_problems(lot, record)
+        lot.append(record)
+        event = record.get("event") if isinstance(record, dict) else None
+        if problems:
+            typer.echo(f"{path}:", err=True)
+            for p in problems:
+                typer.echo(f"  {p}", err=True)
+            failed = failed or RecordInvalid(
+                problems, [p.removeprefix("missing ") for p in problems if p.startswith("missing ")], event
+            )
+            continue
+        typer.echo(f"{path}: valid (schema_version {record['schema_version']}, event {event})")
+    if failed is not None:
+        raise failed

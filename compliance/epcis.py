@@ -15,7 +15,8 @@
   block time; `eventTimeZoneOffset` is the place's zone (Thailand +07:00, Los Angeles -07:00 in April).
 - The first event naming a lot carries `ilmd` (lot master data: lot code, country of origin, harvest
   dates, farm). `eventID` is the CBV 2.0 event hash (`compliance.event_hash`); the anchoring
-  transaction, log and evidence CID are `tambon:` extension fields.
+  transaction, log and evidence CID are `tambon:` extension fields, as is `tambon:dateOrder`, which
+  says when an event's record is dated out of order against its lot's other records.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from compliance.event_hash import event_hash
-from compliance.model import BatchTrace, Traces, TrackingEvent, lot_identity
+from compliance.model import BatchTrace, Traces, TrackingEvent, date_order, lot_identity
 from tambon import gs1
 from tambon.lots import GS1_ID, LotIdentity
 from tambon.provenance import Stage, decode_transport
@@ -254,6 +255,7 @@ def batch_events(
     events: list[dict[str, Any]] = []
     records = [e.record for e in trace.events if e.record]
     lot_announced = False
+    out_of_order = date_order(traces, trace.batch_id)
     for event in trace.events:
         record: Mapping[str, Any] = event.record or {}
         place = _where(record)
@@ -318,6 +320,8 @@ def batch_events(
             ev["destinationList"] = destinations
         if event.error:
             ev["tambon:recordError"] = event.error
+        if event.ref in out_of_order:
+            ev["tambon:dateOrder"] = "; ".join(out_of_order[event.ref])
         ev.update(_tambon(event))
         events.append(_finish(ev))
     return events

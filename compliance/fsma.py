@@ -11,7 +11,8 @@ The FDA template's tabs (`TEMPLATE_SHEETS`) carry each CTE's Key Data Elements (
 postal code, country and GLN; a transformation has one row per input food. Each row carries the Key Data Elements of its Critical Tracking Event and links back to the
 chain (batch id, step index, transaction hash, block) and to the evidence CID it came from.
 Events of a non-CTE kind (cultivation, domestic sale) are left out; events whose record could
-not be read are kept, with the reason in Notes, so nothing disappears silently.
+not be read are kept, with the reason in Notes, so nothing disappears silently; an event dated out of
+order against its lot's other records (`tambon.records.order_problems`) says so in Notes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from operator import itemgetter
 from typing import Any
 
 from compliance.errors import ComplianceError
-from compliance.model import BatchTrace, Traces, TrackingEvent, batch_gtin, batch_lot
+from compliance.model import BatchTrace, Traces, TrackingEvent, batch_gtin, batch_lot, date_order
 from compliance.xlsx import write_tables
 from tambon.records import FSMA_CTES
 
@@ -263,6 +264,7 @@ def fsma_rows(
         trace_lot = batch_lot(traces, trace.batch_id)
         gtin = batch_gtin(traces, trace.batch_id)
         harvest_dates = _harvest_dates(traces, trace.batch_id)
+        out_of_order = date_order(traces, trace.batch_id)
         for event in trace.events:
             if event.record is not None and event.record.get("event") not in FSMA_CTES:
                 continue
@@ -270,6 +272,8 @@ def fsma_rows(
             if (start and (not date or date < start)) or (end and (not date or date > end)):
                 continue
             row = event_row(event, trace_lot, gtin, places)
+            if event.ref in out_of_order:  # data already on the chain is reported, never reordered
+                row["Notes"] = "; ".join(filter(None, [row["Notes"], *out_of_order[event.ref]]))
             row[HARVEST_KEY] = harvest_dates
             rows.append(row)
     rows.sort(key=_sort_key)

@@ -8,6 +8,7 @@ from typing import Any
 
 from tambon.gs1 import InvalidGtin
 from tambon.lots import LotIdentity, identify
+from tambon.records import order_problems
 
 #: how a tracking event appears on-chain
 KINDS = ("register", "step", "split", "merge")
@@ -135,3 +136,53 @@ def batch_gtin(traces: Traces, batch_id: int) -> str | None:
     """A batch's GTIN-14 (its records', or its split parent's)."""
     ident = lot_identity(traces, batch_id)
     return ident.gtin if ident else None
+
+
+def lot_history(
+    traces: Traces, batch_id: int, depth: int = 0
+) -> tuple[list[Mapping[str, Any]], list[tuple[str, Mapping[str, Any]]]]:
+    """The records of a batch's lot in chain order, and (input lot, record) pairs of the lots a
+    transformation made it from. A split box continues its parent's lot (the parent's records come
+    first); a merge, or a box whose first record is a transformation, starts a new lot whose inputs
+    are its parents' lots."""
+    trace = traces.batches.get(batch_id)
+    if trace is None or depth > 64:
+        return [], []
+    own = [e.record for e in trace.events if e.record is not None]
+    if not trace.parents:
+        return own, []
+    first = trace.events[0] if trace.events else None
+    new_lot = (
+        first is None
+        or first.ref.kind == "merge"
+        or (first.record is not None and first.record.get("event") == "transformation")
+    )
+    if new_lot:
+        inputs = [
+            (batch_lot(traces, parent) or f"of batch {parent}", record)
+            for parent in trace.parents
+            for record in lot_history(traces, parent, depth + 1)[0]
+        ]
+        return own, inputs
+    records, inputs = lot_history(traces, trace.parents[0], depth + 1)
+    return records + own, inputs
+
+
+def date_order(traces: Traces, batch_id: int) -> dict[ChainRef, list[str]]:
+    """Date-order problems (`tambon.records.order_problems`) of each of a batch's tracking events
+    against the records its lot held before it; events in order are left out."""
+    trace = traces.batches.get(batch_id)
+    if trace is None:
+        return {}
+    records, inputs = lot_history(traces, batch_id)
+    start = len(records) - sum(1 for e in trace.events if e.record is not None)
+    found: dict[ChainRef, list[str]] = {}
+    position = start
+    for event in trace.events:
+        if event.record is None:
+            continue
+        problems = order_problems(records[:position], event.record, inputs)
+        if problems:
+            found[event.ref] = problems
+        position += 1
+    return found

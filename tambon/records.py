@@ -4,6 +4,7 @@
     problems = check_record(record)       # [] when valid, else one readable line per problem
     validate_record(record)               # raises RecordInvalid listing every missing KDE
     record = read_record(old_record)      # any registered version, upgraded to the current shape
+    problems = order_problems(lot_records, record)   # dates against the records the lot already holds
 
 Schemas live in `schemas/record/` (`index.json` lists every version; a record names its own
 in `schema_version`, and every listed version stays readable). On top of the JSON Schema this
@@ -12,6 +13,10 @@ country codes, EUDR geolocation (WGS84, >= 6 decimals as written, valid polygons
 to 4 ha, declared areas matching their polygons), dates not in the future and in order (received
 and cooled before packed, `datetime` on the day of `date`), no blank strings, no NaN or Infinity,
 and that a harvest of an EUDR commodity carries its plots.
+
+Across the records of one lot, `order_problems` checks the dates of the Critical Tracking Events:
+harvesting <= cooling <= initial packing <= shipping <= receiving, a shipping after a receiving (the
+next hop) not before it, and a transformation not before any record of its input lots.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -41,6 +46,11 @@ EUDR_HS_PREFIXES = (
     "1207", "1511", "1513", "2306", "3823", "1201", "1208", "1507", "2304", "44",
 )  # fmt: skip
 FSMA_CTES = ("harvesting", "cooling", "initial_packing", "shipping", "receiving", "transformation")
+#: the order the CTEs of one lot happen in; a transformation starts a new lot, so within that lot it
+#: stands where initial packing does (the lot code is assigned there)
+CTE_ORDER = {"harvesting": 0, "cooling": 1, "initial_packing": 2, "transformation": 2, "shipping": 3,
+             "receiving": 4}  # fmt: skip
+ORDER_RULE = "harvesting ≤ cooling ≤ initial packing ≤ shipping ≤ receiving"
 
 
 class RecordInvalid(TambonError, ValueError):
@@ -251,6 +261,58 @@ def _extra_problems(record: Mapping) -> list[str]:
         if isinstance(period, Mapping) and str(period.get("start", "")) > str(period.get("end", "~")):
             problems.append("eudr.production_period: start is after end")
     return problems
+
+
+def _dated(record: Any) -> tuple[str, date] | None:
+    """(event, date) of a record whose event has a place in CTE_ORDER and whose date reads."""
+    if not isinstance(record, Mapping) or record.get("event") not in CTE_ORDER:
+        return None
+    day = _date(record.get("date"))
+    return (record["event"], day) if day else None
+
+
+def order_problems(earlier: Iterable[Any], record: Any, inputs: Iterable[tuple[str, Any]] = ()) -> list[str]:
+    """Date-order problems of `record` against the records its lot already holds (`earlier`, in chain
+    order) and, for a transformation, against the records of its input lots (`inputs`: (lot name,
+    record) pairs). Each problem names both events and both dates; [] when in order."""
+    this = _dated(record)
+    if this is None:
+        return []
+    event, day = this
+    rank = CTE_ORDER[event]
+    problems = []
+    for other in earlier:
+        found = _dated(other)
+        if found is None:
+            continue
+        other_event, other_day = found
+        other_rank = CTE_ORDER[other_event]
+        next_hop = event == "shipping" and other_event == "receiving"
+        if (other_rank < rank or next_hop) and other_day > day:
+            why = "a lot ships on after it is received" if next_hop else f"a lot's dates run {ORDER_RULE}"
+            problems.append(
+                f"date: the {event} on {day} is before the lot's {other_event} on {other_day} ({why})"
+            )
+        elif other_rank > rank and not next_hop and other_day < day:
+            problems.append(
+                f"date: the {event} on {day} is after the lot's {other_event} on {other_day} "
+                f"(a lot's dates run {ORDER_RULE})"
+            )
+    if event == "transformation":
+        for lot, other in inputs:
+            found = _dated(other) if isinstance(other, Mapping) else None
+            if found and found[1] > day:
+                problems.append(
+                    f"date: the transformation on {day} is before the {found[0]} of its input lot {lot} "
+                    f"on {found[1]} (a food is transformed after its inputs)"
+                )
+    return _dedupe(problems)
+
+
+def sequence_problems(lot: Iterable[Any]) -> list[list[str]]:
+    """`order_problems` of each record of one lot (given in chain order) against those before it."""
+    records = list(lot)
+    return [order_problems(records[:i], record) for i, record in enumerate(records)]
 
 
 def _dedupe(items: list[str]) -> list[str]:

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from compliance.errors import ComplianceError
-from compliance.model import Traces, lot_identity
+from compliance.model import Traces, lot_history, lot_identity
 from compliance.source import read_traces, record_behind, traces_from_events
 from frontend.services import gs1 as site_gs1
 from frontend.services.batches import BatchHistory, Label
 from tambon.lots import LotIdentity, LotIndex
-from tambon.records import RecordInvalid, read_record
+from tambon.records import RecordInvalid, order_problems, read_record
 
 
 def open_proven(ctx, cid: str) -> tuple[str, Mapping[str, Any] | None]:
@@ -63,6 +63,14 @@ def identity_of(ctx, head, batch_id: int) -> LotIdentity:
     history = ctx.history(head, batch_id)
     found = lot_identity(compliance_traces(ctx, history), batch_id, history.gtin)
     return found or LotIdentity(history.gtin, None, batch_id)
+
+
+def step_order_problems(ctx, head, batch_id: int, record: Mapping[str, Any]) -> list[str]:
+    """Date-order problems of a new step's record against the records the batch's lot holds (and,
+    for a transformation, its input lots); records the site cannot prove are left out of the check."""
+    traces = compliance_traces(ctx, ctx.history(head, batch_id))
+    records, inputs = lot_history(traces, batch_id)
+    return order_problems(records, record, inputs)
 
 
 def all_traces(ctx) -> Traces:

@@ -170,3 +170,28 @@ def test_cli__check_record(tmp_path):
         "error: record.json (harvesting) is invalid: missing required fields: harvester, farm.field_name"
         in no.stderr
     )
+
+
+def test_cli__check_record__a_lots_records_in_date_order(tmp_path):
+    from compliance import samples
+
+    harvest, cooling, packing, *_ = samples.mango_lot()
+    paths = []
+    for name, record in (
+        ("harvest", harvest),
+        ("packing", packing),
+        ("cooling", {**cooling, "date": "2026-04-05"}),
+    ):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(record))
+    tambon = os.path.join(os.path.dirname(sys.executable), "tambon")
+    ok = subprocess.run(
+        [tambon, "export", "check-record", *map(str, paths[:2])], capture_output=True, text=True
+    )
+    assert ok.returncode == 0 and ok.stdout.count(": valid (schema_version 1") == 2
+    no = subprocess.run([tambon, "export", "check-record", *map(str, paths)], capture_output=True, text=True)
+    assert no.returncode == 1
+    assert (
+        "error: record.json (cooling) is invalid: date: the cooling on 2026-04-05 is after the lot's "
+        "initial_packing on 2026-04-03" in no.stderr
+    )

@@ -166,3 +166,21 @@ def test_epcis__quantities_add_up_through_merge_and_split():
     assert split["bizStep"] == "repackaging"
     assert _sum(split["inputQuantityList"]) == _sum(split["outputQuantityList"]) == 5  # not 1,200 kg -> 5 kg
     assert split["outputEPCList"][0].endswith("/21/" + str(split["tambon:batchId"]))
+
+
+def test_epcis__merge_dated_before_an_input__says_so_on_the_event():
+    chain = samples.PretendChain()
+    a = chain.register(samples.rubber_smallholding("A", "SK-RP-01", samples.PLOT_POINT, 2.5, 8, 800), 800)
+    b = chain.register(
+        samples.rubber_smallholding("B", "SK-RP-02", samples.PLOT_POLYGON, 6.9, 14, 1500), 1500
+    )
+    merged = chain.merge(
+        [a, b], samples.rubber_merge("TH-RB-2605-01", 2300, [("SK-RP-01", 800), ("SK-RP-02", 1500)])
+    )
+    events = epcis.epcis_document(chain.traces(), merged)["epcisBody"]["eventList"]
+    flagged = [e for e in events if "tambon:dateOrder" in e]
+    assert [e["type"] for e in flagged] == ["TransformationEvent"]
+    assert flagged[0]["tambon:dateOrder"] == (
+        "date: the transformation on 2026-05-12 is before the harvesting of its input lot SK-RP-02 on "
+        "2026-05-14 (a food is transformed after its inputs)"
+    )

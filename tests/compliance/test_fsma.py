@@ -301,3 +301,22 @@ def test_template__rubber_transformation_one_row_per_input(chain):
     assert {r["Transformation Location - State"] for r in rows} == {"Songkhla"}
     _, harvests = _tab(wb, "Harvesting")
     assert len(harvests) == 2 and _tab(wb, "Cooling")[1] == [] and _tab(wb, "Initial Packing")[1] == []
+
+
+def test_out_of_order_chain__reported_in_notes_not_reordered():
+    chain = samples.PretendChain()
+    harvest, cooling, packing, shipping, receiving = samples.mango_lot(LOT, 2)
+    batch = chain.register(harvest)
+    for record in (cooling, packing, {**shipping, "date": "2026-04-01"}, receiving):
+        chain.add_step(batch, record)
+    rows = fsma.fsma_rows(chain.traces(), lot=LOT)
+    notes = {r["Critical Tracking Event"]: r["Notes"] for r in rows}
+    assert notes["shipping"] == (
+        "date: the shipping on 2026-04-01 is before the lot's harvesting on 2026-04-02 (a lot's dates run "
+        "harvesting ≤ cooling ≤ initial packing ≤ shipping ≤ receiving); date: the shipping on 2026-04-01 "
+        "is before the lot's cooling on 2026-04-02 (a lot's dates run harvesting ≤ cooling ≤ initial "
+        "packing ≤ shipping ≤ receiving); date: the shipping on 2026-04-01 is before the lot's "
+        "initial_packing on 2026-04-03 (a lot's dates run harvesting ≤ cooling ≤ initial packing ≤ "
+        "shipping ≤ receiving)"
+    )
+    assert not any("date:" in notes[cte] for cte in ("harvesting", "cooling", "initial_packing", "receiving"))

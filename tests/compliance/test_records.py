@@ -286,3 +286,71 @@ def test_record__declared_area_must_match_its_polygon():
 def test_loads__nan_and_infinity_refused(constant):
     with pytest.raises(RecordInvalid, match="not a number a record may hold"):
         records.loads('{"quantity": {"value": ' + constant + ', "unit": "kg"}}')
+
+
+# --- date order across a lot's records (harvesting <= cooling <= initial packing <= shipping <= receiving)
+
+LOT_ORDER = ["harvesting", "cooling", "initial_packing", "shipping", "receiving"]
+PAIRS = [(a, b) for i, a in enumerate(LOT_ORDER) for b in LOT_ORDER[i + 1 :]]
+
+
+def _mango(event: str, day: str) -> dict:
+    record = copy.deepcopy(next(r for r in samples.mango_lot() if r["event"] == event))
+    record["date"] = day
+    record.pop("datetime", None)
+    return record
+
+
+@pytest.mark.parametrize(("first", "then"), PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+def test_order__later_event_dated_before_an_earlier_one__both_dates_named(first, then):
+    earlier, later = _mango(first, "2026-04-10"), _mango(then, "2026-04-09")
+    problems = records.order_problems([earlier], later)
+    assert problems == [
+        f"date: the {then} on 2026-04-09 is before the lot's {first} on 2026-04-10 "
+        f"(a lot's dates run {records.ORDER_RULE})"
+    ]
+    # recorded the other way round (the earlier event added last), the same pair is refused; a
+    # shipping added after a receiving is the lot's next hop, which may well be dated after it
+    reversed_order = records.order_problems([later], earlier)
+    assert reversed_order == ([] if (first, then) == ("shipping", "receiving") else [
+        f"date: the {first} on 2026-04-10 is after the lot's {then} on 2026-04-09 "
+        f"(a lot's dates run {records.ORDER_RULE})"
+    ])  # fmt: skip
+    assert records.order_problems([_mango(first, "2026-04-09")], later) == []  # same day is in order
+
+
+def test_order__a_whole_lot_in_order_and_the_next_hop():
+    lot = samples.mango_lot()
+    assert records.sequence_problems(lot) == [[]] * len(lot)
+    onward = {**lot[3], "date": "2026-04-21"}  # the importer ships on after receiving on 20 April
+    assert records.order_problems(lot, onward) == []
+    too_soon = {**lot[3], "date": "2026-04-19"}
+    assert records.order_problems(lot, too_soon) == [
+        "date: the shipping on 2026-04-19 is before the lot's receiving on 2026-04-20 "
+        "(a lot ships on after it is received)"
+    ]
+
+
+def test_order__transformation_after_its_inputs():
+    merge = samples.rubber_merge("TH-RB-2605-01", 2300, [("SK-RP-01", 800), ("SK-RP-02", 1500)], day=12)
+    a = samples.rubber_smallholding("A", "SK-RP-01", samples.PLOT_POINT, 2.5, 8, 800)
+    b = samples.rubber_smallholding("B", "SK-RP-02", samples.PLOT_POLYGON, 6.9, 9, 1500)
+    assert records.order_problems([], merge, [("SK-RP-01", a), ("SK-RP-02", b)]) == []
+    late = {**b, "date": "2026-05-13"}
+    assert records.order_problems([], merge, [("SK-RP-01", a), ("SK-RP-02", late)]) == [
+        "date: the transformation on 2026-05-12 is before the harvesting of its input lot SK-RP-02 on "
+        "2026-05-13 (a food is transformed after its inputs)"
+    ]
+    shipped_before = {**samples.rubber_export("TH-RB-2605-01", 2300)[0], "date": "2026-05-11"}
+    assert records.order_problems([merge], shipped_before) == [
+        f"date: the shipping on 2026-05-11 is before the lot's transformation on 2026-05-12 "
+        f"(a lot's dates run {records.ORDER_RULE})"
+    ]
+
+
+def test_order__records_without_a_cte_date_are_not_compared():
+    cultivation = {"schema_version": "1", "event": "cultivation", "date": "2026-05-30"}
+    assert (
+        records.order_problems([cultivation, {"event": "harvesting"}], _mango("cooling", "2026-04-01")) == []
+    )
+    assert records.order_problems([_mango("harvesting", "2026-04-02")], cultivation) == []

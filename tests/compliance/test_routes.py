@@ -356,6 +356,20 @@ def test_capture_api__missing_kdes__400_with_list(holder, lots, change, status, 
     assert r.status_code == status and message in r.json()["detail"]
 
 
+def test_capture_api__step_dated_before_the_lots_harvest__400_naming_both_dates(holder, lots):
+    cooling = samples.mango_lot()[1]  # the open mango lot was harvested on 2 April
+    cooling["date"] = "2026-04-01"
+    r = _capture(holder, lots.open_mango, cooling, stage="HARVEST")
+    assert r.status_code == 400
+    assert r.json()["detail"] == (
+        "record.json (cooling) is out of date order: date: the cooling on 2026-04-01 is before the lot's "
+        "harvesting on 2026-04-02 (a lot's dates run harvesting ≤ cooling ≤ initial packing ≤ shipping ≤ "
+        "receiving)"
+    )
+    cooling["date"] = "2026-04-02"
+    assert _capture(holder, lots.open_mango, cooling, stage="HARVEST").status_code == 200
+
+
 def test_capture_api__bad_stage_batch_or_json(holder, lots):
     record = samples.mango_lot()[0]
     assert "stage must be one of" in _capture(holder, lots.mango, record, stage="PACKING").json()["detail"]

@@ -16,6 +16,7 @@ from frontend.deps import ChainHead, Ctx, Lang, parse_id
 from frontend.errors import BadInput, Conflict, NotFound, Upstream
 from frontend.services.chain import topic_address
 from frontend.services.evidence import check_upload, read_uploads
+from frontend.services.lots import step_order_problems
 from frontend.services.wallet import parse_address
 from frontend.writegate import utc_day
 from tambon.provenance import Stage
@@ -114,6 +115,9 @@ async def capture_step(
     if not await run_in_threadpool(ctx.batches.exists, head, bid):
         raise NotFound(f"batch {bid} does not exist")
     await run_in_threadpool(ctx.writers.check_step_upload, head, account, bid)
+    out_of_order = await run_in_threadpool(step_order_problems, ctx, head, bid, document)
+    if out_of_order:
+        raise BadInput(f"record.json ({document['event']}) is out of date order: " + "; ".join(out_of_order))
     limit = ctx.web.max_upload_bytes
     items = await read_uploads(photos or [], limit)
     files = check_upload(items, max_bytes=limit, max_files=ctx.web.max_upload_files) if items else {}
