@@ -339,21 +339,38 @@ def _csv(header: tuple[str, ...], body: Iterable[tuple[Any, ...]]) -> bytes:
 
 
 # --- the FDA sortable spreadsheet template: one tab per CTE -------------------------------
+#
+# Tabs as in the FDA's "FSMA Food Traceability Rule: Electronic Sortable Spreadsheet" template
+# (June 2024, https://www.fda.gov/media/179617/download: Harvesting, Cooling, Initial Packing, Shipping,
+# Receiving, Transformation). Each column heading is the Key Data Element as 21 CFR Part 1 Subpart S
+# words it, the text the template is built from: § 1.1325(a) harvesting, § 1.1325(b) cooling,
+# § 1.1330(a) initial packing, § 1.1340(a) shipping, § 1.1345(a) receiving, § 1.1350(a)
+# transformation (eCFR, https://www.ecfr.gov/current/title-21/chapter-I/subchapter-A/part-1/subpart-S);
+# a location description is split into the parts § 1.1310 lists ("business name, phone number,
+# physical location address ..., city, State, and zip code ... including country"), plus its GLN.
+# The template's own cell text was not in the public copies we could read; where it words a heading
+# differently, the rule's wording here is what it asks for. After the KDEs come the chain links.
 
+#: (our key, the § 1.1310 part) of a location description
 LOCATION_PARTS = (
-    "Business Name",
-    "Phone",
-    "Street Address",
-    "City",
-    "State",
-    "Postal Code",
-    "Country",
-    "GLN",
+    ("Business Name", "business name"),
+    ("Phone", "phone number"),
+    ("Street Address", "physical location address"),
+    ("City", "city"),
+    ("State", "State"),
+    ("Postal Code", "zip code or comparable information"),
+    ("Country", "country"),
+    ("GLN", "GLN"),
 )
 
 
 def _location_columns(label: str) -> tuple[str, ...]:
-    return tuple(f"{label} - {part}" for part in LOCATION_PARTS)
+    return tuple(f"{label} - {part}" for part, _ in LOCATION_PARTS)
+
+
+def _location(label: str, kde: str) -> tuple[tuple[str, str], ...]:
+    """(our key, heading) of each part of one location description KDE."""
+    return tuple((f"{label} - {part}", f"{kde} - {words}") for part, words in LOCATION_PARTS)
 
 
 def _split_place(place: Any) -> tuple[Any, ...]:
@@ -374,39 +391,96 @@ def _split_place(place: Any) -> tuple[Any, ...]:
     )
 
 
-_LINKS = ("Traceability Lot Code", "GTIN", "Batch ID", "Transaction Hash", "Evidence CID")
-_REFS = ("Reference Document Type", "Reference Document Number")
-_SOURCE = (*_location_columns("Traceability Lot Code Source"), "Traceability Lot Code Source Reference")
+Columns = tuple[tuple[str, str], ...]
+_LINKS: Columns = tuple((name, name) for name in ("GTIN", "Batch ID", "Transaction Hash", "Evidence CID"))
+_REFS: Columns = (
+    ("Reference Document Type", "Reference document type"),
+    ("Reference Document Number", "Reference document number"),
+)
+_RECIPIENT = (
+    "Location description for the immediate subsequent recipient (other than a transporter) of the food"
+)
+_FARM = "Location description for the farm where the food was harvested"
+_HARVESTER: Columns = (
+    ("Harvester Business Name", "Business name for the harvester of the food"),
+    ("Harvester Phone", "Phone number for the harvester of the food"),
+)
+_FIELD: Columns = (
+    ("Field Name", "Name of the field or other growing area from which the food was harvested"),
+)
+_SOURCE: Columns = (
+    *_location("Traceability Lot Code Source", "Location description for the traceability lot code source"),
+    ("Traceability Lot Code Source Reference", "Traceability lot code source reference"),
+)
+_OF_THE_FOOD: Columns = (
+    ("Traceability Lot Code", "Traceability lot code for the food"),
+    ("Quantity", "Quantity of the food"),
+    ("Unit of Measure", "Unit of measure of the food"),
+    ("Product Description", "Product description for the food"),
+)
 
-#: (tab, CTE, columns); location columns each expand to LOCATION_PARTS
-TEMPLATE_SHEETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+#: (tab, CTE, ((our key, heading), ...)) in the order of the rule's paragraphs
+TEMPLATE_SHEETS: tuple[tuple[str, str, Columns], ...] = (
     ("Harvesting", "harvesting", (
-        "Commodity", "Variety", "Quantity", "Unit of Measure", "Date of Harvest",
-        *_location_columns("Farm Where Harvested"), "Field Name",
-        *_location_columns("Immediate Subsequent Recipient"), *_REFS, *_LINKS)),
+        *_location("Immediate Subsequent Recipient", _RECIPIENT),
+        ("Commodity", "Commodity of the food"), ("Variety", "Variety of the food (if applicable)"),
+        ("Quantity", "Quantity of the food"), ("Unit of Measure", "Unit of measure of the food"),
+        *_location("Farm Where Harvested", _FARM), *_FIELD, ("Date of Harvest", "Date of harvesting"),
+        *_REFS, *_HARVESTER, ("Traceability Lot Code", "Traceability Lot Code"), *_LINKS)),
     ("Cooling", "cooling", (
-        "Commodity", "Variety", "Quantity", "Unit of Measure", "Cooling Date",
-        *_location_columns("Cooling Location"), *_location_columns("Farm Where Harvested"),
-        *_location_columns("Immediate Subsequent Recipient"), *_REFS, *_LINKS)),
+        *_location("Immediate Subsequent Recipient", _RECIPIENT),
+        ("Commodity", "Commodity of the food"), ("Variety", "Variety of the food (if applicable)"),
+        ("Quantity", "Quantity of the food"), ("Unit of Measure", "Unit of measure of the food"),
+        *_location("Cooling Location", "Location description for where you cooled the food"),
+        ("Cooling Date", "Date of cooling"), *_location("Farm Where Harvested", _FARM), *_REFS,
+        ("Traceability Lot Code", "Traceability Lot Code"), *_LINKS)),
     ("Initial Packing", "initial_packing", (
-        "Commodity", "Variety", "Date Received", "Quantity Received", "Unit Received",
-        *_location_columns("Farm Where Harvested"), "Field Name", "Harvester Business Name",
-        "Harvester Phone", "Date of Harvest", *_location_columns("Cooling Location"), "Cooling Date",
-        "Product Description", "Quantity Packed", "Unit of Measure", "Packing Date", *_SOURCE, *_REFS,
-        *_LINKS)),
+        ("Commodity", "Commodity of the food received"),
+        ("Variety", "Variety of the food received (if applicable)"),
+        ("Date Received", "Date you received the food"),
+        ("Quantity Received", "Quantity of the food received"),
+        ("Unit Received", "Unit of measure of the food received"),
+        *_location("Farm Where Harvested", _FARM), *_FIELD, *_HARVESTER,
+        ("Date of Harvest", "Date of harvesting"),
+        *_location("Cooling Location", "Location description for where the food was cooled (if applicable)"),
+        ("Cooling Date", "Date of cooling (if applicable)"),
+        ("Traceability Lot Code", "Traceability lot code you assigned"),
+        ("Product Description", "Product description of the packed food"),
+        ("Quantity Packed", "Quantity of the packed food"),
+        ("Unit of Measure", "Unit of measure of the packed food"),
+        *_location("Traceability Lot Code Source", "Location description for where you initially packed the "
+                   "food (the traceability lot code source)"),
+        ("Traceability Lot Code Source Reference", "Traceability lot code source reference (if applicable)"),
+        ("Packing Date", "Date of initial packing"), *_REFS, *_LINKS)),
     ("Shipping", "shipping", (
-        "Product Description", "Quantity", "Unit of Measure", "Ship Date",
-        *_location_columns("Ship-From Location"), *_location_columns("Ship-To Location"), *_SOURCE,
-        *_REFS, *_LINKS)),
+        *_OF_THE_FOOD, *_location("Ship-To Location", _RECIPIENT),
+        *_location("Ship-From Location", "Location description for the location from which you shipped the food"),
+        ("Ship Date", "Date you shipped the food"), *_SOURCE, *_REFS, *_LINKS)),
     ("Receiving", "receiving", (
-        "Product Description", "Quantity", "Unit of Measure", "Date Received",
-        *_location_columns("Receiving Location"), *_location_columns("Immediate Previous Source"),
-        *_SOURCE, *_REFS, *_LINKS)),
+        *_OF_THE_FOOD,
+        *_location("Immediate Previous Source", "Location description for the immediate previous source "
+                   "(other than a transporter) for the food"),
+        *_location("Receiving Location", "Location description for where the food was received"),
+        ("Date Received", "Date you received the food"), *_SOURCE, *_REFS, *_LINKS)),
     ("Transformation", "transformation", (
-        "Input Traceability Lot Code", "Input Product Description", "Input Quantity", "Input Unit of Measure",
-        "New Product Description", "Quantity Produced", "Unit of Measure", "Date Transformation Completed",
-        *_location_columns("Transformation Location"), *_SOURCE, *_REFS, *_LINKS)),
+        ("Input Traceability Lot Code", "Traceability lot code for the food used in transformation"),
+        ("Input Product Description", "Product description for the food to which the traceability lot "
+         "code applies"),
+        ("Input Quantity", "Quantity of the food used from that traceability lot"),
+        ("Input Unit of Measure", "Unit of measure of the food used from that traceability lot"),
+        ("Traceability Lot Code", "New traceability lot code for the food"),
+        *_location("Transformation Location", "Location description for where you transformed the food "
+                   "(the traceability lot code source)"),
+        ("Traceability Lot Code Source Reference", "Traceability lot code source reference (if applicable)"),
+        ("Date Transformation Completed", "Date transformation was completed"),
+        ("New Product Description", "Product description for the food produced"),
+        ("Quantity Produced", "Quantity of the food produced"),
+        ("Unit of Measure", "Unit of measure of the food produced"),
+        ("Reference Document Type", "Reference document type for the transformation event"),
+        ("Reference Document Number", "Reference document number for the transformation event"), *_LINKS)),
 )  # fmt: skip
+#: CTE -> {our key: the column heading}
+TEMPLATE_HEADINGS = {cte: dict(columns) for _, cte, columns in TEMPLATE_SHEETS}
 TEMPLATE_FILES = tuple(f"{cte}.csv" for _, cte, _ in TEMPLATE_SHEETS)
 
 
@@ -420,7 +494,8 @@ def _template_values(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     rqty, runit = _qty(received.get("quantity"))
     cte = r.get("event", "")
     date = r.get("date", "")
-    cells: dict[str, Any] = {name: row[name] for name in _LINKS + _REFS}
+    cells: dict[str, Any] = {key: row[key] for key, _ in _LINKS + _REFS}
+    cells["Traceability Lot Code"] = row["Traceability Lot Code"]
     cells.update({
         "Commodity": commodity.get("name", ""), "Variety": commodity.get("variety", ""),
         "Quantity": qty, "Unit of Measure": unit, "Product Description": r.get("product_description", ""),
@@ -460,7 +535,7 @@ def _template_values(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     elif cte == "transformation":
         cells.update({"New Product Description": r.get("product_description", ""), "Quantity Produced": qty,
                       "Date Transformation Completed": date})  # fmt: skip
-        place("Transformation Location", r.get("location"))
+        place("Transformation Location", r.get("location") or r.get("tlc_source"))
         inputs = [i for i in (r.get("inputs") or []) if isinstance(i, Mapping)]
         out = []
         for food in inputs or [{}]:
@@ -475,14 +550,17 @@ def _template_values(row: Mapping[str, Any]) -> list[dict[str, Any]]:
 def template_tables(
     rows: Iterable[Mapping[str, Any]],
 ) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
-    """The FDA template's tabs as (tab name, columns, rows) from `fsma_rows` rows, in row order;
-    a tab with no event is still there (its header alone)."""
+    """The FDA template's tabs as (tab name, column headings, rows) from `fsma_rows` rows, in row
+    order; a tab with no event is still there (its headings alone)."""
     bodies: dict[str, list[tuple[Any, ...]]] = {cte: [] for _, cte, _ in TEMPLATE_SHEETS}
-    headers = {cte: header for _, cte, header in TEMPLATE_SHEETS}
+    keys = {cte: tuple(key for key, _ in columns) for _, cte, columns in TEMPLATE_SHEETS}
     for row in rows:
         cte = row["Critical Tracking Event"]
         if cte not in bodies:
             continue
         for cells in _template_values(row):
-            bodies[cte].append(tuple(cells.get(name, "") for name in headers[cte]))
-    return [(name, header, bodies[cte]) for name, cte, header in TEMPLATE_SHEETS]
+            bodies[cte].append(tuple(cells.get(key, "") for key in keys[cte]))
+    return [
+        (name, tuple(heading for _, heading in columns), bodies[cte])
+        for name, cte, columns in TEMPLATE_SHEETS
+    ]

@@ -95,7 +95,8 @@ def test_cli__fsma204_lot_to_xlsx_and_date_range_to_csv(settings, lots, tmp_path
     files = zipfile.ZipFile(zipped)
     assert files.namelist() == [*fsma.TEMPLATE_FILES, "all-events.csv"]
     packing = list(csv.DictReader(io.StringIO(files.read("initial_packing.csv").decode("utf-8-sig"))))
-    assert [p["Traceability Lot Code"] for p in packing] == [MANGO_LOT] and packing[0]["Date of Harvest"]
+    assert [p["Traceability lot code you assigned"] for p in packing] == [MANGO_LOT]
+    assert packing[0]["Date of harvesting"] == "2026-04-02"
 
     done = _cli(settings, lots, "fsma204", "--from", "2026-05-01", "--to", "2026-05-31")
     assert done.returncode == 0, done.stderr

@@ -187,13 +187,95 @@ def test_xlsx__control_characters_stripped_not_corrupting():
     rows = fsma.fsma_rows([BatchTrace(1, events=(TrackingEvent(ref, None, record),))])
     wb = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(rows)))
     assert wb["All events"]["F2"].value == "badname <&>"
-    assert wb["Harvesting"]["A2"].value == "badname <&>"
+    _, (harvest,) = _tab(wb, "Harvesting")
+    assert harvest["Commodity"] == "badname <&>"
 
 
 def _tab(wb, name):
+    """A tab's column keys and rows keyed by them (headings mapped back through TEMPLATE_HEADINGS)."""
     ws = wb[name]
-    header = [c.value for c in ws[1]]
+    cte = next(cte for tab, cte, _ in fsma.TEMPLATE_SHEETS if tab == name)
+    key_of = {heading: key for key, heading in fsma.TEMPLATE_HEADINGS[cte].items()}
+    header = [key_of[c.value] for c in ws[1]]
     return header, [dict(zip(header, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=2)]
+
+
+#: every Key Data Element heading of each tab as 21 CFR 1.1325-1.1350 words it (the chain links after them
+#: are ours); a location description is one heading per part its § 1.1310 definition lists
+RECIPIENT = (
+    "Location description for the immediate subsequent recipient (other than a transporter) of the food"
+)
+FARM = "Location description for the farm where the food was harvested"
+SOURCE = "Location description for the traceability lot code source"
+PARTS = ["business name", "phone number", "physical location address", "city", "State",
+         "zip code or comparable information", "country", "GLN"]  # fmt: skip
+
+
+def _place(kde):
+    return [f"{kde} - {part}" for part in PARTS]
+
+
+RULE_HEADINGS = {
+    "Harvesting": [*_place(RECIPIENT), "Commodity of the food", "Variety of the food (if applicable)",
+                   "Quantity of the food", "Unit of measure of the food", *_place(FARM),
+                   "Name of the field or other growing area from which the food was harvested", "Date of harvesting",
+                   "Reference document type", "Reference document number",
+                   "Business name for the harvester of the food", "Phone number for the harvester of the food"],
+    "Cooling": [*_place(RECIPIENT), "Commodity of the food", "Variety of the food (if applicable)",
+                "Quantity of the food", "Unit of measure of the food",
+                *_place("Location description for where you cooled the food"), "Date of cooling", *_place(FARM),
+                "Reference document type", "Reference document number"],
+    "Initial Packing": ["Commodity of the food received", "Variety of the food received (if applicable)",
+                        "Date you received the food", "Quantity of the food received",
+                        "Unit of measure of the food received", *_place(FARM),
+                        "Name of the field or other growing area from which the food was harvested",
+                        "Business name for the harvester of the food", "Phone number for the harvester of the food",
+                        "Date of harvesting",
+                        *_place("Location description for where the food was cooled (if applicable)"),
+                        "Date of cooling (if applicable)", "Traceability lot code you assigned",
+                        "Product description of the packed food", "Quantity of the packed food",
+                        "Unit of measure of the packed food",
+                        *_place("Location description for where you initially packed the food (the traceability "
+                                "lot code source)"),
+                        "Traceability lot code source reference (if applicable)", "Date of initial packing",
+                        "Reference document type", "Reference document number"],
+    "Shipping": ["Traceability lot code for the food", "Quantity of the food", "Unit of measure of the food",
+                 "Product description for the food", *_place(RECIPIENT),
+                 *_place("Location description for the location from which you shipped the food"),
+                 "Date you shipped the food", *_place(SOURCE), "Traceability lot code source reference",
+                 "Reference document type", "Reference document number"],
+    "Receiving": ["Traceability lot code for the food", "Quantity of the food", "Unit of measure of the food",
+                  "Product description for the food",
+                  *_place("Location description for the immediate previous source (other than a transporter) "
+                          "for the food"),
+                  *_place("Location description for where the food was received"), "Date you received the food",
+                  *_place(SOURCE), "Traceability lot code source reference", "Reference document type",
+                  "Reference document number"],
+    "Transformation": ["Traceability lot code for the food used in transformation",
+                       "Product description for the food to which the traceability lot code applies",
+                       "Quantity of the food used from that traceability lot",
+                       "Unit of measure of the food used from that traceability lot",
+                       "New traceability lot code for the food",
+                       *_place("Location description for where you transformed the food (the traceability lot "
+                               "code source)"),
+                       "Traceability lot code source reference (if applicable)", "Date transformation was completed",
+                       "Product description for the food produced", "Quantity of the food produced",
+                       "Unit of measure of the food produced", "Reference document type for the transformation event",
+                       "Reference document number for the transformation event"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("tab", list(RULE_HEADINGS))
+def test_template__headings_are_the_rules_kde_wording(chain, tab):
+    wb = openpyxl.load_workbook(io.BytesIO(fsma.to_xlsx(fsma.fsma_rows(chain.traces()))))
+    headings = [c.value for c in wb[tab][1]]
+    links = ["GTIN", "Batch ID", "Transaction Hash", "Evidence CID"]
+    kdes = [h for h in headings if h not in (*links, "Traceability Lot Code")]
+    assert kdes == RULE_HEADINGS[tab]
+    assert headings[-4:] == links
+    csv_name = fsma.TEMPLATE_FILES[list(RULE_HEADINGS).index(tab)]
+    files = zipfile.ZipFile(io.BytesIO(fsma.to_csv_zip(fsma.fsma_rows(chain.traces()))))
+    assert next(csv.reader(io.StringIO(files.read(csv_name).decode("utf-8-sig")))) == headings
 
 
 LOCATION_PARTS = [
@@ -231,7 +313,7 @@ def test_template__one_tab_per_cte_with_its_kde_columns(chain):
         "Transformation": ["Input Traceability Lot Code", "Input Product Description", "Input Quantity",
                            "Input Unit of Measure", "Traceability Lot Code", "New Product Description",
                            "Quantity Produced", "Unit of Measure", "Date Transformation Completed",
-                           "Transformation Location", "Traceability Lot Code Source"],
+                           "Transformation Location", "Traceability Lot Code Source Reference"],
     }  # fmt: skip
     locations = {"Farm Where Harvested", "Immediate Subsequent Recipient", "Cooling Location",
                  "Traceability Lot Code Source", "Ship-From Location", "Ship-To Location", "Receiving Location",
@@ -251,8 +333,7 @@ def test_template__one_tab_per_cte_with_its_kde_columns(chain):
     assert files.namelist() == [*fsma.TEMPLATE_FILES, "all-events.csv"]
     for (tab, _, _), file in zip(fsma.TEMPLATE_SHEETS, fsma.TEMPLATE_FILES, strict=True):
         parsed = list(csv.reader(io.StringIO(files.read(file).decode("utf-8-sig"))))
-        header, rows = _tab(wb, tab)
-        assert parsed[0] == header and len(parsed) == len(rows) + 1
+        assert parsed[0] == [c.value for c in wb[tab][1]] and len(parsed) == len(_tab(wb, tab)[1]) + 1
 
 
 def test_template__initial_packing_carries_harvest_date_and_split_locations(chain):

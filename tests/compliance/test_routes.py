@@ -57,7 +57,7 @@ def test_fsma_xlsx__mango(client, lots):
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     wb = openpyxl.load_workbook(io.BytesIO(r.content))
-    assert wb["Initial Packing"]["A1"].value == "Commodity"
+    assert wb["Initial Packing"]["A1"].value == "Commodity of the food received"  # 21 CFR 1.1330(a)(1)
     ws = wb[f"All events batch {lots.mango}"]
     assert [c.value for c in ws["A"]][1:] == [
         "harvesting",
@@ -75,7 +75,10 @@ def test_fsma_zip__one_csv_per_cte(client, lots):
     files = zipfile.ZipFile(io.BytesIO(r.content))
     assert files.namelist() == [*fsma.TEMPLATE_FILES, "all-events.csv"]
     rows = list(csv.DictReader(io.StringIO(files.read("transformation.csv").decode("utf-8-sig"))))
-    assert [r["Input Traceability Lot Code"] for r in rows] == ["SK-RP-01", "SK-RP-02"]
+    assert [r["Traceability lot code for the food used in transformation"] for r in rows] == [
+        "SK-RP-01",
+        "SK-RP-02",
+    ]
     picked = client.get("/fsma204.zip", params={"lot": MANGO_LOT})
     assert picked.status_code == 200
     packing = zipfile.ZipFile(io.BytesIO(picked.content)).read("initial_packing.csv").decode("utf-8-sig")
