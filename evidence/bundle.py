@@ -108,16 +108,74 @@ def bundle_cid(
     return Bundle(cid, to_onchain(cid), tuple(sorted(files)))
 
 
-def list_bundle(get: dag.Getter | EvidenceStore, cid: str) -> list[dag.Entry]:
-    """Entries of a bundle (or any directory) — from a store or any verified block getter."""
-    getter = get.get_block if hasattr(get, "get_block") else get
-    return dag.ls(getter, _root(cid))
+@dataclass(frozen=True)
+class OpenedBundle:
+    """What an evidence CID holds: a bundle's entries and record.json, or a single file's bytes.
+
+    Read through a verifying block getter (a store, or a CAR already checked against the CID), so
+    every byte here hashes up to the CID.
+    """
+
+    cid: str
+    #: the directory's entries; () for a single file
+    entries: tuple[dag.Entry, ...]
+    #: record.json of a bundle, or a single file that is a JSON object; None if absent or not one
+    record: dict | None
+    #: a single file's bytes; None for a directory
+    content: bytes | None
+    _get: dag.Getter
+
+    @property
+    def is_directory(self) -> bool:
+        return self.content is None
+
+    def files(self) -> list[dag.Entry]:
+        return [e for e in self.entries if e.kind == "file"]
+
+    def photo_names(self, suffixes: tuple[str, ...]) -> list[str]:
+        """The photos record.json lists (that the bundle holds), else every file ending in `suffixes`, sorted."""
+        names = {e.name for e in self.files()}
+        listed = self.record.get("photos") if self.record is not None else None
+        if isinstance(listed, list) and listed:
+            return [n for n in listed if isinstance(n, str) and n in names]
+        return sorted(n for n in names if n.lower().endswith(suffixes))
+
+    def read(self, name: str, max_bytes: int | None = None) -> bytes:
+        """One file of the bundle."""
+        return dag.read_file(self._get, dag.resolve(self._get, _root(self.cid), name), max_bytes=max_bytes)
+
+
+def open_bundle(
+    get: dag.Getter | EvidenceStore, cid: str, *, max_file_bytes: int | None = None
+) -> OpenedBundle:
+    """Open the evidence at `cid`: a directory gives its entries and record.json, a file its bytes
+    (at most `max_file_bytes`). Raises the store's EvidenceError for a missing or malformed DAG."""
+    getter = _getter(get)
+    root = _root(cid)
+    if dag.stat(getter, root).kind != "directory":
+        content = dag.read_file(getter, root, max_bytes=max_file_bytes)
+        return OpenedBundle(cid, (), json_object(content), content, getter)
+    entries = tuple(dag.ls(getter, root))
+    record = None
+    if any(e.name == RECORD_NAME and e.kind == "file" for e in entries):
+        raw = dag.read_file(getter, dag.resolve(getter, root, RECORD_NAME), max_bytes=MAX_RECORD_BYTES)
+        record = json_object(raw)
+    return OpenedBundle(cid, entries, record, None, getter)
+
+
+def json_object(raw: bytes) -> dict | None:
+    """`raw` as a JSON object read strictly (NaN/Infinity refused, numbers kept as written), else None."""
+    try:
+        value = loads(raw)
+    except RecordInvalid:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def read_bundle_file(
     get: dag.Getter | EvidenceStore, cid: str, path: str, max_bytes: int | None = None
 ) -> bytes:
-    getter = get.get_block if hasattr(get, "get_block") else get
+    getter = _getter(get)
     return dag.read_file(getter, dag.resolve(getter, _root(cid), path), max_bytes=max_bytes)
 
 
@@ -131,6 +189,10 @@ def read_record(
         raise MalformedDag(f"{RECORD_NAME} in {cid}: {exc.problems[0]}") from exc
     validate(record)
     return record
+
+
+def _getter(get: dag.Getter | EvidenceStore) -> dag.Getter:
+    return get.get_block if hasattr(get, "get_block") else get
 
 
 def _root(cid: str) -> bytes:

@@ -23,7 +23,6 @@ One `Oracle.step()` is idempotent and every decision it takes is first written t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -40,6 +39,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
+from evidence.bundle import open_bundle
+from evidence.errors import EvidenceError as StoreError
 from oracle.errors import EvidenceError, ItemRefused, OracleError
 from oracle.grader import ABSTAIN, Grader, GradeResult
 from tambon.attestation import Attestation, Grade, sign_attestation, sign_batch
@@ -139,34 +140,15 @@ class State:
 
 
 def fetch_bundle(store, onchain: OnchainCid, max_photos: int) -> tuple[list[tuple[str, bytes]], dict | None]:
-    """Photos and record.json of an evidence bundle; every block is checked against its CID."""
-    from evidence.errors import EvidenceError as StoreError
-
+    """Photos and record.json of an evidence bundle (a single-file CID is the photo itself); every
+    block is checked against its CID."""
     cid = str(onchain)
     try:
-        if onchain.codec == 0x55:  # a single raw block: the photo itself
-            data = store.get_block(cid)
-            if hashlib.sha256(data).digest() != onchain.digest:
-                raise EvidenceError(f"evidence {cid}: bytes do not match the CID")
-            return [("evidence", data)], None
-        entries = store.ls(cid)
-        names = {e.name for e in entries if e.kind == "file"}
-        record = None
-        if "record.json" in names:
-            raw = store.cat(cid, "record.json")
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                record = None
-        listed = record.get("photos") if isinstance(record, dict) else None
-        if isinstance(listed, list) and listed:
-            photos = [n for n in listed if isinstance(n, str) and n in names]
-        else:
-            photos = sorted(n for n in names if n.lower().endswith(IMAGE_SUFFIXES))
-        out = []
-        for name in photos[:max_photos]:
-            out.append((name, store.cat(cid, name)))
-        return out, record if isinstance(record, dict) else None
+        bundle = open_bundle(store, cid)
+        if not bundle.is_directory:
+            return [("evidence", bundle.content or b"")], None
+        names = bundle.photo_names(IMAGE_SUFFIXES)[:max_photos]
+        return [(name, bundle.read(name)) for name in names], bundle.record
     except StoreError as exc:
         raise EvidenceError(f"evidence {cid}: {exc}") from exc
 

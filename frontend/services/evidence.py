@@ -21,15 +21,13 @@ from urllib.parse import quote
 import httpx
 import structlog
 
-from evidence import dag
-from evidence.bundle import MAX_RECORD_BYTES, RECORD_NAME, build_bundle
+from evidence.bundle import RECORD_NAME, build_bundle, open_bundle
 from evidence.errors import EvidenceError
 from evidence.remote import RpcStore
-from evidence.verify import verify_car
+from evidence.verify import VerifiedCar, verify_car
 from frontend.errors import BadInput, UnsupportedMedia, UploadRejected, Upstream
 from frontend.services.cache import Expiring, Lru
 from tambon.cid import OnchainCid, cid_string
-from tambon.records import RecordInvalid, loads
 
 log = structlog.get_logger(__name__)
 
@@ -204,47 +202,19 @@ class EvidenceService:
             store.close()
 
 
-def _describe(cid: str, verified, service: EvidenceService, size: int) -> Proof:
-    root = verified.root
-    try:
-        entries = verified.ls()
-    except EvidenceError:
-        entries = None
-    if entries is None:  # a single file: maybe a JSON document (batch metadata)
-        content = verified.read()
-        document = _json_object(content)
-        return Proof(
-            cid,
-            PASS,
-            "every block hashes to the on-chain CID",
-            "file",
-            (),
-            document,
-            size,
-            service.url(cid),
-            text=_short_text(content) if document is None else None,
-        )
+def _describe(cid: str, verified: VerifiedCar, service: EvidenceService, size: int) -> Proof:
+    bundle = open_bundle(verified.get, cid)
+    proven = "every block hashes to the on-chain CID"
+    if not bundle.is_directory:  # a single file: maybe a JSON document (batch metadata) or a short text
+        content = bundle.content or b""
+        text = _short_text(content) if bundle.record is None else None
+        return Proof(cid, PASS, proven, "file", (), bundle.record, size, service.url(cid), text=text)
     files = tuple(
         FileRef(e.name, int(e.size), service.url(cid, e.name), e.name.lower().endswith(IMAGE_SUFFIXES))
-        for e in entries
+        for e in bundle.entries
         if e.kind != "directory"
     )
-    record = None
-    if any(e.name == RECORD_NAME for e in entries):
-        raw = dag.read_file(
-            verified.get, dag.resolve(verified.get, root, RECORD_NAME), max_bytes=MAX_RECORD_BYTES
-        )
-        record = _json_object(raw)
-    return Proof(
-        cid,
-        PASS,
-        "every block hashes to the on-chain CID",
-        "directory",
-        files,
-        record,
-        size,
-        service.url(cid),
-    )
+    return Proof(cid, PASS, proven, "directory", files, bundle.record, size, service.url(cid))
 
 
 def _iso(ts: float) -> str:
@@ -262,14 +232,6 @@ def _short_text(raw: bytes) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-
-
-def _json_object(raw: bytes) -> dict | None:
-    try:
-        value = loads(raw)  # NaN/Infinity refused, numbers kept as written
-    except RecordInvalid:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def sniff_type(data: bytes) -> str | None:

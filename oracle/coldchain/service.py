@@ -15,7 +15,6 @@ be covered by the log. The crop comes from the batch (`BatchProvenance.batch(id)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from datetime import datetime
@@ -25,6 +24,8 @@ from typing import Any
 import structlog
 from web3 import Web3
 
+from evidence.bundle import open_bundle
+from evidence.errors import EvidenceError as StoreError
 from oracle.coldchain.analysis import Report, analyse
 from oracle.coldchain.logs import LogError, TemperatureLog, read_log
 from oracle.coldchain.rules import RuleError, RuleSet, load_rules
@@ -43,28 +44,18 @@ MAX_LOG_BYTES = 64 * 1024 * 1024
 
 def find_log(store, onchain: OnchainCid) -> tuple[TemperatureLog | None, dict | None]:
     """The temperature log of a step's evidence and its record.json (None when the bundle has none)."""
-    from evidence.errors import EvidenceError as StoreError
-
     cid = str(onchain)
     try:
-        if onchain.codec == 0x55:
-            data = store.get_block(cid)
-            if hashlib.sha256(data).digest() != onchain.digest:
-                raise EvidenceError(f"evidence {cid}: bytes do not match the CID")
-            return read_log(data, "evidence"), None
-        names = sorted(e.name for e in store.ls(cid) if e.kind == "file")
-        record = None
-        if "record.json" in names:
-            try:
-                record = json.loads(store.cat(cid, "record.json"))
-            except ValueError:
-                record = None
-        for name in names:
-            if name.lower().endswith(LOG_SUFFIXES) and name not in NOT_LOGS:
-                return read_log(store.cat(cid, name), name), record
-        if isinstance(record, dict) and isinstance(record.get("temperature_log"), list):
+        bundle = open_bundle(store, cid)
+        if not bundle.is_directory:
+            return read_log(bundle.content or b"", "evidence"), None
+        for entry in sorted(bundle.files(), key=lambda e: e.name):
+            if entry.name.lower().endswith(LOG_SUFFIXES) and entry.name not in NOT_LOGS:
+                return read_log(bundle.read(entry.name), entry.name), bundle.record
+        record = bundle.record
+        if record is not None and isinstance(record.get("temperature_log"), list):
             return read_log(json.dumps(record).encode(), "record.json"), record
-        return None, record if isinstance(record, dict) else None
+        return None, record
     except StoreError as exc:
         raise EvidenceError(f"evidence {cid}: {exc}") from exc
     except LogError as exc:  # too big to read: the log cannot be judged

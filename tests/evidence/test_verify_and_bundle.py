@@ -101,7 +101,10 @@ def test_build_bundle__cid_onchain_form_and_reading_back(tmp_path, corpus):
     assert bundle.bundle_cid(RECORD, [photo]).cid == result.cid
     assert bundle.read_record(store, result.cid) == RECORD
     assert bundle.read_bundle_file(store, result.cid, "มะม่วง.jpg") == photo.read_bytes()
-    assert [e.name for e in bundle.list_bundle(store, result.cid)] == ["record.json", "มะม่วง.jpg"]
+    opened = bundle.open_bundle(store, result.cid)
+    assert opened.is_directory and [e.name for e in opened.entries] == ["record.json", "มะม่วง.jpg"]
+    assert opened.record == RECORD and opened.photo_names((".jpg",)) == ["มะม่วง.jpg"]
+    assert opened.read("มะม่วง.jpg") == photo.read_bytes()
     assert store.pins() == [result.cid]
 
     # the same directory on disk gives the same CID in the reference importer
@@ -110,6 +113,26 @@ def test_build_bundle__cid_onchain_form_and_reading_back(tmp_path, corpus):
     (on_disk / "record.json").write_bytes(bundle.record_bytes(RECORD))
     (on_disk / "มะม่วง.jpg").write_bytes(photo.read_bytes())
     assert js_cids([on_disk])[str(on_disk)] == result.cid
+
+
+def test_open_bundle__listed_photos_single_files_and_bad_records(tmp_path):
+    store = LocalStore(tmp_path / "s")
+    photos = {"b.jpg": b"\xff\xd8b", "a.png": b"\x89PNGa", "log.csv": b"t,c\n"}
+    listed = bundle.build_bundle(store, {**RECORD, "photos": ["b.jpg", "gone.jpg"]}, photos)
+    assert bundle.open_bundle(store, listed.cid).photo_names((".jpg", ".png")) == ["b.jpg"]
+    unlisted = bundle.build_bundle(store, RECORD, photos)
+    assert bundle.open_bundle(store, unlisted.cid).photo_names((".jpg", ".png")) == ["a.png", "b.jpg"]
+
+    # a single file: its bytes, and its JSON object when it is one (batch metadata)
+    document = store.add_bytes(b'{"evidence": "ipfs://x"}', "metadata.json")
+    opened = bundle.open_bundle(store, document)
+    assert not opened.is_directory and opened.record == {"evidence": "ipfs://x"}
+    assert opened.content == b'{"evidence": "ipfs://x"}'
+    # NaN is no JSON: such a record.json reads as none
+    broken = store.add_tree({"record.json": b'{"weight_kg": NaN}', "a.jpg": b"\xff\xd8"})
+    assert bundle.open_bundle(store, broken).record is None
+    with pytest.raises(MalformedDag, match="larger than"):
+        bundle.open_bundle(store, store.add_bytes(b"x" * 100, "big.bin"), max_file_bytes=10)
 
 
 def test_bundle__record_is_deterministic_utf8_json():
