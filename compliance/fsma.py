@@ -311,11 +311,16 @@ def _is_number(text: str) -> bool:
 def to_xlsx(rows: Iterable[Mapping[str, Any]], title: str = "All events") -> bytes:
     """An .xlsx workbook in the FDA template's layout: one sortable tab per CTE
     (`TEMPLATE_SHEETS`), then `title`, every event in one table with its chain links."""
+    return write_tables(export_tables(rows, title))
+
+
+def export_tables(
+    rows: Iterable[Mapping[str, Any]], title: str = "All events"
+) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
+    """What `to_xlsx` writes, as (sheet, column headings, rows): the template tabs, then `title`."""
     rows = list(rows)
     pick = itemgetter(*COLUMNS)
-    tables = [(name, header, body) for name, header, body in template_tables(rows)]
-    tables.append((title, COLUMNS, [pick(row) for row in rows]))
-    return write_tables(tables)
+    return [*template_tables(rows), (title, COLUMNS, [pick(row) for row in rows])]
 
 
 def to_csv_zip(rows: Iterable[Mapping[str, Any]]) -> bytes:
