@@ -108,6 +108,11 @@ class _SpooledStreams:
             return self.add_path(tmp.name, pin=pin)
 
 
+def bearer_header(token: str | None) -> dict[str, str] | None:
+    """What every client of a node with `TAMBON_EVIDENCE_API_TOKEN` sends (Kubo's API.Authorizations)."""
+    return {"Authorization": f"Bearer {token}"} if token else None
+
+
 class RpcStore(_SpooledStreams, ReadMixin):
     """A Kubo-RPC node over HTTP: `tambon evidence serve` or a Kubo daemon's API port."""
 
@@ -122,7 +127,7 @@ class RpcStore(_SpooledStreams, ReadMixin):
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.profile = get_profile(profile)
-        headers = {"Authorization": f"Bearer {token}"} if token else None
+        headers = bearer_header(token)
         self.http = httpx.Client(
             base_url=f"{self.api_url}/api/v0", timeout=timeout, transport=transport, headers=headers
         )
@@ -236,14 +241,23 @@ def url_to_multiaddr(url: str) -> str:
 class KuboStore(_SpooledStreams, ReadMixin):
     """A real Kubo node (or pinning service with the Kubo RPC) through `ipfshttpclient`."""
 
-    def __init__(self, api_url: str, profile: str | Profile | None = None, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        profile: str | Profile | None = None,
+        *,
+        timeout: float = 60.0,
+        token: str | None = None,
+    ) -> None:
         import ipfshttpclient
 
         self.api_url = api_url
         self.profile = get_profile(profile)
         self._errors = ipfshttpclient.exceptions
         # Documented way to skip the client's version check (see the module docstring).
-        self.client = ipfshttpclient.Client(url_to_multiaddr(api_url), timeout=timeout)
+        self.client = ipfshttpclient.Client(
+            url_to_multiaddr(api_url), timeout=timeout, headers=bearer_header(token) or {}
+        )
 
     def __repr__(self) -> str:
         return f"KuboStore({self.api_url!r}, profile={self.profile.name!r})"
@@ -344,4 +358,4 @@ def open_store(settings=None, *, profile: str | None = None):
     api = get_settings().evidence_api_url
     if ev.backend == "rpc":
         return RpcStore(api, chosen, timeout=ev.timeout, token=ev.token)
-    return KuboStore(api, chosen, timeout=ev.timeout)
+    return KuboStore(api, chosen, timeout=ev.timeout, token=ev.token)

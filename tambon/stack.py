@@ -85,9 +85,14 @@ def _rpc_ok(url: str) -> str:
 
 
 def _evidence_ok(url: str) -> str:
-    response = httpx.post(f"{url}/api/v0/version", timeout=2)
-    if response.status_code == 401:  # up, and guarded by TAMBON_EVIDENCE_API_TOKEN
-        return "IPFS API (bearer token required)"
+    from evidence.remote import bearer_header
+    from evidence.settings import get_evidence_settings
+
+    response = httpx.post(
+        f"{url}/api/v0/version", timeout=2, headers=bearer_header(get_evidence_settings().token)
+    )
+    if response.status_code == 401:  # up, but it wants the token this host lacks or has wrong
+        return "IPFS API refuses this host's TAMBON_EVIDENCE_API_TOKEN (401)"
     response.raise_for_status()
     return f"IPFS API {response.json().get('Version', '?')}"
 

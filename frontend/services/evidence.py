@@ -193,7 +193,7 @@ class EvidenceService:
 
     def upload_text(self, text: str, name: str) -> str:
         """Store a short text (a council's rejection reason) as one raw block; returns its CID."""
-        store = RpcStore(self.api_url, timeout=self.timeout)
+        store = self.rpc_store()
         try:
             return store.add_bytes(text.encode("utf-8"), name)
         except EvidenceError as exc:

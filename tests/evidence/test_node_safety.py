@@ -113,3 +113,93 @@ def test_serve__beyond_loopback_without_token__error_line(tmp_path):
     )
     assert proc.returncode != 0
     assert proc.stderr.startswith("error: the RPC would listen on 0.0.0.0") and "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def guarded_node(store):
+    """A real node on a loopback port whose RPC needs a bearer token."""
+    from tests.frontend.world import ThreadServer
+
+    server = ThreadServer(create_app(store, max_upload_bytes=MIB, api_token=NODE_TOKEN)).start()
+    yield server
+    server.stop()
+
+
+NODE_TOKEN = "node-s3cret"
+
+
+def _rpc_settings(token: str | None, backend: str = "rpc"):
+    from evidence.settings import EvidenceSettings
+
+    return EvidenceSettings(backend=backend, api_token=token, timeout=10)
+
+
+@pytest.mark.parametrize("backend", ["rpc", "kubo"])
+def test_token__every_store_client__refused_without_it_served_with_it(
+    guarded_node, store, backend, monkeypatch
+):
+    """What the oracle and `tambon evidence add|get|ls` use: open_store() with TAMBON_EVIDENCE_API_TOKEN."""
+    from evidence.errors import RemoteError
+    from evidence.remote import open_store
+    from tambon.settings import get_settings
+
+    monkeypatch.setenv("TAMBON_EVIDENCE_API_URL", guarded_node.url)
+    get_settings.cache_clear()
+    try:
+        anonymous = open_store(_rpc_settings(None, backend))
+        with pytest.raises(RemoteError, match="401|Bearer"):
+            anonymous.add_bytes(b"no token")
+        anonymous.close()
+        wrong = open_store(_rpc_settings("not-it", backend))
+        with pytest.raises(RemoteError, match="401|Bearer"):
+            wrong.version()
+        wrong.close()
+        assert store.pins() == []
+        client = open_store(_rpc_settings(NODE_TOKEN, backend))
+        cid = client.add_bytes(b"with the token")
+        assert cid in store.pins() and client.get_block(cid)
+        client.close()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_token__site_uploads__refused_without_it_served_with_it(guarded_node, store):
+    """The site's evidence service: bundles (photos, capture steps) and council reasons."""
+    from frontend.errors import Upstream
+    from frontend.services.evidence import EvidenceService
+
+    anonymous = EvidenceService(guarded_node.url, guarded_node.url)
+    with pytest.raises(Upstream, match="401"):
+        anonymous.upload_text("a reason", "reason.txt")
+    with pytest.raises(Upstream, match="401"):
+        anonymous.upload_bundle({"event": "TRANSPORT"}, {"log.csv": b"time,temp\n"})
+    assert store.pins() == []
+    site = EvidenceService(guarded_node.url, guarded_node.url, api_token=NODE_TOKEN)
+    reason = site.upload_text("a reason", "reason.txt")
+    bundle, _onchain = site.upload_bundle({"event": "TRANSPORT"}, {"log.csv": b"time,temp\n"})
+    assert {reason, bundle} <= set(store.pins())
+
+
+def test_token__cli_and_stack_health__send_it(guarded_node, tmp_path):
+    from tambon.stack import _evidence_ok
+
+    source = tmp_path / "note.txt"
+    source.write_text("added from the command line")
+    env = {
+        **os.environ,
+        "TAMBON_DATA_DIR": str(tmp_path / "data"),
+        "TAMBON_EVIDENCE_BACKEND": "rpc",
+        "TAMBON_EVIDENCE_API_URL": guarded_node.url,
+    }
+    env.pop("TAMBON_EVIDENCE_API_TOKEN", None)
+    refused = subprocess.run(
+        [str(TAMBON), "evidence", "add", str(source)], env=env, capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "401" in refused.stderr and "Traceback" not in refused.stderr
+    env["TAMBON_EVIDENCE_API_TOKEN"] = NODE_TOKEN
+    added = subprocess.run(
+        [str(TAMBON), "evidence", "add", str(source)], env=env, capture_output=True, text=True
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip().splitlines()[-1].startswith("bafk")
+    assert "refuses" in _evidence_ok(guarded_node.url)  # this process has no token
