@@ -8,27 +8,29 @@ signature that recovers to the message's address. The account must be a council 
 recipient or a registered producer. The session is an opaque random token in a cookie
 (`HttpOnly; SameSite=Strict`, `Secure` when the site is served over HTTPS); only its hash is stored.
 
-Nonces, sessions and upload quotas live in one SQLite file under the data directory, so every worker
-of one host shares them; several hosts would keep them in the index database instead.
+Nonces, sessions, upload quotas and rate-limit counters live in the index database (SQLite beside the
+index by default, PostgreSQL with TAMBON_INDEX_URL), so every worker of every host that uses it
+shares them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from siwe import SiweMessage
 from siwe.siwe import ExpiredMessage, NotYetValidMessage, VerificationError
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from frontend.errors import BadInput, FrontendError
+from tambon.index.schema import web_nonces, web_rate_hits, web_sessions, web_upload_bytes
+from tambon.index.store import IndexStore
 
 SESSION_COOKIE = "tambon_session"
 STATEMENT = (
@@ -55,84 +57,96 @@ class Session:
 
 
 class AuthStore:
-    """Nonces, sessions and per-account upload bytes in SQLite (shared by the workers of one host)."""
+    """Nonces, sessions, upload bytes per account and day, and rate-limit hits, in the index database
+    (`tambon.index.schema`, the `web_*` tables): every web worker on every host that uses the same
+    database (TAMBON_INDEX_URL) shares them. Each check-and-change is one atomic statement."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS sessions (
-                    token_hash TEXT PRIMARY KEY, address TEXT NOT NULL, expires INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS upload_bytes (
-                    account TEXT NOT NULL, day INTEGER NOT NULL, bytes INTEGER NOT NULL,
-                    PRIMARY KEY (account, day));
-                """
-            )
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+    def __init__(self, store: IndexStore) -> None:
+        self.engine = store.engine
+        self._insert = pg_insert if store.dialect == "postgresql" else sqlite_insert
 
     def issue_nonce(self, ttl: int) -> str:
         nonce = secrets.token_hex(16)  # EIP-4361: at least 8 alphanumeric characters
         now = int(time.time())
-        with self._db() as db:
-            db.execute("DELETE FROM nonces WHERE expires <= ?", (now,))
-            db.execute("INSERT INTO nonces VALUES (?, ?)", (nonce, now + ttl))
+        with self.engine.begin() as db:
+            db.execute(delete(web_nonces).where(web_nonces.c.expires <= now))
+            db.execute(insert(web_nonces).values(nonce=nonce, expires=now + ttl))
         return nonce
 
     def consume_nonce(self, nonce: str) -> bool:
         """True once for a nonce this site issued that has not expired; never again."""
-        with self._db() as db:
+        with self.engine.begin() as db:
             gone = db.execute(
-                "DELETE FROM nonces WHERE nonce = ? AND expires > ?", (nonce, int(time.time()))
+                delete(web_nonces).where(web_nonces.c.nonce == nonce, web_nonces.c.expires > int(time.time()))
             ).rowcount
         return gone == 1
 
     def open_session(self, address: str, ttl: int) -> tuple[str, Session]:
         token = secrets.token_urlsafe(32)
         session = Session(address, int(time.time()) + ttl)
-        with self._db() as db:
-            db.execute("DELETE FROM sessions WHERE expires <= ?", (int(time.time()),))
-            db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (_hash(token), address, session.expires))
+        with self.engine.begin() as db:
+            db.execute(delete(web_sessions).where(web_sessions.c.expires <= int(time.time())))
+            db.execute(
+                insert(web_sessions).values(token_hash=_hash(token), address=address, expires=session.expires)
+            )
         return token, session
 
     def session(self, token: str | None) -> Session | None:
         if not token:
             return None
-        with self._db() as db:
+        with self.engine.connect() as db:
             row = db.execute(
-                "SELECT address, expires FROM sessions WHERE token_hash = ? AND expires > ?",
-                (_hash(token), int(time.time())),
-            ).fetchone()
-        return Session(row[0], row[1]) if row else None
+                select(web_sessions.c.address, web_sessions.c.expires).where(
+                    web_sessions.c.token_hash == _hash(token), web_sessions.c.expires > int(time.time())
+                )
+            ).first()
+        return Session(row.address, row.expires) if row else None
 
     def close_session(self, token: str) -> None:
-        with self._db() as db:
-            db.execute("DELETE FROM sessions WHERE token_hash = ?", (_hash(token),))
+        with self.engine.begin() as db:
+            db.execute(delete(web_sessions).where(web_sessions.c.token_hash == _hash(token)))
 
     def uploaded_today(self, account: str, day: int) -> int:
-        with self._db() as db:
-            row = db.execute(
-                "SELECT bytes FROM upload_bytes WHERE account = ? AND day = ?", (account.lower(), day)
-            ).fetchone()
-        return row[0] if row else 0
+        with self.engine.connect() as db:
+            found = db.execute(
+                select(web_upload_bytes.c.bytes).where(
+                    web_upload_bytes.c.account == account.lower(), web_upload_bytes.c.day == day
+                )
+            ).scalar()
+        return int(found or 0)
 
     def add_upload(self, account: str, day: int, size: int) -> None:
-        with self._db() as db:
+        added = self._insert(web_upload_bytes).values(account=account.lower(), day=day, bytes=size)
+        with self.engine.begin() as db:
             db.execute(
-                "INSERT INTO upload_bytes VALUES (?, ?, ?) "
-                "ON CONFLICT (account, day) DO UPDATE SET bytes = bytes + excluded.bytes",
-                (account.lower(), day, size),
+                added.on_conflict_do_update(
+                    index_elements=["account", "day"],
+                    set_={"bytes": web_upload_bytes.c.bytes + added.excluded.bytes},
+                )
             )
+
+    def hit(self, key: str, limit: int, window: int, now: float | None = None) -> int | None:
+        """Count one hit on `key` in the current fixed window of `window` seconds: None while the
+        window holds at most `limit` hits, else the seconds until the next window opens.
+
+        The count is an atomic upsert that returns the new total, so workers and hosts hitting the
+        same key at once never both take the last place. Refused hits count too (a flood gains
+        nothing by retrying early). A hit that opens a window clears the windows that have ended.
+        """
+        moment = int(now if now is not None else time.time())
+        start = moment - moment % window
+        counted = self._insert(web_rate_hits).values(
+            key=key, window_start=start, hits=1, expires=start + window
+        )
+        with self.engine.begin() as db:
+            hits = db.execute(
+                counted.on_conflict_do_update(
+                    index_elements=["key", "window_start"], set_={"hits": web_rate_hits.c.hits + 1}
+                ).returning(web_rate_hits.c.hits)
+            ).scalar_one()
+            if hits == 1:
+                db.execute(delete(web_rate_hits).where(web_rate_hits.c.expires <= moment))
+        return None if hits <= limit else max(1, start + window - moment)
 
 
 def _hash(token: str) -> str:

@@ -135,7 +135,11 @@ class AppContext:
 
     @cached_property
     def auth(self) -> AuthStore:
-        return AuthStore(self.settings.data_dir / "web" / "auth.sqlite3")
+        """Sessions, quotas and rate limits in the index database (shared by workers and hosts); the
+        site migrates it when it starts, as the follower does."""
+        store = IndexStore(default_url(self.settings))
+        store.migrate()
+        return AuthStore(store)
 
     @cached_property
     def writers(self) -> Writers:

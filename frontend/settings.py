@@ -27,8 +27,6 @@ class WebSettings(BaseSettings):
     session_seconds: int = 12 * 3600
     #: how long a sign-in message (and its nonce) may be used (seconds)
     sign_in_seconds: int = 600
-    #: rate-limit counters: memory:// (per worker process, one host) or redis://host:6379 (several hosts)
-    rate_limit_storage: str = "memory://"
     #: uploads one account may make (limits notation: N/second|minute|hour|day)
     uploads_per_account: str = "30/minute"
     #: uploads from one client IP, whatever the account

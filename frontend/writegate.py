@@ -1,24 +1,22 @@
 """The door every write passes, before its body is read: session, rate limits, daily upload quota.
 
 - An upload route needs a wallet session (`frontend.auth`): 401 without one.
-- Rate limits (`limits`, moving windows): uploads per account and per client IP, and every other
-  write under /api/ (sign-in, council signatures, record checks) per client IP. Counters live in
-  `TAMBON_WEB_RATE_LIMIT_STORAGE`: `memory://` counts per worker process on one host; several hosts
-  share one Redis (`redis://host:6379`).
-- A daily quota of uploaded bytes per account, kept with the sessions (shared by the workers).
+- Rate limits (written in `limits` notation, counted in fixed windows): uploads per account and per
+  client IP, and every other write under /api/ (sign-in, council signatures, record checks) per client
+  IP. The counters are in the index database with the sessions (`AuthStore.hit`), so two workers or
+  two hosts do not each grant the limit.
+- A daily quota of uploaded bytes per account, kept there too.
 Every refusal is a 429 with `Retry-After` (seconds) and a message saying which limit was hit.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Mapping
 
-from limits import parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from anyio.to_thread import run_sync
+from limits import RateLimitItem, parse
 from starlette.requests import Request
 
 from frontend.auth import SESSION_COOKIE, AuthStore
@@ -49,17 +47,16 @@ class WriteGate:
         self.uploads = UploadRoutes(upload_paths)
         self.store = store
         self.quota = web.upload_bytes_per_day
-        self.limiter = MovingWindowRateLimiter(storage_from_string(web.rate_limit_storage))
         self.uploads_per_account = parse(web.uploads_per_account)
         self.uploads_per_ip = parse(web.uploads_per_ip)
         self.writes_per_ip = parse(web.writes_per_ip)
 
-    def _limited(self, item, *keys: str) -> int | None:
+    async def _limited(self, item: RateLimitItem, name: str, who: str) -> int | None:
         """None when the hit is within the limit; otherwise seconds until the window lets one more in."""
-        if self.limiter.hit(item, *keys):
-            return None
-        reset, _remaining = self.limiter.get_window_stats(item, *keys)
-        return math.ceil(reset - time.time())
+        window = item.get_expiry()
+        # the limit is part of the key: a changed setting starts counting afresh
+        key = f"{name}/{item.amount}per{window}s/{who}"
+        return await run_sync(self.store.hit, key, item.amount, window)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
@@ -70,25 +67,25 @@ class WriteGate:
         ip = request.client.host if request.client else "unknown"
         if self.uploads.limit(path) is None:
             if path.startswith("/api/"):
-                wait = self._limited(self.writes_per_ip, "write", ip)
+                wait = await self._limited(self.writes_per_ip, "write", ip)
                 if wait is not None:
                     await _answer(send, 429, f"too many requests from {ip}; try again in {wait} s", wait)
                     return
             await self.app(scope, receive, send)
             return
-        session = self.store.session(request.cookies.get(SESSION_COOKIE))
+        session = await run_sync(self.store.session, request.cookies.get(SESSION_COOKIE))
         if session is None:
             await _answer(
                 send, 401, "sign in with your wallet first (Sign-In with Ethereum, /api/auth/message)"
             )
             return
-        wait = self._limited(self.uploads_per_ip, "upload-ip", ip)
+        wait = await self._limited(self.uploads_per_ip, "upload-ip", ip)
         if wait is None:
-            wait = self._limited(self.uploads_per_account, "upload", session.address.lower())
+            wait = await self._limited(self.uploads_per_account, "upload", session.address.lower())
         if wait is not None:
             await _answer(send, 429, f"upload rate limit reached; try again in {wait} s", wait)
             return
-        used = self.store.uploaded_today(session.address, utc_day())
+        used = await run_sync(self.store.uploaded_today, session.address, utc_day())
         if used >= self.quota:
             wait = (utc_day() + 1) * DAY - int(time.time())
             await _answer(

@@ -225,6 +225,44 @@ lots = Table(
 Index("ix_lots_batch_id", lots.c.batch_id)
 Index("ix_lots_block", lots.c.block_number)
 
+#: The site's write state, shared by every web worker on every host that uses this database: sign-in
+#: nonces, wallet sessions (the token's sha256), bytes uploaded per account and UTC day, and rate-limit
+#: hits per key and fixed window. Not chain facts: a reorg or `tambon index rebuild` leaves them be.
+web_nonces = Table(
+    "web_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("address", ADDRESS, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+)
+
+web_upload_bytes = Table(
+    "web_upload_bytes",
+    metadata,
+    Column("account", ADDRESS, nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account", "day"),
+)
+
+web_rate_hits = Table(
+    "web_rate_hits",
+    metadata,
+    Column("key", String(200), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    PrimaryKeyConstraint("key", "window_start"),
+)
+Index("ix_web_rate_hits_expires", web_rate_hits.c.expires)
+
 #: facts removed by a reorg are deleted from these tables (all but cursor)
 FACT_TABLES = (
     events,

@@ -12,14 +12,16 @@ the previous range's end, never between.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.pool import NullPool
 
@@ -29,6 +31,8 @@ from tambon.index import schema
 from tambon.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: PostgreSQL advisory lock held while the schema is upgraded (any constant unique to this project)
+MIGRATION_LOCK_KEY = 0x7A4B0_1D3
 
 
 def encode_args(args: Mapping[str, Any]) -> str:
@@ -104,11 +108,31 @@ class IndexStore:
         return cfg
 
     def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration."""
+        """Create or upgrade the schema to the newest migration.
+
+        The follower and every web worker migrate when they start, possibly at the same instant: one
+        lock (a file lock beside a SQLite file, an advisory lock in PostgreSQL) lets one upgrade at a
+        time, and the others then find the schema current.
+        """
         from alembic import command
 
-        with self.engine.begin() as conn:
+        with self._migration_lock(), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             command.upgrade(self._alembic(conn), "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def schema_is_current(self) -> bool:
         from alembic.runtime.migration import MigrationContext
