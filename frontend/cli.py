@@ -23,6 +23,7 @@ def serve(
     import uvicorn
 
     from frontend.errors import BadInput
+    from frontend.http import HTTP_PROTOCOL, LOOP
     from frontend.settings import get_web_settings
     from tambon.chain import Deployment
     from tambon.settings import get_settings
@@ -36,6 +37,8 @@ def serve(
     uvicorn.run(
         "frontend.app:create_app",
         factory=True,
+        http=HTTP_PROTOCOL,
+        loop=LOOP,
         host=host or web.host,
         port=port or web.port,
         workers=count,

@@ -7,11 +7,13 @@ import os
 import socket
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
 
 from frontend.auth import SESSION_COOKIE
+from frontend.http import LOOP, MeteredHttpProtocol
 from tests.frontend.world import ThreadServer, free_port, sign_in
 
 LIMIT = 256 * 1024
@@ -190,3 +192,45 @@ def test_chunked_over_limit__no_temp_file_left_open(server):
                 pass
             assert s.recv(4096).split(b" ", 2)[1] == b"413"
     assert len(_deleted_temp_files()) <= before
+
+
+class SocketCounter(MeteredHttpProtocol):
+    """The site's protocol, counting the bytes it takes from each connection's socket."""
+
+    received: ClassVar[dict[str, int]] = {}
+
+    def data_received(self, data: bytes) -> None:
+        path = self.cycle.scope["path"] if getattr(self, "cycle", None) else None
+        SocketCounter.received[path or "?"] = SocketCounter.received.get(path or "?", 0) + len(data)
+        super().data_received(data)
+
+
+@pytest.mark.parametrize("path", UPLOAD_ROUTES)
+def test_chunked_over_limit__site_protocol__reads_at_most_the_limit_plus_64_kib_from_the_socket(
+    world, site_settings, path
+):
+    """As `tambon web serve` runs the site (frontend.http): the socket bytes read before the 413, the
+    request head and chunk framing included, stay within the route's limit + 64 KiB."""
+    from frontend.app import create_app
+    from frontend.settings import WebSettings
+
+    port = free_port()
+    configured = site_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    srv = ThreadServer(
+        create_app(configured, WebSettings(max_upload_bytes=LIMIT)),
+        port=port,
+        http=SocketCounter,
+        loop=LOOP,
+    ).start()
+    try:
+        with httpx.Client(base_url=srv.url) as http:
+            sign_in(http, world.community)
+            cookie = http.cookies[SESSION_COOKIE]
+        SocketCounter.received.clear()
+        status, answer = raw_post(srv.url, path, chunked_total=32 * 1024 * 1024, cookie=cookie)
+        assert status == 413, answer[:300]
+        # the first read holds the request head, before the request has a path
+        received = SocketCounter.received.get(path, 0) + SocketCounter.received.get("?", 0)
+        assert _route_limit(path) < received <= _route_limit(path) + 64 * 1024, received - _route_limit(path)
+    finally:
+        srv.stop()
