@@ -91,6 +91,16 @@ _STAGE_OF_EVENT = {
 }
 
 
+#: The record events a farmer records with the field capture page, in the order it offers them (the
+#: first is the default); later stages are recorded by packers, carriers and sellers.
+FIELD_CAPTURE_EVENTS = ("harvesting", "cultivation")
+
+
+def event_label(event: str) -> str:
+    """English msgid of a record event ("initial_packing" → "Initial packing"); templates translate it."""
+    return event.replace("_", " ").capitalize()
+
+
 def stage_name(number: int) -> str:
     """A stage's name for display, or `STAGE_<n>` for a number this code does not know yet."""
     try:

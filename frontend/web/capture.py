@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from frontend.deps import Ctx, Lang
 from frontend.web.pages import chain_info
+from tambon.provenance import FIELD_CAPTURE_EVENTS, Stage, event_label
 from tambon.records import current_version, load_schema
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +28,13 @@ async def capture_page(request: Request, ctx: Ctx, lang: Lang) -> Response:
     return ctx.templates[lang].TemplateResponse(
         request,
         "capture.html",
-        {"page": "capture", "record_schema": load_schema(current_version()), "chain": chain_info(ctx)},
+        {
+            "page": "capture",
+            "record_schema": load_schema(current_version()),
+            "chain": chain_info(ctx),
+            # each choice names the stage its step is added under, so the page never guesses it
+            "events": [(event, event_label(event), Stage.for_event(event)) for event in FIELD_CAPTURE_EVENTS],
+        },
     )
 
 

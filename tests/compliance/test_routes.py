@@ -376,6 +376,11 @@ def test_capture_api__step_dated_before_the_lots_harvest__400_naming_both_dates(
 def test_capture_api__bad_stage_batch_or_json(holder, lots):
     record = samples.mango_lot()[0]
     assert "stage must be one of" in _capture(holder, lots.mango, record, stage="PACKING").json()["detail"]
+    wrong = _capture(holder, lots.mango, record, stage="TRANSPORT")
+    assert (
+        wrong.status_code == 400
+        and "harvesting record is added under stage HARVEST" in wrong.json()["detail"]
+    )
     assert _capture(holder, 999999, record).status_code == 404
     bad = holder.post("/api/capture/steps", data={"batch_id": "1", "stage": "HARVEST", "record": "{nope"})
     assert bad.status_code == 400 and "record.json is not valid JSON" in bad.json()["detail"]

@@ -3,10 +3,12 @@
 import pytest
 
 from tambon.provenance import (
+    FIELD_CAPTURE_EVENTS,
     Stage,
     StageError,
     decode_transport,
     encode_transport,
+    event_label,
     lineage,
     lineage_origins,
     lineage_roots,
@@ -79,3 +81,9 @@ def test_lineage_origins__a_merged_lot_names_every_producer_once():
     assert lineage_origins(roots, registered_by) == ["0xA", "0xB"]
     assert lineage_origins([1], registered_by) == ["0xA"]
     assert lineage_origins([9], registered_by) == []  # no registration seen (outside the read range)
+
+
+def test_field_capture_events__each_is_a_record_event_of_its_stage():
+    assert [Stage.for_event(e) for e in FIELD_CAPTURE_EVENTS] == [Stage.HARVEST, Stage.CULTIVATION]
+    assert all(e in Stage.for_event(e).events for e in FIELD_CAPTURE_EVENTS)
+    assert [event_label(e) for e in ("harvesting", "initial_packing")] == ["Harvesting", "Initial packing"]

@@ -92,6 +92,12 @@ def test_verify_page__unknown_batch__friendly_404(client):
     assert client.get("/no/such/page").status_code == 404
 
 
+def test_capture_page__activities_carry_the_stage_their_step_is_added_under(client):
+    page = client.get("/capture/", headers={"Accept-Language": "en"}).text
+    assert '<option value="harvesting" data-stage="HARVEST">Harvesting</option>' in page
+    assert '<option value="cultivation" data-stage="CULTIVATION">Cultivation</option>' in page
+
+
 def test_batch_lookup_form__redirects_or_400(client):
     r = client.get("/batch?id=%207", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/batch/7"

@@ -112,6 +112,11 @@ async def capture_step(
         validate_record(document)
     except RecordInvalid as exc:
         raise BadInput(str(exc)) from exc
+    if Stage.for_event(document["event"]) is not step_stage:
+        raise BadInput(
+            f"a {document['event']} record is added under stage {Stage.for_event(document['event']).name}, "
+            f"not {step_stage.name}"
+        )
     if not await run_in_threadpool(ctx.batches.exists, head, bid):
         raise NotFound(f"batch {bid} does not exist")
     await run_in_threadpool(ctx.writers.check_step_upload, head, account, bid)

@@ -187,7 +187,7 @@
       createdAt: new Date().toISOString(),
       holder: account,
       batchId: s.batch_id,
-      stage: s.event === "cultivation" ? "CULTIVATION" : "HARVEST",
+      stage: stepForm.elements.event.selectedOptions[0].dataset.stage,
       record: buildRecord(profile, s, gps, photos.map((p) => p.name)),
       photos: photos,
       state: "queued",
