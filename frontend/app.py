@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
+from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -162,8 +162,9 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     for router in API_ROUTERS + WEB_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # outermost, so it adds Accept-Encoding to the Vary header the language middleware sets
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # outermost, so it adds Accept-Encoding to the Vary header the language middleware sets: brotli
+    # for clients that take it, gzip for the others
+    app.add_middleware(BrotliMiddleware, minimum_size=1024, gzip_fallback=True)
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from eth_utils import to_checksum_address
 
@@ -99,7 +100,7 @@ class AttestationView:
     evidence: EvidenceRef
     checks: tuple[Check, ...]
     #: (photo name, URL of the oracle's overlay: outline and defect regions) per graded photo
-    overlays: tuple[tuple[str, str], ...] = ()
+    overlays: tuple[tuple[str, str, str], ...] = ()  # (photo name, overlay URL, its thumbnail route)
 
     @property
     def ok(self) -> bool:
@@ -525,14 +526,22 @@ class BatchService:
             overlays=self._overlays(digest, ev),
         )
 
-    def _overlays(self, digest: bytes, ev: EvidenceRef) -> tuple[tuple[str, str], ...]:
+    def _overlays(self, digest: bytes, ev: EvidenceRef) -> tuple[tuple[str, str, str], ...]:
         """The oracle's overlay of each photo, from the explanation it stored beside the evidence."""
         from oracle.explanations import lookup, overlay_name
 
         cid = lookup("0x" + digest.hex())
         if cid is None:
             return ()
-        return tuple((f.name, self.evidence.url(cid, overlay_name(f.name))) for f in ev.files if f.is_image)
+        return tuple(
+            (
+                f.name,
+                self.evidence.url(cid, overlay_name(f.name)),
+                f"/thumb/{cid}/{quote(overlay_name(f.name))}",
+            )
+            for f in ev.files
+            if f.is_image
+        )
 
     def _coldchain(
         self, head: Head, ids: list[int], events: list[Event], times: Mapping[str, int]

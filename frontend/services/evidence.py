@@ -10,6 +10,7 @@ hammered. Every proof says when it was checked.
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import re
 import threading
@@ -20,12 +21,14 @@ from urllib.parse import quote
 
 import httpx
 import structlog
+from PIL import Image, ImageOps
 
+from evidence import dag
 from evidence.bundle import RECORD_NAME, build_bundle, open_bundle
 from evidence.errors import EvidenceError
 from evidence.remote import RpcStore
 from evidence.verify import VerifiedCar, verify_car
-from frontend.errors import BadInput, UnsupportedMedia, UploadRejected, Upstream
+from frontend.errors import BadInput, NotFound, UnsupportedMedia, UploadRejected, Upstream
 from frontend.services.cache import Expiring, Lru
 from tambon.cid import OnchainCid, cid_string
 
@@ -33,6 +36,10 @@ log = structlog.get_logger(__name__)
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
+#: widths (CSS pixels x device pixel ratios 1, 2, 4 of a 96 px tile) the site makes thumbnails at
+THUMB_WIDTHS = (96, 192, 384)
+#: largest evidence photo the site decodes for a thumbnail (pixels), against decompression bombs
+MAX_THUMB_SOURCE_PIXELS = 50_000_000
 
 #: Types an evidence upload may contain, by their leading bytes (the browser's Content-Type is not trusted).
 UPLOAD_TYPES: dict[str, tuple[bytes, ...]] = {
@@ -50,6 +57,7 @@ class FileRef:
     size: int
     url: str
     is_image: bool
+    thumb: str = ""  # the site's thumbnail route of an image (`?w=` one of THUMB_WIDTHS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,8 @@ class EvidenceService:
     #: bearer token of the evidence node's RPC, when it requires one
     api_token: str | None = None
     _proved: Lru[Proof] = field(default_factory=lambda: Lru(8192))
+    #: (cid, path, width) -> WebP bytes; content-addressed, so never stale
+    _thumbs: Lru[bytes] = field(default_factory=lambda: Lru(2048))
     _failed: Expiring[Proof] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -174,6 +184,40 @@ class EvidenceService:
             )
         return _describe(cid, verified, self, len(data))
 
+    def thumbnail(self, cid: str, path: str, width: int) -> bytes:
+        """A `width` x `width` WebP of the image at `path` in the bundle `cid` (centre-cropped, as the
+        page's tiles show it). The image's blocks are fetched as a CAR and each hashed against `cid`
+        before Pillow decodes them; the result is cached (a CID's content never changes)."""
+        if width not in THUMB_WIDTHS:
+            raise BadInput(f"thumbnail width must be one of {', '.join(map(str, THUMB_WIDTHS))}, got {width}")
+        if not path.lower().endswith(IMAGE_SUFFIXES):
+            raise BadInput(f"{path!r} is not an image name ({', '.join(IMAGE_SUFFIXES)})")
+        key = (cid, path, width)
+        found = self._thumbs.get(key)
+        if found is not None:
+            return found
+        return self._thumbs.put(key, _thumbnail(self._verified_file(cid, path), width, f"{cid}/{path}"))
+
+    def _verified_file(self, cid: str, path: str) -> bytes:
+        """The bytes at `path` below `cid`, every block on the way proven against `cid`."""
+        try:
+            response = self._http.get(
+                self.url(cid, path), params={"format": "car"}, headers={"Accept": "application/vnd.ipld.car"}
+            )
+        except httpx.HTTPError as exc:
+            raise Upstream(f"evidence store transfer failed: {exc}") from exc
+        if response.status_code == 404:
+            raise NotFound(f"the evidence store holds no {path!r} in {cid}")
+        if response.status_code >= 400:
+            raise Upstream(f"evidence store answered {response.status_code} for {cid}/{path}")
+        if len(response.content) > self.max_bytes:
+            raise Upstream(f"{cid}/{path} is larger than {self.max_bytes} bytes")
+        try:
+            verified = verify_car(cid, response.content, path)
+            return dag.read_file(verified.get, dag.resolve(verified.get, verified.root, path))
+        except EvidenceError as exc:
+            raise Upstream(f"bytes served for {cid}/{path} do not match the CID: {exc}") from exc
+
     # uploads
 
     def rpc_store(self) -> RpcStore:
@@ -210,11 +254,35 @@ def _describe(cid: str, verified: VerifiedCar, service: EvidenceService, size: i
         text = _short_text(content) if bundle.record is None else None
         return Proof(cid, PASS, proven, "file", (), bundle.record, size, service.url(cid), text=text)
     files = tuple(
-        FileRef(e.name, int(e.size), service.url(cid, e.name), e.name.lower().endswith(IMAGE_SUFFIXES))
+        FileRef(
+            e.name,
+            int(e.size),
+            service.url(cid, e.name),
+            image,
+            f"/thumb/{cid}/{quote(e.name)}" if image else "",
+        )
         for e in bundle.entries
         if e.kind != "directory"
+        for image in [e.name.lower().endswith(IMAGE_SUFFIXES)]
     )
     return Proof(cid, PASS, proven, "directory", files, bundle.record, size, service.url(cid))
+
+
+def _thumbnail(data: bytes, width: int, name: str) -> bytes:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_THUMB_SOURCE_PIXELS:
+                raise UnsupportedMedia(
+                    f"{name} is {image.width}x{image.height} pixels, too large to thumbnail"
+                )
+            tile = ImageOps.fit(
+                ImageOps.exif_transpose(image).convert("RGB"), (width, width), Image.Resampling.LANCZOS
+            )
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise UnsupportedMedia(f"{name} is not an image the site can read: {exc}") from exc
+    out = io.BytesIO()
+    tile.save(out, "WEBP", quality=80, method=4)
+    return out.getvalue()
 
 
 def _iso(ts: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +15,7 @@ from frontend.services.batches import evidence_ref
 from frontend.services.lots import labelled
 from frontend.services.qr import qr_png, qr_svg
 from frontend.views import epcis_json, render_batch, render_grants, stamp_asof
+from tambon.cid import decode_cid
 
 router = APIRouter(include_in_schema=False)
 #: non-HTML resources served beside the pages (EPCIS, QR images), listed in the OpenAPI schema
@@ -83,6 +85,23 @@ async def qr_png_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response
     label = await run_in_threadpool(lambda: labelled(ctx, head, ctx.batches.label(head, batch_id)))
     return Response(
         qr_png(label.uri), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+@data_router.get(
+    "/thumb/{cid}/{path:path}", include_in_schema=True, tags=["evidence"],
+    summary="A square WebP thumbnail of an evidence photo, its blocks proven against the CID",
+)  # fmt: skip
+async def evidence_thumbnail(
+    cid: str, path: str, ctx: Ctx, w: Annotated[int, Query(description="width and height in pixels")] = 96
+) -> Response:
+    """`w` is 96, 192 or 384 (the verify page's `srcset`). 400 for another width or a name that is not
+    an image, 404 when the bundle holds no such file, 415 when it does not decode, 502 when the
+    evidence store cannot serve it intact."""
+    decode_cid(cid)  # a malformed CID is a 400 before any fetch
+    data = await run_in_threadpool(ctx.evidence.thumbnail, cid, path, w)
+    return Response(
+        data, media_type="image/webp", headers={"Cache-Control": "public, max-age=31536000, immutable"}
     )
 
 
