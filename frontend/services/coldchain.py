@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
+from frontend.errors import BadInput
 from frontend.services.batches import EvidenceRef
-from oracle.coldchain import Report, analyse, load_rules
+from oracle.coldchain import LogError, Report, analyse, load_rules, read_log
 from oracle.coldchain.rules import CropRule
 from oracle.coldchain.service import find_log
 from oracle.errors import OracleError
@@ -388,3 +389,32 @@ def with_coldchain(document: dict[str, Any], views: Sequence[ColdChainView]) -> 
 
 def _iso(ts: int) -> str:
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass(frozen=True)
+class UploadedLog:
+    """A transport's temperature log as a capture step carries it into its evidence bundle."""
+
+    name: str  # the bundle's file name: the oracle reads the first .csv or EPCIS .json it finds
+    readings: int
+    min_c: float
+    max_c: float
+
+
+def accept_temperature_log(filename: str, data: bytes) -> UploadedLog:
+    """Read an uploaded logger export with the oracle's own reader, or say why it is not one.
+
+    A file the reader finds no readings in is refused (400). A log with gaps, flat lines or a clock
+    going backwards is kept: judging it is the oracle's work, and its verdict is UNRELIABLE_LOG.
+    """
+    try:
+        log = read_log(data, filename)
+    except LogError as exc:
+        raise BadInput(str(exc)) from exc
+    if len(log) == 0:
+        why = "; ".join(log.problems[:3]) or "no readings"
+        raise BadInput(f"{filename!r} is not a temperature log (CSV or EPCIS 2.0 sensor JSON): {why}")
+    suffix = "csv" if log.source == "csv" else "json"
+    return UploadedLog(
+        f"temperature-log.{suffix}", len(log), float(log.celsius.min()), float(log.celsius.max())
+    )

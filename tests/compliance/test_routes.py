@@ -400,6 +400,78 @@ def test_capture_api__bad_stage_batch_or_json(holder, lots):
     assert text.status_code == 415
 
 
+def _trip_log(start_iso: str) -> tuple[bytes, float, float]:
+    """A reefer logger's CSV export of a 6-hour trip (made in code: no real logger data here yet)."""
+    from datetime import datetime
+
+    from oracle.coldchain.synth import logger_csv, reefer_readings
+
+    times, celsius = reefer_readings(int(datetime.fromisoformat(start_iso).timestamp()), 6, 12.0, seed=3)
+    return logger_csv(times, celsius), float(celsius.min()), float(celsius.max())
+
+
+def test_capture_api__transport_step_with_a_logger_export__in_the_bundle_for_the_oracle(holder, lots):
+    from oracle.coldchain.service import find_log
+    from tambon.cid import OnchainCid
+    from tambon.provenance import decode_transport
+    from tests.oracle.test_coldchain import epcis_document
+
+    shipping = samples.mango_lot()[3]
+    log, low, high = _trip_log(shipping["date"] + "T06:00:00+07:00")
+    r = holder.post(
+        "/api/capture/steps",
+        data={"batch_id": str(lots.open_mango), "stage": "TRANSPORT", "record": json.dumps(shipping)},
+        files=[("temperature_log", ("TL-0001 export.csv", log, "text/csv"))],
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["files"] == ["record.json", "temperature-log.csv"]
+    assert lots.store.cat(body["cid"], "temperature-log.csv") == log
+    found, record = find_log(lots.store, OnchainCid.parse(body["cid"]))
+    assert found is not None and len(found) == 73 and record["event"] == "shipping"
+    # the step's data word: the trip's lowest and highest readings, as addStep stores them
+    word = int(body["tx"]["data"][-64:], 16)
+    assert decode_transport(word) == (round(low, 2), round(high, 2))
+
+    sensor = json.dumps(epcis_document([("2026-11-04T08:00:00.000+07:00", [
+        {"type": "Temperature", "value": 12.5, "uom": "CEL", "time": "2026-11-04T08:00:00.000+07:00"},
+        {"type": "Temperature", "value": 12.9, "uom": "CEL", "time": "2026-11-04T08:05:00.000+07:00"},
+    ])])).encode()  # fmt: skip
+    r = holder.post(
+        "/api/capture/steps",
+        data={"batch_id": str(lots.open_mango), "stage": "TRANSPORT", "record": json.dumps(shipping)},
+        files=[("temperature_log", ("sensors.json", sensor, "application/json"))],
+    )
+    assert r.status_code == 200, r.text
+    assert "temperature-log.json" in r.json()["files"]
+    assert decode_transport(int(r.json()["tx"]["data"][-64:], 16)) == (12.5, 12.9)
+
+
+def test_capture_api__temperature_log__refused_when_not_a_log_or_not_a_transport(holder, lots):
+    shipping = samples.mango_lot()[3]
+    data = {"batch_id": str(lots.open_mango), "stage": "TRANSPORT", "record": json.dumps(shipping)}
+    r = holder.post(
+        "/api/capture/steps", data=data, files=[("temperature_log", ("a.csv", b"hello\nworld\n"))]
+    )
+    assert r.status_code == 400 and "'a.csv' is not a temperature log" in r.json()["detail"]
+    truncated = holder.post(
+        "/api/capture/steps", data=data, files=[("temperature_log", ("b.json", b'{"epcisBody": {"eventL'))]
+    )
+    assert truncated.status_code == 400 and "truncated or corrupt" in truncated.json()["detail"]
+    log, _low, _high = _trip_log("2026-04-02T06:00:00+07:00")
+    harvest = holder.post(
+        "/api/capture/steps",
+        data={
+            "batch_id": str(lots.open_mango),
+            "stage": "HARVEST",
+            "record": json.dumps(samples.mango_lot()[0]),
+        },
+        files=[("temperature_log", ("trip.csv", log, "text/csv"))],
+    )
+    assert harvest.status_code == 400
+    assert harvest.json()["detail"] == "a temperature log belongs to a TRANSPORT step, not to HARVEST"
+
+
 def test_fsma_selection__lot_and_date_range(client, lots):
     r = client.get("/fsma204.csv", params={"lot": MANGO_LOT})
     assert r.status_code == 200 and "fsma204.csv" in r.headers["content-disposition"]

@@ -15,11 +15,12 @@ from frontend import i18n
 from frontend.deps import ChainHead, Ctx, Lang, parse_id
 from frontend.errors import BadInput, Conflict, NotFound, Upstream
 from frontend.services.chain import topic_address
+from frontend.services.coldchain import accept_temperature_log
 from frontend.services.evidence import check_upload, read_uploads
 from frontend.services.lots import step_order_problems
 from frontend.services.wallet import parse_address
 from frontend.writegate import utc_day
-from tambon.provenance import Stage
+from tambon.provenance import Stage, encode_transport
 from tambon.records import RecordInvalid, loads, validate_record
 
 router = APIRouter(prefix="/api/capture", tags=["capture"])
@@ -97,8 +98,15 @@ async def capture_step(
         str | None, Form(max_length=64, description="the wallet that will send addStep")
     ] = None,
     photos: Annotated[list[UploadFile] | None, File(description="JPEG, PNG or WebP photos")] = None,
+    temperature_log: Annotated[
+        UploadFile | None,
+        File(description="a TRANSPORT step's logger export: CSV or EPCIS 2.0 sensor JSON"),
+    ] = None,
 ) -> dict[str, Any]:
-    """Needs a wallet session of the lot's holder (or an account it approved), as addStep does."""
+    """Needs a wallet session of the lot's holder (or an account it approved), as addStep does.
+
+    A TRANSPORT step may carry its temperature log: it goes into the bundle for the oracle's
+    cold-chain analysis, and its lowest and highest readings become the step's data word."""
     account = request.state.account  # set by the write gate, which refuses anonymous uploads
     bid = parse_id(batch_id, "batch id")
     step_stage = Stage.parse(stage)  # StageError answers 400
@@ -123,10 +131,18 @@ async def capture_step(
     out_of_order = await run_in_threadpool(step_order_problems, ctx, head, bid, document)
     if out_of_order:
         raise BadInput(f"record.json ({document['event']}) is out of date order: " + "; ".join(out_of_order))
+    if temperature_log is not None and step_stage is not Stage.TRANSPORT:
+        raise BadInput(f"a temperature log belongs to a TRANSPORT step, not to {step_stage.name}")
     limit = ctx.web.max_upload_bytes
     items = await read_uploads(photos or [], limit)
     files = check_upload(items, max_bytes=limit, max_files=ctx.web.max_upload_files) if items else {}
     document["photos"] = sorted(files)
+    step_data = 0
+    if temperature_log is not None:
+        [(log_name, log_bytes)] = await read_uploads([temperature_log], limit - sum(map(len, files.values())))
+        log = await run_in_threadpool(accept_temperature_log, log_name, log_bytes)
+        files[log.name] = log_bytes
+        step_data = encode_transport(log.min_c, log.max_c)
     if not await run_in_threadpool(ctx.batches.exists, head, bid):
         raise NotFound(f"batch {bid} does not exist")
     # refused before anything is stored: the chain would revert addStep on a closed lot or another's
@@ -140,7 +156,7 @@ async def capture_step(
     await run_in_threadpool(ctx.auth.add_upload, account, utc_day(), size)
     provenance = ctx.reader.provenance
     data = provenance.encode_abi(
-        "addStep", args=[bid, int(step_stage), bundle.onchain.digest, bundle.onchain.codec, 0]
+        "addStep", args=[bid, int(step_stage), bundle.onchain.digest, bundle.onchain.codec, step_data]
     )
     return {
         "cid": bundle.cid,
