@@ -38,6 +38,10 @@ install: $(VENV)/.installed node_modules/.installed
 demo: install
 	$(VENV)/bin/tambon demo
 
+# The Python processes tests start (CLIs, services, the stack) reuse compiled bytecode instead of
+# compiling every module again, which an environment with PYTHONDONTWRITEBYTECODE set would cost them.
+test test-all: export PYTHONDONTWRITEBYTECODE :=
+
 ## One command: install what tests need and run the whole suite (slow fault variants excluded).
 # The index tests rewrite chain history (anvil_reorg), which the other tests' per-test chain snapshots
 # cannot follow: without arguments they run as a second session on a chain of their own.

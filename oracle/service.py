@@ -222,14 +222,19 @@ class Oracle:
     # ----------------------------------------------------------------------------- checks
 
     def preflight(self) -> None:
-        """Refuse to start with a key or model the registry would reject."""
+        """Refuse to start with a key, model or rule set the registry would reject."""
         if not self.registry.functions.is_active_key(self.account.address).call():
             raise OracleError(f"oracle key {self.account.address} is not active in the AttestationRegistry")
-        if not self.registry.functions.is_approved_model(self.model_sha).call():
-            raise OracleError(
-                f"model sha256 {self.model_sha.hex()} is not approved in the AttestationRegistry; "
-                "the council approves it with `approveModel`"
-            )
+        sha256, refusal = self.approval()
+        if not self.registry.functions.is_approved_model(sha256).call():
+            raise OracleError(refusal)
+
+    def approval(self) -> tuple[bytes, str]:
+        """The hash the registry must have approved for this service's attestations, and the refusal if not."""
+        return self.model_sha, (
+            f"model sha256 {self.model_sha.hex()} is not approved in the AttestationRegistry; "
+            "the council approves it with `approveModel`"
+        )
 
     # Hooks: what this service watches and posts (grading: registered batches; see ColdChainOracle).
 

@@ -13,6 +13,24 @@ from tambon.build import drop_stale_build  # noqa: E402
 drop_stale_build()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _revert_reasons_without_source_tracing():
+    """Tests check what a revert says (every refusal of our contracts carries a reason string). On each
+    reverted transaction ape would also trace it through the Vyper source map (to point its Python
+    traceback at the contract line, and for `# dev:` comments our contracts do not use) and print its
+    call tree: seconds per revert over hundreds of them. Custom errors are still decoded from the ABI."""
+    from ape.exceptions import TransactionError
+    from ape.managers.compilers import CompilerManager
+    from ape_ethereum.trace import Trace
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(TransactionError, "with_ape_traceback", lambda self: self)
+    patch.setattr(CompilerManager, "enrich_error", lambda self, err: self.get_custom_error(err) or err)
+    patch.setattr(Trace, "show", lambda self, verbose=False, file=None: None)
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def deployer(accounts):
     return accounts[0]

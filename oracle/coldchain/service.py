@@ -29,7 +29,7 @@ from evidence.errors import EvidenceError as StoreError
 from oracle.coldchain.analysis import Report, analyse
 from oracle.coldchain.logs import LogError, TemperatureLog, read_log
 from oracle.coldchain.rules import RuleError, RuleSet, load_rules
-from oracle.errors import EvidenceError, ItemRefused, OracleError
+from oracle.errors import EvidenceError, ItemRefused
 from oracle.service import Oracle, OracleSettings
 from tambon.cid import OnchainCid
 from tambon.coldchain import ColdChainAttestation, Verdict, sign_coldchain, sign_coldchain_batch
@@ -116,14 +116,11 @@ class ColdChainOracle(Oracle):
             w3, provenance, registry, account, store, None, state_file, start_block, settings, crash_hook
         )
 
-    def preflight(self) -> None:
-        if not self.registry.functions.is_active_key(self.account.address).call():
-            raise OracleError(f"oracle key {self.account.address} is not active in the AttestationRegistry")
-        if not self.registry.functions.is_approved_model(bytes.fromhex(self.rules.sha256)).call():
-            raise OracleError(
-                f"cold-chain rules sha256 {self.rules.sha256} are not approved in the AttestationRegistry; "
-                "the council approves them with an ApproveModel decision (rule sets share the model table)"
-            )
+    def approval(self) -> tuple[bytes, str]:
+        return bytes.fromhex(self.rules.sha256), (
+            f"cold-chain rules sha256 {self.rules.sha256} are not approved in the AttestationRegistry; "
+            "the council approves them with an ApproveModel decision (rule sets share the model table)"
+        )
 
     # ------------------------------------------------------------------------------ hooks
 

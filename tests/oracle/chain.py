@@ -4,10 +4,15 @@ registry + provenance contracts deployed on it straight from ape's compiled arti
 from __future__ import annotations
 
 import json
+import os
+import random
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,3 +142,52 @@ def record_of(d: Deployed, evidence: bytes):
 
 
 __all__ = ["Anvil", "Attestation", "Deployed", "deploy", "record_of", "send"]
+
+
+#: `tambon oracle run` as the oracle's operator starts it, with the demo oracle key
+ORACLE_RUN = [
+    str(Path(sys.executable).parent / "tambon"),
+    "oracle",
+    "run",
+    "--dev-account",
+    str(ORACLE_INDEX),
+]
+
+
+def oracle_env(anvil: Anvil, deployed: Deployed, tmp_path: Path) -> dict[str, str]:
+    """The environment `tambon oracle run` gets in the kill tests: this anvil and deployment, a local
+    evidence store under `tmp_path/blocks`, no confirmations, a fast poll and batches of two."""
+    deployed.deployment_json(tmp_path / "deployments")
+    return {
+        **os.environ,
+        "TAMBON_RPC_URL": anvil.url,
+        "TAMBON_NETWORK": "local",
+        "TAMBON_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
+        "TAMBON_DATA_DIR": str(tmp_path / "data"),
+        "TAMBON_EVIDENCE_BACKEND": "local",
+        "TAMBON_EVIDENCE_STORE_DIR": str(tmp_path / "blocks"),
+        "TAMBON_ORACLE_CONFIRMATIONS": "0",
+        "TAMBON_ORACLE_POLL_INTERVAL": "0.1",
+        "TAMBON_ORACLE_MAX_BATCH": "2",
+    }
+
+
+def kill_mid_run(env: dict[str, str], rng: random.Random) -> None:
+    """Start the oracle and SIGKILL it 0.5 to 5 s later, wherever it is."""
+    proc = subprocess.Popen(ORACLE_RUN, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(rng.uniform(0.5, 5.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def run_until(env: dict[str, str], done: Callable[[], bool], timeout: float) -> str:
+    """Run the oracle until `done()` or `timeout` seconds, stop it; its stderr."""
+    proc = subprocess.Popen(ORACLE_RUN, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not done():
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    return err.decode()

@@ -17,6 +17,16 @@ def grader():
     return Grader()
 
 
+@pytest.fixture(scope="module")
+def anvil():
+    """A private anvil per module: reorgs, snapshots and kills there do not disturb ape's shared node."""
+    from tests.oracle.chain import Anvil
+
+    node = Anvil()
+    yield node
+    node.stop()
+
+
 @pytest.fixture(scope="session")
 def held_out():
     """40 held-out photos (bytes, truth) with known size, defect fraction and class."""

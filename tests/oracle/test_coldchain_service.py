@@ -18,7 +18,7 @@ from oracle.errors import OracleError
 from oracle.model import SHA_FILE, read_expected_sha
 from oracle.service import OracleSettings
 from tambon.coldchain import Verdict
-from tests.oracle.chain import Anvil, deploy, send
+from tests.oracle.chain import deploy, send
 
 MANGO, COFFEE = 201, 301
 T0 = 1_793_000_000
@@ -27,13 +27,6 @@ RULES = load_rules()
 
 class Crash(Exception):
     pass
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    node = Anvil()
-    yield node
-    node.stop()
 
 
 @pytest.fixture

@@ -5,13 +5,7 @@ Logs are made in code (oracle.coldchain.synth): no licensed real logger traces y
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +14,7 @@ from evidence.store import LocalStore
 from oracle.coldchain import load_rules
 from oracle.coldchain.synth import logger_csv, reefer_readings
 from oracle.model import SHA_FILE, read_expected_sha
-from tests.oracle.chain import ORACLE_INDEX, Anvil, deploy, send
-
-TAMBON = str(Path(sys.executable).parent / "tambon")
+from tests.oracle.chain import Anvil, deploy, kill_mid_run, oracle_env, run_until, send
 
 
 @pytest.mark.slow
@@ -33,22 +25,9 @@ def test_run__sigkill_while_attesting_cold_chain__each_step_attested_once(tmp_pa
         rules = bytes.fromhex(load_rules().sha256)
         send(deployed.w3, deployed.registry.functions.approveModel(rules), deployed.owner)
         store = LocalStore(tmp_path / "blocks")
-        env = {
-            **os.environ,
-            "TAMBON_RPC_URL": anvil.url,
-            "TAMBON_NETWORK": "local",
-            "TAMBON_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
-            "TAMBON_DATA_DIR": str(tmp_path / "data"),
-            "TAMBON_EVIDENCE_BACKEND": "local",
-            "TAMBON_EVIDENCE_STORE_DIR": str(tmp_path / "blocks"),
-            "TAMBON_ORACLE_CONFIRMATIONS": "0",
-            "TAMBON_ORACLE_POLL_INTERVAL": "0.1",
-            "TAMBON_ORACLE_MAX_BATCH": "2",
-        }
-        deployed.deployment_json(tmp_path / "deployments")
+        env = oracle_env(anvil, deployed, tmp_path)
         rng = random.Random(2019)
         steps: list[tuple[int, bytes]] = []
-        cmd = [TAMBON, "oracle", "run", "--dev-account", str(ORACLE_INDEX)]
         provenance, w3, producer = deployed.provenance, deployed.w3, deployed.producer
         for run in range(8):
             for _ in range(rng.randint(1, 3)):
@@ -74,22 +53,14 @@ def test_run__sigkill_while_attesting_cold_chain__each_step_attested_once(tmp_pa
                     producer,
                 )
                 steps.append((batch_id, onchain.digest))
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(rng.uniform(0.5, 5.0))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            kill_mid_run(env, rng)
         registry, key = deployed.registry, deployed.oracle.address
-        try:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                if all(registry.functions.is_coldchain_attested(b, d, key).call() for b, d in steps):
-                    break
-                time.sleep(0.5)
-        finally:
-            proc.terminate()
-            _, err = proc.communicate(timeout=30)
-        assert b"Traceback" not in err, err.decode()[-2000:]
+        err = run_until(
+            env,
+            lambda: all(registry.functions.is_coldchain_attested(b, d, key).call() for b, d in steps),
+            180,
+        )
+        assert "Traceback" not in err, err[-2000:]
         logs = registry.events.ColdChainAttested().get_logs(from_block=0, to_block="latest")
         posted = sorted((int(e["args"]["batchId"]), bytes(e["args"]["logCid"])) for e in logs)
         assert posted == sorted(steps)  # each step once, none twice

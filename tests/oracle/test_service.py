@@ -10,28 +10,16 @@ import pytest
 from evidence.bundle import build_bundle
 from evidence.store import LocalStore
 from oracle.errors import EvidenceError, OracleError
-from oracle.grader import ABSTAIN, Grader, GradeResult
+from oracle.grader import ABSTAIN, GradeResult
 from oracle.service import Oracle, OracleSettings, fetch_bundle, fruit_weight, lot_grade
 from oracle.synth import render, render_ood
 from tambon.attestation import Grade
-from tests.oracle.chain import Anvil, deploy
-
-
-@pytest.fixture(scope="module")
-def grader_():
-    return Grader()
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    node = Anvil()
-    yield node
-    node.stop()
+from tests.oracle.chain import deploy
 
 
 @pytest.fixture
-def deployed(anvil, grader_):
-    return deploy(anvil.w3, grader_.model.sha256)
+def deployed(anvil, grader):
+    return deploy(anvil.w3, grader.model.sha256)
 
 
 @pytest.fixture
@@ -47,7 +35,7 @@ def bundle(store, seed: int, n_photos: int = 2, weight: float | None = 420.0, gr
     return build_bundle(store, record, photos).onchain
 
 
-def make_oracle(deployed, store, grader_, tmp_path, crash_hook=None, **settings):
+def make_oracle(deployed, store, grader, tmp_path, crash_hook=None, **settings):
     opts = {"confirmations": 0, "poll_interval": 0.05, **settings}
     return Oracle(
         deployed.w3,
@@ -55,7 +43,7 @@ def make_oracle(deployed, store, grader_, tmp_path, crash_hook=None, **settings)
         deployed.registry,
         deployed.oracle,
         store,
-        grader_,
+        grader,
         tmp_path / "state.json",
         start_block=deployed.block,
         settings=OracleSettings(**opts),
@@ -66,10 +54,10 @@ def make_oracle(deployed, store, grader_, tmp_path, crash_hook=None, **settings)
 # --------------------------------------------------------------------------------- end to end
 
 
-def test_run__registered_batch__attestation_accepted(deployed, store, grader_, tmp_path):
+def test_run__registered_batch__attestation_accepted(deployed, store, grader, tmp_path):
     onchain = bundle(store, 101, grade="CLASS_I")
     batch_id = deployed.register(onchain)
-    oracle = make_oracle(deployed, store, grader_, tmp_path)
+    oracle = make_oracle(deployed, store, grader, tmp_path)
     oracle.preflight()
     report = oracle.step()
     assert report["found"] == 1 and report["posted"] == 1
@@ -77,10 +65,10 @@ def test_run__registered_batch__attestation_accepted(deployed, store, grader_, t
     (log,) = deployed.attested_logs(onchain.digest)
     args = log["args"]
     assert args["batchId"] == batch_id and args["signer"] == deployed.oracle.address
-    assert bytes(args["modelSha256"]).hex() == grader_.model.sha256
+    assert bytes(args["modelSha256"]).hex() == grader.model.sha256
     assert args["sizeCode"] == 2  # 420 g from record.json: Codex size B
     photos, _ = fetch_bundle(store, onchain, 12)
-    expected, conf = lot_grade([grader_.grade_bytes(b, n, weight_g=420) for n, b in photos])
+    expected, conf = lot_grade([grader.grade_bytes(b, n, weight_g=420) for n, b in photos])
     assert Grade(args["grade"]).name == expected
     assert args["confidenceBps"] == round(conf * 10_000)
     # The explanation (overlay per photo + grading.json) is in the store, linked from the evidence.
@@ -96,52 +84,52 @@ def test_run__registered_batch__attestation_accepted(deployed, store, grader_, t
     assert [row["overlay"] for row in grading["photos"]] == ["fruit0.overlay.png", "fruit1.overlay.png"]
 
 
-def test_run__several_ready__one_attest_many(deployed, store, grader_, tmp_path):
+def test_run__several_ready__one_attest_many(deployed, store, grader, tmp_path):
     evidences = [bundle(store, 200 + i, n_photos=1) for i in range(3)]
     for e in evidences:
         deployed.register(e)
-    oracle = make_oracle(deployed, store, grader_, tmp_path)
+    oracle = make_oracle(deployed, store, grader, tmp_path)
     assert oracle.step()["posted"] == 3
     roots = deployed.registry.events.RootAttested().get_logs(from_block=deployed.block)
     assert len(roots) == 1 and roots[0]["args"]["count"] == 3
     assert all(len(deployed.attested_logs(e.digest)) == 1 for e in evidences)
 
 
-def test_run__restart_or_lost_state__never_posts_twice(deployed, store, grader_, tmp_path):
+def test_run__restart_or_lost_state__never_posts_twice(deployed, store, grader, tmp_path):
     onchain = bundle(store, 300, n_photos=1)
     deployed.register(onchain)
-    assert make_oracle(deployed, store, grader_, tmp_path).step()["posted"] == 1
-    assert make_oracle(deployed, store, grader_, tmp_path).step()["posted"] == 0
+    assert make_oracle(deployed, store, grader, tmp_path).step()["posted"] == 1
+    assert make_oracle(deployed, store, grader, tmp_path).step()["posted"] == 0
     (tmp_path / "state.json").unlink()  # lost state: full rescan, the on-chain check stops it
-    report = make_oracle(deployed, store, grader_, tmp_path).step()
+    report = make_oracle(deployed, store, grader, tmp_path).step()
     assert report["posted"] == 0 and report["skipped"] == 1
     assert len(deployed.attested_logs(onchain.digest)) == 1
     assert deployed.oracle_reverted_txs() == 0
 
 
-def test_run__waits_for_confirmations(deployed, store, grader_, tmp_path):
+def test_run__waits_for_confirmations(deployed, store, grader, tmp_path):
     onchain = bundle(store, 310, n_photos=1)
     deployed.register(onchain)
-    oracle = make_oracle(deployed, store, grader_, tmp_path, confirmations=2)
+    oracle = make_oracle(deployed, store, grader, tmp_path, confirmations=2)
     assert oracle.step()["found"] == 0
     deployed.w3.provider.make_request("anvil_mine", [2])
     assert oracle.step()["posted"] == 1
 
 
-def test_run__not_a_fruit__abstain_posted(deployed, store, grader_, tmp_path):
+def test_run__not_a_fruit__abstain_posted(deployed, store, grader, tmp_path):
     photos = {"noise.jpg": render_ood(1, 0, "noise")[0]}
     onchain = build_bundle(store, {"commodity": "mango"}, photos).onchain
     deployed.register(onchain)
-    make_oracle(deployed, store, grader_, tmp_path).step()
+    make_oracle(deployed, store, grader, tmp_path).step()
     (log,) = deployed.attested_logs(onchain.digest)
     assert log["args"]["grade"] == Grade.ABSTAIN
 
 
-def test_run__evidence_missing__retried_until_available(deployed, store, grader_, tmp_path):
+def test_run__evidence_missing__retried_until_available(deployed, store, grader, tmp_path):
     other = LocalStore(tmp_path / "elsewhere")
     onchain = bundle(other, 320, n_photos=1)  # registered, but not (yet) in the oracle's store
     deployed.register(onchain)
-    oracle = make_oracle(deployed, store, grader_, tmp_path)
+    oracle = make_oracle(deployed, store, grader, tmp_path)
     assert oracle.step()["posted"] == 0
     assert onchain.digest_hex.removeprefix("0x") in "".join(oracle.state.pending)
     bundle(store, 320, n_photos=1)  # the same bundle arrives in the store
@@ -161,10 +149,10 @@ def test_preflight__model_not_approved__refused(deployed, store, tmp_path):
         oracle.preflight()
 
 
-def test_preflight__key_not_active__refused(deployed, store, grader_, tmp_path):
+def test_preflight__key_not_active__refused(deployed, store, grader, tmp_path):
     from tambon.accounts import demo_account
 
-    oracle = make_oracle(deployed, store, grader_, tmp_path)
+    oracle = make_oracle(deployed, store, grader, tmp_path)
     oracle.account = demo_account(8)
     with pytest.raises(OracleError, match="not active"):
         oracle.preflight()
@@ -186,7 +174,7 @@ class Crash(Exception):
     pass
 
 
-def test_run__crash_at_random_points__exactly_once(deployed, store, grader_, tmp_path):
+def test_run__crash_at_random_points__exactly_once(deployed, store, grader, tmp_path):
     """Fast variant of the kill test: the oracle dies at random points inside `step()` (after a
     scan is saved, after a transaction is saved but before it is sent, after it is sent) while
     batches keep arriving; each restart starts from the state file alone."""
@@ -205,11 +193,11 @@ def test_run__crash_at_random_points__exactly_once(deployed, store, grader_, tmp
                 raise Crash(at)
 
         try:
-            make_oracle(deployed, store, grader_, tmp_path, crash_hook=hook, max_batch=2).step()
+            make_oracle(deployed, store, grader, tmp_path, crash_hook=hook, max_batch=2).step()
         except Crash:
             crashes += 1
     for _ in range(4):  # a clean run finishes whatever is left
-        make_oracle(deployed, store, grader_, tmp_path, max_batch=2).step()
+        make_oracle(deployed, store, grader, tmp_path, max_batch=2).step()
     assert crashes >= 5
     assert evidences
     for e in evidences:
@@ -220,11 +208,11 @@ def test_run__crash_at_random_points__exactly_once(deployed, store, grader_, tmp
 # ------------------------------------------------------------------------------------ reorg
 
 
-def test_reorg__depth_3_removes_attestation__oracle_restores_it(deployed, store, grader_, tmp_path):
+def test_reorg__depth_3_removes_attestation__oracle_restores_it(deployed, store, grader, tmp_path):
     w3 = deployed.w3
     onchain = bundle(store, 500, n_photos=1)
     deployed.register(onchain)
-    oracle = make_oracle(deployed, store, grader_, tmp_path, confirmations=1)
+    oracle = make_oracle(deployed, store, grader, tmp_path, confirmations=1)
     w3.provider.make_request("anvil_mine", [1])
     assert oracle.step()["posted"] == 1
     attested_in = deployed.attested_logs(onchain.digest)[0]["blockNumber"]
@@ -243,9 +231,9 @@ def test_reorg__depth_3_removes_attestation__oracle_restores_it(deployed, store,
     assert len(deployed.attested_logs(onchain.digest)) == 1
 
 
-def test_reorg__cursor_block_replaced__rescans_from_ancestor(deployed, store, grader_, tmp_path):
+def test_reorg__cursor_block_replaced__rescans_from_ancestor(deployed, store, grader, tmp_path):
     w3 = deployed.w3
-    oracle = make_oracle(deployed, store, grader_, tmp_path, confirmations=0)
+    oracle = make_oracle(deployed, store, grader, tmp_path, confirmations=0)
     oracle.step()
     w3.provider.make_request("anvil_mine", [3])
     oracle.step()
@@ -282,8 +270,8 @@ def test_fruit_weight__only_plausible_numbers():
     assert fruit_weight(None) is None
 
 
-def test_run_loop__node_errors__retried_with_backoff(deployed, store, grader_, tmp_path, monkeypatch):
-    oracle = make_oracle(deployed, store, grader_, tmp_path)
+def test_run_loop__node_errors__retried_with_backoff(deployed, store, grader, tmp_path, monkeypatch):
+    oracle = make_oracle(deployed, store, grader, tmp_path)
     calls = []
     real_step = oracle.step
 

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -16,9 +10,7 @@ from evidence.bundle import build_bundle
 from evidence.store import LocalStore
 from oracle.model import MODEL_FILE, SHA_FILE, read_expected_sha
 from oracle.synth import render
-from tests.oracle.chain import ORACLE_INDEX, Anvil, deploy
-
-TAMBON = str(Path(sys.executable).parent / "tambon")
+from tests.oracle.chain import Anvil, deploy, kill_mid_run, oracle_env, run_until
 
 
 @pytest.mark.slow
@@ -27,23 +19,10 @@ def test_run__sigkill_at_random_moments__each_batch_attested_exactly_once(tmp_pa
     try:
         deployed = deploy(anvil.w3, read_expected_sha(SHA_FILE))
         store = LocalStore(tmp_path / "blocks")
-        env = {
-            **os.environ,
-            "TAMBON_RPC_URL": anvil.url,
-            "TAMBON_NETWORK": "local",
-            "TAMBON_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
-            "TAMBON_DATA_DIR": str(tmp_path / "data"),
-            "TAMBON_EVIDENCE_BACKEND": "local",
-            "TAMBON_EVIDENCE_STORE_DIR": str(tmp_path / "blocks"),
-            "TAMBON_ORACLE_CONFIRMATIONS": "0",
-            "TAMBON_ORACLE_POLL_INTERVAL": "0.1",
-            "TAMBON_ORACLE_MAX_BATCH": "2",
-        }
-        deployed.deployment_json(tmp_path / "deployments")
+        env = oracle_env(anvil, deployed, tmp_path)
         assert MODEL_FILE.exists()
         rng = random.Random(2026)
         evidences = []
-        cmd = [TAMBON, "oracle", "run", "--dev-account", str(ORACLE_INDEX)]
         for run in range(10):
             for _ in range(rng.randint(1, 3)):
                 i = len(evidences)
@@ -51,21 +30,9 @@ def test_run__sigkill_at_random_moments__each_batch_attested_exactly_once(tmp_pa
                 e = build_bundle(store, {"commodity": "mango", "run": run}, photos).onchain
                 deployed.register(e)
                 evidences.append(e)
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(rng.uniform(0.5, 5.0))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                if all(deployed.attested_logs(e.digest) for e in evidences):
-                    break
-                time.sleep(0.5)
-        finally:
-            proc.terminate()
-            _, err = proc.communicate(timeout=30)
-        assert b"Traceback" not in err, err.decode()[-2000:]
+            kill_mid_run(env, rng)
+        err = run_until(env, lambda: all(deployed.attested_logs(e.digest) for e in evidences), 120)
+        assert "Traceback" not in err, err[-2000:]
         for e in evidences:
             assert len(deployed.attested_logs(e.digest)) == 1, e
         assert deployed.oracle_reverted_txs() == 0
