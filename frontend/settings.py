@@ -15,8 +15,8 @@ class WebSettings(BaseSettings):
     port: int = 8000
     #: uvicorn worker processes (one per core is right for the verify page: it is CPU-bound on cache hits)
     workers: int = 1
-    #: name of the อปท. whose escrow this site shows
-    org_name: str = "อบต. ตัวอย่าง"
+    #: name of the อปท. whose escrow this site shows, "ไทย (English)": each page shows the part in its language
+    org_name: str = "อบต. ตัวอย่าง (Example SAO)"
     #: GS1 company prefix used to build GTIN-14s for crops (a demo prefix in Thailand's 885 range)
     gs1_company_prefix: str = "8850000"
     #: largest single evidence upload, all files together (bytes)

@@ -25,7 +25,7 @@ def test_buyer__scans_qr_uri__sees_verified_history_in_english_and_thai(open_pag
     assert page.locator('li.check[data-status="fail"]').count() == 0
     assert page.locator(".stage").count() == 5
     assert "Cold chain: 3.1 °C to 6.4 °C" in page.locator('[data-stage="TRANSPORT"]').inner_text()
-    # evidence thumbnails come from the evidence gateway and load
+    # evidence thumbnails (the site's /thumb route, proven against the CID) load
     first = page.locator("ul.files img").first
     first.scroll_into_view_if_needed()  # thumbnails load lazily
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=first.element_handle())

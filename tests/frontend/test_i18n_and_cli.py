@@ -20,6 +20,21 @@ def test_every_page__thai_and_english(client, world, path):
     assert th.headers["content-language"] == "th"
 
 
+def test_org_name__thai_and_english_name__each_page_shows_its_language(world, site_settings):
+    from fastapi.testclient import TestClient
+
+    from frontend.app import create_app
+    from frontend.settings import WebSettings
+
+    web = WebSettings(org_name="อบต. หนองสนิท (Nong Sanit SAO)", evidence_retry_seconds=0.0)
+    with TestClient(create_app(site_settings, web)) as client:
+        for path in ("/", "/grants", f"/batch/{world.sold_box}"):
+            en = client.get(path, headers={"Accept-Language": "en"}).text
+            th = client.get(path, headers={"Accept-Language": "th"}).text
+            assert "Nong Sanit SAO" in en and "อบต. หนองสนิท" not in en, path
+            assert "อบต. หนองสนิท" in th and "Nong Sanit SAO" not in th, path
+
+
 def test_language_switch__query_sets_cookie_that_wins_over_header(client, world):
     r = client.get("/grants?lang=th", headers={"Accept-Language": "en"})
     assert '<html lang="th">' in r.text and r.cookies.get("lang") == "th"

@@ -1,5 +1,6 @@
-"""Responsive evidence photos (server-made thumbnails in a srcset) and brotli/gzip compression on the
-verify site, against the real evidence node and chain."""
+"""How pages reach a phone (what Lighthouse checks of delivery): responsive evidence photos
+(server-made thumbnails in a srcset), brotli/gzip compression, a favicon and a description on every
+page; against the real evidence node and chain."""
 
 from __future__ import annotations
 
@@ -93,3 +94,20 @@ def test_compression__brotli_body_is_smaller_and_decodes(client, world):
         raw = b"".join(r.iter_raw())
     plain = client.get(url, headers={"Accept-Encoding": "identity", "Accept-Language": "en"}).content
     assert brotli.decompress(raw) == plain and len(raw) < len(plain) / 3
+
+
+def test_favicon__served_as_an_icon(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert "max-age" in r.headers["cache-control"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/grants", "/capture/", "/wallet/submit", "/wallet/council", "/batch/{box}"]
+)
+@pytest.mark.parametrize("lang", ["en", "th"])
+def test_every_page__meta_description_and_icon_link(client, world, path, lang):
+    page = client.get(path.format(box=world.sold_box), headers={"Accept-Language": lang}).text
+    found = re.search(r'<meta name="description" content="([^"]{40,})">', page)
+    assert found, path
+    assert '<link rel="icon" href="/favicon.ico"' in page
