@@ -16,6 +16,14 @@ router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
 
 
+#: the document a farmer keeps for each field activity, in the page's language: recorded as the step's
+#: reference document type when none is typed
+USUAL_DOCUMENTS = {
+    "en": {"harvesting": "harvest log", "cultivation": "farm diary"},
+    "th": {"harvesting": "บันทึกการเก็บเกี่ยว", "cultivation": "สมุดบันทึกแปลง"},
+}
+
+
 @router.get("/capture")
 async def capture_redirect() -> RedirectResponse:
     return RedirectResponse("/capture/", status_code=308)
@@ -34,6 +42,7 @@ async def capture_page(request: Request, ctx: Ctx, lang: Lang) -> Response:
             "chain": chain_info(ctx),
             # each choice names the stage its step is added under, so the page never guesses it
             "events": [(event, event_label(event), Stage.for_event(event)) for event in FIELD_CAPTURE_EVENTS],
+            "usual_documents": USUAL_DOCUMENTS.get(lang, USUAL_DOCUMENTS["en"]),
         },
     )
 

@@ -122,6 +122,8 @@ def test_capture__offline_queue_survives_closed_browser_then_uploads_and_signs(
     assert record["quantity"] == {"value": 25.5, "unit": "kg"}
     assert record["gps"]["lat"] == 13.681203 and record["gps"]["lon"] == 101.203342
     assert record["farm"]["field_name"] == "แปลง 3" and record["photos"] == ["mango.png"]
+    # no document type typed: the activity's usual document, in the page's language
+    assert record["reference_documents"] == [{"type": "บันทึกการเก็บเกี่ยว", "number": "HL-2569-031-07"}]
     assert read_bundle_file(store, cid, "mango.png") == photo
     assert logged.batchId == box and logged.stage == 1  # HARVEST
     from tambon.cid import OnchainCid

@@ -94,8 +94,17 @@ def test_verify_page__unknown_batch__friendly_404(client):
 
 def test_capture_page__activities_carry_the_stage_their_step_is_added_under(client):
     page = client.get("/capture/", headers={"Accept-Language": "en"}).text
-    assert '<option value="harvesting" data-stage="HARVEST">Harvesting</option>' in page
-    assert '<option value="cultivation" data-stage="CULTIVATION">Cultivation</option>' in page
+    assert (
+        '<option value="harvesting" data-stage="HARVEST" data-doc="harvest log">Harvesting</option>' in page
+    )
+    assert (
+        '<option value="cultivation" data-stage="CULTIVATION" data-doc="farm diary">Cultivation</option>'
+        in page
+    )
+    # each activity's usual document in the page's language: what a step records when none is typed
+    th = client.get("/capture/", headers={"Accept-Language": "th"}).text
+    assert 'value="harvesting" data-stage="HARVEST" data-doc="บันทึกการเก็บเกี่ยว"' in th
+    assert 'data-doc="harvest log"' not in th
 
 
 def test_batch_lookup_form__redirects_or_400(client):

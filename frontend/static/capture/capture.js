@@ -84,6 +84,12 @@
       sign + pad(Math.floor(Math.abs(offset) / 60)) + ":" + pad(Math.abs(offset) % 60);
   }
 
+  // the usual document of an activity, in the page's language (the option carries it), when none is typed
+  function defaultDocType(event) {
+    const option = stepForm.elements.event.querySelector(`option[value="${event}"]`);
+    return (option && option.dataset.doc) || "";
+  }
+
   function buildRecord(p, s, gps, photoNames) {
     const farm = place(p.farm_name, p.farm_phone, p.farm_district, p.farm_province);
     farm.field_name = p.field_name || undefined;
@@ -97,7 +103,7 @@
       farm: farm,
       harvester: { business_name: p.harvester_name, phone: p.harvester_phone },
       recipient: place(p.recipient_name, p.recipient_phone, p.recipient_district, p.recipient_province),
-      reference_documents: [{ type: s.doc_type || "harvest log", number: s.doc_number }],
+      reference_documents: [{ type: s.doc_type || defaultDocType(s.event), number: s.doc_number }],
       photos: photoNames,
       captured_by: "field capture",
     };
