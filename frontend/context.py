@@ -6,10 +6,11 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -38,6 +39,7 @@ from tambon.provenance import lineage
 from tambon.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+T = TypeVar("T")
 
 
 def _cid_digest(cid: str | None) -> str:
@@ -97,6 +99,7 @@ class AppContext:
         self._rpc: RawJsonRpc | None = None
         self._render_lock = threading.Lock()
         self._render_locks: dict[tuple, threading.Lock] = {}
+        self._per_head: dict[str, tuple[str, Any]] = {}
 
     @cached_property
     def reader(self) -> ChainReader:
@@ -213,6 +216,19 @@ class AppContext:
     def history(self, head: Head, batch_id: int, version: str | None = None):
         key = (version or self.version(head, batch_id), batch_id)
         return self._histories.get_or_make(key, lambda: self.batches.history(head, batch_id))
+
+    def cached_page(self, key: tuple) -> bytes | None:
+        """A page rendered before under `key`, if the cache still holds it."""
+        return self._pages.get(key)
+
+    def per_head(self, name: str, head: Head, make: Callable[[], T]) -> T:
+        """`make()` once per chain head: the value named `name` is kept until the head changes."""
+        found = self._per_head.get(name)
+        if found is not None and found[0] == head.hash:
+            return found[1]
+        value = make()
+        self._per_head[name] = (head.hash, value)
+        return value
 
     def page(self, key: tuple, make) -> bytes:
         """A rendered page from the cache, or rendered once however many requests ask at the same time."""

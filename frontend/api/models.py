@@ -207,3 +207,45 @@ class UploadOut(BaseModel):
     codec: int
     files: list[str]
     url: str
+
+
+class CapturedStepOut(UploadOut):
+    tx: TxRequestOut = Field(description="addStep for the holder's wallet (eth_sendTransaction)")
+
+
+class HeldBatchOut(BaseModel):
+    batch_id: int
+    label: str = Field(description="how the page lists it, in the page language")
+    crop: str
+    harvest_day: str = Field(description="ISO date")
+
+
+class HeldBatchesOut(BaseModel):
+    holder: str
+    batches: list[HeldBatchOut] = Field(description="open lots the holder may add steps to")
+
+
+class ValidRecordOut(BaseModel):
+    valid: Literal[True]
+    schema_version: str
+    event: str
+
+
+class SignInMessageOut(BaseModel):
+    message: str = Field(description="the EIP-4361 text to sign with personal_sign")
+    nonce: str
+
+
+class SessionOut(BaseModel):
+    address: str
+    expires: int = Field(description="unix time the session ends")
+
+
+class SignedInOut(SessionOut):
+    roles: list[str] = Field(
+        description="what the account may upload for: council, community, producer, holder"
+    )
+
+
+class SignedOutOut(BaseModel):
+    signed_out: Literal[True]

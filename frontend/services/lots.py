@@ -81,19 +81,18 @@ def all_traces(ctx) -> Traces:
 def lot_index(ctx, head) -> LotIndex:
     """(GTIN, lot code) -> batches, over every batch of the deployment, built once per chain head.
     The one place the resolver's lookup is built: a chain index can answer it instead."""
-    cached = getattr(ctx, "_gs1_lots", None)
-    if cached is not None and cached[0] == head.hash:
-        return cached[1]
-    traces = all_traces(ctx)
-    prefix = ctx.web.gs1_company_prefix
-    identities = []
-    for trace in traces:
-        ident = lot_identity(traces, trace.batch_id, site_gs1.gtin_for_crop(trace.crop, prefix))
-        if ident is not None:
-            identities.append(ident)
-    index = LotIndex.of(identities)
-    ctx._gs1_lots = (head.hash, index)
-    return index
+
+    def build() -> LotIndex:
+        traces = all_traces(ctx)
+        prefix = ctx.web.gs1_company_prefix
+        identities = []
+        for trace in traces:
+            ident = lot_identity(traces, trace.batch_id, site_gs1.gtin_for_crop(trace.crop, prefix))
+            if ident is not None:
+                identities.append(ident)
+        return LotIndex.of(identities)
+
+    return ctx.per_head("gs1_lots", head, build)
 
 
 def identified(ctx, head, history: BatchHistory) -> BatchHistory:

@@ -42,7 +42,7 @@ async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, 
     its ETag is the block it is shown at and that version, so a reload in between is a 304."""
     bid = batch_id
     version = ctx.version(head, bid)
-    body = ctx._pages.get(("batch", bid, version, lang))
+    body = ctx.cached_page(("batch", bid, version, lang))
     if body is None:
         body = await run_in_threadpool(render_batch, ctx, head, bid, lang, version)
     if ctx.index is not None:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from frontend.api.models import SessionOut, SignedInOut, SignedOutOut, SignInMessageOut
 from frontend.auth import SESSION_COOKIE, SignInRequired, prepare_message, verify_sign_in
 from frontend.deps import ChainHead, Ctx
 from frontend.services.wallet import parse_address
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _no_store(response: Response) -> None:
+    """Sign-in answers are for one browser only: never kept by a cache."""
+    response.headers["Cache-Control"] = "no-store"
 
 
 class LoginRequest(BaseModel):
@@ -24,8 +28,10 @@ class LoginRequest(BaseModel):
 
 @router.get("/message", summary="An EIP-4361 sign-in message with a fresh nonce, for personal_sign")
 async def message(
-    ctx: Ctx, address: Annotated[str, Query(max_length=64, description="the wallet's address")]
-) -> JSONResponse:
+    ctx: Ctx,
+    response: Response,
+    address: Annotated[str, Query(max_length=64, description="the wallet's address")],
+) -> SignInMessageOut:
     account = parse_address(address, "address")
     nonce = await run_in_threadpool(ctx.auth.issue_nonce, ctx.web.sign_in_seconds)
     text = prepare_message(
@@ -35,11 +41,12 @@ async def message(
         nonce=nonce,
         ttl=ctx.web.sign_in_seconds,
     )
-    return JSONResponse({"message": text, "nonce": nonce}, headers=NO_STORE)
+    _no_store(response)
+    return SignInMessageOut(message=text, nonce=nonce)
 
 
 @router.post("/login", summary="Check a signed sign-in message and open a session (cookie)")
-async def login(body: LoginRequest, ctx: Ctx, head: ChainHead) -> JSONResponse:
+async def login(body: LoginRequest, ctx: Ctx, head: ChainHead, response: Response) -> SignedInOut:
     """Refused when the message is not this site's (domain, URI, chain), expired, replayed, badly signed,
     or when the account is not a council member, grant recipient or registered producer."""
 
@@ -57,9 +64,7 @@ async def login(body: LoginRequest, ctx: Ctx, head: ChainHead) -> JSONResponse:
         return token, session, roles
 
     token, session, roles = await run_in_threadpool(work)
-    response = JSONResponse(
-        {"address": session.address, "roles": sorted(roles), "expires": session.expires}, headers=NO_STORE
-    )
+    _no_store(response)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -69,22 +74,23 @@ async def login(body: LoginRequest, ctx: Ctx, head: ChainHead) -> JSONResponse:
         samesite="strict",
         secure=ctx.settings.public_url.startswith("https://"),
     )
-    return response
+    return SignedInOut(address=session.address, roles=sorted(roles), expires=session.expires)
 
 
 @router.get("/session", summary="The signed-in account, or 401")
-async def current(request: Request, ctx: Ctx) -> JSONResponse:
+async def current(request: Request, ctx: Ctx, response: Response) -> SessionOut:
     session = await run_in_threadpool(ctx.auth.session, request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise SignInRequired("not signed in")
-    return JSONResponse({"address": session.address, "expires": session.expires}, headers=NO_STORE)
+    _no_store(response)
+    return SessionOut(address=session.address, expires=session.expires)
 
 
 @router.post("/logout", summary="End the session")
-async def logout(request: Request, ctx: Ctx) -> JSONResponse:
+async def logout(request: Request, ctx: Ctx, response: Response) -> SignedOutOut:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await run_in_threadpool(ctx.auth.close_session, token)
-    response = JSONResponse({"signed_out": True}, headers=NO_STORE)
+    _no_store(response)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
-    return response
+    return SignedOutOut(signed_out=True)

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from evidence.bundle import build_bundle, require_kdes
 from evidence.errors import BadRequest, EvidenceError
 from frontend import i18n
+from frontend.api.models import CapturedStepOut, HeldBatchesOut, HeldBatchOut, TxRequestOut, ValidRecordOut
 from frontend.deps import ChainHead, Ctx, Lang, parse_id
 from frontend.errors import BadInput, Conflict, NotFound, Upstream
 from frontend.services.chain import topic_address
@@ -42,12 +43,12 @@ def _store_bundle(ctx, record: dict, files: dict[str, bytes]):
 @router.get("/batches", summary="Open batches a wallet holds (what it may add steps to)")
 async def held_batches(
     ctx: Ctx, head: ChainHead, lang: Lang, holder: Annotated[str, Query(max_length=64)]
-) -> dict[str, Any]:
+) -> HeldBatchesOut:
     """Every batch `holder` received and still holds that is neither sold (closed) nor split or merged
     away (consumed): the only lots whose addStep the chain accepts from this wallet."""
     address = parse_address(holder, "holder")
 
-    def work() -> list[dict[str, Any]]:
+    def work() -> list[HeldBatchOut]:
         p = ctx.reader.provenance
         received = ctx.reader.logs(head, p, [ctx.reader.topic(p, "Transfer"), None, topic_address(address)])
         out = []
@@ -57,16 +58,16 @@ async def held_batches(
                 label = ctx.batches.label(head, batch_id)
                 crop = i18n.translations(lang).gettext(label.crop_label)
                 out.append(
-                    {
-                        "batch_id": batch_id,
-                        "label": f"#{batch_id} · {crop} · {i18n.format_date(label.harvest_day, lang)}",
-                        "crop": label.crop_label,
-                        "harvest_day": label.harvest_day.isoformat(),
-                    }
+                    HeldBatchOut(
+                        batch_id=batch_id,
+                        label=f"#{batch_id} · {crop} · {i18n.format_date(label.harvest_day, lang)}",
+                        crop=label.crop_label,
+                        harvest_day=label.harvest_day.isoformat(),
+                    )
                 )
         return out
 
-    return {"holder": address, "batches": await run_in_threadpool(work)}
+    return HeldBatchesOut(holder=address, batches=await run_in_threadpool(work))
 
 
 def _batch_info(ctx, head, batch_id: int) -> dict[str, Any]:
@@ -76,14 +77,14 @@ def _batch_info(ctx, head, batch_id: int) -> dict[str, Any]:
 
 
 @router.post("/validate", summary="Check a record.json against its schema")
-async def validate(request: Request, record: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def validate(request: Request, record: Annotated[dict[str, Any], Body()]) -> ValidRecordOut:
     """200 with the schema version when valid; 400 listing every missing KDE and bad value otherwise."""
     try:
         record = loads(await request.body())  # read again strictly: NaN/Infinity refused, decimals as written
         validate_record(record)
     except RecordInvalid as exc:
         raise BadInput(str(exc)) from exc
-    return {"valid": True, "schema_version": record["schema_version"], "event": record["event"]}
+    return ValidRecordOut(valid=True, schema_version=record["schema_version"], event=record["event"])
 
 
 @router.post("/steps", summary="Upload a captured step; returns its CID and the addStep transaction")
@@ -102,7 +103,7 @@ async def capture_step(
         UploadFile | None,
         File(description="a TRANSPORT step's logger export: CSV or EPCIS 2.0 sensor JSON"),
     ] = None,
-) -> dict[str, Any]:
+) -> CapturedStepOut:
     """Needs a wallet session of the lot's holder (or an account it approved), as addStep does.
 
     A TRANSPORT step may carry its temperature log: it goes into the bundle for the oracle's
@@ -158,11 +159,11 @@ async def capture_step(
     data = provenance.encode_abi(
         "addStep", args=[bid, int(step_stage), bundle.onchain.digest, bundle.onchain.codec, step_data]
     )
-    return {
-        "cid": bundle.cid,
-        "digest": bundle.onchain.digest_hex,
-        "codec": bundle.onchain.codec,
-        "files": list(bundle.files),
-        "url": ctx.evidence.url(bundle.cid),
-        "tx": {"to": provenance.address, "data": data, "value": "0x0"},
-    }
+    return CapturedStepOut(
+        cid=bundle.cid,
+        digest=bundle.onchain.digest_hex,
+        codec=bundle.onchain.codec,
+        files=list(bundle.files),
+        url=ctx.evidence.url(bundle.cid),
+        tx=TxRequestOut(to=provenance.address, data=data, value="0x0", chainId=hex(ctx.reader.chain_id)),
+    )
