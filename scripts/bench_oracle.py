@@ -37,8 +37,11 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -232,20 +235,16 @@ def _deploy(w3, model_sha: str):
     return contracts["batch_provenance"], registry, oracle
 
 
-def evidence_to_attestation(
-    grader: Grader, block_time: int | None, confirmations: int, batches: int = 6
-) -> dict:
+@contextmanager
+def _private_chain(block_time: int | None, prefix: str) -> Iterator[tuple[Any, Path]]:
+    """An anvil of its own on a free port (web3 on it) and a scratch directory; both gone on exit, along
+    with any service thread watching `stop` (set on exit)."""
     import shutil
     import socket
     import subprocess
     import tempfile
-    import threading
 
     from web3 import Web3
-
-    from evidence.bundle import build_bundle
-    from evidence.store import LocalStore
-    from oracle.service import Oracle, OracleSettings
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -255,8 +254,7 @@ def evidence_to_attestation(
         ["--block-time", str(block_time)] if block_time else []
     )
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-oracle-"))
-    stop = threading.Event()
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
         for _ in range(200):
@@ -265,6 +263,46 @@ def evidence_to_attestation(
                     break
             except Exception:
                 time.sleep(0.05)
+        yield w3, tmp
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def _running(service) -> Iterator[None]:
+    """The oracle service's watch loop in a thread for the duration of the block."""
+    import threading
+
+    service.preflight()
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, kwargs={"stop": stop.is_set}, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def _seconds_until(done: Callable[[], bool], what: str, limit: float = 60.0) -> float:
+    """Seconds from now until `done()` holds, polled every 20 ms."""
+    t0 = time.perf_counter()
+    while not done():
+        if time.perf_counter() - t0 > limit:
+            raise RuntimeError(f"no {what} within {limit:.0f} s")
+        time.sleep(0.02)
+    return time.perf_counter() - t0
+
+
+def evidence_to_attestation(
+    grader: Grader, block_time: int | None, confirmations: int, batches: int = 6
+) -> dict:
+    from evidence.bundle import build_bundle
+    from evidence.store import LocalStore
+    from oracle.service import Oracle, OracleSettings
+
+    with _private_chain(block_time, "bench-oracle-") as (w3, tmp):
         provenance, registry, key = _deploy(w3, grader.model.sha256)
         store = LocalStore(tmp / "blocks")
         settings = OracleSettings(confirmations=confirmations, poll_interval=0.1)
@@ -279,35 +317,24 @@ def evidence_to_attestation(
             start_block=w3.eth.block_number,
             settings=settings,
         )
-        oracle.preflight()
-        thread = threading.Thread(target=oracle.run, kwargs={"stop": stop.is_set}, daemon=True)
-        thread.start()
         producer = w3.eth.accounts[2]
         times = []
-        for i in range(batches):
-            photos = {f"{j}.jpg": render(HELD_OUT_SEED + 1, 2 * i + j)[0] for j in range(2)}
-            onchain = build_bundle(store, {"commodity": "mango"}, photos).onchain
-            tx = provenance.functions.register(onchain.digest, onchain.codec, 1, 20_000, 20_500).transact(
-                {"from": producer}
-            )
-            w3.eth.wait_for_transaction_receipt(tx, poll_latency=0.02)
-            t0 = time.perf_counter()
-            while not registry.functions.is_attested(onchain.digest, key.address).call():
-                if time.perf_counter() - t0 > 60:
-                    raise RuntimeError("no attestation within 60 s")
-                time.sleep(0.02)
-            times.append(time.perf_counter() - t0)
+        with _running(oracle):
+            for i in range(batches):
+                photos = {f"{j}.jpg": render(HELD_OUT_SEED + 1, 2 * i + j)[0] for j in range(2)}
+                onchain = build_bundle(store, {"commodity": "mango"}, photos).onchain
+                tx = provenance.functions.register(onchain.digest, onchain.codec, 1, 20_000, 20_500).transact(
+                    {"from": producer}
+                )
+                w3.eth.wait_for_transaction_receipt(tx, poll_latency=0.02)
+                attested = registry.functions.is_attested(onchain.digest, key.address).call
+                times.append(_seconds_until(attested, "attestation"))
         return {
             "evidence_to_attestation_s": round(float(np.median(times)), 3),
             "evidence_to_attestation_s_max": round(float(np.max(times)), 3),
             "evidence_to_attestation_setup": f"anvil block time {block_time or 'automine'}, "
             f"{confirmations} confirmation(s), poll 0.1 s, 2 photos per batch",
         }
-    finally:
-        stop.set()
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 COLDCHAIN_POINTS = 43_200  # 30 days at 1-minute intervals
@@ -373,14 +400,6 @@ def coldchain_throughput(workers: int, logs: int = 2_000) -> dict:
 
 def coldchain_evidence_to_attestation(block_time: int | None, confirmations: int, steps: int = 6) -> dict:
     """From a TRANSPORT step's receipt to its cold-chain verdict readable on chain."""
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
-    import threading
-
-    from web3 import Web3
-
     from evidence.bundle import build_bundle
     from evidence.store import LocalStore
     from oracle.coldchain import load_rules
@@ -389,24 +408,7 @@ def coldchain_evidence_to_attestation(block_time: int | None, confirmations: int
     from oracle.model import SHA_FILE, read_expected_sha
     from oracle.service import OracleSettings
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    anvil_bin = shutil.which("anvil") or str(REPO / "node_modules" / ".bin" / "anvil")
-    cmd = [anvil_bin, "--port", str(port), "--silent"] + (
-        ["--block-time", str(block_time)] if block_time else []
-    )
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-coldchain-"))
-    stop = threading.Event()
-    try:
-        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
-        for _ in range(200):
-            try:
-                if w3.eth.chain_id:
-                    break
-            except Exception:
-                time.sleep(0.05)
+    with _private_chain(block_time, "bench-coldchain-") as (w3, tmp):
         provenance, registry, key = _deploy(w3, read_expected_sha(SHA_FILE))
         rules = load_rules()
         w3.eth.wait_for_transaction_receipt(
@@ -425,42 +427,35 @@ def coldchain_evidence_to_attestation(block_time: int | None, confirmations: int
             start_block=w3.eth.block_number,
             settings=OracleSettings(confirmations=confirmations, poll_interval=0.1),
         )
-        service.preflight()
-        thread = threading.Thread(target=service.run, kwargs={"stop": stop.is_set}, daemon=True)
-        thread.start()
         producer = w3.eth.accounts[2]
 
         def send(fn):
             return w3.eth.wait_for_transaction_receipt(fn.transact({"from": producer}), poll_latency=0.02)
 
         times = []
-        for i in range(steps):
-            receipt = send(provenance.functions.register(bytes([i + 1]) * 32, 0x55, 201, 20_000, 20_500))
-            batch_id = provenance.events.BatchRegistered().process_receipt(receipt)[0]["args"]["batchId"]
-            log_times, temps = reefer_readings(1_793_000_000, 30, 11.5, seed=i)
-            onchain = build_bundle(
-                store, {"event": "shipping"}, {"trip.csv": logger_csv(log_times, temps)}
-            ).onchain
-            send(
-                provenance.functions.addStep(batch_id, 3, onchain.digest, onchain.codec, 1100 | (1300 << 16))
-            )
-            t0 = time.perf_counter()
-            while not registry.functions.is_coldchain_attested(batch_id, onchain.digest, key.address).call():
-                if time.perf_counter() - t0 > 60:
-                    raise RuntimeError("no cold-chain attestation within 60 s")
-                time.sleep(0.02)
-            times.append(time.perf_counter() - t0)
+        with _running(service):
+            for i in range(steps):
+                receipt = send(provenance.functions.register(bytes([i + 1]) * 32, 0x55, 201, 20_000, 20_500))
+                batch_id = provenance.events.BatchRegistered().process_receipt(receipt)[0]["args"]["batchId"]
+                log_times, temps = reefer_readings(1_793_000_000, 30, 11.5, seed=i)
+                onchain = build_bundle(
+                    store, {"event": "shipping"}, {"trip.csv": logger_csv(log_times, temps)}
+                ).onchain
+                send(
+                    provenance.functions.addStep(
+                        batch_id, 3, onchain.digest, onchain.codec, 1100 | (1300 << 16)
+                    )
+                )
+                attested = registry.functions.is_coldchain_attested(
+                    batch_id, onchain.digest, key.address
+                ).call
+                times.append(_seconds_until(attested, "cold-chain attestation"))
         return {
             "coldchain_evidence_to_attestation_s": round(float(np.median(times)), 3),
             "coldchain_evidence_to_attestation_s_max": round(float(np.max(times)), 3),
             "coldchain_evidence_to_attestation_setup": f"anvil block time {block_time or 'automine'}, "
             f"{confirmations} confirmation(s), poll 0.1 s, 30 h log at 5 min per step",
         }
-    finally:
-        stop.set()
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def coldchain_figures(workers: int, chain: bool) -> dict:

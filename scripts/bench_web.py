@@ -333,6 +333,20 @@ def flood_figures(
     }
 
 
+def wait_until_serving(site: str, server: subprocess.Popen, what: str) -> None:
+    """Block until the site answers /healthz (at most 60 s); a server that exits or never answers stops the bench."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{site}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit(f"error: {what} did not start")
+        time.sleep(0.2)
+
+
 def safety_figures(
     env: dict, world, node_url: str, workers: int, rate: float, duration: int, connections: int
 ) -> dict:
@@ -351,16 +365,7 @@ def safety_figures(
             cwd=REPO, start_new_session=True, stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{site}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("error: the site for the write-path figures did not start")
-                time.sleep(0.2)
+            wait_until_serving(site, server, "the site for the write-path figures")
             page = f"{site}/batch/{world.sold_box}"
             for _ in range(4 * workers):
                 httpx.get(page, timeout=60)
@@ -476,16 +481,7 @@ def lighthouse_bench(workers: int, presets: list[str]) -> None:
             env=env, cwd=REPO, start_new_session=True,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{site}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("error: the site did not start")
-                time.sleep(0.2)
+            wait_until_serving(site, server, "the site")
             pages = {"verify": f"/batch/{world.sold_box}", "dashboard": "/grants", "capture": "/capture/"}
             for path in pages.values():  # every worker renders and caches once
                 for _ in range(2 * workers):
@@ -581,16 +577,7 @@ def main() -> None:
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{site}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("error: the site did not start")
-                time.sleep(0.2)
+            wait_until_serving(site, server, "the site")
             page = f"{site}/batch/{world.sold_box}"
             first = httpx.get(page, timeout=60)
             assert first.status_code == 200 and "17 of 17 checks passed" in first.text, first.text[:500]
