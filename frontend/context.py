@@ -93,6 +93,7 @@ class AppContext:
     def __post_init__(self) -> None:
         self._pages = Lru(self.web.page_cache_size)
         self._histories: Lru[Any] = Lru(self.web.page_cache_size)
+        self._history_cids: Lru[frozenset[str]] = Lru(self.web.page_cache_size)
         self.templates = {lang: make_templates(lang, self.web, self.settings) for lang in i18n.LANGUAGES}
         self._http: httpx.AsyncClient | None = None
         self._head_inflight: asyncio.Future[Head] | None = None
@@ -203,19 +204,32 @@ class AppContext:
         return max(0.0, time.time() - cur.updated_at) if cur else None
 
     def version(self, head: Head, batch_id: int) -> str:
-        """What a lot's page depends on: its facts and the evidence epoch (proofs are re-proven each
-        epoch). On the index the facts are the newest one touching the lot, its lineage or the
-        registries (a new block alone changes nothing); on the node, the head's hash."""
+        """What a lot's page depends on: its facts and the evidence generation (which moves only when a
+        proof's outcome changes). On the index the facts are the newest one touching the lot, its
+        lineage or the registries (a new block alone changes nothing); on the node, the head's hash."""
         facts = (
             head.hash
             if self.index is None
             else self.index.lineage_stamp(lineage(batch_id, self.index.parents))
         )
-        return f"{facts}/{self.evidence.epoch()}"
+        return f"{facts}/{self.evidence.generation()}"
 
     def history(self, head: Head, batch_id: int, version: str | None = None):
         key = (version or self.version(head, batch_id), batch_id)
-        return self._histories.get_or_make(key, lambda: self.batches.history(head, batch_id))
+
+        def make():
+            with self.evidence.collecting() as cids:
+                history = self.batches.history(head, batch_id)
+            self._history_cids.put(key, frozenset(cids))
+            return history
+
+        return self._histories.get_or_make(key, make)
+
+    def refresh_evidence(self, batch_id: int, version: str) -> None:
+        """Re-prove, off the request path, the stale proofs a cached page of the lot was rendered from."""
+        cids = self._history_cids.get((version, batch_id))
+        if cids:
+            self.evidence.refresh(cids)
 
     def cached_page(self, key: tuple) -> bytes | None:
         """A page rendered before under `key`, if the cache still holds it."""

@@ -6,6 +6,11 @@ proven again: evidence that stops being served (store down, block lost or corrup
 "unavailable since …" within that time on every worker, not as a stale pass. A failed fetch (store
 down, CID not found) or a proven mismatch is remembered for `retry_seconds` so a dead store is not
 hammered. Every proof says when it was checked.
+
+Pages rendered from proofs stay cached while the proofs' outcomes stand: re-proving happens off the
+request path (`refresh`, for the CIDs of a page served from cache) and `generation` moves only when
+some CID's outcome changes, so a page is rendered again because its evidence changed, not because a
+clock ticked.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import mimetypes
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
@@ -98,10 +105,58 @@ class EvidenceService:
         self._http = httpx.Client(timeout=self.timeout)
         self._unavailable_since: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._outcomes: dict[str, str] = {}  # cid -> the status it was last proven with
+        self._generation = 0
+        self._refreshing: set[str] = set()
+        self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence-recheck")
+        self._collecting = threading.local()
 
-    def epoch(self) -> int:
-        """Changes every `recheck_seconds`: pages rendered from proofs are cached within one epoch only."""
-        return int(time.time() // self.recheck_seconds) if self.recheck_seconds > 0 else 0
+    def generation(self) -> int:
+        """Moves when any CID's proven outcome changes (a pass turning unavailable, or back): pages
+        rendered from proofs are cached within one generation."""
+        return self._generation
+
+    @contextmanager
+    def collecting(self) -> Iterator[set[str]]:
+        """The CIDs proven in this thread inside the block (what a rendered page depends on)."""
+        cids: set[str] = set()
+        self._collecting.cids = cids
+        try:
+            yield cids
+        finally:
+            self._collecting.cids = None
+
+    def refresh(self, cids: Iterable[str]) -> None:
+        """Prove again, in the background, each of `cids` whose proof is older than `recheck_seconds`
+        (one re-check per CID at a time); the request that asks does not wait for it."""
+        now = time.time()
+        for cid in cids:
+            proved = self._proved.get(cid)
+            if proved is not None and now - proved.checked_at < self.recheck_seconds:
+                continue
+            if self._failed.get(cid) is not None:
+                continue  # a failure is retried after `retry_seconds`, not sooner
+            with self._lock:
+                if cid in self._refreshing:
+                    continue
+                self._refreshing.add(cid)
+            self._refresher.submit(self._recheck, cid)
+
+    def _recheck(self, cid: str) -> None:
+        try:
+            self.prove(cid)
+        except Exception as exc:  # a background re-check must never take the worker down
+            log.warning("evidence.recheck_failed", cid=cid, error=str(exc))
+        finally:
+            with self._lock:
+                self._refreshing.discard(cid)
+
+    def _record_outcome(self, cid: str, status: str) -> None:
+        with self._lock:
+            previous = self._outcomes.get(cid)
+            self._outcomes[cid] = status
+            if previous is not None and previous != status:
+                self._generation += 1
 
     def url(self, cid: str, path: str = "") -> str:
         suffix = "/" + quote(path) if path else ""
@@ -113,6 +168,14 @@ class EvidenceService:
 
     def prove(self, cid: str) -> Proof:
         """Fetch and verify `cid`; a pass is trusted for `recheck_seconds`, then proven again."""
+        collected = getattr(self._collecting, "cids", None)
+        if collected is not None:
+            collected.add(cid)
+        proof = self._prove(cid)
+        self._record_outcome(cid, proof.status)
+        return proof
+
+    def _prove(self, cid: str) -> Proof:
         now = time.time()
         failed = self._failed.get(cid)
         if failed is not None:

@@ -38,16 +38,19 @@ async def batch_lookup(ctx: Ctx, id: str = Query(default="", max_length=40)) -> 
 @router.get("/batch/{batch_id}", response_class=HTMLResponse)
 async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
     """The verify page. On the index it is rendered again only when an event touches the lot, its
-    lineage or the registries, or when the evidence epoch turns (proofs are re-proven each epoch);
-    its ETag is the block it is shown at and that version, so a reload in between is a 304."""
+    lineage or the registries, or when a proof's outcome changes (a page served from cache has its
+    stale proofs re-checked in the background); its ETag is the block it is shown at and that
+    version, so a reload in between is a 304."""
     bid = batch_id
     version = ctx.version(head, bid)
     body = ctx.cached_page(("batch", bid, version, lang))
     if body is None:
         body = await run_in_threadpool(render_batch, ctx, head, bid, lang, version)
+    else:
+        ctx.refresh_evidence(bid, version)
     if ctx.index is not None:
         body = stamp_asof(body, head, lang, ctx.index_confirmed_s())
-    etag = f'"{head.hash[2:18]}-{ctx.evidence.epoch()}-{bid}-{lang}"'
+    etag = f'"{head.hash[2:18]}-{ctx.evidence.generation()}-{bid}-{lang}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

@@ -268,6 +268,49 @@ def test_evidence_proofs__verified_cid_never_fetched_again(world, site_settings)
     assert fresh.prove(cid).status == "unknown"  # now the store does not hold it
 
 
+def test_evidence_refresh__re_proves_off_the_request_path_and_moves_generation_only_on_change(
+    world, site_settings
+):
+    """A cached page's stale proofs are re-checked in the background; only a changed outcome
+    (pass -> unavailable -> pass) moves the generation that cached pages are keyed by."""
+    import time
+
+    from evidence.cids import digest_of, parse_cid
+    from frontend.services.evidence import EvidenceService
+
+    service = EvidenceService(
+        site_settings.gateway_url, site_settings.evidence_api_url, recheck_seconds=0.2, retry_seconds=0.0
+    )
+    cid = world.store.add_bytes(b"evidence that will be corrupted", "c.txt")
+    with service.collecting() as cids:
+        assert service.prove(cid).status == "pass"
+    assert cids == {cid}
+    start = service.generation()
+
+    def refreshed_to(generation: int) -> None:
+        deadline = time.monotonic() + 10
+        while service.generation() != generation:
+            assert time.monotonic() < deadline, f"generation stayed {service.generation()}"
+            time.sleep(0.25)
+            service.refresh(cids)
+
+    time.sleep(0.3)
+    service.refresh(cids)  # still served intact: re-proven, same outcome, same generation
+    time.sleep(0.5)
+    assert service.generation() == start
+    block = world.store.blocks.path_for(digest_of(parse_cid(cid)))
+    original = block.read_bytes()
+    block.write_bytes(b"not the registered bytes")
+    try:
+        refreshed_to(start + 1)
+        assert service.prove(cid).status == "unknown"
+        assert "unavailable since" in service.prove(cid).detail
+    finally:
+        block.write_bytes(original)
+    refreshed_to(start + 2)
+    assert service.prove(cid).status == "pass"
+
+
 def test_openapi__lists_the_json_api(client):
     schema = client.get("/api/openapi.json").json()
     for path in (
