@@ -93,7 +93,7 @@ _STAGE_OF_EVENT = {
 
 #: The record events a farmer records with the field capture page, in the order it offers them (the
 #: first is the default); later stages are recorded by packers, carriers and sellers.
-FIELD_CAPTURE_EVENTS = ("harvesting", "cultivation")
+FIELD_CAPTURE_EVENTS = ("harvesting", "cultivation", "shipping")
 
 
 def event_label(event: str) -> str:

@@ -217,6 +217,7 @@ class HeldBatchOut(BaseModel):
     batch_id: int
     label: str = Field(description="how the page lists it, in the page language")
     crop: str
+    lot: str | None = Field(None, description="its traceability lot code, once a record assigns one")
     harvest_day: str = Field(description="ISO date")
 
 

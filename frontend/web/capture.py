@@ -8,7 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from frontend.deps import Ctx, Lang
+from frontend.services.catalog import crop_label
 from frontend.web.pages import chain_info
+from oracle.coldchain import load_rules
 from tambon.provenance import FIELD_CAPTURE_EVENTS, Stage, event_label
 from tambon.records import current_version, load_schema
 
@@ -19,8 +21,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
 #: the document a farmer keeps for each field activity, in the page's language: recorded as the step's
 #: reference document type when none is typed
 USUAL_DOCUMENTS = {
-    "en": {"harvesting": "harvest log", "cultivation": "farm diary"},
-    "th": {"harvesting": "บันทึกการเก็บเกี่ยว", "cultivation": "สมุดบันทึกแปลง"},
+    "en": {"harvesting": "harvest log", "cultivation": "farm diary", "shipping": "delivery note"},
+    "th": {"harvesting": "บันทึกการเก็บเกี่ยว", "cultivation": "สมุดบันทึกแปลง", "shipping": "ใบส่งของ"},
 }
 
 
@@ -43,6 +45,12 @@ async def capture_page(request: Request, ctx: Ctx, lang: Lang) -> Response:
             # each choice names the stage its step is added under, so the page never guesses it
             "events": [(event, event_label(event), Stage.for_event(event)) for event in FIELD_CAPTURE_EVENTS],
             "usual_documents": USUAL_DOCUMENTS.get(lang, USUAL_DOCUMENTS["en"]),
+            # the band a transport log is previewed against, by the lot's crop label (the oracle's rules)
+            "crop_bands": {
+                crop_label(code): [rule.low_c, rule.high_c]
+                for rule in load_rules().crops.values()
+                for code in rule.codes
+            },
         },
     )
 

@@ -447,6 +447,15 @@ def test_capture_api__transport_step_with_a_logger_export__in_the_bundle_for_the
     assert decode_transport(int(r.json()["tx"]["data"][-64:], 16)) == (12.5, 12.9)
 
 
+def test_capture_api__held_lots__name_their_lot_code_when_a_record_assigns_one(holder, lots, accounts):
+    """What the capture page pre-fills a shipping record's lot code with: none yet for a lot whose
+    records assign no code (the farmer types it)."""
+    r = holder.get("/api/capture/batches", params={"holder": accounts[7].address})
+    assert r.status_code == 200, r.text
+    [mango] = [b for b in r.json()["batches"] if b["batch_id"] == lots.open_mango]
+    assert "lot" in mango and mango["lot"] is None and mango["crop"].startswith("Mango")
+
+
 def test_capture_api__temperature_log__refused_when_not_a_log_or_not_a_transport(holder, lots):
     shipping = samples.mango_lot()[3]
     data = {"batch_id": str(lots.open_mango), "stage": "TRANSPORT", "record": json.dumps(shipping)}

@@ -84,6 +84,10 @@ def test_lineage_origins__a_merged_lot_names_every_producer_once():
 
 
 def test_field_capture_events__each_is_a_record_event_of_its_stage():
-    assert [Stage.for_event(e) for e in FIELD_CAPTURE_EVENTS] == [Stage.HARVEST, Stage.CULTIVATION]
+    assert [Stage.for_event(e) for e in FIELD_CAPTURE_EVENTS] == [
+        Stage.HARVEST,
+        Stage.CULTIVATION,
+        Stage.TRANSPORT,
+    ]
     assert all(e in Stage.for_event(e).events for e in FIELD_CAPTURE_EVENTS)
     assert [event_label(e) for e in ("harvesting", "initial_packing")] == ["Harvesting", "Initial packing"]

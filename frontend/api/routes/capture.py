@@ -18,7 +18,7 @@ from frontend.errors import BadInput, Conflict, NotFound, Upstream
 from frontend.services.chain import topic_address
 from frontend.services.coldchain import accept_temperature_log
 from frontend.services.evidence import check_upload, read_uploads
-from frontend.services.lots import step_order_problems
+from frontend.services.lots import identity_of, step_order_problems
 from frontend.services.wallet import parse_address
 from frontend.writegate import utc_day
 from tambon.provenance import Stage, encode_transport
@@ -62,6 +62,8 @@ async def held_batches(
                         batch_id=batch_id,
                         label=f"#{batch_id} · {crop} · {i18n.format_date(label.harvest_day, lang)}",
                         crop=label.crop_label,
+                        # a shipping record names the lot by its traceability lot code
+                        lot=identity_of(ctx, head, batch_id).lot,
                         harvest_day=label.harvest_day.isoformat(),
                     )
                 )

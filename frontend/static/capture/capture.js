@@ -8,6 +8,7 @@
   const msgs = document.getElementById("capture-msgs");
   const t = (key) => (msgs && msgs.dataset[key]) || key;
   const schema = JSON.parse(document.getElementById("record-schema").textContent);
+  const cropBands = JSON.parse(document.getElementById("crop-bands").textContent);
   const dayFormat = new Intl.DateTimeFormat(document.documentElement.lang === "th" ? "th-TH" : "en-GB", { dateStyle: "long" });
   let syncing = false;
   let account = null;
@@ -47,6 +48,7 @@
   const profileForm = document.getElementById("profile");
   const stepForm = document.getElementById("step");
   const status = document.getElementById("status");
+  const select = document.getElementById("batch");
 
   function say(text, bad) {
     status.textContent = text;
@@ -110,6 +112,15 @@
     if (s.event === "cultivation") {
       delete record.harvester; delete record.recipient; delete record.quantity;
     }
+    if (s.event === "shipping") {  // from the farm to the next recipient, under the lot's code
+      record.traceability_lot_code = s.tlc || undefined;
+      const shipper = place(p.farm_name, p.farm_phone, p.farm_district, p.farm_province);  // a place: no field name
+      record.tlc_source = shipper;
+      record.product_description = [p.commodity, p.variety].filter(Boolean).join(" ") + (s.tlc ? ", lot " + s.tlc : "");
+      record.ship_from = shipper;
+      record.ship_to = record.recipient;
+      delete record.harvester; delete record.recipient;
+    }
     if (gps) record.gps = gps;
     return JSON.parse(JSON.stringify(record)); // drops undefined fields
   }
@@ -138,6 +149,9 @@
     "recipient.name": "recipient_name", "recipient.phone": "recipient_phone", "recipient.address": "recipient_district",
     "quantity.value": "weight_kg", "quantity": "weight_kg", "reference_documents.0.number": "doc_number",
     "reference_documents.0.type": "doc_type", "date": "date", "event": "event",
+    "ship_to.name": "recipient_name", "ship_to.phone": "recipient_phone", "ship_to.address": "recipient_district",
+    "ship_from.name": "farm_name", "ship_from.phone": "farm_phone", "ship_from.address": "farm_district",
+    "tlc_source": "farm_name", "ship_to": "recipient_name", "ship_from": "farm_name", "traceability_lot_code": "tlc",
   };
   function fieldLabel(name) {
     const el = document.querySelector(`[name="${name}"]`);
@@ -188,6 +202,8 @@
       say(t("invalid") + " " + bad.map(fieldLabel).join(", "), true);
       return;
     }
+    const logFile = s.event === "shipping" ? (document.getElementById("templog").files || [])[0] : null;
+    if (logFile && !(await previewLog())) { say(t("logUnreadable"), true); return; }
     const gps = await position();
     const item = {
       createdAt: new Date().toISOString(),
@@ -196,15 +212,73 @@
       stage: stepForm.elements.event.selectedOptions[0].dataset.stage,
       record: buildRecord(profile, s, gps, photos.map((p) => p.name)),
       photos: photos,
+      log: logFile ? { name: logFile.name || "temperature-log.csv", blob: logFile } : null,
       state: "queued",
       cid: null, tx: null, txHash: null, error: null,
     };
     await putItem(item);
     stepForm.reset();
     stepForm.elements.date.value = new Date().toISOString().slice(0, 10);
+    showTransport();
     say(navigator.onLine ? t("queuedSending") : t("queuedOffline"));
     await render();
     sync();
+  });
+
+  // ---- a TRANSPORT step's temperature log: previewed on the device before it is queued ------------
+  const transport = document.getElementById("transport");
+  const logInput = document.getElementById("templog");
+  const logPreview = document.getElementById("log-preview");
+  const number = new Intl.NumberFormat(document.documentElement.lang === "th" ? "th-TH" : "en-GB", { maximumFractionDigits: 1 });
+  const moment = new Intl.DateTimeFormat(document.documentElement.lang === "th" ? "th-TH" : "en-GB", {
+    dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Bangkok",
+  });
+  function selectedLot() {
+    const option = select.selectedOptions[0];
+    return { crop: (option && option.dataset.crop) || "", lot: (option && option.dataset.lot) || "" };
+  }
+  function showTransport() {
+    transport.hidden = stepForm.elements.event.value !== "shipping";
+    if (!stepForm.elements.tlc.value) stepForm.elements.tlc.value = selectedLot().lot;
+  }
+  function line(text, cls) {
+    const p = document.createElement("p");
+    p.textContent = text;
+    if (cls) p.className = cls;
+    return p;
+  }
+  // true when the chosen file reads as a temperature log (or none is chosen)
+  async function previewLog() {
+    logPreview.textContent = "";
+    const file = (logInput.files || [])[0];
+    if (!file) return true;
+    const log = window.TempLog.parse(await file.text());
+    if (!log) {
+      logPreview.append(line(t("logUnreadable"), "fail"));
+      return false;
+    }
+    const low = Math.min(...log.celsius), high = Math.max(...log.celsius);
+    const first = Math.min(...log.times), last = Math.max(...log.times);
+    logPreview.dataset.points = String(log.times.length);
+    logPreview.append(
+      line(log.times.length + " " + t("logPoints") + " · " + t("logFrom") + " " + moment.format(first) + " " + t("logTo") + " " + moment.format(last)),
+      line(t("logRange") + " " + number.format(low) + " – " + number.format(high) + " °C"),
+    );
+    const band = cropBands[selectedLot().crop];
+    if (band) {
+      const outside = log.celsius.filter((c) => c < band[0] || c > band[1]).length;
+      logPreview.append(line(t("logBand") + " " + number.format(band[0]) + " – " + number.format(band[1]) + " °C · " +
+        outside + " " + t("logOutside"), outside ? "warn" : "pass"));
+    } else {
+      logPreview.append(line(t("logNoBand")));
+    }
+    return true;
+  }
+  stepForm.elements.event.addEventListener("change", showTransport);
+  logInput.addEventListener("change", () => previewLog().catch((e) => say(e.message, true)));
+  select.addEventListener("change", () => {
+    stepForm.elements.tlc.value = selectedLot().lot;
+    previewLog().catch((e) => say(e.message, true));
   });
 
   // ---- queue -----------------------------------------------------------------------------------
@@ -251,7 +325,7 @@
       state.textContent = t("state_" + item.state) + (item.error ? " · " + item.error : "");
       const meta = document.createElement("div");
       meta.className = "hint";
-      meta.textContent = item.photos.length + " " + t("photos") +
+      meta.textContent = item.photos.length + " " + t("photos") + (item.log ? " · " + t("log") + " " + item.log.name : "") +
         (item.record.gps ? " · GPS " + item.record.gps.lat + ", " + item.record.gps.lon : "");
       li.append(head, state, meta);
       if (["queued", "declined", "rejected", "failed"].includes(item.state) && !item.cid) {
@@ -283,6 +357,7 @@
     body.append("record", JSON.stringify(item.record));
     if (item.holder) body.append("sender", item.holder);
     for (const p of item.photos) body.append("photos", p.blob, p.name);
+    if (item.log) body.append("temperature_log", item.log.blob, item.log.name);
     const response = await fetch("/api/capture/steps", { method: "POST", body: body });
     let answer = null;
     try { answer = await response.json(); } catch (e) { answer = null; }
@@ -394,7 +469,6 @@
   }
 
   // ---- the wallet and the lots it may add steps to ----------------------------------------------
-  const select = document.getElementById("batch");
   async function showBatches() {
     if (!account) return;
     let batches = await getSetting("batches:" + account.toLowerCase());
@@ -408,6 +482,7 @@
       } catch (e) { /* offline after all: the saved list serves */ }
     }
     batches = batches || [];
+    const chosen = select.value;  // a list refreshed while the farmer fills the form keeps their choice
     select.textContent = "";
     const prompt = document.createElement("option");
     prompt.value = "";
@@ -417,8 +492,11 @@
       const option = document.createElement("option");
       option.value = String(b.batch_id);
       option.textContent = b.label;
+      option.dataset.crop = b.crop || "";
+      option.dataset.lot = b.lot || "";
       select.append(option);
     }
+    if (chosen && batches.some((b) => String(b.batch_id) === chosen)) select.value = chosen;
     if (!batches.length) say(t("noBatches"), true);
   }
   async function connect(prompted) {

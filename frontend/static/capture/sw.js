@@ -3,12 +3,13 @@
 // offline fallback; its static files are cache-first. API calls are never cached: uploads are
 // queued by the page itself (IndexedDB) and sent when the network is back.
 "use strict";
-const CACHE = "tambon-capture-v2";
+const CACHE = "tambon-capture-v3";
 const SHELL = [
   "/capture/",
   "/static/style.css",
   "/static/signin.js",
   "/static/capture/schema.js",
+  "/static/capture/templog.js",
   "/static/capture/capture.js",
   "/static/capture/capture.css",
   "/static/capture/manifest.webmanifest",
