@@ -6,6 +6,7 @@ import pytest
 
 from tambon.typed_data import ESCROW_DOMAIN_NAME, CouncilApproval, domain, pack_signatures, sign, typed_data
 
+ZERO = "0x0000000000000000000000000000000000000000"
 DAY = 86_400
 THB = 10**18
 REVIEW_TIMEOUT = 7 * DAY
@@ -116,6 +117,23 @@ class Council:
             ),
         }[primary]
         return call()
+
+
+def submitted_eth_milestone(escrow, chain, creator, community, funder) -> tuple[int, int, dict]:
+    """A one-milestone ETH grant on `escrow`, funded and submitted for review: (grant id, a release
+    deadline an hour away, the Release typed data members sign for it)."""
+    grant_id = escrow.create_grant(
+        community, ZERO, THB, [THB], [chain.pending_timestamp + DAY], evidence_digest(), RAW, sender=creator
+    ).return_value
+    escrow.fund(grant_id, THB, value=THB, sender=funder)
+    escrow.submit(grant_id, 0, evidence_digest(), RAW, sender=community)
+    deadline = chain.pending_timestamp + 3_600
+    council = Council(escrow, [], chain)
+    return (
+        grant_id,
+        deadline,
+        typed_data("Release", council.release_message(grant_id, 0, deadline), council.domain()),
+    )
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ import ape
 
 from tambon.typed_data import CouncilApproval, pack_signatures, sign, typed_data
 
-from .conftest import RAW, THB, evidence_digest
-
-ZERO = "0x0000000000000000000000000000000000000000"
+from .conftest import RAW, THB, evidence_digest, submitted_eth_milestone
 
 
 def _token_grant(escrow, members, community, chain, token, amounts=(THB, THB)):
@@ -83,31 +81,7 @@ def test_contract_member_answering_magic_plus_junk__is_not_an_approval(
     escrow = project.grant_escrow.deploy(
         [wallet.address, *[m.address for m in others]], 3, 1, sender=deployer
     )
-    grant_id = escrow.create_grant(
-        community,
-        ZERO,
-        THB,
-        [THB],
-        [chain.pending_timestamp + 86_400],
-        evidence_digest(),
-        RAW,
-        sender=others[0],
-    ).return_value
-    escrow.fund(grant_id, THB, value=THB, sender=funder)
-    escrow.submit(grant_id, 0, evidence_digest(), RAW, sender=community)
-    deadline = chain.pending_timestamp + 3_600
-    milestone = escrow.milestone(grant_id, 0)
-    message = {
-        "grantId": grant_id,
-        "milestoneId": 0,
-        "evidence": milestone.evidence,
-        "amount": milestone.amount,
-        "nonce": milestone.nonce,
-        "deadline": deadline,
-    }
-    from tambon.typed_data import ESCROW_DOMAIN_NAME, domain
-
-    data = typed_data("Release", message, domain(ESCROW_DOMAIN_NAME, chain.chain_id, escrow.address))
+    grant_id, deadline, data = submitted_eth_milestone(escrow, chain, others[0], community, funder)
     approvals = [CouncilApproval(m.address, sign(data, m.private_key)) for m in others]
     forged = pack_signatures([*approvals, CouncilApproval(wallet.address, contract_data=b"anything")])
     with ape.reverts("council: invalid contract signature"):

@@ -7,15 +7,13 @@ import ape
 from eth_abi import encode
 from eth_account import Account
 
-from tambon.typed_data import CouncilApproval, pack_signatures, sign, typed_data
+from tambon.typed_data import CouncilApproval, pack_signatures, sign
 
-from .conftest import RAW, THB, evidence_digest
+from .conftest import submitted_eth_milestone
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
 
 import bench_gas  # noqa: E402  (the Safe deployment the gas anchor uses)
-
-ZERO = "0x0000000000000000000000000000000000000000"
 
 
 def _safe_signature(handler, safe, owners, digest: bytes) -> bytes:
@@ -35,31 +33,7 @@ def test_safe_member__two_of_three_owners_approve_a_release(
     safe = bench_gas.deploy_safe(owners, 2, deployer, chain, fallback_handler=handler.address)
     members = [accounts[1], accounts[2]]
     escrow = project.grant_escrow.deploy([safe.address, *[m.address for m in members]], 3, 1, sender=deployer)
-    grant_id = escrow.create_grant(
-        community,
-        ZERO,
-        THB,
-        [THB],
-        [chain.pending_timestamp + 86_400],
-        evidence_digest(),
-        RAW,
-        sender=members[0],
-    ).return_value
-    escrow.fund(grant_id, THB, value=THB, sender=funder)
-    escrow.submit(grant_id, 0, evidence_digest(), RAW, sender=community)
-    deadline = chain.pending_timestamp + 3_600
-    milestone = escrow.milestone(grant_id, 0)
-    message = {
-        "grantId": grant_id,
-        "milestoneId": 0,
-        "evidence": milestone.evidence,
-        "amount": milestone.amount,
-        "nonce": milestone.nonce,
-        "deadline": deadline,
-    }
-    from tambon.typed_data import ESCROW_DOMAIN_NAME, domain
-
-    data = typed_data("Release", message, domain(ESCROW_DOMAIN_NAME, chain.chain_id, escrow.address))
+    grant_id, deadline, data = submitted_eth_milestone(escrow, chain, members[0], community, funder)
     digest = bytes(escrow.release_digest(grant_id, 0, deadline))
     approvals = [CouncilApproval(m.address, sign(data, m.private_key)) for m in members]
 
