@@ -108,12 +108,19 @@ def to_local(ts: int | float | datetime) -> datetime:
     return datetime.fromtimestamp(seconds + BANGKOK_OFFSET_SECONDS, UTC).replace(tzinfo=None)
 
 
-def format_date(value: int | float | date | datetime | None, lang: str, *, with_time: bool = False) -> str:
-    """`26 พฤศจิกายน 2569` (Buddhist era) in Thai, `26 November 2026` in English; times in Thailand time."""
+def format_date(
+    value: int | float | date | datetime | None, lang: str, *, with_time: bool = False, own_zone: bool = False
+) -> str:
+    """`26 พฤศจิกายน 2569` (Buddhist era) in Thai, `26 November 2026` in English; times in Thailand time,
+    or, with `own_zone`, an aware datetime (a record's) at its own offset, named when it is not Thailand's:
+    a receipt in Los Angeles keeps the day and hour its record gives."""
     if value is None:
         return "—"
     is_moment = isinstance(value, int | float | datetime)
-    if isinstance(value, int | float | datetime):
+    keep_zone = own_zone and isinstance(value, datetime) and value.utcoffset() is not None
+    if isinstance(value, datetime) and keep_zone:
+        moment = value
+    elif isinstance(value, int | float | datetime):
         moment = to_local(value)
     else:
         moment = datetime(value.year, value.month, value.day)
@@ -122,6 +129,10 @@ def format_date(value: int | float | date | datetime | None, lang: str, *, with_
     text = f"{moment.day} {months[moment.month]} {year}"
     if with_time and is_moment:
         text += f" {moment:%H:%M}" + (" น." if lang == "th" else "")
+        offset = moment.utcoffset()
+        if keep_zone and offset is not None and offset.total_seconds() != BANGKOK_OFFSET_SECONDS:
+            zone = f"{moment:%z}"  # -0800
+            text += f" (UTC{zone[:3]}:{zone[3:]})"
     return text
 
 

@@ -290,7 +290,7 @@ def step_views(history, lang: str, gettext: Callable[[str], str]) -> list[tuple[
                 StepView(
                     step=st,
                     title=gettext(EVENT_LABELS[event]) if event in EVENT_LABELS else "",
-                    when=i18n.format_date(when, lang, with_time=has_time) if when else "",
+                    when=i18n.format_date(when, lang, with_time=has_time, own_zone=True) if when else "",
                     recorded=i18n.format_date(st.timestamp, lang, with_time=True),
                     actor=names.get(st.actor.lower(), ""),
                     fields=reader.fields(record),
