@@ -1,4 +1,5 @@
-"""`tambon export ...`: compliance exports read from the chain and the evidence store.
+"""`tambon export ...`: compliance exports read from the chain index (or the node when no index has been
+started) and the evidence store.
 
 tambon export fsma204 --lot TH-MG-260402-A --out lot.xlsx
 tambon export fsma204 --from 2026-04-01 --to 2026-04-30 --out april.csv
@@ -13,9 +14,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -27,33 +27,25 @@ app = typer.Typer(
 )
 
 
-def _fetcher(store) -> Any:
-    """record.json of a CID from an evidence store (a metadata document leads to its bundle)."""
-    from compliance.source import record_behind
-    from evidence.bundle import read_record
-    from tambon.records import RecordInvalid, loads
-
-    def open_cid(cid: str) -> tuple[str, Mapping[str, Any] | None]:
-        if store.stat(cid).kind == "directory":
-            return "directory", read_record(store, cid)
-        try:
-            document = loads(store.cat(cid))
-        except RecordInvalid:
-            return "file", None
-        return "file", document if isinstance(document, dict) else None
-
-    return lambda cid: record_behind(cid, open_cid)
-
-
 def load_traces():
-    """All batches of the configured deployment, with their records (the CLI's data source)."""
-    from compliance.source import read_traces
+    """All batches of the configured deployment, with their records (the CLI's data source): from the
+    chain index when one has been started (brought up to the head first), else from the node."""
+    from compliance.source import index_traces, read_traces, store_record_fetcher
     from evidence.remote import open_store
     from tambon.chain import Chain
+    from tambon.index.cli import caught_up_reader
 
     chain = Chain()
     chain.check_connected()
-    return read_traces(chain, _fetcher(open_store()))
+    fetch = store_record_fetcher(open_store())
+    index = caught_up_reader(chain.settings)
+    if index is None:
+        return read_traces(chain, fetch)
+    try:
+        contract = chain.contract("BatchProvenance").address
+        return index_traces(index, fetch, chain_id=chain.chain_id, contract=contract)
+    finally:
+        index.store.close()
 
 
 def _write(data: bytes, out: Path | None) -> None:

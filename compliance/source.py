@@ -15,16 +15,17 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from compliance.errors import ComplianceError
 from compliance.model import BatchTrace, ChainRef, Traces, TrackingEvent
 from tambon.cid import cid_string
 from tambon.errors import TambonError
+from tambon.events import ChainEvent
 from tambon.provenance import stage_name
 
 RecordFetcher = Callable[[str], Mapping[str, Any]]
 EVENTS = ("BatchRegistered", "StepAdded", "Split", "Merged")
-#: blocks per eth_getLogs request (nodes cap the range or the result size)
-LOG_CHUNK = 50_000
 
 
 #: `open_cid(cid) -> (kind, document)`: kind "directory" with the bundle's record.json, or "file" with
@@ -65,6 +66,23 @@ def record_behind(cid: str, open_cid: CidOpener) -> Mapping[str, Any]:
     return record
 
 
+def store_record_fetcher(store) -> RecordFetcher:
+    """record.json of a CID from an evidence store (a metadata document leads to its bundle)."""
+    from evidence.bundle import read_record
+    from tambon.records import RecordInvalid, loads
+
+    def open_cid(cid: str) -> tuple[str, Mapping[str, Any] | None]:
+        if store.stat(cid).kind == "directory":
+            return "directory", read_record(store, cid)
+        try:
+            document = loads(store.cat(cid))
+        except RecordInvalid:
+            return "file", None
+        return "file", document if isinstance(document, dict) else None
+
+    return lambda cid: record_behind(cid, open_cid)
+
+
 def _hex(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
@@ -73,46 +91,67 @@ def _hex(value: Any) -> str:
 
 
 def read_traces(chain, fetch_record: RecordFetcher, *, from_block: int | None = None) -> Traces:
-    """Every batch of the deployment's BatchProvenance with its events and records."""
-    contract = chain.contract("BatchProvenance")
-    w3 = chain.w3
-    start = chain.deployment.block if from_block is None else from_block
-    head = w3.eth.block_number
-    topics = [w3.keccak(text=_signature(contract, name)).hex() for name in EVENTS]
-    topics = [t if t.startswith("0x") else "0x" + t for t in topics]
-    decoders = {t: getattr(contract.events, n)() for t, n in zip(topics, EVENTS, strict=True)}
-    logs = []
-    block = start
-    while block <= head:
-        end = min(head, block + LOG_CHUNK - 1)
-        logs += w3.eth.get_logs(
-            {"address": contract.address, "fromBlock": block, "toBlock": end, "topics": [topics]}
-        )
-        block = end + 1
-    decoded = []
-    for raw in logs:
-        topic = _hex(raw["topics"][0])
-        event = decoders[topic].process_log(raw)
-        decoded.append(event)
-    decoded.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
-    times: dict[int, int] = {}
-    for event in decoded:  # block times: each EPCIS event carries its own
-        number = int(event["blockNumber"])
-        if number not in times:
-            times[number] = int(w3.eth.get_block(number)["timestamp"])
-    decoded = [{**event, "timestamp": times[int(event["blockNumber"])]} for event in decoded]
-    return traces_from_events(decoded, fetch_record, chain_id=chain.chain_id, contract=contract.address)
+    """Every batch of the deployment's BatchProvenance with its events and records, read from the node
+    with the core event reader (`tambon.events`: chunked `eth_getLogs` within provider limits). A site
+    or a command with a chain index reads `index_traces` instead."""
+    from tambon.events import EventDecoder, JsonRpc, LogReader
+
+    rpc = JsonRpc(chain.settings.rpc_url)
+    try:
+        decoder = EventDecoder.for_deployment(chain.deployment, ("BatchProvenance",))
+        start = chain.deployment.block if from_block is None else from_block
+        head = rpc.block_number()
+        topics = [[decoder.topic("BatchProvenance", name) for name in EVENTS]]
+        events = LogReader(rpc, decoder).events(start, head, topics)
+        blocks = rpc.blocks({e.block_number for e in events})
+    finally:
+        rpc.close()
+    times = {b.hash: b.timestamp for b in blocks.values()}
+    return traces_from_chain_events(
+        events,
+        times,
+        fetch_record,
+        chain_id=chain.chain_id,
+        contract=to_checksum_address(chain.deployment.address("BatchProvenance")),
+    )
 
 
-def _signature(contract, name: str) -> str:
-    abi = next(item for item in contract.abi if item.get("type") == "event" and item["name"] == name)
-    return f"{name}({','.join(_type(i) for i in abi['inputs'])})"
+def index_traces(
+    index,
+    fetch_record: RecordFetcher,
+    *,
+    chain_id: int,
+    contract: str,
+    batch_ids: Sequence[int] | None = None,
+) -> Traces:
+    """Batches from a chain index (`tambon.index.reader.IndexReader`): every batch, or the given ones."""
+    events = index.history_events(batch_ids)
+    times = index.block_times(e.block_hash for e in events)
+    return traces_from_chain_events(events, times, fetch_record, chain_id=chain_id, contract=contract)
 
 
-def _type(param: Mapping[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + param["type"][5:]
-    return param["type"]
+def traces_from_chain_events(
+    events: Sequence[ChainEvent],
+    times: Mapping[str, int],
+    fetch_record: RecordFetcher,
+    *,
+    chain_id: int | None,
+    contract: str | None,
+) -> Traces:
+    """Traces from decoded `ChainEvent`s in chain order and their blocks' times (by block hash)."""
+    plain = [
+        {
+            "event": e.name,
+            "args": e.args,
+            "transactionHash": e.tx_hash,
+            "blockNumber": e.block_number,
+            "logIndex": e.log_index,
+            "timestamp": times.get(e.block_hash),
+        }
+        for e in events
+        if e.name in EVENTS
+    ]
+    return traces_from_events(plain, fetch_record, chain_id=chain_id, contract=contract)
 
 
 def traces_from_events(

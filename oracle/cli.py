@@ -133,9 +133,10 @@ def run(
     from evidence.remote import open_store
     from oracle.coldchain.service import ColdChainOracle
     from oracle.grader import Grader
-    from oracle.service import Oracle, OracleSettings, run_services
+    from oracle.service import Oracle, OracleSettings, ProvenanceScan, run_services
     from tambon.accounts import load_account
     from tambon.chain import Chain
+    from tambon.index.reader import IndexReader
 
     settings = OracleSettings()
     if confirmations is not None:
@@ -150,6 +151,9 @@ def run(
         demo_index=dev_account if dev_account is not None else settings.demo_account,
     )
     state_file = settings.state_file or chain.settings.data_dir / "oracle" / f"state-{chain.chain_id}.json"
+    # the scans read the chain index when one runs (and is canonical up to the range), else the node
+    index = IndexReader.started(chain.settings)
+    provenance_address = chain.contract("BatchProvenance").address
     oracle = Oracle(
         chain.w3,
         chain.contract("BatchProvenance"),
@@ -160,6 +164,7 @@ def run(
         state_file,
         start_block=chain.deployment.block,
         settings=settings,
+        scan=ProvenanceScan(chain.w3, provenance_address, index),
     )
     oracle.preflight()
     services: list[Oracle] = [oracle]
@@ -172,6 +177,7 @@ def run(
         state_file.with_name(f"coldchain-{state_file.name}"),
         start_block=chain.deployment.block,
         settings=settings,
+        scan=ProvenanceScan(chain.w3, provenance_address, index),
     )
     try:
         coldchain.preflight()
@@ -184,6 +190,7 @@ def run(
         model=oracle.model_sha.hex()[:16],
         coldchain_rules=coldchain.rules.sha256[:16] if coldchain in services else None,
         state=str(state_file),
+        reads="index then node" if index is not None else "node",
     )
     if once:
         names = {Oracle: "grading", ColdChainOracle: "coldchain"}

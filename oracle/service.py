@@ -36,6 +36,7 @@ import structlog
 from eth_typing import HexStr
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
@@ -44,7 +45,10 @@ from evidence.errors import EvidenceError as StoreError
 from oracle.errors import EvidenceError, ItemRefused, OracleError
 from oracle.grader import ABSTAIN, Grader, GradeResult
 from tambon.attestation import Attestation, Grade, sign_attestation, sign_batch
+from tambon.chain import load_abi
 from tambon.cid import OnchainCid
+from tambon.events import ChainEvent, EventDecoder, JsonRpc, LogReader
+from tambon.index.reader import IndexReader
 
 log = structlog.get_logger("oracle")
 
@@ -188,6 +192,52 @@ class Postable(Protocol):
     def as_tuple(self) -> tuple[Any, ...]: ...
 
 
+class ProvenanceScan:
+    """Where the oracle's scans read BatchProvenance events.
+
+    From the chain index when one is given, it reaches the range's end and its cursor block is still
+    the chain's block at that height (then every fact at or below it is canonical: the follower
+    links each range to the one before by parent hash); else from the node through the core event
+    reader (`tambon.events`, chunked `eth_getLogs` within provider limits). An index that lags, was
+    left on an orphaned block or cannot be read never holds the oracle back or feeds it stale facts.
+    """
+
+    def __init__(self, w3: Web3, provenance_address: str, index: IndexReader | None = None) -> None:
+        self.w3 = w3
+        self.index = index
+        endpoint = getattr(w3.provider, "endpoint_uri", None)
+        if not endpoint:
+            raise OracleError("the oracle reads the chain over HTTP JSON-RPC (an HTTPProvider)")
+        self.rpc = JsonRpc(str(endpoint))
+        self.decoder = EventDecoder({provenance_address: ("BatchProvenance", load_abi("BatchProvenance"))})
+        self.address = provenance_address
+        self.from_index = 0  # ranges read from the index / from the node (logged and tested)
+        self.from_node = 0
+
+    def _index_covers(self, end: int) -> bool:
+        if self.index is None:
+            return False
+        try:
+            cursor = self.index.cursor()
+        except SQLAlchemyError as exc:
+            log.warning("oracle.index_unreadable", error=str(exc)[:200])
+            return False
+        if cursor is None or cursor.block_number < end:
+            return False
+        block = self.w3.eth.get_block(cursor.block_number)
+        return block is not None and block["hash"].to_0x_hex() == cursor.block_hash
+
+    def events(self, name: str, start: int, end: int) -> list[ChainEvent]:
+        """`name` events of BatchProvenance in blocks [start, end], in chain order."""
+        if self._index_covers(end):
+            assert self.index is not None
+            self.from_index += 1
+            return self.index.events_between(start, end, "BatchProvenance", name)
+        self.from_node += 1
+        topic = self.decoder.topic("BatchProvenance", name)
+        return LogReader(self.rpc, self.decoder).events(start, end, [topic], [self.address])
+
+
 class Oracle:
     """The chain service; `step()` does one pass, `run()` loops with backoff."""
 
@@ -203,8 +253,10 @@ class Oracle:
         start_block: int = 0,
         settings: OracleSettings | None = None,
         crash_hook: CrashHook | None = None,
+        scan: ProvenanceScan | None = None,
     ):
         self.w3 = w3
+        self.scan = scan or ProvenanceScan(w3, provenance.address)
         self.provenance = provenance
         self.registry = registry
         self.account = account
@@ -244,16 +296,15 @@ class Oracle:
 
     def new_items(self, start: int, end: int) -> list[dict]:
         """Work items (evidence, codec, batch_id, block) found in blocks start..end."""
-        logs = self.provenance.events.BatchRegistered().get_logs(from_block=start, to_block=end)
         return [
             {
-                "evidence": "0x" + bytes(ev["args"]["evidence"]).hex(),
-                "codec": int(ev["args"]["codec"]),
-                "batch_id": int(ev["args"]["batchId"]),
-                "crop": int(ev["args"]["crop"]),
-                "block": int(ev["blockNumber"]),
+                "evidence": "0x" + bytes(ev.args["evidence"]).hex(),
+                "codec": int(ev.args["codec"]),
+                "batch_id": int(ev.args["batchId"]),
+                "crop": int(ev.args["crop"]),
+                "block": ev.block_number,
             }
-            for ev in logs
+            for ev in self.scan.events("BatchRegistered", start, end)
         ]
 
     def is_attested(self, item: dict) -> bool:

@@ -13,6 +13,7 @@ from eth_utils import to_checksum_address
 from frontend.errors import NotFound
 from frontend.services.chain import ChainReader, Event, Head, topic_uint
 from tambon.grants import Grant, Milestone
+from tambon.index.reader import IndexReader
 from tambon.tokens import Token, read_token
 
 
@@ -115,8 +116,12 @@ def money_series(
 
 
 class GrantService:
-    def __init__(self, reader: ChainReader):
+    """Grants read from the chain index when the site has one (the dashboard and council pages), else
+    from the escrow's views at the pinned head; the checks before a write read the node."""
+
+    def __init__(self, reader: ChainReader, index: IndexReader | None = None):
         self.reader = reader
+        self.index = index
 
     def token(self, head: Head, address: str) -> Token:
         """Known tokens come from tambon.tokens; others are read once per head through the cache."""
@@ -157,21 +162,62 @@ class GrantService:
         )
         return name if registered_at else None
 
+    def _indexed_grants(self, head: Head, index: IndexReader) -> list[GrantView]:
+        """Every grant as the escrow's views answer, derived from the index's facts (no node call but
+        an unknown token's metadata)."""
+        out = []
+        for g in index.grants():
+            view = (g.recipient, g.token, g.budget, g.funded, g.paid, g.milestone_count, g.cancelled)
+            grant = Grant.from_chain(g.grant_id, view)
+            milestones = [
+                Milestone.from_chain(
+                    g.grant_id,
+                    m.milestone_id,
+                    (
+                        m.amount,
+                        m.deadline,
+                        m.status,
+                        m.nonce,
+                        m.submitted_at,
+                        m.evidence,
+                        m.codec,
+                        m.rejection_reason,
+                    ),
+                )
+                for m in g.milestones
+            ]
+            _reg, name, registered_at, _revoked = index.producer(g.recipient)
+            out.append(
+                GrantView(grant, self.token(head, grant.token), name if registered_at else None, milestones)
+            )
+        return out
+
     def dashboard(self, head: Head) -> Dashboard:
-        r = self.reader
-        grants = [self.grant(head, g) for g in range(self.count(head))]
+        r, index = self.reader, self.index
+        if index is not None:
+            grants = self._indexed_grants(head, index)
+        else:
+            grants = [self.grant(head, g) for g in range(self.count(head))]
         communities: dict[str, Community] = {}
         for g in grants:
             recipient = g.grant.recipient
             communities.setdefault(recipient, Community(recipient, g.recipient_name)).grants.append(g)
-        events = r.logs(
-            head, r.escrow, [[r.topic(r.escrow, "Funded"), r.topic(r.escrow, "MilestoneReleased")]]
-        )
+        if index is not None:
+            events = index.escrow_events(("Funded", "MilestoneReleased"))
+            times = index.block_times(e.block_hash for e in events)
+        else:
+            events = r.logs(
+                head, r.escrow, [[r.topic(r.escrow, "Funded"), r.topic(r.escrow, "MilestoneReleased")]]
+            )
+            times = r.block_times(events)
         token_of = {g.grant.grant_id: g.token.address.lower() for g in grants}
-        series = money_series(events, r.block_times(events), token_of)
+        series = money_series(events, times, token_of)
         tokens = {g.token.address.lower(): g.token for g in grants}
-        members = list(r.call(head, r.escrow.functions.members(), key=("members",)))
-        threshold = int(r.call(head, r.escrow.functions.threshold(), key=("threshold",)))
+        if index is not None:
+            members, threshold = index.council()
+        else:
+            members = list(r.call(head, r.escrow.functions.members(), key=("members",)))
+            threshold = int(r.call(head, r.escrow.functions.threshold(), key=("threshold",)))
         return Dashboard(
             head,
             grants,

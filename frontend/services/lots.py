@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from compliance.errors import ComplianceError
 from compliance.model import Traces, lot_history, lot_identity
-from compliance.source import read_traces, record_behind, traces_from_events
+from compliance.source import index_traces, read_traces, record_behind, traces_from_events
 from frontend.services import gs1 as site_gs1
 from frontend.services.batches import BatchHistory, Label
+from tambon.gs1 import normalise_gtin
+from tambon.index.reader import IndexReader
 from tambon.lots import LotIdentity, LotIndex
+from tambon.provenance import lineage
 from tambon.records import RecordInvalid, order_problems, read_record
 
 
@@ -59,7 +64,12 @@ def compliance_traces(ctx, history) -> Traces:
 
 def identity_of(ctx, head, batch_id: int) -> LotIdentity:
     """The batch's public identity (GTIN + lot code, batch id as serial); the crop's GTIN when no
-    record names one."""
+    record names one. On the index it is the batch's newest `lots` row (one indexed query); a batch the
+    follower read no records for is identified from its history, as without an index."""
+    if ctx.index is not None:
+        found = IndexedLots(ctx.index, ctx.web.gs1_company_prefix).identity(batch_id)
+        if found is not None:
+            return found
     history = ctx.history(head, batch_id)
     found = lot_identity(compliance_traces(ctx, history), batch_id, history.gtin)
     return found or LotIdentity(history.gtin, None, batch_id)
@@ -74,13 +84,68 @@ def step_order_problems(ctx, head, batch_id: int, record: Mapping[str, Any]) -> 
 
 
 def all_traces(ctx) -> Traces:
-    """Every batch of the deployment (what `tambon export` reads), records proven by the site."""
-    return read_traces(ctx.reader.chain, lambda cid: record_of(ctx, cid))
+    """Every batch of the deployment (what `tambon export` reads), records proven by the site: from the
+    chain index when the site reads one, else from the node (the core event reader)."""
+    fetch = partial(record_of, ctx)
+    if ctx.index is not None:
+        return index_traces(
+            ctx.index, fetch, chain_id=ctx.reader.chain_id, contract=ctx.reader.provenance.address
+        )
+    return read_traces(ctx.reader.chain, fetch)
 
 
-def lot_index(ctx, head) -> LotIndex:
-    """(GTIN, lot code) -> batches, over every batch of the deployment, built once per chain head.
-    The one place the resolver's lookup is built: a chain index can answer it instead."""
+def lot_traces(ctx, lot: str) -> Traces:
+    """The batches that carry a traceability lot code and their lineage (the FSMA 204 lot export); on
+    the index only those batches' records are read."""
+    if ctx.index is None or not ctx.index.has_lots():
+        return all_traces(ctx)
+    ids: dict[int, None] = {}
+    for batch_id in ctx.index.batches_with_lot(lot):
+        ids |= dict.fromkeys(lineage(batch_id, ctx.index.parents))
+    return index_traces(
+        ctx.index,
+        partial(record_of, ctx),
+        chain_id=ctx.reader.chain_id,
+        contract=ctx.reader.provenance.address,
+        batch_ids=sorted(ids),
+    )
+
+
+@dataclass(frozen=True)
+class IndexedLots:
+    """The resolver's lookup answered by the chain index's `lots` table: a few indexed queries."""
+
+    index: IndexReader
+    company_prefix: str
+
+    def _key(self, gtin: str) -> tuple[str, int | None]:
+        gtin = normalise_gtin(gtin)
+        return gtin, site_gs1.crop_of_gtin(gtin, self.company_prefix)
+
+    def batches(self, gtin: str, lot: str) -> list[int]:
+        gtin, crop = self._key(gtin)
+        return self.index.lot_batches(gtin, lot, crop)
+
+    def knows_gtin(self, gtin: str) -> bool:
+        return self.index.gtin_lots(*self._key(gtin)) is not None
+
+    def lots_of(self, gtin: str) -> list[str]:
+        return [lot for lot, _ in self.index.gtin_lots(*self._key(gtin)) or []]
+
+    def identity(self, batch_id: int) -> LotIdentity | None:
+        """The batch's current identity, or None when the follower stored none for it."""
+        found = self.index.store.lot_identities([batch_id]).get(batch_id)
+        if found is None:
+            return None
+        gtin, lot, crop = found
+        return LotIdentity(gtin or site_gs1.gtin_for_crop(crop, self.company_prefix), lot or None, batch_id)
+
+
+def lot_index(ctx, head) -> LotIndex | IndexedLots:
+    """(GTIN, lot code) -> batches: the chain index's `lots` table when the site reads an index that
+    holds lot identities, else built over every batch of the deployment once per chain head."""
+    if ctx.index is not None and ctx.index.has_lots():
+        return IndexedLots(ctx.index, ctx.web.gs1_company_prefix)
 
     def build() -> LotIndex:
         traces = all_traces(ctx)

@@ -30,7 +30,7 @@ from oracle.coldchain.analysis import Report, analyse
 from oracle.coldchain.logs import LogError, TemperatureLog, read_log
 from oracle.coldchain.rules import RuleError, RuleSet, load_rules
 from oracle.errors import EvidenceError, ItemRefused
-from oracle.service import Oracle, OracleSettings
+from oracle.service import Oracle, OracleSettings, ProvenanceScan
 from tambon.cid import OnchainCid
 from tambon.coldchain import ColdChainAttestation, Verdict, sign_coldchain, sign_coldchain_batch
 
@@ -110,10 +110,21 @@ class ColdChainOracle(Oracle):
         settings: OracleSettings | None = None,
         crash_hook=None,
         rules: RuleSet | None = None,
+        scan: ProvenanceScan | None = None,
     ):
         self.rules = rules or load_rules()
         super().__init__(
-            w3, provenance, registry, account, store, None, state_file, start_block, settings, crash_hook
+            w3,
+            provenance,
+            registry,
+            account,
+            store,
+            None,
+            state_file,
+            start_block,
+            settings,
+            crash_hook,
+            scan,
         )
 
     def approval(self) -> tuple[bytes, str]:
@@ -128,16 +139,15 @@ class ColdChainOracle(Oracle):
         return f"{item['batch_id']}:{item['evidence']}"
 
     def new_items(self, start: int, end: int) -> list[dict]:
-        logs = self.provenance.events.StepAdded().get_logs(from_block=start, to_block=end)
         return [
             {
-                "evidence": "0x" + bytes(ev["args"]["evidence"]).hex(),
-                "codec": int(ev["args"]["codec"]),
-                "batch_id": int(ev["args"]["batchId"]),
-                "block": int(ev["blockNumber"]),
+                "evidence": "0x" + bytes(ev.args["evidence"]).hex(),
+                "codec": int(ev.args["codec"]),
+                "batch_id": int(ev.args["batchId"]),
+                "block": ev.block_number,
             }
-            for ev in logs
-            if int(ev["args"]["stage"]) == TRANSPORT
+            for ev in self.scan.events("StepAdded", start, end)
+            if int(ev.args["stage"]) == TRANSPORT
         ]
 
     def is_attested(self, item: dict) -> bool:

@@ -6,6 +6,7 @@ import json
 import random
 import signal
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import typer
@@ -16,17 +17,19 @@ from tambon.chain import Deployment
 from tambon.errors import TambonError
 from tambon.events import JsonRpc
 from tambon.index import schema
-from tambon.index.follower import Follower
-from tambon.index.store import IndexStore, encode_args
-from tambon.settings import get_settings
+from tambon.index.follower import Follower, StepReport
+from tambon.index.lots import RecordFetcher, RecordsUnavailable
+from tambon.index.reader import IndexReader
+from tambon.index.store import ConcurrentWriter, IndexStore, encode_args
+from tambon.settings import Settings, get_settings
 
 app = typer.Typer(
     help="The chain index: follow the contracts' events into SQLite or PostgreSQL.", no_args_is_help=True
 )
 
 
-def _open() -> tuple[IndexStore, JsonRpc, Deployment]:
-    settings = get_settings()
+def _open(settings: Settings | None = None) -> tuple[IndexStore, JsonRpc, Deployment]:
+    settings = settings or get_settings()
     deployment = Deployment.load(settings.deployment_file)
     store = IndexStore.open(settings)
     store.migrate()
@@ -37,6 +40,54 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def evidence_records(store: Any = None) -> RecordFetcher:
+    """The records behind on-chain CIDs, from an evidence store (default: the configured one), for
+    lot identities."""
+    from compliance.source import store_record_fetcher
+    from evidence.errors import RemoteError
+    from evidence.remote import open_store
+    from tambon.records import RecordInvalid, read_record
+
+    fetch = store_record_fetcher(store if store is not None else open_store())
+
+    def record(cid: str) -> Mapping[str, Any] | None:
+        try:
+            return read_record(fetch(cid))
+        except RemoteError as exc:
+            raise RecordsUnavailable(f"evidence store: {exc}") from exc
+        except (TambonError, RecordInvalid, OSError, ValueError, KeyError):
+            return None  # missing or not a valid record: it names no lot (as on the site)
+
+    return record
+
+
+def follow_to_head(follower: Follower, confirmations: int = 0) -> StepReport:
+    """Step until the index reaches the head (less `confirmations`)."""
+    while True:
+        report = follower.step()
+        if report.cursor >= report.head - confirmations:
+            return report
+
+
+def caught_up_reader(settings: Settings | None = None) -> IndexReader | None:
+    """The index brought up to the chain head, for a one-off command (`tambon export`); None when no
+    index has been started (the command then reads the node). When a running follower (`tambon index
+    run`) moves the cursor first, its index is read as it stands."""
+    settings = settings or get_settings()
+    started = IndexReader.started(settings)
+    if started is None:
+        return None
+    started.store.close()
+    store, rpc, deployment = _open(settings)
+    try:
+        follow_to_head(Follower(store, rpc, deployment, records=evidence_records()))
+    except ConcurrentWriter:
+        pass
+    finally:
+        rpc.close()
+    return IndexReader(store)
+
+
 @app.command()
 def run(
     once: bool = typer.Option(False, "--once", help="Catch up to the head, then exit."),
@@ -45,15 +96,22 @@ def run(
     ),
     max_range: int = typer.Option(10_000, min=1, help="Widest eth_getLogs range (narrowed on refusals)."),
     poll: float = typer.Option(0.25, min=0.01, help="Seconds between polls at the head."),
+    records: bool = typer.Option(
+        True, help="Read the records behind new batches and steps for lot identities (the resolver)."
+    ),
 ) -> None:
     """Follow the chain into the index until interrupted (SIGTERM/SIGINT stop it cleanly)."""
     store, rpc, deployment = _open()
-    follower = Follower(store, rpc, deployment, confirmations=confirmations, max_range=max_range)
+    follower = Follower(
+        store,
+        rpc,
+        deployment,
+        confirmations=confirmations,
+        max_range=max_range,
+        records=evidence_records() if records else None,
+    )
     if once:
-        while True:
-            report = follower.step()
-            if report.cursor >= report.head - confirmations:
-                break
+        report = follow_to_head(follower, confirmations)
         typer.echo(
             f"index at block {report.cursor} (head {report.head}), {store.url and _safe_url(store.url)}"
         )
@@ -119,7 +177,7 @@ def rebuild(
     """Drop every fact and read the whole deployment again up to the head."""
     store, rpc, deployment = _open()
     store.clear()
-    follower = Follower(store, rpc, deployment, max_range=max_range)
+    follower = Follower(store, rpc, deployment, max_range=max_range, records=evidence_records())
     started = time.perf_counter()
     events = 0
     while True:

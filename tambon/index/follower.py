@@ -35,13 +35,12 @@ from tambon.events import (
     JsonRpc,
     LogReader,
 )
+from tambon.index.lots import LotTracker, RecordFetcher
 from tambon.index.store import IndexStore, encode_args
 
 log = structlog.get_logger("index")
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-#: (gtin, lot code) pairs a registered batch answers to, given its `batches` row
-LotIdentity = Callable[[Mapping[str, Any]], Iterable[tuple[str, str]]]
 CrashHook = Callable[[str], None]
 
 
@@ -346,7 +345,7 @@ class Follower:
         confirmations: int = 0,
         max_range: int = 10_000,
         reorg_depth: int = 256,
-        lot_identity: LotIdentity | None = None,
+        records: RecordFetcher | None = None,
         crash_hook: CrashHook | None = None,
     ) -> None:
         self.store = store
@@ -358,7 +357,8 @@ class Follower:
         self.calldata = CalldataDecoder(self.contracts["AttestationRegistry"])
         self.confirmations = confirmations
         self.reorg_depth = reorg_depth
-        self.lot_identity = lot_identity
+        #: lot identities come from the records behind the events: no record reader, no `lots` rows
+        self.lots = LotTracker(records, store.lot_identities) if records is not None else None
         self.crash = crash_hook or (lambda point: None)
 
     # start / checks
@@ -412,7 +412,7 @@ class Follower:
             rows = self._rows(chunk.events)
             self.crash("before_write")
             event_blocks = [headers[n] for n in {e.block_number for e in chunk.events} | {chunk.start}]
-            self.store.write_range(rows, event_blocks, headers[chunk.end], cursor_hash)
+            self.store.write_range(rows, event_blocks, headers[chunk.end], cursor_hash, head)
             self.crash("after_write")
             cursor_hash = headers[chunk.end].hash
             report.ranges += 1
@@ -423,7 +423,7 @@ class Follower:
         final = self.store.cursor()
         report.cursor = final.block_number if final else 0
         if final is not None and report.ranges == 0 and final.block_hash == cursor_hash:
-            self.store.confirm(cursor_hash)  # nothing new, and the cursor is still canonical
+            self.store.confirm(cursor_hash, head)  # nothing new, and the cursor is still canonical
         return report
 
     def _rows(self, events: list[ChainEvent]) -> dict[str, list[dict[str, Any]]]:
@@ -451,12 +451,8 @@ class Follower:
             if missing:
                 raise ChainUnavailable(f"the node does not return transactions {sorted(missing)[:3]}")
             rows["signatures"] = [self.calldata.row(txs[h], attest_txs[h]) for h in attest_txs]
-        if self.lot_identity is not None:
-            rows["lots"] = [
-                {"gtin": gtin, "lot_code": code, "batch_id": b["batch_id"], "block_number": b["block_number"]}
-                for b in rows.get("batches", [])
-                for gtin, code in self.lot_identity(b)
-            ]
+        if self.lots is not None:
+            rows["lots"] = self.lots.rows(events)
         return rows
 
     def _rewind(self) -> int:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, func, select, union_all
 
 from tambon.events import ChainEvent
 from tambon.index import schema
-from tambon.index.store import Cursor, IndexStore
+from tambon.index.store import Cursor, IndexStore, default_url
 from tambon.provenance import Stage
+from tambon.settings import Settings
 
 #: event arguments stored as 0x hex that are `bytes` in a decoded event
 _BYTES_ARGS = frozenset({"evidence", "modelSha256", "root", "proposal", "reason", "digest"})
@@ -41,12 +43,49 @@ class BatchFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class MilestoneFacts:
+    """What `GrantEscrow.milestone()` answers, derived from the milestone's events."""
+
+    milestone_id: int
+    amount: int
+    deadline: int
+    status: int  # 1 pending, 2 submitted, 3 paid, 4 rejected, 5 escalated
+    nonce: int
+    submitted_at: int
+    evidence: bytes
+    codec: int
+    rejection_reason: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GrantFacts:
+    """What `GrantEscrow.grant()` answers, with its milestones."""
+
+    grant_id: int
+    recipient: str
+    token: str
+    budget: int
+    funded: int
+    paid: int
+    milestone_count: int
+    cancelled: bool
+    milestones: list[MilestoneFacts]
+
+
+_MILESTONE_STATUS = {"submitted": 2, "released": 3, "rejected": 4, "escalated": 5}
+_NO_DIGEST = bytes(32)
+
+
+@dataclass(frozen=True, slots=True)
 class IndexHead:
-    """The index's position: the block every answer is true at."""
+    """The index's position: the block every answer is true at, and how fresh it is."""
 
     number: int
     hash: str
     timestamp: int
+    confirmed_at: int = 0  # when the follower last checked it against the chain (unix time)
+    chain_head: int | None = None  # the chain head the follower saw then, and its time
+    chain_head_time: int | None = None
 
 
 def _event(row: Any) -> ChainEvent:
@@ -63,6 +102,32 @@ class IndexReader:
         self.store = store
         self.engine = store.engine
 
+    @classmethod
+    def started(cls, settings: Settings) -> IndexReader | None:
+        """The configured index (TAMBON_INDEX_URL, else the data dir's SQLite file) once a follower has
+        started it; None when there is none."""
+        url = default_url(settings)
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            return None
+        store = IndexStore(url)
+        if store.cursor() is None:
+            store.close()
+            return None
+        return cls(store)
+
+    def events_between(self, start: int, end: int, contract: str, name: str) -> list[ChainEvent]:
+        """One event kind of one contract in blocks [start, end], in chain order."""
+        e = schema.events
+        query = (
+            select(e)
+            .where(
+                e.c.block_number >= start, e.c.block_number <= end, e.c.contract == contract, e.c.name == name
+            )
+            .order_by(e.c.block_number, e.c.log_index)
+        )
+        with self.engine.connect() as conn:
+            return [_event(r) for r in conn.execute(query)]
+
     # position
 
     def cursor(self) -> Cursor | None:
@@ -70,15 +135,30 @@ class IndexReader:
 
     def head(self) -> IndexHead | None:
         with self.engine.connect() as conn:
+            cur = schema.cursor
             row = conn.execute(
-                select(schema.cursor.c.block_number, schema.cursor.c.block_hash, schema.blocks.c.timestamp)
-                .select_from(schema.cursor)
+                select(
+                    cur.c.block_number,
+                    cur.c.block_hash,
+                    schema.blocks.c.timestamp,
+                    cur.c.updated_at,
+                    cur.c.head_number,
+                    cur.c.head_timestamp,
+                )
+                .select_from(cur)
                 .join(schema.blocks, schema.blocks.c.number == schema.cursor.c.block_number, isouter=True)
                 .where(schema.cursor.c.id == 1)
             ).first()
         if row is None:
             return None
-        return IndexHead(row.block_number, row.block_hash, row.timestamp or 0)
+        return IndexHead(
+            row.block_number,
+            row.block_hash,
+            row.timestamp or 0,
+            row.updated_at,
+            row.head_number,
+            row.head_timestamp,
+        )
 
     # batches
 
@@ -180,6 +260,39 @@ class IndexReader:
                 for r in conn.execute(select(bl.c.hash, bl.c.timestamp).where(bl.c.hash.in_(wanted)))
             }
 
+    def block_hash(self, number: int) -> str | None:
+        """The stored hash of a block the index has seen (a block with facts, or a range's end)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(schema.blocks.c.hash).where(schema.blocks.c.number == number)
+            ).scalar()
+        return str(found) if found is not None else None
+
+    def touched_since(self, after: int, upto: int) -> tuple[set[int], bool]:
+        """(batch ids with a fact in blocks (after, upto], whether a registry a page reads — producers,
+        oracle keys, models — changed there): what a page cache drops when the index moves."""
+        b, s, c, lin, a = schema.batches, schema.steps, schema.custody, schema.lineage, schema.attestations
+
+        def within(t: Any) -> Any:
+            return (t.c.block_number > after) & (t.c.block_number <= upto)
+
+        ids = union_all(
+            *(select(col.label("batch_id")).where(within(t)) for t, col in (
+                (b, b.c.batch_id), (s, s.c.batch_id), (c, c.c.batch_id), (a, a.c.batch_id),
+                (lin, lin.c.parent_id), (lin, lin.c.child_id),
+            ))
+        )  # fmt: skip
+        registries = union_all(
+            *(
+                select(t.c.block_number).where(within(t))
+                for t in (schema.producers, schema.keys, schema.models)
+            )
+        ).subquery()
+        with self.engine.connect() as conn:
+            touched = {int(i) for i in conn.execute(ids).scalars()}
+            changed = conn.execute(select(registries).limit(1)).first() is not None
+        return touched, changed
+
     def lineage_stamp(self, ids: Sequence[int]) -> str:
         """The newest fact touching these lots or the registries a page reads (producers, oracle keys,
         models), as "block.log_index.block_hash": a page rendered at this stamp stays true until it
@@ -258,12 +371,165 @@ class IndexReader:
             return "attest", {"attestation": items[0], "signature": signature}
         return "attestMany", {"attestations": items, "signature": signature}
 
-    # lots
+    def history_events(self, ids: Sequence[int] | None = None) -> list[ChainEvent]:
+        """BatchRegistered, StepAdded, Split and Merged events (what the exports read): of every batch,
+        or of the given batches (Split as parent, Merged as child)."""
+        if ids is not None:
+            return [e for e in self.provenance_events(ids) if e.name != "Transfer"]
+        e = schema.events
+        query = (
+            select(e)
+            .where(
+                e.c.contract == "BatchProvenance",
+                e.c.name.in_(("BatchRegistered", "StepAdded", "Split", "Merged")),
+            )
+            .order_by(e.c.block_number, e.c.log_index)
+        )
+        with self.engine.connect() as conn:
+            return [_event(r) for r in conn.execute(query)]
 
-    def lot(self, gtin: str, lot_code: str) -> int | None:
+    # grants
+
+    def grants(self) -> list[GrantFacts]:
+        """Every grant of the escrow in id order, its money and milestones as the views answer them."""
+        g, f, m = schema.grants, schema.grant_funds, schema.milestones
+        with self.engine.connect() as conn:
+            created = conn.execute(select(g).order_by(g.c.grant_id)).all()
+            funds = conn.execute(select(f).order_by(f.c.block_number, f.c.log_index)).all()
+            steps = conn.execute(
+                select(m, schema.blocks.c.timestamp)
+                .join(schema.blocks, schema.blocks.c.number == m.c.block_number)
+                .order_by(m.c.block_number, m.c.log_index)
+            ).all()
+        funded: dict[int, int] = {}
+        cancelled: set[int] = set()
+        for r in funds:
+            if r.kind == "funded":
+                funded[r.grant_id] = int(r.total)
+            elif r.kind == "cancelled":
+                cancelled.add(r.grant_id)
+        milestones: dict[tuple[int, int], dict[str, Any]] = {}
+        paid: dict[int, int] = {}
+        for r in steps:
+            key = (r.grant_id, r.milestone_id)
+            if r.kind == "scheduled":
+                milestones[key] = {
+                    "amount": int(r.amount),
+                    "deadline": int(r.deadline),
+                    "status": 1,
+                    "nonce": 0,
+                    "submitted_at": 0,
+                    "evidence": _NO_DIGEST,
+                    "codec": 0,
+                    "rejection_reason": _NO_DIGEST,
+                }
+                continue
+            state = milestones[key]
+            state["status"] = _MILESTONE_STATUS[r.kind]
+            if r.kind == "submitted":
+                state |= {
+                    "nonce": int(r.nonce),
+                    "submitted_at": int(r.timestamp),
+                    "evidence": bytes.fromhex(r.evidence[2:]),
+                    "codec": int(r.codec),
+                }
+            elif r.kind == "rejected":
+                state["rejection_reason"] = bytes.fromhex(r.evidence[2:])
+            elif r.kind == "released":
+                paid[r.grant_id] = paid.get(r.grant_id, 0) + state["amount"]
+        return [
+            GrantFacts(
+                grant_id=int(r.grant_id),
+                recipient=r.recipient,
+                token=r.token,
+                budget=int(r.budget),
+                funded=funded.get(r.grant_id, 0),
+                paid=paid.get(r.grant_id, 0),
+                milestone_count=int(r.milestone_count),
+                cancelled=r.grant_id in cancelled,
+                milestones=[
+                    MilestoneFacts(i, **milestones[(r.grant_id, i)]) for i in range(int(r.milestone_count))
+                ],
+            )
+            for r in created
+        ]
+
+    def council(self) -> tuple[list[str], int]:
+        """(members sorted ascending, threshold) as `members()` and `threshold()` answer."""
+        c = schema.council
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c).order_by(c.c.block_number, c.c.log_index)).all()
+        members: set[str] = set()
+        threshold = 0
+        for r in rows:
+            if r.kind == "member_added":
+                members.add(r.member)
+            elif r.kind == "member_removed":
+                members.discard(r.member)
+            elif r.kind == "threshold":
+                threshold = int(r.threshold)
+        return sorted(members, key=lambda a: int(a, 16)), threshold
+
+    def escrow_events(self, names: Sequence[str]) -> list[ChainEvent]:
+        """GrantEscrow events of these names, in chain order."""
+        e = schema.events
+        query = (
+            select(e)
+            .where(e.c.contract == "GrantEscrow", e.c.name.in_(list(names)))
+            .order_by(e.c.block_number, e.c.log_index)
+        )
+        with self.engine.connect() as conn:
+            return [_event(r) for r in conn.execute(query)]
+
+    # lots (tambon.index.lots): identities a batch has carried; gtin "" is the crop's own GTIN
+
+    def _gtin_match(self, gtin: str, crop: int | None) -> Any:
+        lots = schema.lots
+        if crop is None:
+            return lots.c.gtin == gtin
+        return (lots.c.gtin == gtin) | ((lots.c.gtin == "") & (lots.c.crop == crop))
+
+    def has_lots(self) -> bool:
+        """Whether the follower stores lot identities (it reads records; an index built before the
+        `lots` table was filled has none until `tambon index rebuild`)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(schema.lots.c.batch_id).limit(1)).first() is not None
+
+    def lot_batches(self, gtin: str, lot_code: str, crop: int | None = None) -> list[int]:
+        """Batches that carry (GTIN, lot code), first first; `crop` is the crop the GTIN stands for
+        under the site's company prefix (None for another company's GTIN)."""
         lots = schema.lots
         with self.engine.connect() as conn:
             found = conn.execute(
-                select(lots.c.batch_id).where(lots.c.gtin == gtin, lots.c.lot_code == lot_code)
-            ).scalar()
-        return int(found) if found is not None else None
+                select(lots.c.batch_id)
+                .where(lots.c.lot_code == lot_code, self._gtin_match(gtin, crop))
+                .distinct()
+                .order_by(lots.c.batch_id)
+            ).scalars()
+            return [int(b) for b in found]
+
+    def gtin_lots(self, gtin: str, crop: int | None = None) -> list[tuple[str, int]] | None:
+        """(lot code, first batch) of every lot of a GTIN; None when no batch carries the GTIN."""
+        lots = schema.lots
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(lots.c.lot_code, func.min(lots.c.batch_id))
+                .where(self._gtin_match(gtin, crop))
+                .group_by(lots.c.lot_code)
+                .order_by(func.min(lots.c.batch_id))
+            ).all()
+        if not rows:
+            return None
+        return [(r[0], int(r[1])) for r in rows if r[0]]
+
+    def batches_with_lot(self, lot_code: str) -> list[int]:
+        """Every batch that has carried this lot code (under any GTIN)."""
+        lots = schema.lots
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(lots.c.batch_id)
+                .where(lots.c.lot_code == lot_code)
+                .distinct()
+                .order_by(lots.c.batch_id)
+            ).scalars()
+            return [int(b) for b in found]

@@ -50,6 +50,9 @@ cursor = Table(
     Column("chain_id", BigInteger, nullable=False),
     Column("contracts", Text, nullable=False),  # JSON: name -> address the index was built for
     Column("updated_at", BigInteger, nullable=False),
+    # the chain head the follower saw last, for the lag the pages show
+    Column("head_number", BigInteger, nullable=True),
+    Column("head_timestamp", BigInteger, nullable=True),
 )
 
 #: blocks the index has seen: every block that holds a fact, and every range end
@@ -212,18 +215,20 @@ models = _fact(
 )
 Index("ix_models_sha", models.c.model_sha256)
 
-#: GS1 lot identity (GTIN + lot code) -> batch, for the resolver and the exports
-lots = Table(
+#: GS1 lot identity changes (tambon.lots): from this log on, the batch answers to (GTIN, lot code).
+#: gtin "" means the crop's GTIN under the site's company prefix (a site setting, applied when read);
+#: lot_code "" means no lot code assigned yet. A batch's identity is its newest row.
+lots = _fact(
     "lots",
-    metadata,
+    Column("batch_id", BigInteger, nullable=False),
     Column("gtin", String(14), nullable=False),
     Column("lot_code", String(20), nullable=False),
-    Column("batch_id", BigInteger, nullable=False),
-    Column("block_number", BigInteger, nullable=False),
-    PrimaryKeyConstraint("gtin", "lot_code"),
+    Column("crop", Integer, nullable=False),
+    extra_key=("batch_id",),
 )
+Index("ix_lots_lot", lots.c.lot_code, lots.c.gtin)
+Index("ix_lots_crop", lots.c.crop)
 Index("ix_lots_batch_id", lots.c.batch_id)
-Index("ix_lots_block", lots.c.block_number)
 
 #: The site's write state, shared by every web worker on every host that uses this database: sign-in
 #: nonces, wallet sessions (the token's sha256), bytes uploaded per account and UTC day, and rate-limit
@@ -278,4 +283,5 @@ FACT_TABLES = (
     producers,
     keys,
     models,
+    lots,
 )

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from tambon.errors import ConfigError
 from tambon.events import Block
@@ -59,6 +58,8 @@ class Cursor:
     chain_id: int
     contracts: dict[str, str]
     updated_at: int
+    head_number: int | None = None  # the chain head the follower saw last
+    head_timestamp: int | None = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,8 +79,15 @@ class IndexStore:
         if url.startswith("sqlite:///"):
             path = Path(url.removeprefix("sqlite:///"))
             path.parent.mkdir(parents=True, exist_ok=True)
-            # one connection per checkout: safe across threads and forked web workers
-            self.engine: Engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+            # pooled: opening a connection (and its pragmas) costs more than a page's queries; any
+            # thread may use a pooled connection (one at a time); engines are made in each process
+            self.engine: Engine = create_engine(
+                url,
+                poolclass=QueuePool,
+                pool_size=8,
+                max_overflow=32,
+                connect_args={"timeout": 30, "check_same_thread": False},
+            )
             event.listen(self.engine, "connect", _sqlite_pragmas)
         elif url.startswith(("postgresql+psycopg://", "sqlite://")):
             self.engine = create_engine(url, pool_pre_ping=True)
@@ -152,7 +160,13 @@ class IndexStore:
         if row is None:
             return None
         return Cursor(
-            row.block_number, row.block_hash, row.chain_id, json.loads(row.contracts), row.updated_at
+            row.block_number,
+            row.block_hash,
+            row.chain_id,
+            json.loads(row.contracts),
+            row.updated_at,
+            row.head_number,
+            row.head_timestamp,
         )
 
     def start(self, block: Block, chain_id: int, contracts: Mapping[str, str]) -> None:
@@ -174,7 +188,7 @@ class IndexStore:
     def clear(self) -> None:
         """Drop every fact and the cursor (for `tambon index rebuild`)."""
         with self.engine.begin() as conn:
-            for table in (*schema.FACT_TABLES, schema.signatures, schema.lots, schema.blocks, schema.cursor):
+            for table in (*schema.FACT_TABLES, schema.signatures, schema.blocks, schema.cursor):
                 conn.execute(delete(table))
 
     # writes (the follower)
@@ -185,6 +199,7 @@ class IndexStore:
         blocks: Iterable[Block],
         end: Block,
         expected_cursor: str,
+        head: Block | None = None,
     ) -> None:
         """Store one range's facts, its blocks and the new cursor in one transaction.
 
@@ -195,21 +210,15 @@ class IndexStore:
             moved = conn.execute(
                 update(schema.cursor)
                 .where(schema.cursor.c.id == 1, schema.cursor.c.block_hash == expected_cursor)
-                .values(block_number=end.number, block_hash=end.hash, updated_at=int(time.time()))
+                .values(
+                    block_number=end.number, block_hash=end.hash, updated_at=int(time.time()), **_head(head)
+                )
             )
             if moved.rowcount != 1:
                 raise ConcurrentWriter("the index cursor moved under this follower: is another one running?")
             for name, table_rows in rows.items():
-                if table_rows and name != "lots":
+                if table_rows:
                     conn.execute(insert(schema.metadata.tables[name]), list(table_rows))
-            if rows.get("lots"):
-                # a lot code keeps the batch that claimed it first (chain order)
-                lot_insert = (
-                    pg_insert(schema.lots).on_conflict_do_nothing()
-                    if self.dialect == "postgresql"
-                    else insert(schema.lots).prefix_with("OR IGNORE")
-                )
-                conn.execute(lot_insert, list(rows["lots"]))
             known = {b.number for b in blocks} | {end.number}
             if known:
                 conn.execute(delete(schema.blocks).where(schema.blocks.c.number.in_(known)))
@@ -217,13 +226,14 @@ class IndexStore:
                 rows_blocks[end.number] = _block_row(end)
                 conn.execute(insert(schema.blocks), list(rows_blocks.values()))
 
-    def confirm(self, block_hash: str) -> None:
-        """Record that the cursor's block was just checked against the chain (the pages show it)."""
+    def confirm(self, block_hash: str, head: Block | None = None) -> None:
+        """Record that the cursor's block was just checked against the chain, and the head seen then
+        (the pages show both)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(schema.cursor)
                 .where(schema.cursor.c.id == 1, schema.cursor.c.block_hash == block_hash)
-                .values(updated_at=int(time.time()))
+                .values(updated_at=int(time.time()), **_head(head))
             )
 
     def rollback(self, fork: Block | tuple[int, str]) -> int:
@@ -233,8 +243,7 @@ class IndexStore:
         with self.engine.begin() as conn:
             for table in schema.FACT_TABLES:
                 removed += conn.execute(delete(table).where(table.c.block_number > number)).rowcount
-            for table in (schema.signatures, schema.lots):
-                conn.execute(delete(table).where(table.c.block_number > number))
+            conn.execute(delete(schema.signatures).where(schema.signatures.c.block_number > number))
             conn.execute(delete(schema.blocks).where(schema.blocks.c.number > number))
             conn.execute(
                 update(schema.cursor)
@@ -253,16 +262,36 @@ class IndexStore:
             ).all()
         return [(r.number, r.hash) for r in rows]
 
+    def lot_identities(self, batch_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
+        """The newest stored (gtin, lot code, crop) of each of these batches that has one."""
+        wanted = sorted(set(batch_ids))
+        lots = schema.lots
+        out: dict[int, tuple[str, str, int]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    select(lots.c.batch_id, lots.c.gtin, lots.c.lot_code, lots.c.crop)
+                    .where(lots.c.batch_id.in_(wanted[start : start + 500]))
+                    .order_by(lots.c.block_number, lots.c.log_index)
+                )
+                for r in rows:
+                    out[int(r.batch_id)] = (r.gtin, r.lot_code, int(r.crop))
+        return out
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             return {
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in (*schema.FACT_TABLES, schema.signatures, schema.lots, schema.blocks)
+                for t in (*schema.FACT_TABLES, schema.signatures, schema.blocks)
             }
 
 
 class ConcurrentWriter(ConfigError):
     """Another follower writes the same index."""
+
+
+def _head(head: Block | None) -> dict[str, int]:
+    return {} if head is None else {"head_number": head.number, "head_timestamp": head.timestamp}
 
 
 def _block_row(block: Block) -> dict[str, Any]:

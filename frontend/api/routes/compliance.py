@@ -18,7 +18,7 @@ from compliance.errors import NotFound as ComplianceNotFound
 from compliance.model import Traces
 from frontend.deps import ChainHead, Ctx, parse_id
 from frontend.errors import BadInput, NotFound
-from frontend.services.lots import all_traces, compliance_traces
+from frontend.services.lots import all_traces, compliance_traces, lot_traces
 from tambon.geo import InvalidGeometry
 from tambon.gs1 import Gs1Error
 
@@ -120,7 +120,11 @@ async def eudr_geojson(batch_id: str, ctx: Ctx, head: ChainHead) -> Response:
 async def _selection(ctx, lot: str | None, start: str | None, end: str | None) -> list[dict[str, Any]]:
     if not (lot or start or end):
         raise BadInput("give lot and/or from/to (the FDA asks for a lot or a date range)")
-    traces = await run_in_threadpool(all_traces, ctx)
+    # a lot alone reads only that lot's batches and lineage (from the index's lots table)
+    if lot and not (start or end):
+        traces = await run_in_threadpool(lot_traces, ctx, lot)
+    else:
+        traces = await run_in_threadpool(all_traces, ctx)
     try:
         return fsma.fsma_rows(traces, lot=lot, start=start, end=end)
     except INPUT_ERRORS as exc:

@@ -1,0 +1,170 @@
+"""Readers moved onto the index: exports, the resolver's lot lookup, the grants dashboard and the oracle's
+scans answer as the node does (the sample mango and rubber lots, their records in a live evidence node)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from compliance import fsma, samples
+from compliance.model import lot_identity
+from compliance.source import index_traces, read_traces, store_record_fetcher
+from frontend.services.gs1 import gtin_for_crop
+from frontend.services.lots import IndexedLots
+from tambon.chain import Chain, Deployment
+from tambon.events import JsonRpc
+from tambon.index.cli import caught_up_reader, evidence_records
+from tambon.index.follower import Follower
+from tambon.index.reader import IndexReader
+from tambon.index.store import IndexStore
+from tambon.lots import LotIndex
+from tests.compliance.conftest import MANGO_CROP, MANGO_LOT, compliance_node, lots  # noqa: F401
+from tests.index.helpers import catch_up
+
+PREFIX = "8850000"
+LINKSET = {"Accept": "application/linkset+json"}
+
+
+@pytest.fixture
+def indexed(index_settings, lots):  # noqa: F811
+    store = IndexStore.open(index_settings)
+    store.migrate()
+    follower = Follower(
+        store,
+        JsonRpc(index_settings.rpc_url),
+        Deployment.load(index_settings.deployment_file),
+        records=evidence_records(lots.store),
+    )
+    catch_up(follower)
+    yield IndexReader(store)
+    store.close()
+
+
+def _node_traces(settings, lots):  # noqa: F811
+    return read_traces(Chain(settings), store_record_fetcher(lots.store))
+
+
+def test_exports__index_traces_equal_the_node_scan(index_settings, lots, indexed):  # noqa: F811
+    chain = Chain(index_settings)
+    fetch = store_record_fetcher(lots.store)
+    contract = chain.contract("BatchProvenance").address
+    node = _node_traces(index_settings, lots)
+    index = index_traces(indexed, fetch, chain_id=chain.chain_id, contract=contract)
+    assert list(index) == list(node) and len(list(node)) >= 6
+    lot_rows = fsma.fsma_rows(node, lot=MANGO_LOT)
+    assert lot_rows
+    # the lot export reads only the lot's batches and their lineage, and gives the same rows
+    ids = {b for b in indexed.batches_with_lot(MANGO_LOT)}
+    assert ids == {lots.mango}
+    only = index_traces(indexed, fetch, chain_id=chain.chain_id, contract=contract, batch_ids=sorted(ids))
+    assert fsma.fsma_rows(only, lot=MANGO_LOT) == lot_rows
+    rubber = fsma.fsma_rows(node, lot="TH-RB-2605-01")
+    parents = sorted({lots.rubber, *indexed.parents(lots.rubber)})
+    rubber_only = index_traces(indexed, fetch, chain_id=chain.chain_id, contract=contract, batch_ids=parents)
+    assert fsma.fsma_rows(rubber_only, lot="TH-RB-2605-01") == rubber
+
+
+def test_export_command__reads_a_started_index_and_brings_it_to_the_head(index_settings, lots, indexed):  # noqa: F811
+    cursor = indexed.cursor()
+    assert cursor is not None
+    reader = caught_up_reader(index_settings)
+    assert reader is not None and reader.cursor().block_number >= cursor.block_number
+    reader.store.close()
+    empty = index_settings.model_copy(update={"index_url": None})
+    assert caught_up_reader(empty) is None  # no index started in the data dir: the node is read
+
+
+def test_lots_table__every_identity_as_the_records_give_it(index_settings, lots, indexed):  # noqa: F811
+    node = _node_traces(index_settings, lots)
+    identities = [
+        i for t in node if (i := lot_identity(node, t.batch_id, gtin_for_crop(t.crop, PREFIX))) is not None
+    ]
+    by_records = LotIndex.of(identities)
+    by_index = IndexedLots(indexed, PREFIX)
+    lotted = [i for i in identities if i.lot]
+    assert {i.lot for i in lotted} >= {MANGO_LOT, "TH-RB-2605-01", "TH-RB-2605-M"}
+    for ident in lotted:
+        assert by_index.batches(ident.gtin, ident.lot) == by_records.batches(ident.gtin, ident.lot), ident
+        assert by_index.knows_gtin(ident.gtin)
+        assert sorted(by_index.lots_of(ident.gtin)) == sorted(by_records.lots_of(ident.gtin))
+    for trace in node:  # every batch's current identity, as the pages and labels print it
+        expected = lot_identity(node, trace.batch_id, gtin_for_crop(trace.crop, PREFIX))
+        assert by_index.identity(trace.batch_id) == expected, trace.batch_id
+    assert by_index.batches("0" + samples.RUBBER_GTIN, "NO-SUCH-LOT") == []
+    assert not by_index.knows_gtin("09506000134352")
+    # a batch whose records name no GTIN answers to its crop's GTIN under the site's prefix
+    crop_gtin = gtin_for_crop(MANGO_CROP, PREFIX)
+    assert by_index.knows_gtin(crop_gtin) == by_records.knows_gtin(crop_gtin)
+
+
+def _site(settings, lots, read_index: bool) -> TestClient:  # noqa: F811
+    from frontend.app import create_app
+    from frontend.settings import WebSettings
+
+    site = settings.model_copy(
+        update={
+            "evidence_api_url": lots.gateway_url,
+            "gateway_url": lots.gateway_url,
+            "public_url": "http://t",
+        }
+    )
+    web = WebSettings(evidence_retry_seconds=0.0, read_index=read_index, gs1_company_prefix=PREFIX)
+    return TestClient(create_app(site, web), follow_redirects=False, headers={"Accept": "application/json"})
+
+
+def test_resolver_and_lot_export__index_answers_as_the_node(index_settings, lots, indexed):  # noqa: F811
+    mango = f"/01/0{samples.MANGO_GTIN}"
+    rubber = f"/01/0{samples.RUBBER_GTIN}"
+    paths = [
+        f"{mango}/10/{MANGO_LOT}",
+        f"{mango}/10/{MANGO_LOT}/21/{lots.mango}",
+        f"{mango}/10/NO-SUCH-LOT",
+        f"{mango}/21/{lots.mango}",
+        f"{rubber}/10/TH-RB-2605-01",
+        f"{rubber}/10/TH-RB-2605-M",
+        f"{rubber}/10/TH-RB-2605-01/21/999999",
+        "/01/09506000134352/10/L1",
+    ]
+    with _site(index_settings, lots, True) as on_index, _site(index_settings, lots, False) as on_node:
+        assert on_index.app.state.ctx.index is not None and on_node.app.state.ctx.index is None
+        for path in paths:
+            a, b = on_index.get(path), on_node.get(path)
+            assert (a.status_code, a.headers.get("location")) == (b.status_code, b.headers.get("location")), (
+                path
+            )
+            a, b = on_index.get(path, headers=LINKSET), on_node.get(path, headers=LINKSET)
+            assert a.status_code == b.status_code and a.content == b.content, path
+        for lot in (MANGO_LOT, "TH-RB-2605-01"):
+            a = on_index.get("/fsma204.csv", params={"lot": lot})
+            b = on_node.get("/fsma204.csv", params={"lot": lot})
+            assert a.status_code == b.status_code == 200 and a.content == b.content
+
+
+def test_oracle_scan__index_when_it_covers_the_range_and_is_canonical_else_the_node(
+    index_settings,
+    lots,  # noqa: F811
+    indexed,
+):
+    from web3 import Web3
+
+    from oracle.service import ProvenanceScan
+
+    w3 = Web3(Web3.HTTPProvider(index_settings.rpc_url))
+    address = Chain(index_settings).contract("BatchProvenance").address
+    on_index, on_node = ProvenanceScan(w3, address, indexed), ProvenanceScan(w3, address)
+    cursor = indexed.cursor()
+    start = Deployment.load(index_settings.deployment_file).block
+    for name in ("BatchRegistered", "StepAdded"):
+        a = on_index.events(name, start, cursor.block_number)
+        b = on_node.events(name, start, cursor.block_number)
+        assert a == b and len(a) >= 6
+    assert (on_index.from_index, on_index.from_node, on_node.from_node) == (2, 0, 2)
+    # a range past the index's block is read from the node
+    on_index.events("StepAdded", start, cursor.block_number + 1)
+    assert on_index.from_node == 1
+    # an index whose block is no longer the chain's is not trusted
+    indexed.store.rollback((cursor.block_number, "0x" + "ab" * 32))
+    assert on_index.events("BatchRegistered", start, cursor.block_number) == on_node.events(
+        "BatchRegistered", start, cursor.block_number
+    )
+    assert on_index.from_node == 2
