@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -21,7 +22,7 @@ from frontend import i18n
 from frontend.auth import AuthStore
 from frontend.errors import Upstream
 from frontend.services.batches import BatchService
-from frontend.services.cache import Lru
+from frontend.services.cache import Lru, SharedRenders
 from frontend.services.catalog import RECORD_LABELS, STAGE_LABELS
 from frontend.services.chain import ChainReader, Head, head_from_block
 from frontend.services.evidence import EvidenceService
@@ -33,7 +34,7 @@ from frontend.settings import WebSettings
 from tambon.chain import Chain
 from tambon.cid import OnchainCid
 from tambon.errors import TambonError
-from tambon.index.reader import IndexReader
+from tambon.index.reader import IndexHead, IndexReader
 from tambon.index.store import IndexStore, default_url
 from tambon.provenance import lineage
 from tambon.settings import Settings
@@ -84,6 +85,13 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
     return Jinja2Templates(env=env)
 
 
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    confirmed_s: float
+    lag_blocks: int
+    lag_s: int
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -101,6 +109,11 @@ class AppContext:
         self._render_lock = threading.Lock()
         self._render_locks: dict[tuple, threading.Lock] = {}
         self._per_head: dict[str, tuple[str, Any]] = {}
+        self._index_head: IndexHead | None = None
+        #: lot -> (facts stamp, its lineage), true at the index block `_stamps_at` (number, hash)
+        self._stamps: dict[int, tuple[str, frozenset[int]]] = {}
+        self._stamps_at: tuple[int, str] | None = None
+        self._stamps_lock = threading.Lock()
 
     @cached_property
     def reader(self) -> ChainReader:
@@ -122,14 +135,7 @@ class AppContext:
         """The chain index, when the site reads one: configured (TAMBON_INDEX_URL) or found in the data dir."""
         if not self.web.read_index:
             return None
-        url = default_url(self.settings)
-        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-            return None
-        store = IndexStore(url)
-        if store.cursor() is None:
-            store.close()
-            return None
-        return IndexReader(store)
+        return IndexReader.started(self.settings)
 
     @cached_property
     def batches(self) -> BatchService:
@@ -151,7 +157,7 @@ class AppContext:
 
     @cached_property
     def grants(self) -> GrantService:
-        return GrantService(self.reader)
+        return GrantService(self.reader, self.index)
 
     @cached_property
     def wallet(self) -> WalletService:
@@ -170,6 +176,7 @@ class AppContext:
             found = self.index.head()
             if found is None:
                 raise Upstream("the chain index is empty; run `tambon index run`")
+            self._index_head = found  # how fresh it is, for the page's "as of" line
             return Head(found.number, found.hash, found.timestamp)
         pending = self._head_inflight
         if pending is not None and not pending.done() and pending.get_loop() is asyncio.get_running_loop():
@@ -196,23 +203,69 @@ class AppContext:
             raise Upstream(f"chain node unreachable: {exc}") from exc
         return head_from_block(block)
 
-    def index_confirmed_s(self) -> float | None:
-        """Seconds since the follower last confirmed the index's block against the chain."""
+    def index_status(self, head: Head) -> IndexStatus | None:
+        """How fresh the index is at `head` (its block): when the follower last checked it against the
+        chain, and how far behind the chain head it saw then (blocks, and seconds of chain time)."""
         if self.index is None:
             return None
-        cur = self.index.cursor()
-        return max(0.0, time.time() - cur.updated_at) if cur else None
-
-    def version(self, head: Head, batch_id: int) -> str:
-        """What a lot's page depends on: its facts and the evidence generation (which moves only when a
-        proof's outcome changes). On the index the facts are the newest one touching the lot, its
-        lineage or the registries (a new block alone changes nothing); on the node, the head's hash."""
-        facts = (
-            head.hash
-            if self.index is None
-            else self.index.lineage_stamp(lineage(batch_id, self.index.parents))
+        cur = self._index_head
+        if cur is None or cur.hash != head.hash:
+            cur = self.index.head()
+            if cur is None:
+                return None
+        seen = cur.chain_head if cur.chain_head is not None else cur.number
+        seen_at = cur.chain_head_time if cur.chain_head_time is not None else head.timestamp
+        return IndexStatus(
+            confirmed_s=max(0.0, time.time() - cur.confirmed_at),
+            lag_blocks=max(0, seen - head.number),
+            lag_s=max(0, seen_at - head.timestamp),
         )
-        return f"{facts}/{self.evidence.generation()}"
+
+    def version(self, head: Head | None, batch_id: int) -> str:
+        """What a lot's page depends on: its facts and the evidence generation (which moves only when a
+        proof's outcome changes). On the index the facts are the newest one touching the lot, its lineage or the
+        registries (a new block alone changes nothing); on the node, the head's hash."""
+        if self.index is None:
+            assert head is not None
+            return f"{head.hash}/{self.evidence.generation()}"
+        return f"{self._stamp(head, batch_id)}/{self.evidence.generation()}"
+
+    def _stamp(self, head: Head | None, batch_id: int) -> str:
+        """The lot's facts stamp, remembered until an event touches the lot or its lineage: when the
+        index moves, one query over the new blocks says which lots to forget (all of them after a
+        reorg, or when a registry the pages show changed)."""
+        index = self.index
+        assert index is not None
+        if head is None:
+            found = index.head()
+            assert found is not None
+            head = Head(found.number, found.hash, found.timestamp)
+        with self._stamps_lock:
+            seen = self._stamps_at
+            if seen is None or seen[1] != head.hash:
+                if seen is None or head.number <= seen[0] or index.block_hash(seen[0]) != seen[1]:
+                    self._stamps.clear()  # first use, or the index went back (a reorg)
+                else:
+                    touched, registries = index.touched_since(seen[0], head.number)
+                    if registries:
+                        self._stamps.clear()
+                    elif touched:
+                        stale = [lot for lot, (_, ids) in self._stamps.items() if not touched.isdisjoint(ids)]
+                        for lot in stale:
+                            del self._stamps[lot]
+                self._stamps_at = (head.number, head.hash)
+            at = self._stamps_at
+            known = self._stamps.get(batch_id)
+        if known is not None:
+            return known[0]
+        ids = lineage(batch_id, index.parents)
+        stamp = index.lineage_stamp(ids)  # read after the index reached `at`: never older than it
+        with self._stamps_lock:
+            if self._stamps_at == at:  # else the index moved meanwhile: the next request reads again
+                if len(self._stamps) >= 200_000:
+                    self._stamps.clear()
+                self._stamps[batch_id] = (stamp, frozenset(ids))
+        return stamp
 
     def history(self, head: Head, batch_id: int, version: str | None = None):
         key = (version or self.version(head, batch_id), batch_id)
@@ -244,8 +297,24 @@ class AppContext:
         self._per_head[name] = (head.hash, value)
         return value
 
+    @cached_property
+    def shared_pages(self) -> SharedRenders | None:
+        """Pages shared by this site's worker processes (on the index, where a page's key names the
+        facts it shows; on the node every block is a new key and sharing would only churn files)."""
+        if self.index is None:
+            return None
+        site = json.dumps(
+            [self.web.model_dump(mode="json"), self.settings.public_url, self.settings.gateway_url],
+            sort_keys=True,
+        )
+        # one directory per site configuration: two sites on one data dir never share a page
+        return SharedRenders(
+            self.settings.data_dir / "web" / "pages" / hashlib.sha256(site.encode()).hexdigest()[:16]
+        )
+
     def page(self, key: tuple, make) -> bytes:
-        """A rendered page from the cache, or rendered once however many requests ask at the same time."""
+        """A rendered page from the cache, or rendered once however many requests (threads here, and
+        worker processes through `shared_pages`) ask at the same time."""
         found = self._pages.get(key)
         if found is not None:
             return found
@@ -253,7 +322,10 @@ class AppContext:
             lock = self._render_locks.setdefault(key, threading.Lock())
         with lock:
             try:
-                return self._pages.get_or_make(key, make)
+                shared = self.shared_pages
+                if shared is None:
+                    return self._pages.get_or_make(key, make)
+                return self._pages.get_or_make(key, lambda: shared.get_or_make(key, make))
             finally:
                 with self._render_lock:
                     self._render_locks.pop(key, None)

@@ -9,7 +9,7 @@ from typing import Any
 
 from compliance.epcis import epcis_document
 from frontend import i18n, verify_view
-from frontend.context import AppContext
+from frontend.context import AppContext, IndexStatus
 from frontend.serialize import jsonable
 from frontend.services.batches import BatchHistory
 from frontend.services.chain import Head
@@ -64,14 +64,20 @@ def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str, version:
 _ASOF = re.compile(rb"<!--asof-->.*?<!--/asof-->", re.S)
 
 
-def stamp_asof(body: bytes, head: Head, lang: str, confirmed_s: float | None) -> bytes:
+def stamp_asof(body: bytes, head: Head, lang: str, status: IndexStatus | None) -> bytes:
     """Put the index's current block (and how fresh it is) into a cached page: the page's facts are
     unchanged since it was rendered, so they hold at this block too."""
     gettext = i18n.translations(lang).gettext
     block = gettext("Read from block %(n)s of the chain") % {"n": head.number}
     text = f"{block} ({i18n.format_date(head.timestamp, lang, with_time=True)})"
-    if confirmed_s is not None:
-        text += " · " + gettext("index checked against the chain %(s)s s ago") % {"s": f"{confirmed_s:.0f}"}
+    if status is not None:
+        text += " · " + gettext("index %(blocks)s blocks (%(s)s s) behind the chain head") % {
+            "blocks": status.lag_blocks,
+            "s": status.lag_s,
+        }
+        text += " · " + gettext("index checked against the chain %(s)s s ago") % {
+            "s": f"{status.confirmed_s:.0f}"
+        }
     return _ASOF.sub(b"<!--asof-->" + html.escape(text).encode() + b"<!--/asof-->", body, count=1)
 
 

@@ -181,6 +181,8 @@ TH = {
     "Recorded by": "ผู้บันทึก",
     "Technical proofs: %(n)s checks": "หลักฐานทางเทคนิค: การตรวจสอบ %(n)s รายการ",
     "Read from block %(n)s of the chain": "อ่านจากบล็อกที่ %(n)s ของบล็อกเชน",
+    "index %(blocks)s blocks (%(s)s s) behind the chain head": "ดัชนีตามหลังบล็อกล่าสุด %(blocks)s บล็อก (%(s)s วินาที)",
+    "index checked against the chain %(s)s s ago": "ดัชนีตรวจกับบล็อกเชนเมื่อ %(s)s วินาทีก่อน",
     "registered on chain": "ลงทะเบียนบนบล็อกเชน",
     "Checked": "ตรวจเมื่อ",
     "Result": "ผล",

@@ -1,11 +1,17 @@
-"""Small thread-safe caches: a bounded LRU for values keyed by chain head, a TTL map for retries."""
+"""Small caches: a bounded thread-safe LRU for values keyed by chain head, a TTL map for retries, and
+rendered pages shared by the site's worker processes."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
+import random
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -64,3 +70,56 @@ class Expiring(Generic[V]):
     def put(self, key: Hashable, value: V) -> None:
         with self._lock:
             self._data[key] = (self.clock(), value)
+
+
+class SharedRenders:
+    """Rendered pages shared by every worker process of a site through files in one directory.
+
+    A page version is rendered once however many workers ask for it at the same time: the first takes
+    the version's file lock and renders, the others wait on the lock and then read what it wrote
+    (written to a temporary file and renamed, so no reader sees half a page). Keys must name the
+    version (a lot's page is keyed by the newest fact touching it), so a stored page never goes stale;
+    files untouched for `max_age` seconds are removed now and then.
+    """
+
+    def __init__(self, root: Path, max_age: float = 3600.0) -> None:
+        self.root = root
+        self.max_age = max_age
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: Hashable) -> Path:
+        name = hashlib.sha256(repr(key).encode()).hexdigest()
+        return self.root / f"{name}.html"
+
+    def get_or_make(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        with open(path.with_suffix(".lock"), "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                try:
+                    return path.read_bytes()  # another worker rendered it while this one waited
+                except FileNotFoundError:
+                    pass
+                body = make()
+                partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+                partial.write_bytes(body)
+                os.replace(partial, path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        if random.random() < 0.01:
+            self.prune()
+        return body
+
+    def prune(self) -> None:
+        """Remove pages and locks nobody has written for `max_age` seconds."""
+        cutoff = time.time() - self.max_age
+        for item in self.root.iterdir():
+            try:
+                if item.stat().st_mtime < cutoff:
+                    item.unlink()
+            except FileNotFoundError:
+                pass

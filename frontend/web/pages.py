@@ -49,7 +49,7 @@ async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, 
     else:
         ctx.refresh_evidence(bid, version)
     if ctx.index is not None:
-        body = stamp_asof(body, head, lang, ctx.index_confirmed_s())
+        body = stamp_asof(body, head, lang, ctx.index_status(head))
     etag = f'"{head.hash[2:18]}-{ctx.evidence.generation()}-{bid}-{lang}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:

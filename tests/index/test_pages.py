@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -44,11 +45,13 @@ def follower(site_settings):
     return f
 
 
-def _client(settings, read_index: bool) -> TestClient:
+def _client(settings, read_index: bool, **web_settings) -> TestClient:
     from frontend.app import create_app
     from frontend.settings import WebSettings
 
-    web = WebSettings(org_name="อบต. หนองสนิท", evidence_retry_seconds=0.0, read_index=read_index)
+    web = WebSettings(
+        org_name="อบต. หนองสนิท", evidence_retry_seconds=0.0, read_index=read_index, **web_settings
+    )
     return TestClient(create_app(settings, web))
 
 
@@ -142,3 +145,91 @@ def test_verify_cli__as_a_command__tampered_lot_fails_and_a_missing_one_is_an_er
     assert "FAIL" in tampered.stdout and "failed" in tampered.stdout.splitlines()[-1]
     missing = subprocess.run([*tambon, "999999"], env=env, capture_output=True, text=True)
     assert missing.returncode != 0 and missing.stderr.startswith("error: batch 999999 does not exist")
+
+
+def test_grants_dashboard__index_answers_as_the_escrow_views(world, follower, site_settings):
+    from frontend.services.chain import Head
+
+    with _client(site_settings, True) as indexed, _client(site_settings, False) as direct:
+        on_index, on_node = indexed.app.state.ctx, direct.app.state.ctx
+        assert on_index.grants.index is not None and on_node.grants.index is None
+        at = on_index.index.head()
+        head = Head(at.number, at.hash, at.timestamp)  # the node's views read at the index's block
+        a = on_index.grants.dashboard(head)
+        b = on_node.grants.dashboard(head)
+        statuses = {m.status for g in a.grants for m in g.milestones}
+        assert {"PAID", "SUBMITTED", "REJECTED", "PENDING"} <= statuses
+        assert (a.grants, a.communities, a.series, a.members, a.threshold) == (
+            b.grants,
+            b.communities,
+            b.series,
+            b.members,
+            b.threshold,
+        )
+        assert indexed.get("/grants", headers=EN).status_code == 200
+
+
+def _render_in_worker(root, counter, out) -> None:
+    import time
+    from pathlib import Path
+
+    from frontend.services.cache import SharedRenders
+
+    def make() -> bytes:
+        with open(counter, "a") as f:
+            f.write("rendered\n")
+        time.sleep(0.3)  # long enough that every worker asks while the first renders
+        return b"<p>lot 7</p>"
+
+    Path(out).write_bytes(SharedRenders(Path(root)).get_or_make(("batch", 7, "v1", "en"), make))
+
+
+def test_shared_renders__one_render_across_worker_processes(tmp_path):
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    counter = tmp_path / "renders.txt"
+    workers = [
+        fork.Process(target=_render_in_worker, args=(tmp_path / "pages", counter, tmp_path / f"out{i}"))
+        for i in range(4)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(10)
+    assert [w.exitcode for w in workers] == [0] * 4
+    assert counter.read_text().splitlines() == ["rendered"]
+    assert {(tmp_path / f"out{i}").read_bytes() for i in range(4)} == {b"<p>lot 7</p>"}
+
+
+def test_index_pages__two_sites_on_one_index_render_a_lot_once(world, follower, site_settings):
+    # one evidence epoch for the whole test: a page is rendered again when its proofs are re-proven
+    with (
+        _client(site_settings, True, evidence_recheck_seconds=3600) as first,
+        _client(site_settings, True, evidence_recheck_seconds=3600) as second,
+    ):
+        lot = world.lot
+        a = first.get(f"/batch/{lot}", headers=EN).text
+        pages = site_settings.data_dir / "web" / "pages"
+        rendered = sorted(pages.rglob("*.html"))
+        b = second.get(f"/batch/{lot}", headers=EN).text
+        assert sorted(pages.rglob("*.html")) == rendered and len(rendered) == 1  # read, not rendered again
+        asof = re.compile(r"<!--asof-->.*?<!--/asof-->", re.S)  # how fresh the index is: per request
+        assert asof.sub("", a) == asof.sub("", b)
+
+
+def test_index_pages__as_of_block_and_lag(world, site_settings):
+    store = IndexStore.open(site_settings)
+    store.migrate()
+    behind = Follower(
+        store,
+        JsonRpc(site_settings.rpc_url),
+        Deployment.load(site_settings.deployment_file),
+        confirmations=2,
+    )
+    catch_up(behind)
+    with _client(site_settings, True) as client:
+        head = store.cursor()
+        page = client.get(f"/batch/{world.lot}", headers=EN).text
+        assert f"Read from block {head.block_number} of the chain" in page
+        assert "index 2 blocks (" in page and "s) behind the chain head" in page
