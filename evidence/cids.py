@@ -12,7 +12,7 @@ from functools import lru_cache
 from multiformats import CID, multihash
 
 from evidence.errors import MalformedCid
-from tambon.cid import OnchainCid, decode_cid
+from tambon.cid import OnchainCid, cid_bytes, decode_cid
 
 RAW = 0x55
 DAG_PB = 0x70
@@ -51,6 +51,8 @@ def cid_str(cid: bytes) -> str:
 
 def parse_cid(value: str | bytes | CID) -> bytes:
     """Binary CID of a string/bytes/CID, refusing anything but sha2-256 raw or dag-pb."""
+    if isinstance(value, str):
+        return cid_bytes(value, MalformedCid)
     return bytes(decode_cid(value, MalformedCid))
 
 

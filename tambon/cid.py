@@ -5,6 +5,7 @@ Off-chain code always rebuilds the CIDv1 in base32, the form Kubo prints with `-
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 from multiformats import CID, multihash
@@ -34,6 +35,28 @@ def decode_cid(value: str | bytes | CID, error: type[InvalidCid] = InvalidCid) -
     if decoded.codec.code not in SUPPORTED_CODECS:
         raise error(f"CID {decoded} has codec {decoded.codec.name}; evidence is raw or dag-pb")
     return decoded
+
+
+_V1_BASE32_LENGTH = 59  # "b" + base32 of 36 bytes (version, codec, sha2-256, 32, digest)
+
+
+def cid_bytes(value: str, error: type[InvalidCid] = InvalidCid) -> bytes:
+    """The binary form of a CID string, refusing what `decode_cid` refuses. The canonical form (CIDv1,
+    base32, sha2-256, raw or dag-pb) is read directly; any other goes through multiformats."""
+    text = value.strip()
+    if len(text) == _V1_BASE32_LENGTH and text[0] == "b":
+        try:
+            binary = base64.b32decode(text[1:].upper() + "====")
+        except ValueError:
+            binary = b""
+        if (
+            len(binary) == 36
+            and binary[0] == 1
+            and binary[1] in SUPPORTED_CODECS
+            and binary[2:4] == b"\x12\x20"
+        ):
+            return binary
+    return bytes(decode_cid(text, error))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +89,11 @@ class OnchainCid:
         return CID("base32", 1, SUPPORTED_CODECS[self.codec], multihash.wrap(self.digest, "sha2-256"))
 
     def __str__(self) -> str:
-        return str(self.cid)
+        # CIDv1 in base32 written out (version, codec, sha2-256 multihash): the same string the
+        # multiformats CID gives, without its per-call type validation (pages and the index
+        # build thousands)
+        binary = bytes((1, self.codec, SHA2_256, 32)) + self.digest
+        return "b" + base64.b32encode(binary).decode("ascii").lower().rstrip("=")
 
     @property
     def digest_hex(self) -> str:
