@@ -82,6 +82,7 @@ bench-oracle: install
 
 bench-web: install
 	$(PY) scripts/bench_web.py
+	$(PY) scripts/bench_web.py --moving-head
 	$(PY) scripts/bench_web.py --lighthouse
 	$(PY) scripts/bench_compliance.py
 
