@@ -753,20 +753,12 @@ def resolver_figures(site: str, world, samples: int) -> dict:
 
 def _start_site(env: dict, port: int, workers: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "frontend.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        [sys.executable, "-m", "uvicorn", "frontend.app:create_app", "--factory", *UVICORN_ARGS, "--host",
+         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
         env=env, cwd=REPO, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise SystemExit("error: the site did not start")
-        time.sleep(0.2)
+    wait_until_serving(f"http://127.0.0.1:{port}", server, "the moving-head site")
+    return server
 
 
 def _warm(site: str, world, threads: int = 8) -> float:

@@ -157,11 +157,12 @@ def test_grants_dashboard__index_answers_as_the_escrow_views(world, follower, si
         head = Head(at.number, at.hash, at.timestamp)  # the node's views read at the index's block
         a = on_index.grants.dashboard(head)
         b = on_node.grants.dashboard(head)
-        statuses = {m.status for g in a.grants for m in g.milestones}
+        statuses = {m.status.name for g in a.grants for m in g.milestones}
         assert {"PAID", "SUBMITTED", "REJECTED", "PENDING"} <= statuses
-        assert (a.grants, a.communities, a.series, a.members, a.threshold) == (
+        assert (a.grants, a.communities, a.tokens, a.series, a.members, a.threshold) == (
             b.grants,
             b.communities,
+            b.tokens,
             b.series,
             b.members,
             b.threshold,
