@@ -552,8 +552,8 @@ def _site_env(world, url: str, index_url: str, node_url: str, site: str, data: P
         "TAMBON_GATEWAY_URL": node_url,
         "TAMBON_EVIDENCE_STORE_DIR": str(world.evidence),
         "TAMBON_PUBLIC_URL": site,
-        # pages are rendered again when their evidence is re-proven (every 20 s by default): one epoch
-        # for the run, so the figures are those of invalidation by chain events alone
+        # served pages have their proofs re-checked in the background every 20 s by default: hourly
+        # here, so the figures are those of the chain index and invalidation by chain events
         "TAMBON_WEB_EVIDENCE_RECHECK_SECONDS": "3600",
     }
 
@@ -857,7 +857,7 @@ def moving_head_bench(args) -> None:
         "moving_head_host_load_1min": round(load_before, 2),
         "moving_head_method": (
             f"anvil --block-time 1 with --load-state of the cached world; `tambon index run` and uvicorn "
-            f"({args.workers} workers, evidence re-proven hourly) on one SQLite index; writer {args.write_rate} tx/s (addStep or attest on "
+            f"({args.workers} workers, evidence re-checked hourly) on one SQLite index; writer {args.write_rate} tx/s (addStep or attest on "
             f"random lots); closed loop wrk -t2 -c{args.connections} -d{args.duration}s over random lots; open "
             f"loop {args.rate} req/s over random lots; every lot's page rendered once before the load; lag from "
             "the receipt first seen (20 ms polls) to the change in /api/batches/N (20 ms polls)"

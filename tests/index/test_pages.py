@@ -204,11 +204,7 @@ def test_shared_renders__one_render_across_worker_processes(tmp_path):
 
 
 def test_index_pages__two_sites_on_one_index_render_a_lot_once(world, follower, site_settings):
-    # one evidence epoch for the whole test: a page is rendered again when its proofs are re-proven
-    with (
-        _client(site_settings, True, evidence_recheck_seconds=3600) as first,
-        _client(site_settings, True, evidence_recheck_seconds=3600) as second,
-    ):
+    with _client(site_settings, True) as first, _client(site_settings, True) as second:
         lot = world.lot
         a = first.get(f"/batch/{lot}", headers=EN).text
         pages = site_settings.data_dir / "web" / "pages"
