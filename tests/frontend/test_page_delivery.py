@@ -106,8 +106,12 @@ def test_favicon__served_as_an_icon(client):
     "path", ["/", "/grants", "/capture/", "/wallet/submit", "/wallet/council", "/batch/{box}"]
 )
 @pytest.mark.parametrize("lang", ["en", "th"])
-def test_every_page__meta_description_and_icon_link(client, world, path, lang):
+def test_every_page__meta_description_icon_and_capture_link(client, world, path, lang):
     page = client.get(path.format(box=world.sold_box), headers={"Accept-Language": lang}).text
     found = re.search(r'<meta name="description" content="([^"]{40,})">', page)
     assert found, path
     assert '<link rel="icon" href="/favicon.ico"' in page
+    capture = "บันทึกในแปลง" if lang == "th" else "Field capture"
+    assert re.search(rf'<a href="/capture/"[^>]*>{capture}</a>', page), (
+        path
+    )  # a farmer finds capture anywhere
