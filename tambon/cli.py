@@ -34,8 +34,12 @@ app.command()(stack_cli.status)
 app.command()(stack_cli.stop)
 
 
-def _register_subcommands() -> None:
-    for entry in sorted(entry_points(group="tambon.cli"), key=lambda e: e.name):
+def _register_subcommands(command: str | None) -> None:
+    """The packages' command groups: only the one named when it is one of them (a run of one command
+    does not import every package), else all of them (help, or an unknown command's message)."""
+    groups = sorted(entry_points(group="tambon.cli"), key=lambda e: e.name)
+    named = [entry for entry in groups if entry.name == command]
+    for entry in named or groups:
         app.add_typer(entry.load(), name=entry.name)
 
 
@@ -49,8 +53,9 @@ def main() -> None:
     Usage errors are click's own (usage line, exit code 2); anything else unexpected is a bug and
     keeps its traceback.
     """
-    if not CORE_COMMANDS.intersection(sys.argv[1:2]):
-        _register_subcommands()
+    command = sys.argv[1] if len(sys.argv) > 1 else None
+    if command not in CORE_COMMANDS:
+        _register_subcommands(command)
     try:
         app()
     except TambonError as exc:
