@@ -96,6 +96,10 @@ def upload_limits(web: WebSettings) -> dict[str, int]:
     }
 
 
+#: paths whose bodies are compressed formats already (thumbnails, PNGs, spreadsheets, zips): sent as they are
+ALREADY_COMPRESSED = [r"^/thumb/", r"\.(png|webp|jpe?g|xlsx|zip)$"]
+
+
 def create_app(settings: Settings | None = None, web: WebSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     web = web or get_web_settings()
@@ -164,7 +168,9 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # outermost, so it adds Accept-Encoding to the Vary header the language middleware sets: brotli
     # for clients that take it, gzip for the others
-    app.add_middleware(BrotliMiddleware, minimum_size=1024, gzip_fallback=True)
+    app.add_middleware(
+        BrotliMiddleware, minimum_size=1024, gzip_fallback=True, excluded_handlers=ALREADY_COMPRESSED
+    )
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:

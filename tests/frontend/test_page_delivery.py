@@ -115,3 +115,13 @@ def test_every_page__meta_description_icon_and_capture_link(client, world, path,
     assert re.search(rf'<a href="/capture/"[^>]*>{capture}</a>', page), (
         path
     )  # a farmer finds capture anywhere
+
+
+def test_compression__compressed_formats_sent_as_they_are(client, world):
+    """WebP thumbnails, PNGs and spreadsheets are not compressed twice (CPU for nothing)."""
+    br = {"Accept-Encoding": "br, gzip"}
+    for url in (f"/thumb/{world.evidence['cultivation']}/photo.png?w=384", f"/qr/{world.sold_box}.png",
+                f"/batch/{world.sold_box}/fsma204.xlsx"):  # fmt: skip
+        r = client.get(url, headers=br)
+        assert r.status_code == 200 and "content-encoding" not in r.headers, url
+    assert client.get(f"/batch/{world.sold_box}/epcis", headers=br).headers["content-encoding"] == "br"
