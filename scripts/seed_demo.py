@@ -125,7 +125,7 @@ LOTS = [
            "hs_code": "080450", "gtin": "8851234000227"}, "NS-MG-261102-A", 1200.0, date(2026, 11, 2), (10.5, 13.0),
      FRUIT_ENTERPRISE),
     (202, {"name": "durian", "variety": "Monthong", "scientific_name": "Durio zibethinus", "hs_code": "081060",
-           "gtin": "8851234000234"}, "NS-DR-261105-A", 800.0, date(2026, 11, 5), (12.0, 15.0), FRUIT_ENTERPRISE),
+           "gtin": "8851234000234"}, "NS-DR-261105-A", 800.0, date(2026, 11, 5), (13.0, 15.0), FRUIT_ENTERPRISE),
 ]  # fmt: skip
 
 

@@ -168,7 +168,7 @@ def test_chilling__short_cold_spell_is_an_excursion_not_chilling():
 
 def test_longan_is_not_chilling_sensitive():
     longan = RULES.for_crop(204)
-    report = analyse(made_log(wobble(50, 1.5) + level(0.0, 24) + wobble(50, 1.5)), longan)
+    report = analyse(made_log(wobble(50, 5.5) + level(1.0, 24) + wobble(50, 5.5)), longan)
     assert report.verdict is Verdict.EXCURSION and report.minutes_chilling == 0
 
 
