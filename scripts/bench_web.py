@@ -645,6 +645,7 @@ class Writer:
         )
         self.chain_id = deployment.chain_id
         self.world, self.url, self.site, self.rate = world, url, site, rate
+        self.spare = list(world.spare_evidence)  # stored files no attestation names yet
         self.stop = threading.Event()
         self.lags: list[float] = []
         self.sent = self.failed = self.unseen = 0
@@ -666,11 +667,14 @@ class Writer:
         from tambon.attestation import Attestation, Grade, sign_attestation
         from tests.frontend.world import MODEL_SHA, ORACLE_KEY
 
-        if rng.random() < 0.5:
-            data = self.provenance.encode_abi("addStep", args=[batch_id, 2, rng.randbytes(32), 0x55, 0])
+        if rng.random() < 0.5 or not self.spare:
+            step_record = bytes.fromhex(rng.choice(self.world.step_evidence)[2:])
+            data = self.provenance.encode_abi("addStep", args=[batch_id, 2, step_record, 0x55, 0])
             return {"from": HOLDER, "to": self.provenance.address, "data": data, "gas": hex(300_000)}, "step"
         now = int(rpc(self.url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-        att = Attestation(batch_id, rng.randbytes(32), Grade.CLASS_I, 2, 9_000, MODEL_SHA, now)
+        att = Attestation(
+            batch_id, bytes.fromhex(self.spare.pop()[2:]), Grade.CLASS_I, 2, 9_000, MODEL_SHA, now
+        )
         signature = sign_attestation(att, ORACLE_KEY, self.chain_id, self.registry.address)
         data = self.registry.encode_abi("attest", args=[att.as_tuple(), signature])
         return {"from": HOLDER, "to": self.registry.address, "data": data, "gas": hex(500_000)}, "attestation"

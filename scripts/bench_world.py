@@ -115,6 +115,8 @@ class World:
     steps: int
     attestations: int
     sold_box: int
+    step_evidence: list[str]  # 0x digests (raw codec) of the records steps carry
+    spare_evidence: list[str]  # 0x digests of stored files no attestation names yet (for a writer)
 
     @property
     def state(self) -> Path:
@@ -212,26 +214,33 @@ def build(root: Path, lots: int, steps: int, attestations: int, seed: int = 7) -
         ids = [(e.args["batchId"], by_digest[bytes(e.args["evidence"])]) for e in registered]
         assert len(ids) == lots, (len(ids), lots)
 
-        # steps on random lots (never the final sale: every lot stays open)
+        # steps on random lots (never the final sale: every lot stays open), with real records
+        step_cids = [
+            OnchainCid.parse(store.add_bytes(json.dumps(record).encode(), "record.json"))
+            for day in (2, 3, 4)
+            for record in samples.mango_lot("BW-STEP", day)[:2]  # harvesting, cooling: no lot code
+        ]
         stage_choices = [Stage.CULTIVATION, Stage.HARVEST, Stage.PROCESSING, Stage.TRANSPORT]
         step_txs = []
         for _ in range(steps):
             batch_id = rng.choice(ids)[0]
             stage = rng.choice(stage_choices)
             payload = encode_transport(2.0, 7.5) if stage == Stage.TRANSPORT else 0
+            cid = rng.choice(step_cids)
             data = provenance.encode_abi(
-                "addStep", args=[batch_id, int(stage), rng.randbytes(32), 0x55, payload]
+                "addStep", args=[batch_id, int(stage), cid.digest, cid.codec, payload]
             )
             step_txs.append({"from": HOLDER, "to": provenance.address, "data": data, "gas": hex(300_000)})
 
-        # attestations on random lots, signed by the oracle key 64 at a time
+        # attestations on random lots, signed by the oracle key 64 at a time, each over its own file
+        def stored_file() -> bytes:
+            return OnchainCid.parse(store.add_bytes(rng.randbytes(48), "photo.bin")).digest
+
         graded_at = int(rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
         attest_txs = []
         for start in range(0, attestations, RUN):
             atts = [
-                Attestation(
-                    rng.choice(ids)[0], rng.randbytes(32), Grade.CLASS_I, 2, 9_000, MODEL_SHA, graded_at
-                )
+                Attestation(rng.choice(ids)[0], stored_file(), Grade.CLASS_I, 2, 9_000, MODEL_SHA, graded_at)
                 for _ in range(min(RUN, attestations - start))
             ]
             _, signature = sign_batch(atts, ORACLE_KEY, deployment.chain_id, registry.address)
@@ -244,30 +253,31 @@ def build(root: Path, lots: int, steps: int, attestations: int, seed: int = 7) -
         )
         dumped = rpc(url, "anvil_dumpState")
         (root / "state.json").write_bytes(gzip.decompress(bytes.fromhex(dumped[2:])))
-    world = World(root, ids, "0" + samples.MANGO_GTIN, events, steps, attestations, base.sold_box)
-    (root / "world.json").write_text(
-        json.dumps(
-            {
-                "lots": ids,
-                "gtin": world.gtin,
-                "events": events,
-                "steps": steps,
-                "attestations": attestations,
-                "sold_box": base.sold_box,
-            }
-        )
+    spare = ["0x" + stored_file().hex() for _ in range(2_000)]
+    world = World(
+        root,
+        ids,
+        "0" + samples.MANGO_GTIN,
+        events,
+        steps,
+        attestations,
+        base.sold_box,
+        ["0x" + c.digest.hex() for c in step_cids],
+        spare,
     )
+    meta = {k: v for k, v in world.__dict__.items() if k != "root"}
+    (root / "world.json").write_text(json.dumps(meta))
     return world
 
 
 def load_or_build(lots: int, steps: int, attestations: int) -> World:
     """The cached world of this size, built first when there is none."""
-    root = CACHE / f"{lots}-lots-{steps}-steps-{attestations}-attestations"
+    root = CACHE / f"v2-{lots}-lots-{steps}-steps-{attestations}-attestations"
     meta = root / "world.json"
     if meta.exists() and (root / "state.json").exists():
         m = json.loads(meta.read_text())
-        lots_list = [(int(b), str(c)) for b, c in m["lots"]]
-        return World(root, lots_list, m["gtin"], m["events"], m["steps"], m["attestations"], m["sold_box"])
+        m["lots"] = [(int(b), str(c)) for b, c in m["lots"]]
+        return World(root, **m)
     started = time.perf_counter()
     world = build(root, lots, steps, attestations)
     print(f"built the world of {lots} lots in {time.perf_counter() - started:.0f} s ({world.events} events)")
