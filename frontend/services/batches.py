@@ -22,7 +22,7 @@ from frontend.i18n import day_to_date
 from frontend.services import gs1
 from frontend.services.catalog import GRADES, crop_label
 from frontend.services.chain import ChainReader, Event, Head, topic_uint
-from frontend.services.evidence import PASS, EvidenceService, Proof
+from frontend.services.evidence import IMAGE_SUFFIXES, PASS, EvidenceService, Proof
 from tambon.attestation import Attestation
 from tambon.cid import DAG_PB, RAW, OnchainCid
 from tambon.errors import TambonError
@@ -211,8 +211,22 @@ def transfers_from_events(events: Iterable[Event], times: Mapping[str, int]) -> 
 def metadata_view(document: Mapping | None, evidence: EvidenceService) -> dict[str, Any]:
     """The ERC-721 metadata fields the page shows; only ipfs:// images are linked (via the gateway)."""
     if not document:
-        return {"name": None, "description": None, "image": None, "attributes": [], "evidence": None}
+        return {
+            "name": None,
+            "description": None,
+            "image": None,
+            "banner": None,
+            "attributes": [],
+            "evidence": None,
+        }
     image = _ipfs_to_gateway(document.get("image"), evidence)
+    located = _ipfs_cid(document.get("image"))
+    # an image inside a bundle gets the site's proven, resized banners; a bare file CID is linked as is
+    banner = (
+        f"/thumb/{located[0]}/{quote(located[1])}"
+        if located and located[1].lower().endswith(IMAGE_SUFFIXES)
+        else None
+    )
     attributes = []
     for item in document.get("attributes") or []:
         if isinstance(item, Mapping) and "value" in item:
@@ -226,6 +240,7 @@ def metadata_view(document: Mapping | None, evidence: EvidenceService) -> dict[s
         "name": str(document.get("name", ""))[:200] or None,
         "description": str(document.get("description", ""))[:2000] or None,
         "image": image,
+        "banner": banner,
         "attributes": attributes[:40],
         "evidence": _ipfs_cid(linked),
     }

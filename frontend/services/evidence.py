@@ -45,6 +45,9 @@ PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 #: widths (CSS pixels x device pixel ratios 1, 2, 4 of a 96 px tile) the site makes thumbnails at
 THUMB_WIDTHS = (96, 192, 384)
+#: widths of a lot's cover banner (960 x 220 CSS pixels at most: half, 1x, 2x), and its aspect
+COVER_WIDTHS = (480, 960, 1920)
+COVER_ASPECT = 220 / 960
 #: largest evidence photo the site decodes for a thumbnail (pixels), against decompression bombs
 MAX_THUMB_SOURCE_PIXELS = 50_000_000
 
@@ -96,7 +99,7 @@ class EvidenceService:
     #: bearer token of the evidence node's RPC, when it requires one
     api_token: str | None = None
     _proved: Lru[Proof] = field(default_factory=lambda: Lru(8192))
-    #: (cid, path, width) -> WebP bytes; content-addressed, so never stale
+    #: (cid, path, (width, height)) -> WebP bytes; content-addressed, so never stale
     _thumbs: Lru[bytes] = field(default_factory=lambda: Lru(2048))
     _failed: Expiring[Proof] = field(init=False)
 
@@ -247,19 +250,26 @@ class EvidenceService:
             )
         return _describe(cid, verified, self, len(data))
 
-    def thumbnail(self, cid: str, path: str, width: int) -> bytes:
-        """A `width` x `width` WebP of the image at `path` in the bundle `cid` (centre-cropped, as the
-        page's tiles show it). The image's blocks are fetched as a CAR and each hashed against `cid`
-        before Pillow decodes them; the result is cached (a CID's content never changes)."""
-        if width not in THUMB_WIDTHS:
-            raise BadInput(f"thumbnail width must be one of {', '.join(map(str, THUMB_WIDTHS))}, got {width}")
+    def thumbnail(self, cid: str, path: str, width: int, shape: str = "square") -> bytes:
+        """A WebP of the image at `path` in the bundle `cid`, centre-cropped as the page shows it: a
+        `width` x `width` tile (`square`) or a `width`-wide lot banner (`cover`). The image's blocks are
+        fetched as a CAR and each hashed against `cid` before Pillow decodes them; the result is cached
+        (a CID's content never changes)."""
+        widths = COVER_WIDTHS if shape == "cover" else THUMB_WIDTHS
+        if shape not in ("square", "cover"):
+            raise BadInput(f"thumbnail shape must be square or cover, got {shape!r}")
+        if width not in widths:
+            raise BadInput(
+                f"{shape} thumbnail width must be one of {', '.join(map(str, widths))}, got {width}"
+            )
         if not path.lower().endswith(IMAGE_SUFFIXES):
             raise BadInput(f"{path!r} is not an image name ({', '.join(IMAGE_SUFFIXES)})")
-        key = (cid, path, width)
+        size = (width, round(width * COVER_ASPECT)) if shape == "cover" else (width, width)
+        key = (cid, path, size)
         found = self._thumbs.get(key)
         if found is not None:
             return found
-        return self._thumbs.put(key, _thumbnail(self._verified_file(cid, path), width, f"{cid}/{path}"))
+        return self._thumbs.put(key, _thumbnail(self._verified_file(cid, path), size, f"{cid}/{path}"))
 
     def _verified_file(self, cid: str, path: str) -> bytes:
         """The bytes at `path` below `cid`, every block on the way proven against `cid`."""
@@ -331,16 +341,14 @@ def _describe(cid: str, verified: VerifiedCar, service: EvidenceService, size: i
     return Proof(cid, PASS, proven, "directory", files, bundle.record, size, service.url(cid))
 
 
-def _thumbnail(data: bytes, width: int, name: str) -> bytes:
+def _thumbnail(data: bytes, size: tuple[int, int], name: str) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_THUMB_SOURCE_PIXELS:
                 raise UnsupportedMedia(
                     f"{name} is {image.width}x{image.height} pixels, too large to thumbnail"
                 )
-            tile = ImageOps.fit(
-                ImageOps.exif_transpose(image).convert("RGB"), (width, width), Image.Resampling.LANCZOS
-            )
+            tile = ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), size, Image.Resampling.LANCZOS)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UnsupportedMedia(f"{name} is not an image the site can read: {exc}") from exc
     out = io.BytesIO()

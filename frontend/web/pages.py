@@ -96,13 +96,20 @@ async def qr_png_route(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response
     summary="A square WebP thumbnail of an evidence photo, its blocks proven against the CID",
 )  # fmt: skip
 async def evidence_thumbnail(
-    cid: str, path: str, ctx: Ctx, w: Annotated[int, Query(description="width and height in pixels")] = 96
+    cid: str,
+    path: str,
+    ctx: Ctx,
+    w: Annotated[int, Query(description="width in pixels")] = 96,
+    shape: Annotated[
+        str, Query(max_length=8, description="square (a tile) or cover (a lot's banner)")
+    ] = "square",
 ) -> Response:
-    """`w` is 96, 192 or 384 (the verify page's `srcset`). 400 for another width or a name that is not
-    an image, 404 when the bundle holds no such file, 415 when it does not decode, 502 when the
-    evidence store cannot serve it intact."""
+    """A square tile `w` = 96, 192 or 384 wide (the evidence photos' `srcset`), or a cover banner
+    `w` = 480, 960 or 1920 wide at 960:220. 400 for another width or shape or a name that is not an
+    image, 404 when the bundle holds no such file, 415 when it does not decode, 502 when the evidence
+    store cannot serve it intact."""
     decode_cid(cid)  # a malformed CID is a 400 before any fetch
-    data = await run_in_threadpool(ctx.evidence.thumbnail, cid, path, w)
+    data = await run_in_threadpool(ctx.evidence.thumbnail, cid, path, w, shape)
     return Response(
         data, media_type="image/webp", headers={"Cache-Control": "public, max-age=31536000, immutable"}
     )

@@ -4,6 +4,7 @@ page; against the real evidence node and chain."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -13,7 +14,8 @@ from PIL import Image
 
 def _srcsets(page: str) -> list[tuple[str, str]]:
     """(srcset, the rest of the tag) of every evidence tile on a page."""
-    return [(m.group(1), m.group(0)) for m in re.finditer(r'<img [^>]*srcset="([^"]+)"[^>]*>', page)]
+    tiles = re.finditer(r'<img src="[^"]*" srcset="([^"]+)"[^>]*>', page)  # the cover banner has a class
+    return [(m.group(1), m.group(0)) for m in tiles]
 
 
 def test_verify_page__evidence_photos__srcset_of_thumbnails_that_decode_at_their_widths(client, world):
@@ -39,6 +41,21 @@ def test_verify_page__evidence_photos__srcset_of_thumbnails_that_decode_at_their
     assert f"{world.gateway_url}/ipfs/{world.evidence['cultivation']}/photo.png" in page
 
 
+def test_verify_page__cover_banner__srcset_of_banners_that_decode_at_their_widths(client, world):
+    page = client.get(f"/batch/{world.sold_box}", headers={"Accept-Language": "en"}).text
+    cover = re.search(r'<img class="cover" [^>]*srcset="([^"]+)"[^>]*>', page)
+    assert cover, "the lot's cover image has no srcset"
+    assert 'width="960"' in cover.group(0) and 'height="220"' in cover.group(0)
+    candidates = [c.strip().split(" ") for c in html.unescape(cover.group(1)).split(",")]
+    assert [w for _, w in candidates] == ["480w", "960w", "1920w"]
+    for url, stated in candidates:
+        r = client.get(url)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/webp", (url, r.text)
+        with Image.open(io.BytesIO(r.content)) as image:
+            width = int(stated[:-1])
+            assert image.size == (width, round(width * 220 / 960))
+
+
 def test_thumbnail__content_matches_the_photo(client, world):
     """A 240x180 photo of one colour gives a tile of that colour: the bytes are the photo's."""
     original = world.store.cat(world.evidence["cultivation"], "photo.png")
@@ -53,10 +70,12 @@ def test_thumbnail__content_matches_the_photo(client, world):
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [
-        ("{cid}/photo.png?w=500", 400, "thumbnail width must be one of 96, 192, 384"),
+        ("{cid}/photo.png?w=500", 400, "square thumbnail width must be one of 96, 192, 384"),
         ("{cid}/record.json", 400, "is not an image name"),
         ("{cid}/nothing.png", 404, "holds no 'nothing.png'"),
         ("not-a-cid/photo.png", 400, "not a valid CID"),
+        ("{cid}/photo.png?shape=circle", 400, "thumbnail shape must be square or cover"),
+        ("{cid}/photo.png?shape=cover&w=96", 400, "cover thumbnail width must be one of 480, 960, 1920"),
     ],
 )
 def test_thumbnail__bad_requests__clear_4xx(client, world, path, status, message):

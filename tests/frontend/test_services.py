@@ -163,6 +163,11 @@ def test_metadata_view__only_ipfs_images_and_bounded_fields():
     )
     assert metadata_view({"image": "ipfs://not-a-cid/x.png"}, service)["image"] is None
     assert metadata_view(None, service)["name"] is None
+    # an image inside a bundle gets the site's proven banners; a bare file CID or a non-image does not
+    assert metadata_view({"image": f"ipfs://{cid}/a b.png"}, service)["banner"] == f"/thumb/{cid}/a%20b.png"
+    assert metadata_view({"image": f"ipfs://{cid}"}, service)["banner"] is None
+    assert metadata_view({"image": f"ipfs://{cid}/notes.txt"}, service)["banner"] is None
+    assert view["banner"] is None
 
 
 def test_sniff_type__by_leading_bytes_not_name():
