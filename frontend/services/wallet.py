@@ -251,13 +251,7 @@ class WalletService:
     def release_tx(self, head: Head, grant_id: int, milestone_id: int) -> TxRequest:
         """`release(...)` with the collected signatures, once `threshold` members signed."""
         r = self.round(head, grant_id, milestone_id)
-        members, threshold = self.members(head)
-        valid = {s: sig for s, sig in r.signatures.items() if s in members}
-        if len(valid) < threshold:
-            raise Conflict(f"{len(valid)} of {threshold} council signatures collected")
-        chosen = sorted(valid, key=lambda a: int(a, 16))[:threshold]
-        blob = pack_signatures([CouncilApproval(s, bytes.fromhex(valid[s][2:])) for s in chosen])
-        return self._tx("release", [grant_id, milestone_id, r.deadline, blob])
+        return self._tx("release", [grant_id, milestone_id, r.deadline, self._packed(head, r)])
 
     # council: rejection with a reason the community reads
 
@@ -339,11 +333,15 @@ class WalletService:
         r = self.rejection(head, grant_id, milestone_id)
         if r is None:
             raise Conflict("no rejection round is open for this milestone")
+        reason = OnchainCid.parse(r.reason_cid).digest
+        return self._tx("reject", [grant_id, milestone_id, reason, r.deadline, self._packed(head, r)])
+
+    def _packed(self, head: Head, r: Round) -> bytes:
+        """The round's signatures of current members as the escrow takes them: `threshold` of them,
+        sorted by signer; refused while fewer have signed."""
         members, threshold = self.members(head)
         valid = {s: sig for s, sig in r.signatures.items() if s in members}
         if len(valid) < threshold:
             raise Conflict(f"{len(valid)} of {threshold} council signatures collected")
         chosen = sorted(valid, key=lambda a: int(a, 16))[:threshold]
-        blob = pack_signatures([CouncilApproval(s, bytes.fromhex(valid[s][2:])) for s in chosen])
-        reason = OnchainCid.parse(r.reason_cid).digest
-        return self._tx("reject", [grant_id, milestone_id, reason, r.deadline, blob])
+        return pack_signatures([CouncilApproval(s, bytes.fromhex(valid[s][2:])) for s in chosen])
