@@ -12,7 +12,7 @@ export APE_DATA_FOLDER ?= $(CURDIR)/.ape
 
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all lint bench bench-gas bench-evidence bench-oracle bench-web lock clean
+.PHONY: install demo test test-all lint train-grader bench bench-gas bench-evidence bench-oracle bench-web lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -67,6 +67,13 @@ lint: install
 	$(VENV)/bin/mypy
 	@# mamushi pins a click that ape cannot take: it runs in its own uv-managed environment.
 	$(UV) tool run --from mamushi==0.1.2 mamushi --check -l 120 contracts
+
+## Retrain the grading model on ../shared/datasets/real_fruit (writes oracle/model/). Training alone needs
+# torch; the CPU build is pinned (+cpu) so no GPU build is ever pulled. The grader itself runs on onnxruntime.
+train-grader: install
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==2.13.0+cpu" \
+		--extra-index-url https://download.pytorch.org/whl/cpu
+	nice -n 10 $(PY) scripts/train_grader.py
 
 bench: bench-gas bench-evidence bench-oracle bench-web
 	$(PY) scripts/bench_summary.py

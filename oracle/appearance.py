@@ -22,8 +22,13 @@ import cv2
 import numpy as np
 
 SIDE = 160
+#: The convolutional part of the model reads the fruit as a CROP x CROP colour square.
+CROP = 64
 #: A fruit whose fitted outline has more than this share of its area outside the photo is partial.
 PARTIAL_LIMIT = 0.3
+#: Between the outline and its convex hull, skin darker than this share of the fruit's median
+#: lightness is a lesion the outline cut off, not backdrop.
+_RIM_LESION_RATIO = 0.78
 
 _ELLIPSE5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 _HUE_BINS = 18
@@ -93,9 +98,27 @@ def fruit_mask(small: np.ndarray, lab: np.ndarray) -> np.ndarray:
     blob = (labels_cc == idx).astype(np.uint8)
     blob = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, _ELLIPSE5)
     contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
     mask = np.zeros((h, w), np.uint8)
-    cv2.drawContours(mask, [max(contours, key=cv2.contourArea)], -1, 1, thickness=-1)
-    return mask
+    cv2.drawContours(mask, [contour], -1, 1, thickness=-1)
+    return _give_back_rim_lesions(mask, contour, lab)
+
+
+def _give_back_rim_lesions(mask: np.ndarray, contour: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """A dark lesion on the fruit's rim against a dark backdrop looks like backdrop and leaves a bite
+    in the outline: give back the pixels between the outline and its convex hull that are much
+    darker than the fruit's skin (the backdrop around a whole fruit stays outside the hull)."""
+    hull = cv2.convexHull(contour)
+    hull_mask = np.zeros_like(mask)
+    cv2.fillPoly(hull_mask, [hull], 1)
+    bite = (hull_mask > mask) & (lab[..., 0] < _RIM_LESION_RATIO * np.median(lab[..., 0][mask > 0]))
+    if not bite.any():
+        return mask
+    grown = mask | bite.astype(np.uint8)
+    contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    out = np.zeros_like(mask)
+    cv2.drawContours(out, [max(contours, key=cv2.contourArea)], -1, 1, thickness=-1)
+    return out
 
 
 def outline_check(mask: np.ndarray) -> Outline:
@@ -316,6 +339,30 @@ class Appearance:
     lesion_share: float
     green_share: float
     reason: str | None
+    crop: np.ndarray
+
+
+def fruit_crop(img: np.ndarray, small_shape: tuple[int, ...], mask: np.ndarray) -> np.ndarray:
+    """The fruit as a CROP x CROP BGR square cut from the decoded photo: the square around the
+    outline's bounding box (a little margin, the photo's edge repeated where the square leaves it).
+    It shows every pixel inside the box, so a lesion the outline missed at the fruit's edge is seen."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        y0, x0, y1, x1 = 0, 0, small_shape[0], small_shape[1]
+    else:
+        y0, x0, y1, x1 = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+    to_full = img.shape[1] / small_shape[1]
+    side = max(x1 - x0, y1 - y0) * 1.06 * to_full
+    cx, cy = (x0 + x1) / 2 * to_full, (y0 + y1) / 2 * to_full
+    left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
+    size = max(int(round(side)), 1)
+    h, w = img.shape[:2]
+    pad = max(0, -left, -top, left + size - w, top + size - h)
+    if pad:
+        img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        left, top = left + pad, top + pad
+    square = img[top : top + size, left : left + size]
+    return cv2.resize(square, (CROP, CROP), interpolation=cv2.INTER_AREA)
 
 
 def describe(img: np.ndarray) -> Appearance:
@@ -337,7 +384,8 @@ def describe(img: np.ndarray) -> Appearance:
     lesion = float(named["dark_share"] + named["brown_share"] + named["pale_share"])
     hue = features[_L_BINS + 2 * _AB_BINS : _L_BINS + 2 * _AB_BINS + _HUE_BINS]
     green = float(hue[3:9].sum())  # hue 30-90 (OpenCV scale): yellow-green to green
-    return Appearance(features, outline, min(lesion, 1.0), green, reason)
+    crop = fruit_crop(img, small.shape, mask)
+    return Appearance(features, outline, min(lesion, 1.0), green, reason, crop)
 
 
 def lesion_overlay_maps(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -350,9 +398,9 @@ def lesion_overlay_maps(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return small, mask, lesions
 
 
-def describe_file(path: str) -> tuple[np.ndarray | None, float, str | None]:
-    """(features, share outside the frame, reason) of a photo file; (None, 1.0, error) when unreadable.
-    A top-level function so the trainer's process pool can run it."""
+def describe_file(path: str) -> tuple[np.ndarray | None, float, str | None, np.ndarray | None]:
+    """(features, share outside the frame, reason, fruit crop) of a photo file; (None, 1.0, error,
+    None) when unreadable. A top-level function so the trainer's process pool can run it."""
     from pathlib import Path
 
     from oracle.errors import ImageError
@@ -361,6 +409,6 @@ def describe_file(path: str) -> tuple[np.ndarray | None, float, str | None]:
     try:
         img = decode_image(Path(path).read_bytes(), path)
     except (OSError, ImageError) as exc:
-        return None, 1.0, str(exc)
+        return None, 1.0, str(exc), None
     a = describe(img)
-    return a.features, a.outline.outside_share, a.reason
+    return a.features, a.outline.outside_share, a.reason, a.crop

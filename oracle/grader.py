@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from oracle.appearance import FEATURES, describe
+from oracle.appearance import CROP, FEATURES, describe
 from oracle.errors import ImageError, OracleError
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM
 from oracle.measure import decode_image, measure
@@ -126,6 +126,7 @@ class _Measured:
     name: str
     error: str | None
     features: np.ndarray | None = None
+    crop: np.ndarray | None = None
     reason: str | None = None
     length_mm: float | None = None
     width_mm: float | None = None
@@ -144,6 +145,7 @@ def _measure_bytes(name: str, data: bytes, marker_mm: float, marker_id: int | No
         name,
         None,
         look.features,
+        look.crop,
         look.reason,
         colour_stage=stage_from_green_fraction(look.green_share),
         defect_fraction=round(look.lesion_share, 4),
@@ -179,7 +181,7 @@ class Grader:
         threshold: float | None = None,
     ):
         self.model = model or get_model()
-        if tuple(self.model.features) != FEATURES:
+        if tuple(self.model.features) != FEATURES or self.model.crop != CROP:
             raise OracleError("model was trained on other features than this grader measures; retrain it")
         self.marker_mm = marker_mm
         self.marker_id = marker_id
@@ -261,10 +263,11 @@ class Grader:
     def _decide(self, batch: list[_Measured], weight_g: float | None, crop: str | None) -> list[GradeResult]:
         model = self.model
         rows = [m.features for m in batch if m.features is not None]
-        if len(rows) != len(batch):
+        crops = [m.crop for m in batch if m.crop is not None]
+        if len(rows) != len(batch) or len(crops) != len(batch):
             raise OracleError("a photo reached the classifier without its measurements")
         x = np.stack(rows).astype(np.float32)
-        probs = model.probabilities(x)
+        probs = model.probabilities(x, np.stack(crops))
         fruits, conditions = model.marginals(probs)
         dist = model.ood_distance(x)
         out = []

@@ -1,9 +1,12 @@
 """The grading classifier: an ONNX file checked against its shipped sha256, run with onnxruntime.
 
+The graph reads two inputs per photo: the fruit's skin statistics (`features`, from
+`oracle.appearance`) and the fruit cut out as a small colour square (`crop`, BGR, 0-255), which a
+small convolutional network reads; the two models' log-probabilities are blended inside the graph.
 The ONNX file carries everything the grader needs besides the graph, in its metadata (so the one
-sha256 covers it all): class names (`fruit/condition`), feature names, the calibration
-temperature, the confidence and safe (defect probability) thresholds and the training feature
-statistics used to spot out-of-distribution input.
+sha256 covers it all): class names (`fruit/condition`), feature names, the crop size, the
+calibration temperature, the confidence and safe (defect probability) thresholds and the training
+feature statistics used to spot out-of-distribution input.
 """
 
 from __future__ import annotations
@@ -50,18 +53,20 @@ class LoadedModel:
     sha256: str
     classes: tuple[str, ...]
     features: tuple[str, ...]
+    crop: int
     temperature: float
     threshold: float
     safe_threshold: float
     ood_mean: np.ndarray
     ood_precision: np.ndarray
     ood_limit: float
-    input_name: str
     prob_output: str
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Calibrated class probabilities for a (n, n_features) float32 batch."""
-        (raw,) = self.session.run([self.prob_output], {self.input_name: x.astype(np.float32)})
+    def probabilities(self, x: np.ndarray, crops: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities for a (n, n_features) batch and its (n, crop, crop, 3) crops."""
+        (raw,) = self.session.run(
+            [self.prob_output], {"features": x.astype(np.float32), "crop": crops.astype(np.float32)}
+        )
         p = np.clip(np.asarray(raw, dtype=np.float64), 1e-9, 1.0)
         logits = np.log(p) / self.temperature  # temperature scaling on the model's log-probabilities
         logits -= logits.max(axis=1, keepdims=True)
@@ -130,23 +135,24 @@ def load_model(
         raise ModelError(f"model file {model_file} lacks the tambon_grader metadata") from exc
     outputs = [o.name for o in session.get_outputs()]
     prob_output = next((o for o in outputs if "prob" in o), outputs[-1])
-    missing = {"classes", "features", "temperature", "threshold", "safe_threshold", "ood_limit"} - set(info)
-    if missing or not all("/" in c for c in info["classes"]):
+    required = {"classes", "features", "crop", "temperature", "threshold", "safe_threshold", "ood_limit"}
+    inputs = {i.name for i in session.get_inputs()}
+    if required - set(info) or inputs != {"features", "crop"} or not all("/" in c for c in info["classes"]):
         raise ModelError(
-            f"model file {model_file} was made by an older trainer (no fruit/condition classes); retrain it"
+            f"model file {model_file} was made by an older trainer (no fruit crop input); retrain it"
         )
     return LoadedModel(
         session=session,
         sha256=actual,
         classes=tuple(info["classes"]),
         features=tuple(info["features"]),
+        crop=int(info["crop"]),
         temperature=float(info["temperature"]),
         threshold=float(info["threshold"]),
         safe_threshold=float(info["safe_threshold"]),
         ood_mean=np.asarray(info["ood_mean"], dtype=np.float64),
         ood_precision=np.asarray(info["ood_precision"], dtype=np.float64),
         ood_limit=float(info["ood_limit"]),
-        input_name=session.get_inputs()[0].name,
         prob_output=prob_output,
     )
 

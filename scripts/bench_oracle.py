@@ -155,8 +155,10 @@ def real_quality(grader: Grader, workers: int) -> dict:
     errors = [r for _, r in results if not hasattr(r, "grade")]
     if errors:
         raise RuntimeError(f"{len(errors)} real photos could not be read: {errors[0]}")
-    feats = [describe(decode_image(p.path.read_bytes(), str(p.path))).features for p, _ in results]
-    probs = grader.model.probabilities(np.stack(feats))
+    looks = [describe(decode_image(p.path.read_bytes(), str(p.path))) for p, _ in results]
+    probs = grader.model.probabilities(
+        np.stack([a.features for a in looks]), np.stack([a.crop for a in looks])
+    )
     _, conditions = grader.model.marginals(probs)
     conds = sorted(conditions[0])
     pc = np.array([[c[k] for k in conds] for c in conditions])

@@ -7,14 +7,18 @@ A cooperative retrains on its own photos with the second form: one folder per fr
 banana, orange, or a new one such as durian) and inside it one folder per skin condition (healthy,
 aged, alternaria, anthracnose, black_mould_rot, stem_end_rot, rot).
 
-Steps: describe every photo (oracle.appearance, in parallel) -> group near-duplicates by difference
-hash (union-find) -> split by group, stratified by fruit and condition (60 % train, 20 % validation,
-20 % test) -> fit a gradient-boosted tree classifier on (fruit, condition) -> fit a temperature on the
-validation split -> choose the operating threshold on the validation split so no defective fruit
-there could be graded EXTRA or CLASS_I -> measure on the test split -> export ONNX with the metadata
-the grader needs -> write sha256, metrics.json and MODEL_CARD.md.
+Steps: describe every photo (oracle.appearance, in parallel: skin statistics and a 64 px crop of
+the fruit) -> group near-duplicates by difference hash (union-find) -> split by group, stratified by
+fruit and condition (60 % train, 20 % validation, 20 % test) -> fit a multinomial logistic regression
+on the skin statistics and train a small convolutional network from scratch on the crops (strong
+augmentation), both on (fruit, condition) -> choose how to blend the two on the validation split ->
+fit a temperature on the validation split -> choose the operating threshold on the validation split
+so no defective fruit there could be graded EXTRA or CLASS_I -> measure on the test split -> write
+one ONNX graph with the metadata the grader needs -> sha256, metrics.json and MODEL_CARD.md.
 
-The same inputs give the same ONNX bytes (fixed seeds, deterministic feature extraction).
+Training needs torch (CPU build; `make train-grader` installs it); grading needs only onnxruntime.
+The same inputs give the same ONNX bytes (fixed seeds and thread count, deterministic algorithms,
+deterministic feature extraction).
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from oracle.appearance import FEATURES, describe_file  # noqa: E402
+from oracle.appearance import CROP, FEATURES, describe_file  # noqa: E402
 from oracle.calibration import (  # noqa: E402
     apply_temperature,
     dhash_file,
     expected_calibration_error,
     fit_temperature,
+    nll,
     reliability_table,
 )
 from oracle.grader import _init_worker  # noqa: E402
@@ -59,6 +64,10 @@ SEED = 20261202
 MIN_CONFIDENCE = 0.5
 #: Margin below the least defect probability of any defective validation photo.
 SAFETY_MARGIN = 0.8
+#: The crop network: channels of its four 3x3 convolution blocks, passes over the training photos.
+CROP_NET_WIDTHS = (16, 32, 64, 96)
+EPOCHS = 30
+BATCH_SIZE = 64
 
 
 def list_folder(data: Path) -> list[RealPhoto]:
@@ -108,8 +117,8 @@ def describe_all(photos: list[RealPhoto], workers: int):
 
 
 def make_classifier(seed: int):
-    """Standardised features -> multinomial logistic regression: trains in seconds on two cores,
-    its probabilities are close to calibrated, and its ONNX graph runs in microseconds."""
+    """Standardised skin statistics -> multinomial logistic regression: trains in seconds and its
+    probabilities are close to calibrated."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -117,24 +126,208 @@ def make_classifier(seed: int):
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=3000, random_state=seed))
 
 
-def export_onnx(clf, meta: dict) -> bytes:
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType
+def require_torch():
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit(
+            "error: training the crop network needs torch (CPU build): run `make train-grader`, "
+            "which installs torch==2.13.0 into the environment"
+        ) from None
+    return torch
 
-    final = clf.steps[-1][1] if hasattr(clf, "steps") else clf
-    onx = to_onnx(
-        clf,
-        initial_types=[("features", FloatTensorType([None, len(FEATURES)]))],
-        options={id(final): {"zipmap": False}},
-        target_opset=17,
+
+def _augment(torch, x, gen):
+    """Random rotation (any angle), mirror, zoom, shift, brightness, contrast, saturation and a slight
+    colour cast: a fruit photographed another way round, closer, in other light."""
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+
+    def uniform(*shape, spread):
+        return (torch.rand(*shape, generator=gen) * 2 - 1) * spread
+
+    angle = uniform(n, spread=np.pi)
+    zoom = 1 + uniform(n, spread=0.12)
+    shift = uniform(n, 2, spread=0.08)
+    mirror = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack(
+        [torch.stack([cos * mirror, -sin, shift[:, 0]], 1), torch.stack([sin * mirror, cos, shift[:, 1]], 1)],
+        1,
     )
-    onx.doc_string = "Tambon Trust produce grader (trained on real photos); see MODEL_CARD.md"
-    onx.producer_name = "tambon-trust/scripts/train_grader.py"
-    onx.producer_version = "2"
-    entry = onx.metadata_props.add()
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = (x - mean) * (1 + uniform(n, 1, 1, 1, spread=0.25)) + mean * (1 + uniform(n, 1, 1, 1, spread=0.25))
+    grey = x.mean(1, keepdim=True)
+    x = (x - grey) * (1 + uniform(n, 1, 1, 1, spread=0.2)) + grey
+    return (x * (1 + uniform(n, 3, 1, 1, spread=0.05))).clamp(0, 255)
+
+
+def train_crop_net(crops: np.ndarray, y: np.ndarray, n_classes: int, seed: int, epochs: int) -> dict:
+    """A small convolutional network, trained from scratch on the fruit crops with strong augmentation;
+    returns its weights (batch norm folded into the convolutions) for the ONNX graph."""
+    torch = require_torch()
+    from torch import nn
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)  # the same thread count everywhere: the same sums, the same bytes
+    torch.use_deterministic_algorithms(True)
+    gen = torch.Generator().manual_seed(seed)
+    x_all = torch.tensor(crops, dtype=torch.float32).permute(0, 3, 1, 2).contiguous()
+    targets = torch.tensor(y, dtype=torch.int64)
+    channel_mean = x_all.mean((0, 2, 3), keepdim=True)
+    channel_std = x_all.std((0, 2, 3), keepdim=True)
+    layers: list = []
+    width_in = 3
+    for i, width in enumerate(CROP_NET_WIDTHS):
+        layers += [nn.Conv2d(width_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+        if i < len(CROP_NET_WIDTHS) - 1:
+            layers.append(nn.MaxPool2d(2))
+        width_in = width
+    body = nn.Sequential(*layers)
+    head = nn.Linear(width_in, n_classes)
+    dropout = nn.Dropout(0.3)
+    params = list(body.parameters()) + list(head.parameters())
+
+    def forward(batch):
+        return head(dropout(body((batch - channel_mean) / channel_std).mean((2, 3))))
+
+    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=5e-4)
+    per_epoch = int(np.ceil(len(y) / BATCH_SIZE))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=max(1, epochs * per_epoch))
+    body.train(), dropout.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=gen)
+        for start in range(0, len(y), BATCH_SIZE):
+            idx = order[start : start + BATCH_SIZE]
+            loss = nn.functional.cross_entropy(
+                forward(_augment(torch, x_all[idx], gen)), targets[idx], label_smoothing=0.05
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    body.eval()
+    convs = []
+    conv_layers = [m for m in body if isinstance(m, nn.Conv2d)]
+    norm_layers = [m for m in body if isinstance(m, nn.BatchNorm2d)]
+    for conv, norm in zip(conv_layers, norm_layers, strict=True):
+        scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
+        weight = conv.weight.detach() * scale[:, None, None, None]
+        bias = norm.bias.detach() - norm.running_mean * scale
+        convs.append((weight.numpy().astype(np.float32), bias.numpy().astype(np.float32)))
+    return {
+        "mean": channel_mean.numpy().astype(np.float32),
+        "inv_std": (1.0 / channel_std).numpy().astype(np.float32),
+        "convs": convs,
+        "fc_weight": head.weight.detach().numpy().astype(np.float32),
+        "fc_bias": head.bias.detach().numpy().astype(np.float32),
+    }
+
+
+def choose_crop_weight(crop_logp: np.ndarray, stats_logp: np.ndarray, y: np.ndarray) -> float:
+    """The blend of the two models' log-probabilities with the least validation log-loss (each blend
+    at its own best temperature, as it would be calibrated)."""
+    best, best_loss = 0.0, np.inf
+    for weight in np.round(np.linspace(0.0, 1.0, 21), 2):
+        z = weight * crop_logp + (1.0 - weight) * stats_logp
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        loss = nll(apply_temperature(p, fit_temperature(p, y)), y)
+        if loss < best_loss - 1e-9:
+            best, best_loss = float(weight), loss
+    return best
+
+
+def crop_net_logits(net: dict, crops: np.ndarray) -> np.ndarray:
+    """The crop network's log-probabilities computed the way the ONNX graph computes them (for
+    choosing the blend and the temperature on validation photos without a runtime in between)."""
+    sess = _onnx_session(build_onnx(net, None, 0.0, {}, n_features=0))
+    (out,) = sess.run(None, {"crop": crops.astype(np.float32)})
+    return np.log(np.clip(out, 1e-12, 1.0))
+
+
+def _onnx_session(model_bytes: bytes):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def build_onnx(net: dict, clf, crop_weight: float, meta: dict, n_features: int = len(FEATURES)) -> bytes:
+    """One ONNX graph: crop network and skin-statistics regression, their log-probabilities blended
+    (crop_weight : 1 - crop_weight) and normalised. Without `clf` the graph is the crop network alone."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits: list = []
+    nodes: list = []
+
+    def const(name: str, value: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str, **attrs) -> str:
+        nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    h = node("Transpose", ["crop"], "crop_chw", perm=[0, 3, 1, 2])
+    h = node("Sub", [h, const("crop_mean", net["mean"])], "crop_centred")
+    h = node("Mul", [h, const("crop_inv_std", net["inv_std"])], "crop_scaled")
+    for i, (weight, bias) in enumerate(net["convs"]):
+        h = node(
+            "Conv", [h, const(f"conv{i}_w", weight), const(f"conv{i}_b", bias)], f"conv{i}", pads=[1, 1, 1, 1]
+        )
+        h = node("Relu", [h], f"relu{i}")
+        if i < len(net["convs"]) - 1:
+            h = node("MaxPool", [h], f"pool{i}", kernel_shape=[2, 2], strides=[2, 2])
+    h = node("GlobalAveragePool", [h], "pooled")
+    h = node("Flatten", [h], "pooled_flat")
+    h = node(
+        "Gemm", [h, const("fc_w", net["fc_weight"]), const("fc_b", net["fc_bias"])], "crop_logits", transB=1
+    )
+    crop_logp = node("LogSoftmax", [h], "crop_logp", axis=1)
+    inputs = [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["n", CROP, CROP, 3])]
+    if clf is None:
+        blended = crop_logp
+    else:
+        scaler, regression = clf.steps[0][1], clf.steps[-1][1]
+        inputs.insert(0, helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", n_features]))
+        f = node("Sub", ["features", const("feature_mean", scaler.mean_)], "features_centred")
+        f = node("Div", [f, const("feature_scale", scaler.scale_)], "features_scaled")
+        f = node(
+            "Gemm",
+            [f, const("lr_w", regression.coef_), const("lr_b", regression.intercept_)],
+            "lr_logits",
+            transB=1,
+        )
+        lr_logp = node("LogSoftmax", [f], "lr_logp", axis=1)
+        a = node("Mul", [crop_logp, const("crop_weight", np.array(crop_weight))], "crop_part")
+        b = node("Mul", [lr_logp, const("lr_weight", np.array(1.0 - crop_weight))], "lr_part")
+        blended = node("Add", [a, b], "blended")
+    node("Softmax", [blended], "probabilities", axis=1)
+    graph = helper.make_graph(
+        nodes,
+        "tambon_grader",
+        inputs,
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", len(net["fc_bias"])])],
+        inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17)],
+        producer_name="tambon-trust/scripts/train_grader.py",
+        producer_version="3",
+        doc_string="Tambon Trust produce grader (trained on real photos); see MODEL_CARD.md",
+    )
+    model.ir_version = 8
+    entry = model.metadata_props.add()
     entry.key = "tambon_grader"
     entry.value = json.dumps(meta, sort_keys=True)
-    return onx.SerializeToString()
+    return model.SerializeToString()
 
 
 def marginals(probs: np.ndarray, classes: list[str]) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -161,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         "--per-class", type=int, default=None, help="use at most N photos per fruit and condition"
     )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--epochs", type=int, default=EPOCHS, help="passes of the crop network over the photos")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -171,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     train, val, test = split_masks(photos, groups, args.seed)
     readable = np.array([d[0] is not None for d in described])
     x = np.stack([d[0] if d[0] is not None else np.zeros(len(FEATURES), np.float32) for d in described])
+    crops = np.stack([d[3] if d[3] is not None else np.zeros((CROP, CROP, 3), np.uint8) for d in described])
     classes = sorted({f"{p.fruit}/{p.condition}" for p in photos})
     y = np.array([classes.index(f"{p.fruit}/{p.condition}") for p in photos])
     print(
@@ -182,21 +377,34 @@ def main(argv: list[str] | None = None) -> int:
     fit = train & readable
     clf = make_classifier(args.seed)
     clf.fit(x[fit], y[fit])
-    temperature = fit_temperature(clf.predict_proba(x[val & readable]), y[val & readable])
+    print(f"training the crop network ({args.epochs} epochs) ...", flush=True)
+    net = train_crop_net(crops[fit], y[fit], len(classes), args.seed, args.epochs)
+    checked = val & readable
+    crop_weight = choose_crop_weight(
+        crop_net_logits(net, crops[checked]),
+        np.log(np.clip(clf.predict_proba(x[checked]), 1e-12, 1.0)),
+        y[checked],
+    )
+    # The ONNX graph without the calibration metadata scores the photos; temperature and thresholds
+    # are then chosen on the validation photos and stored beside it.
+    session = _onnx_session(build_onnx(net, clf, crop_weight, {}))
+
+    def raw(mask: np.ndarray) -> np.ndarray:
+        (out,) = session.run(None, {"features": x[mask], "crop": crops[mask].astype(np.float32)})
+        return np.asarray(out, np.float64)
+
+    temperature = fit_temperature(raw(checked), y[checked])
 
     def calibrated(mask: np.ndarray) -> np.ndarray:
-        return apply_temperature(clf.predict_proba(x[mask]), temperature)
+        return apply_temperature(raw(mask), temperature)
 
-    # Operating threshold: below the least defect probability of any defective validation photo, so
-    # none of them could have been graded EXTRA or CLASS_I.
-    healthy_idx = CONDITIONS.index("healthy")
-    _, pc_val, _, conds = marginals(calibrated(val & readable), classes)
-    y_cond_val = np.array([conds.index(photos[i].condition) for i in np.nonzero(val & readable)[0]])
+    # Operating threshold: below the least defect probability (every condition but healthy) of any
+    # validation photo that is not healthy, so none of them could have been graded EXTRA or CLASS_I.
+    _, pc_val, _, conds = marginals(calibrated(checked), classes)
+    not_healthy_val = np.array([photos[i].condition != "healthy" for i in np.nonzero(checked)[0]])
     p_defect_val = 1.0 - pc_val[:, conds.index("healthy")]
-    defective_val = y_cond_val != conds.index("healthy")
-    least = float(p_defect_val[defective_val].min()) if defective_val.any() else 0.5
+    least = float(p_defect_val[not_healthy_val].min()) if not_healthy_val.any() else 0.5
     safe_threshold = round(min(0.5, least * SAFETY_MARGIN), 6)
-    del healthy_idx
 
     xt = x[fit].astype(np.float64)
     mean = xt.mean(axis=0)
@@ -209,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "classes": classes,
         "features": list(FEATURES),
+        "crop": CROP,
+        "crop_weight": crop_weight,
         "temperature": round(temperature, 6),
         "threshold": MIN_CONFIDENCE,
         "safe_threshold": safe_threshold,
@@ -217,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         "ood_limit": round(ood_limit, 4),
         "seed": args.seed,
     }
-    model_bytes = export_onnx(clf, meta)
+    model_bytes = build_onnx(net, clf, crop_weight, meta)
     sha = hashlib.sha256(model_bytes).hexdigest()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "grader.onnx").write_bytes(model_bytes)
@@ -234,9 +444,11 @@ def main(argv: list[str] | None = None) -> int:
             "validation": int(val.sum()),
             "test": int(test.sum()),
             "temperature": round(temperature, 4),
+            "crop_weight": crop_weight,
+            "epochs": args.epochs,
             "ece_uncalibrated": round(
                 expected_calibration_error(
-                    marginals(clf.predict_proba(x[test & readable]), classes)[1],
+                    marginals(raw(test & readable), classes)[1],
                     np.array([conds.index(photos[i].condition) for i in np.nonzero(test & readable)[0]]),
                 ),
                 4,
@@ -342,12 +554,12 @@ def model_card(m: dict, args) -> str:
 | File | `oracle/model/grader.onnx` ({m["model_bytes"]} bytes) |
 | sha256 | `{m["sha256"]}` (also in `grader.onnx.sha256`; the grader refuses any other file; the council approves this hash on-chain) |
 | Task | skin condition of the main fruit in one photo (healthy, aged, alternaria, anthracnose, black mould rot, stem-end rot, rot) and which fruit it is; the grade follows from the condition |
-| Inputs | {len(FEATURES)} statistics of the fruit's pixels from `oracle/appearance.py`: Lab and hue histograms, colour moments, local binary patterns, edge strength, and dark / very dark / brown / pale lesion shares, blob counts and largest blob (lesions are measured against the surrounding skin, so shading does not count) |
-| Model | standardised features -> scikit-learn multinomial LogisticRegression on (fruit, condition), exported with skl2onnx |
+| Inputs | the fruit cut out of the photo as a {CROP} x {CROP} colour square (the square around its outline, so a lesion at the edge that the outline missed is still seen), and {len(FEATURES)} statistics of the fruit's pixels from `oracle/appearance.py`: Lab and hue histograms, colour moments, local binary patterns, edge strength, and dark / very dark / brown / pale lesion shares, blob counts and largest blob (lesions are measured against the surrounding skin, so shading does not count) |
+| Model | a small convolutional network trained from scratch on the crops (four 3x3 convolution blocks of {", ".join(map(str, CROP_NET_WIDTHS))} channels, global average pooling; {m["epochs"]} epochs with random rotation, mirroring, zoom, shift, brightness, contrast and saturation) and a multinomial logistic regression on the standardised statistics, both over (fruit, condition); their log-probabilities are blended {m["crop_weight"]} : {round(1 - m["crop_weight"], 2)} (chosen on the validation split) inside one ONNX graph |
 | Calibration | temperature scaling, T = {m["temperature"]}, fitted on the validation split |
 | Grades | healthy -> EXTRA (defect probability below half the safe threshold) or CLASS_I (below the safe threshold {m["safe_threshold"]}); aged, alternaria, anthracnose -> CLASS_II; black mould rot, stem-end rot, rot -> REJECT |
 | Abstain | no fruit found; fruit partly outside the photo; photo unlike the training photos; not the batch's crop; healthy but defect probability above the safe threshold; top condition below {m["min_confidence"]} |
-| Reproduce | `python scripts/train_grader.py` (same command, same bytes) |
+| Reproduce | `make train-grader` (`python scripts/train_grader.py` once torch is installed; same command, same bytes) |
 
 ## Data
 
@@ -410,7 +622,8 @@ healthy-looking fruit is graded EXTRA or CLASS_I only below {m["safe_threshold"]
    `photos/mango/anthracnose/`, `photos/durian/healthy/`) as an experienced grader labels them;
    a hundred or more per condition is a good start; several photos of one fruit are fine (they
    are kept together by the split).
-3. Run `python scripts/train_grader.py --data photos` (the same command): it describes, splits by
+3. Run `python scripts/train_grader.py --data photos` (the same script; `make train-grader` installs
+   the CPU build of torch it needs): it describes, splits by
    near-duplicate group, calibrates, chooses the safe threshold and writes `oracle/model/grader.onnx`,
    its sha256, `metrics.json` and this card.
 4. Have the council approve the new model hash in the AttestationRegistry before the oracle uses it.

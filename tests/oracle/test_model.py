@@ -49,3 +49,28 @@ def test_grader__tampered_model__cli_error(tmp_path, monkeypatch):
     bad.write_bytes(MODEL_FILE.read_bytes() + b"\x00")
     with pytest.raises(ModelIntegrityError):
         Grader(model=load_model(bad, SHA_FILE))
+
+
+def test_load_model__features_only_model_of_older_trainer__refused(tmp_path):
+    """A model without the fruit-crop input (the earlier trainer's) is refused with a clear message."""
+    import json
+
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    from oracle.appearance import FEATURES
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, len(FEATURES))).astype(np.float32)
+    clf = LogisticRegression().fit(x, np.arange(40) % 2)
+    onx = to_onnx(clf, x[:1], options={id(clf): {"zipmap": False}}, target_opset=17)
+    entry = onx.metadata_props.add()
+    entry.key = "tambon_grader"
+    meta = {"classes": ["mango/healthy", "mango/rot"], "features": list(FEATURES), "temperature": 1.0}
+    entry.value = json.dumps(meta | {"threshold": 0.5, "safe_threshold": 0.2, "ood_limit": 9.0})
+    data = onx.SerializeToString()
+    (tmp_path / "grader.onnx").write_bytes(data)
+    (tmp_path / "grader.onnx.sha256").write_text(sha256_hex(data) + "  grader.onnx\n")
+    with pytest.raises(ModelError, match="older trainer .*retrain it"):
+        load_model(tmp_path / "grader.onnx", tmp_path / "grader.onnx.sha256")
