@@ -112,3 +112,43 @@ def test_capture__closed_lot_refused_once_without_wallet_prompts__edit_and_remov
     page.wait_for_timeout(1_000)
     assert wallet.sent == []
     page.context.close()
+
+
+@pytest.mark.parametrize(("lang", "viewport"), LANGS)
+def test_capture__step_dated_out_of_the_lots_order__refused_naming_both_dates(
+    browser, site, world, rpc_url, lang, viewport
+):
+    """A harvest recorded today on a lot already packed on 3 April 2026 is refused before anything is
+    stored or signed, and the farmer reads both dates in the page's language."""
+    from compliance import samples
+    from evidence.bundle import build_bundle, require_kdes
+    from tests.frontend.world import MANGO
+
+    packed = build_bundle(world.store, samples.mango_lot()[2], {}, validate=require_kdes).onchain
+    lot = world.provenance.register(
+        packed.digest, packed.codec, MANGO, 1_200_000, 20_545, sender=world.packer
+    ).return_value
+    wallet = TestWallet(world.packer, rpc_url)
+    page = open_capture(browser, site, wallet, lang, viewport)
+    page.locator(f'#batch option[value="{lot}"]').wait_for(state="attached")
+    for name, value in PROFILE.items():
+        page.fill(f'#profile [name="{name}"]', value)
+    page.click("#save-profile")
+    page.wait_for_function("() => document.getElementById('status').textContent.length > 0")
+    page.select_option("#batch", str(lot))
+    page.fill('#step [name="weight_kg"]', "40")
+    page.fill('#step [name="doc_number"]', "HL-LATE-1")
+    page.click("#save-step")
+    rejected = page.locator('#queue li[data-state="rejected"]')
+    rejected.wait_for(timeout=30_000)
+    told = rejected.inner_text()
+    packed_on = "3 เมษายน 2569" if lang == "th-TH" else "3 April 2026"
+    assert packed_on in told, told
+    if lang == "th-TH":
+        assert "ขัดกับบันทึกของล็อต" in told and "initial_packing" not in told  # said in Thai
+    else:
+        assert "out of order with the lot's record" in told
+    assert wallet.sent == [] and wallet.signed == []
+    assert world.provenance.stepCount(lot) == 0
+    shot(page, f"capture-date-order-{lang}")
+    page.context.close()

@@ -368,8 +368,13 @@
       if (response.status === 409 || response.status === 403) reason = t("closed");  // closed, or not this wallet's lot
       else if (response.status === 404) reason = t("noSuchBatch");
       else if (response.status === 400) {
+        // a date-order refusal names this step's date, then the lot's record it clashes with
+        const dates = detail.includes("out of date order") ? detail.match(/\d{4}-\d{2}-\d{2}/g) : null;
         const bad = problems(item.record);
-        if (bad.length) reason = t("invalid") + " " + bad.map(fieldLabel).join(", ");
+        if (dates && dates.length >= 2) {
+          const day = (iso) => dayFormat.format(new Date(iso + "T00:00:00"));
+          reason = t("dateOrder").replace("{this}", day(dates[0])).replace("{lot}", day(dates[1]));
+        } else if (bad.length) reason = t("invalid") + " " + bad.map(fieldLabel).join(", ");
       }
       const error = new Error(reason + (document.documentElement.lang === "en" && detail ? " (" + detail + ")" : ""));
       error.rejected = response.status >= 400 && response.status < 500 && response.status !== 429;
