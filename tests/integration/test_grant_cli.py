@@ -103,6 +103,9 @@ def test_grant_cli__typed_data_json__signed_by_wallet_rpc_gives_same_signature(
     assert "Release" in err and "amount" in err
 
 
+CREATE = ("grant", "create", "--recipient", "0x" + "66" * 20, "--proposal", PROPOSAL, "--dev-account", "1")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -111,6 +114,7 @@ def test_grant_cli__typed_data_json__signed_by_wallet_rpc_gives_same_signature(
         (("grant", "fund", "0", "0", "--dev-account", "7"), "amount must be positive"),
         (("grant", "fund", "0", "lots", "--dev-account", "7"), "not an amount"),
         (("grant", "sign", "0", "0"), "no signing account"),
+        ((*CREATE, "--milestone", "1@2099-01-31", "--token", "usd"), "token must be eth, a stablecoin"),
     ],
 )
 def test_grant_cli__bad_input__one_error_line_and_nonzero_exit(run, thb_funder, accounts, args, message):
