@@ -278,6 +278,19 @@ class AppContext:
 
         return self._histories.get_or_make(key, make)
 
+    def _share_evidence(self, shared: SharedRenders, key: tuple) -> None:
+        """The CIDs a shared lot page was rendered from, beside it: the worker that rendered it writes
+        them, the others read them, so every worker re-checks that page's proofs
+        (`refresh_evidence`) and moves its evidence generation when an outcome changes."""
+        _, batch_id, version, _lang = key
+        own = self._history_cids.get((version, batch_id))
+        if own is not None:
+            shared.put_note(key, sorted(own))
+            return
+        found = shared.note(key)
+        if found is not None:
+            self._history_cids.put((version, batch_id), frozenset(found))
+
     def refresh_evidence(self, batch_id: int, version: str) -> None:
         """Re-prove, off the request path, the stale proofs a cached page of the lot was rendered from."""
         cids = self._history_cids.get((version, batch_id))
@@ -325,7 +338,10 @@ class AppContext:
                 shared = self.shared_pages
                 if shared is None:
                     return self._pages.get_or_make(key, make)
-                return self._pages.get_or_make(key, lambda: shared.get_or_make(key, make))
+                body = self._pages.get_or_make(key, lambda: shared.get_or_make(key, make))
+                if key[0] == "batch":
+                    self._share_evidence(shared, key)
+                return body
             finally:
                 with self._render_lock:
                     self._render_locks.pop(key, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import random
 import threading
@@ -113,6 +114,19 @@ class SharedRenders:
         if random.random() < 0.01:
             self.prune()
         return body
+
+    def put_note(self, key: Hashable, note: list[str]) -> None:
+        """Keep a small JSON list beside a page (what other workers need to know about it)."""
+        path = self._path(key).with_suffix(".json")
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_text(json.dumps(note))
+        os.replace(partial, path)
+
+    def note(self, key: Hashable) -> list[str] | None:
+        try:
+            return list(json.loads(self._path(key).with_suffix(".json").read_text()))
+        except (FileNotFoundError, ValueError):
+            return None
 
     def prune(self) -> None:
         """Remove pages and locks nobody has written for `max_age` seconds."""

@@ -213,6 +213,11 @@ def test_index_pages__two_sites_on_one_index_render_a_lot_once(world, follower, 
         assert sorted(pages.rglob("*.html")) == rendered and len(rendered) == 1  # read, not rendered again
         asof = re.compile(r"<!--asof-->.*?<!--/asof-->", re.S)  # how fresh the index is: per request
         assert asof.sub("", a) == asof.sub("", b)
+        # the second site knows which proofs the page was rendered from: it re-checks them too
+        one, two = first.app.state.ctx, second.app.state.ctx
+        version = one.version(None, lot)
+        rendered_from = one._history_cids.get((version, lot))
+        assert rendered_from and two._history_cids.get((version, lot)) == rendered_from
 
 
 def test_index_pages__as_of_block_and_lag(world, site_settings):
