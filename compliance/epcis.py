@@ -48,14 +48,15 @@ EVENT_STEPS: dict[str, tuple[str, str, str]] = {
     "receiving": ("OBSERVE", "receiving", "in_progress"),
     "sale": ("OBSERVE", "retail_selling", "retail_sold"),
 }
-#: a step whose record could not be read is reported under its on-chain stage
-STAGE_STEPS: dict[Stage, tuple[str, str, str]] = {
-    Stage.CULTIVATION: EVENT_STEPS["cultivation"],
-    Stage.HARVEST: ("OBSERVE", "commissioning", "active"),
-    Stage.PROCESSING: EVENT_STEPS["initial_packing"],
-    Stage.TRANSPORT: EVENT_STEPS["shipping"],
-    Stage.MARKETING: EVENT_STEPS["receiving"],
-}
+
+
+def stage_step(stage: Stage) -> tuple[str, str, str]:
+    """How a step whose record could not be read is reported: as its on-chain stage's first record
+    event, observed (the token already exists, so never an ADD)."""
+    _action, step, disposition = EVENT_STEPS.get(stage.events[0], ("OBSERVE", "other", "active"))
+    return "OBSERVE", step, disposition
+
+
 #: record quantity units -> UN/ECE Recommendation 20 codes
 UOM = {"kg": "KGM", "g": "GRM", "t": "TNE", "lb": "LBR", "case": "CS", "each": "H87", "box": "BX"}
 #: reference document types -> CBV business transaction types (others: `urn:tambon:btt:{type}`)
@@ -290,7 +291,7 @@ def batch_events(
             else:
                 stage = Stage.parse(event.ref.stage) if event.ref.stage else Stage.HARVEST
                 action, step, disposition = (
-                    STAGE_STEPS[stage] if event.ref.kind == "step" else ("ADD", "commissioning", "active")
+                    stage_step(stage) if event.ref.kind == "step" else ("ADD", "commissioning", "active")
                 )
             if event.ref.kind == "register":
                 action = "ADD"  # the token is created here

@@ -184,3 +184,14 @@ def test_epcis__merge_dated_before_an_input__says_so_on_the_event():
         "date: the transformation on 2026-05-12 is before the harvesting of its input lot SK-RP-02 on "
         "2026-05-14 (a food is transformed after its inputs)"
     )
+
+
+def test_stage_step__an_unreadable_steps_stage_is_reported_by_its_first_event_observed():
+    from tambon.provenance import Stage
+
+    assert epcis.stage_step(Stage.HARVEST) == ("OBSERVE", "commissioning", "active")
+    assert epcis.stage_step(Stage.MARKETING) == ("OBSERVE", "receiving", "in_progress")
+    for stage in Stage:
+        action, step, disposition = epcis.stage_step(stage)
+        assert action == "OBSERVE"  # the token exists already: never an ADD
+        assert (step, disposition) == epcis.EVENT_STEPS[stage.events[0]][1:]
