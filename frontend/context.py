@@ -298,8 +298,17 @@ class AppContext:
             self.evidence.refresh(cids)
 
     def cached_page(self, key: tuple) -> bytes | None:
-        """A page rendered before under `key`, if the cache still holds it."""
-        return self._pages.get(key)
+        """A page rendered before under `key`, if this process's cache or the workers' shared pages
+        hold it (a file read, no thread hop)."""
+        found = self._pages.get(key)
+        shared = self.shared_pages
+        if found is None and shared is not None:
+            found = shared.find(key)
+            if found is not None:
+                self._pages.put(key, found)
+                if key[0] == "batch":
+                    self._share_evidence(shared, key)
+        return found
 
     def per_head(self, name: str, head: Head, make: Callable[[], T]) -> T:
         """`make()` once per chain head: the value named `name` is kept until the head changes."""

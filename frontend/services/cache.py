@@ -92,12 +92,18 @@ class SharedRenders:
         name = hashlib.sha256(repr(key).encode()).hexdigest()
         return self.root / f"{name}.html"
 
+    def find(self, key: Hashable) -> bytes | None:
+        """The page stored under `key`, or None."""
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
     def get_or_make(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
         path = self._path(key)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            pass
+        found = self.find(key)
+        if found is not None:
+            return found
         with open(path.with_suffix(".lock"), "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
