@@ -15,6 +15,7 @@ uvloop has no per-read size, so the site runs on asyncio's loop (`tambon web ser
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Literal
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -31,6 +32,12 @@ class MeteredHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if hasattr(transport, "max_size"):  # asyncio's selector transport (not TLS, not uvloop)
             transport.max_size = READ_BYTES
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and uvicorn's
+            # listening socket has proto 0: without it, Nagle's algorithm holds a response's second
+            # write until the client's delayed ACK (~40 ms a keep-alive request).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
 
     def on_body(self, body: bytes) -> None:

@@ -234,3 +234,57 @@ def test_chunked_over_limit__site_protocol__reads_at_most_the_limit_plus_64_kib_
         assert _route_limit(path) < received <= _route_limit(path) + 64 * 1024, received - _route_limit(path)
     finally:
         srv.stop()
+
+
+class NoDelayProbe(MeteredHttpProtocol):
+    """The site's protocol, noting whether each connection's socket has Nagle's algorithm off."""
+
+    nodelay: ClassVar[list[int]] = []
+
+    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        NoDelayProbe.nodelay.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+def test_site_protocol__every_connection_has_nagle_off(world, site_settings):
+    """`tambon web serve` with workers listens on a socket uvicorn binds itself (proto 0), which asyncio
+    leaves with Nagle's algorithm on; then each keep-alive response waits ~40 ms for a delayed ACK
+    unless the protocol turns it off."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from frontend.app import create_app
+    from frontend.settings import WebSettings
+
+    port = free_port()
+    configured = site_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    config = uvicorn.Config(
+        create_app(configured, WebSettings()),
+        host="127.0.0.1",
+        port=port,
+        http=NoDelayProbe,
+        loop=LOOP,
+        log_level="warning",
+    )
+    listener = config.bind_socket()  # as uvicorn's supervisor binds it for its worker processes
+    assert listener.proto == 0
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "site did not start"
+            time.sleep(0.02)
+        NoDelayProbe.nodelay.clear()
+        for _ in range(3):
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+                assert http.get("/healthz").status_code == 200
+        assert len(NoDelayProbe.nodelay) == 3 and all(NoDelayProbe.nodelay), NoDelayProbe.nodelay
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
