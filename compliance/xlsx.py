@@ -93,16 +93,23 @@ def _sheet_xml(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[st
         for letter, value in zip(letters, row, strict=True):
             if value is None or value == "":
                 continue
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            kind = type(value)  # exact types first: export cells are nearly all str (10k-row exports)
+            if kind is str:
+                text = texts.get(value)
+                if text is None:
+                    text = texts[value] = _text(value)
+                add(f'<c r="{letter}{n}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
+            elif (kind is int or kind is float) and (kind is int or math.isfinite(value)):
+                add(f'<c r="{letter}{n}"><v>{value!r}</v></c>')
+            elif isinstance(value, int | float) and not isinstance(value, bool):
                 if isinstance(value, float) and not math.isfinite(value):
                     add(f'<c r="{letter}{n}" t="inlineStr"><is><t>{value}</t></is></c>')
                 else:
                     add(f'<c r="{letter}{n}"><v>{value!r}</v></c>')
             else:
-                text = texts.get(value) if isinstance(value, str) else None
-                if text is None:
-                    text = texts[value] = _text(str(value))
-                add(f'<c r="{letter}{n}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>')
+                add(
+                    f'<c r="{letter}{n}" t="inlineStr"><is><t xml:space="preserve">{_text(str(value))}</t></is></c>'
+                )
         add("</row>")
     last = f"{letters[-1]}{n}"
     widths = "".join(
