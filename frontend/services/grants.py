@@ -166,27 +166,8 @@ class GrantService:
         """Every grant as the escrow's views answer, derived from the index's facts (no node call but
         an unknown token's metadata)."""
         out = []
-        for g in index.grants():
-            view = (g.recipient, g.token, g.budget, g.funded, g.paid, g.milestone_count, g.cancelled)
-            grant = Grant.from_chain(g.grant_id, view)
-            milestones = [
-                Milestone.from_chain(
-                    g.grant_id,
-                    m.milestone_id,
-                    (
-                        m.amount,
-                        m.deadline,
-                        m.status,
-                        m.nonce,
-                        m.submitted_at,
-                        m.evidence,
-                        m.codec,
-                        m.rejection_reason,
-                    ),
-                )
-                for m in g.milestones
-            ]
-            _reg, name, registered_at, _revoked = index.producer(g.recipient)
+        for grant, milestones in index.grants():
+            _reg, name, registered_at, _revoked = index.producer(grant.recipient)
             out.append(
                 GrantView(grant, self.token(head, grant.token), name if registered_at else None, milestones)
             )

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import case, func, select, union_all
 
 from tambon.events import ChainEvent
+from tambon.grants import Grant, Milestone
 from tambon.index import schema
 from tambon.index.store import Cursor, IndexStore, default_url
 from tambon.provenance import Stage
@@ -40,36 +41,6 @@ class BatchFacts:
     step_count: int
     closed: bool
     consumed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MilestoneFacts:
-    """What `GrantEscrow.milestone()` answers, derived from the milestone's events."""
-
-    milestone_id: int
-    amount: int
-    deadline: int
-    status: int  # 1 pending, 2 submitted, 3 paid, 4 rejected, 5 escalated
-    nonce: int
-    submitted_at: int
-    evidence: bytes
-    codec: int
-    rejection_reason: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class GrantFacts:
-    """What `GrantEscrow.grant()` answers, with its milestones."""
-
-    grant_id: int
-    recipient: str
-    token: str
-    budget: int
-    funded: int
-    paid: int
-    milestone_count: int
-    cancelled: bool
-    milestones: list[MilestoneFacts]
 
 
 _MILESTONE_STATUS = {"submitted": 2, "released": 3, "rejected": 4, "escalated": 5}
@@ -390,8 +361,9 @@ class IndexReader:
 
     # grants
 
-    def grants(self) -> list[GrantFacts]:
-        """Every grant of the escrow in id order, its money and milestones as the views answer them."""
+    def grants(self) -> list[tuple[Grant, list[Milestone]]]:
+        """Every grant of the escrow in id order with its milestones, as the core reads them from the
+        escrow's views (`Grant.from_chain`, `Milestone.from_chain`), derived from the indexed events."""
         g, f, m = schema.grants, schema.grant_funds, schema.milestones
         with self.engine.connect() as conn:
             created = conn.execute(select(g).order_by(g.c.grant_id)).all()
@@ -437,18 +409,35 @@ class IndexReader:
                 state["rejection_reason"] = bytes.fromhex(r.evidence[2:])
             elif r.kind == "released":
                 paid[r.grant_id] = paid.get(r.grant_id, 0) + state["amount"]
+        fields = (
+            "amount",
+            "deadline",
+            "status",
+            "nonce",
+            "submitted_at",
+            "evidence",
+            "codec",
+            "rejection_reason",
+        )
         return [
-            GrantFacts(
-                grant_id=int(r.grant_id),
-                recipient=r.recipient,
-                token=r.token,
-                budget=int(r.budget),
-                funded=funded.get(r.grant_id, 0),
-                paid=paid.get(r.grant_id, 0),
-                milestone_count=int(r.milestone_count),
-                cancelled=r.grant_id in cancelled,
-                milestones=[
-                    MilestoneFacts(i, **milestones[(r.grant_id, i)]) for i in range(int(r.milestone_count))
+            (
+                Grant.from_chain(
+                    int(r.grant_id),
+                    (
+                        r.recipient,
+                        r.token,
+                        int(r.budget),
+                        funded.get(r.grant_id, 0),
+                        paid.get(r.grant_id, 0),
+                        int(r.milestone_count),
+                        r.grant_id in cancelled,
+                    ),
+                ),
+                [
+                    Milestone.from_chain(
+                        int(r.grant_id), i, tuple(milestones[(r.grant_id, i)][f] for f in fields)
+                    )
+                    for i in range(int(r.milestone_count))
                 ],
             )
             for r in created
