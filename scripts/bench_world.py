@@ -220,7 +220,7 @@ def build(root: Path, lots: int, steps: int, attestations: int, seed: int = 7) -
             for day in (2, 3, 4)
             for record in samples.mango_lot("BW-STEP", day)[:2]  # harvesting, cooling: no lot code
         ]
-        stage_choices = [Stage.CULTIVATION, Stage.HARVEST, Stage.PROCESSING, Stage.TRANSPORT]
+        stage_choices = [stage for stage in Stage if stage != Stage.MARKETING]
         step_txs = []
         for _ in range(steps):
             batch_id = rng.choice(ids)[0]
