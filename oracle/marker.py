@@ -62,18 +62,8 @@ def marker_image(side_px: int, marker_id: int = DEFAULT_MARKER_ID) -> np.ndarray
     return cv2.aruco.generateImageMarker(_DICTIONARY, marker_id, side_px, borderBits=1)
 
 
-def detect_marker(
-    gray: np.ndarray,
-    marker_mm: float = DEFAULT_MARKER_MM,
-    marker_id: int | None = DEFAULT_MARKER_ID,
-    coord_scale: float = 1.0,
-) -> MarkerFit | None:
-    """Find the reference marker in a grayscale image; None when there is none.
-
-    With `marker_id=None` any DICT_4X4_50 marker is accepted (the largest one wins). Corners are
-    multiplied by `coord_scale` (to express a detection on a larger image in working-copy pixels).
-    """
-    corners, ids, _ = _DETECTOR.detectMarkers(gray)
+def _best_quad(corners, ids, marker_id: int | None) -> tuple[int, np.ndarray] | None:
+    """(id, corners) of the largest detected marker with `marker_id` (any id when None)."""
     if ids is None or len(ids) == 0:
         return None
     best: tuple[float, int, np.ndarray] | None = None
@@ -84,10 +74,55 @@ def detect_marker(
         area = float(cv2.contourArea(pts.astype(np.float32)))
         if best is None or area > best[0]:
             best = (area, int(mid), pts)
-    if best is None:
+    return None if best is None else best[1:]
+
+
+#: Square candidates re-read at full detail when the working copy shows no readable marker.
+_MAX_RETRIES = 8
+
+
+def _read_candidates_in_detail(
+    rejected, detail: np.ndarray, to_detail: float, marker_id: int | None
+) -> tuple[int, np.ndarray] | None:
+    """A marker too small to decode on the working copy is still found there as a square candidate:
+    read each candidate (largest first) again in its own small window of the full-detail image."""
+    quads = sorted((q.reshape(4, 2) for q in rejected), key=lambda q: -cv2.contourArea(q))
+    h, w = detail.shape[:2]
+    for quad in quads[:_MAX_RETRIES]:
+        pts = quad.astype(np.float64) * to_detail
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        pad = 0.5 * max(x1 - x0, y1 - y0) + 8  # room for the white quiet zone around the marker
+        left, top = max(int(x0 - pad), 0), max(int(y0 - pad), 0)
+        right, bottom = min(int(x1 + pad) + 1, w), min(int(y1 + pad) + 1, h)
+        window = detail[top:bottom, left:right]
+        if window.ndim == 3:
+            window = cv2.cvtColor(window, cv2.COLOR_BGR2GRAY)
+        corners, ids, _ = _DETECTOR.detectMarkers(window)
+        found = _best_quad(corners, ids, marker_id)
+        if found is not None:
+            return found[0], (found[1] + [left, top]) / to_detail
+    return None
+
+
+def detect_marker(
+    gray: np.ndarray,
+    marker_mm: float = DEFAULT_MARKER_MM,
+    marker_id: int | None = DEFAULT_MARKER_ID,
+    detail: np.ndarray | None = None,
+) -> MarkerFit | None:
+    """Find the reference marker in a grayscale image; None when there is none.
+
+    With `marker_id=None` any DICT_4X4_50 marker is accepted (the largest one wins). `detail` is the
+    same photo at a higher resolution (grayscale or BGR): a marker too small to read on `gray` is read there,
+    around the square candidates found on `gray` (corners still in `gray`'s pixels).
+    """
+    corners, ids, rejected = _DETECTOR.detectMarkers(gray)
+    found = _best_quad(corners, ids, marker_id)
+    if found is None and detail is not None and len(rejected):
+        found = _read_candidates_in_detail(rejected, detail, detail.shape[1] / gray.shape[1], marker_id)
+    if found is None:
         return None
-    _, mid, pts = best
-    pts = pts * coord_scale
+    mid, pts = found
     # A similarity (rotation + one scale) fitted to the four corners. A full homography from a marker
     # this small extrapolates badly: half a pixel of corner noise tilts the whole plane by several %.
     mm = np.array([[0, 0], [marker_mm, 0], [marker_mm, marker_mm], [0, marker_mm]], dtype=np.float32)

@@ -16,12 +16,13 @@ itself, which is most of the speed):
 6. **Defects**: skin darker than `DEFECT_RATIO` of the local skin brightness (illumination estimated
    by a masked box filter, so shading and light gradients cancel); fraction of the fruit's area.
 
-The feature vector for the classifier is these measurements plus a few colour/texture statistics.
+The classifier's input comes from `oracle.appearance`; these measurements give the sizes in mm, the
+colour stage and the defect share reported for photos taken on the grading mat.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -36,27 +37,8 @@ from oracle.synth import GREEN_HUE, stage_from_green_fraction
 WORK_LONG, WORK_MAX = 320, 480
 DETAIL_MIN, DETAIL_MAX = 640, 1280
 DEFECT_RATIO = 0.78
-BRUISE_RATIO = 0.84
 #: Chroma distance (x2) from every background colour above which a pixel may extend the fruit.
 WEAK_DISTANCE = 14
-FEATURES = (
-    "defect_fraction",
-    "bruise_fraction",
-    "defect_blobs",
-    "largest_defect",
-    "defect_darkness",
-    "skin_texture",
-    "green_fraction",
-    "hue_mean",
-    "hue_spread",
-    "red_fraction",
-    "saturation",
-    "solidity",
-    "ellipse_fit",
-    "dent_depth",
-    "aspect",
-    "area_fraction",
-)
 
 _ELLIPSE3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _ELLIPSE9 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
@@ -80,7 +62,6 @@ class Measurement:
     defect_fraction: float | None = None
     marker_found: bool = False
     ood_reason: str | None = None
-    features: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES), np.float32))
     mask: np.ndarray | None = None
 
 
@@ -289,13 +270,9 @@ def measure(
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     h, w = img.shape[:2]
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    marker = detect_marker(gray, marker_mm, marker_id)
-    if marker is None and scale < 1.0:
-        # A marker too small for the working copy (a wide shot from a phone) may still read at full
-        # detail; this costs time only on photos without a readable marker.
-        marker = detect_marker(
-            cv2.cvtColor(detail, cv2.COLOR_BGR2GRAY), marker_mm, marker_id, coord_scale=scale
-        )
+    # A marker too small for the working copy (a wide shot from a phone) is read again at full
+    # detail, around the square candidates the working copy shows.
+    marker = detect_marker(gray, marker_mm, marker_id, detail=detail if scale < 1.0 else None)
     out = Measurement(marker_found=marker is not None)
     if require_marker and marker is None:
         return out
@@ -312,24 +289,14 @@ def measure(
     contour = max(contours, key=cv2.contourArea)
     hull = cv2.convexHull(contour)
     solidity = float(cv2.contourArea(contour) / max(cv2.contourArea(hull), 1.0))
-    length_px, width_px = axis_lengths(contour)
-    width_px = max(width_px, 1.0)
+    width_px = max(axis_lengths(contour)[1], 1.0)
     ellipse_fit = 1.0
     if len(contour) >= 5:
         (_, _), (ea, eb), _ = cv2.fitEllipse(contour)
         ellipse_fit = float(area / max(np.pi * ea * eb / 4, 1.0))
-    dent = 0.0
-    hull_idx = cv2.convexHull(contour, returnPoints=False)
-    if hull_idx is not None and len(hull_idx) > 3:
-        try:
-            defects = cv2.convexityDefects(contour, hull_idx)
-        except cv2.error:  # self-intersecting contour: no meaningful dents
-            defects = None
-        if defects is not None:
-            dent = float(defects[:, 0, 3].max() / 256.0 / width_px)
 
     # Dark defects on the rim against a dark background leave notches in the outline: give back
-    # the defect-dark pixels between the outline and its convex hull (shape features above keep
+    # the defect-dark pixels between the outline and its convex hull (the shape checks above keep
     # the raw outline, so real dents still count).
     if solidity < 0.995:
         hull_mask = np.zeros((h, w), np.uint8)
@@ -392,19 +359,12 @@ def measure(
         ratio = val / np.maximum(local, 1.0)
         dark = inner & (ratio < DEFECT_RATIO)
         skin = (inner & (ratio >= DEFECT_RATIO)).astype(np.float32)
-    dark_u8 = dark.astype(np.uint8)
-    n_blobs, _, blob_stats, _ = cv2.connectedComponentsWithStats(dark_u8, connectivity=8)
-    blob_areas = blob_stats[1:, cv2.CC_STAT_AREA] if n_blobs > 1 else np.zeros(1)
     defect_fraction = float(dark.sum() / area)
-    bruise = inner & (ratio >= DEFECT_RATIO) & (ratio < BRUISE_RATIO)
     healthy = inner & ~dark & ~((val > 235) & (sat < 90))
     if not healthy.any():
         healthy = fruit
     h_h = hue[healthy].astype(np.float32)
     green_fraction = float(((h_h >= GREEN_HUE) & (h_h <= 90)).mean())
-    red_fraction = float(((h_h < 10) | (h_h >= 165)).mean())
-    h_wrapped = np.where(h_h >= 165, h_h - 180, h_h)
-    p10, p90 = _quantile(h_wrapped, 0.1), _quantile(h_wrapped, 0.9)
 
     out.defect_fraction = round(defect_fraction, 4)
     out.colour_stage = stage_from_green_fraction(green_fraction)
@@ -415,25 +375,4 @@ def measure(
         out.length_mm = round(length_mm, 1)
         out.width_mm = round(width_mm, 1)
 
-    out.features = np.array(
-        [
-            defect_fraction,
-            float(bruise.sum() / area),
-            float(np.log1p(n_blobs - 1)),
-            float(blob_areas.max() / area),
-            float(1.0 - ratio[dark].mean()) if dark.any() else 0.0,
-            float(np.std(ratio[healthy])),
-            green_fraction,
-            float(h_wrapped.mean()),
-            float(p90 - p10),
-            red_fraction,
-            skin_sat / 255.0,
-            solidity,
-            ellipse_fit,
-            dent,
-            float(length_px / width_px),
-            float(area_work / (h * w)),
-        ],
-        dtype=np.float32,
-    )
     return out
