@@ -16,6 +16,7 @@ need and keeps a photo to a few milliseconds:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -53,6 +54,15 @@ def working_copy(img: np.ndarray) -> np.ndarray:
     return cv2.resize(img, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
+@functools.lru_cache(maxsize=8)
+def _centre_ellipse(h: int, w: int) -> np.ndarray:
+    """The photo's central ellipse (half its width and height), read-only: shared between photos."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    centre = ((xx - w / 2) / (0.25 * w)) ** 2 + ((yy - h / 2) / (0.25 * h)) ** 2 <= 1.0
+    centre.flags.writeable = False
+    return centre
+
+
 def fruit_mask(small: np.ndarray, lab: np.ndarray) -> np.ndarray:
     """uint8 0/1 mask of the main fruit on the working copy (see the module docstring)."""
     h, w = small.shape[:2]
@@ -67,14 +77,15 @@ def fruit_mask(small: np.ndarray, lab: np.ndarray) -> np.ndarray:
     cv2.setRNGSeed(12345)  # k-means init is random; fixed so a photo always measures the same
     _, labels, centres = cv2.kmeans(samples, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     counts = np.bincount(labels.ravel(), minlength=k) / len(samples)
-    yy, xx = np.mgrid[0:h, 0:w]
-    centre = ((xx - w / 2) / (0.25 * w)) ** 2 + ((yy - h / 2) / (0.25 * h)) ** 2 <= 1.0
+    centre = _centre_ellipse(h, w)
     best = np.full((h, w), np.inf, np.float32)
-    centre_colour = np.median(lab_w[centre], axis=0)
+    # Per-channel arithmetic on contiguous planes: several times faster than reducing the colour axis.
+    light_w, a_ch, b_ch = cv2.split(lab_w)
+    centre_colour = np.array([np.median(plane[centre]) for plane in (light_w, a_ch, b_ch)])
     for c, share in zip(centres, counts, strict=True):
         if share < 0.04:
             continue
-        d = np.sqrt(((lab_w - c) ** 2).sum(axis=2))
+        d = np.sqrt((light_w - c[0]) ** 2 + (a_ch - c[1]) ** 2 + (b_ch - c[2]) ** 2)
         grey = np.hypot(c[1] - 128, c[2] - 128) < 12  # white, grey, black: a backdrop, never skin
         # A skin colour that is also in the centre belongs to a fruit touching the frame.
         skin = (d[centre] < 16).mean() > 0.05 or np.linalg.norm(c - centre_colour) < 20
