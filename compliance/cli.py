@@ -30,14 +30,15 @@ app = typer.Typer(
 def load_traces():
     """All batches of the configured deployment, with their records (the CLI's data source): from the
     chain index when one has been started (brought up to the head first), else from the node."""
-    from compliance.source import index_traces, read_traces, store_record_fetcher
+    from compliance.source import index_traces, read_traces
+    from evidence.bundle import record_fetcher
     from evidence.remote import open_store
     from tambon.chain import Chain
     from tambon.index.cli import caught_up_reader
 
     chain = Chain()
     chain.check_connected()
-    fetch = store_record_fetcher(open_store())
+    fetch = record_fetcher(open_store())
     index = caught_up_reader(chain.settings)
     if index is None:
         return read_traces(chain, fetch)

@@ -2,9 +2,8 @@
 
     traces = read_traces(Chain(settings), fetch_record)
 
-`fetch_record(cid) -> dict` returns the `record.json` of an evidence CID: a bundle's record,
-or, for a registration whose CID is the batch's ERC-721 metadata document, the record of the
-bundle the metadata links (`evidence` or `properties.evidence`, an `ipfs://` URI). It raises
+`fetch_record(cid) -> dict` returns the `record.json` of an evidence CID, following a batch's
+ERC-721 metadata document to its bundle (`evidence.bundle.record_fetcher` over a store). It raises
 on failure; the message is kept on the event (the export shows it, nothing is dropped).
 The website builds the same dataclasses from its own batch history service.
 """
@@ -17,7 +16,6 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from compliance.errors import ComplianceError
 from compliance.model import BatchTrace, ChainRef, Traces, TrackingEvent
 from tambon.cid import cid_string
 from tambon.errors import TambonError
@@ -26,61 +24,6 @@ from tambon.provenance import stage_name
 
 RecordFetcher = Callable[[str], Mapping[str, Any]]
 EVENTS = ("BatchRegistered", "StepAdded", "Split", "Merged")
-
-
-#: `open_cid(cid) -> (kind, document)`: kind "directory" with the bundle's record.json, or "file" with
-#: the file's JSON object (None when it holds none); raises when the CID cannot be read or proven.
-CidOpener = Callable[[str], tuple[str, Mapping[str, Any] | None]]
-
-
-def linked_bundle(document: Mapping[str, Any]) -> str | None:
-    """The evidence bundle CID an ERC-721 metadata document links, if any."""
-    found = document.get("properties")
-    props: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    link = document.get("evidence") or props.get("evidence")
-    if isinstance(link, str) and link.startswith("ipfs://"):
-        return link.removeprefix("ipfs://").split("/", 1)[0]
-    return None
-
-
-def record_behind(cid: str, open_cid: CidOpener) -> Mapping[str, Any]:
-    """The record.json an on-chain evidence CID stands for: a bundle's record, a bare record file,
-    or, for a batch's ERC-721 metadata document, the record of the bundle it links (one hop)."""
-    kind, document = open_cid(cid)
-    if kind == "directory":
-        if document is None:
-            raise ComplianceError(f"evidence bundle {cid} holds no record.json")
-        return document
-    if document is None:
-        raise ComplianceError(f"{cid} is not a JSON object")
-    if "schema_version" in document or "event" in document:
-        return document
-    linked = linked_bundle(document)
-    if linked is None:
-        raise ComplianceError(f"{cid} is neither an evidence bundle nor metadata linking one")
-    kind, record = open_cid(linked)
-    if kind != "directory" or record is None:
-        raise ComplianceError(
-            f"{linked}, linked by the metadata {cid}, is not an evidence bundle with a record.json"
-        )
-    return record
-
-
-def store_record_fetcher(store) -> RecordFetcher:
-    """record.json of a CID from an evidence store (a metadata document leads to its bundle)."""
-    from evidence.bundle import read_record
-    from tambon.records import RecordInvalid, loads
-
-    def open_cid(cid: str) -> tuple[str, Mapping[str, Any] | None]:
-        if store.stat(cid).kind == "directory":
-            return "directory", read_record(store, cid)
-        try:
-            document = loads(store.cat(cid))
-        except RecordInvalid:
-            return "file", None
-        return "file", document if isinstance(document, dict) else None
-
-    return lambda cid: record_behind(cid, open_cid)
 
 
 def _hex(value: Any) -> str:

@@ -16,10 +16,11 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evidence import dag
 from evidence.cids import cid_str, to_onchain
-from evidence.errors import BadRequest, MalformedDag
+from evidence.errors import BadRequest, MalformedDag, NoRecord
 from evidence.importer import check_name, get_profile, import_tree
 from evidence.store import EvidenceStore, split_ipfs_path
 from tambon.cid import OnchainCid
@@ -161,6 +162,80 @@ def open_bundle(
         raw = dag.read_file(getter, dag.resolve(getter, root, RECORD_NAME), max_bytes=MAX_RECORD_BYTES)
         record = json_object(raw)
     return OpenedBundle(cid, entries, record, None, getter)
+
+
+#: `open_cid(cid) -> (kind, document)`: kind "directory" with the bundle's record.json, or "file" with
+#: the file's JSON object (None when it holds none); raises when the CID cannot be read or proven.
+CidOpener = Callable[[str], tuple[str, Mapping[str, Any] | None]]
+
+
+def open_record(get: dag.Getter | EvidenceStore, cid: str) -> tuple[str, dict | None]:
+    """`cid` opened as `record_behind` reads it (a file larger than a record is refused unread)."""
+    opened = open_bundle(get, cid, max_file_bytes=MAX_RECORD_BYTES)
+    return ("directory" if opened.is_directory else "file"), opened.record
+
+
+def linked_bundle(document: Mapping[str, Any]) -> str | None:
+    """The evidence bundle CID an ERC-721 metadata document links (`evidence` or
+    `properties.evidence`, an `ipfs://` URI), if any."""
+    found = document.get("properties")
+    props: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    link = document.get("evidence") or props.get("evidence")
+    if isinstance(link, str) and link.startswith("ipfs://"):
+        return link.removeprefix("ipfs://").split("/", 1)[0]
+    return None
+
+
+def record_behind(cid: str, open_cid: CidOpener) -> Mapping[str, Any]:
+    """The record.json an on-chain evidence CID stands for: a bundle's record, a bare record file,
+    or, for a batch's ERC-721 metadata document, the record of the bundle it links (one hop).
+    `open_cid` is `open_record` over a store, or a reader's own proven openings of the same."""
+    kind, document = open_cid(cid)
+    if kind == "directory":
+        if document is None:
+            raise NoRecord(f"evidence bundle {cid} holds no {RECORD_NAME}")
+        return document
+    if document is None:
+        raise NoRecord(f"{cid} is not a JSON object")
+    if "schema_version" in document or "event" in document:
+        return document
+    linked = linked_bundle(document)
+    if linked is None:
+        raise NoRecord(f"{cid} is neither an evidence bundle nor metadata linking one")
+    kind, record = open_cid(linked)
+    if kind != "directory" or record is None:
+        raise NoRecord(
+            f"{linked}, linked by the metadata {cid}, is not an evidence bundle with a {RECORD_NAME}"
+        )
+    return record
+
+
+def record_fetcher(get: dag.Getter | EvidenceStore) -> Callable[[str], Mapping[str, Any]]:
+    """record.json of an on-chain CID from an evidence store (a metadata document leads to its bundle)."""
+    return lambda cid: record_behind(cid, lambda c: open_record(get, c))
+
+
+def index_records(store: EvidenceStore | None = None) -> Callable[[str], Mapping[str, Any] | None]:
+    """What the chain index reads lot identities from: the valid record behind an on-chain CID, None
+    when it names none (missing or not a valid record, as on the site); `RecordsUnavailable` when the
+    store (default: the configured one) cannot be asked."""
+    from evidence.errors import RemoteError
+    from evidence.remote import open_store
+    from tambon import records
+    from tambon.errors import TambonError
+    from tambon.index.lots import RecordsUnavailable
+
+    fetch = record_fetcher(store if store is not None else open_store())
+
+    def record(cid: str) -> Mapping[str, Any] | None:
+        try:
+            return records.read_record(fetch(cid))  # validated, upgraded to the current version
+        except RemoteError as exc:
+            raise RecordsUnavailable(f"evidence store: {exc}") from exc
+        except (TambonError, RecordInvalid, OSError, ValueError, KeyError):
+            return None
+
+    return record
 
 
 def json_object(raw: bytes) -> dict | None:

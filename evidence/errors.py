@@ -47,6 +47,13 @@ class MalformedDag(EvidenceError):
     http_status = 422
 
 
+class NoRecord(EvidenceError):
+    """An evidence CID leads to no record.json: neither a bundle holding one, a record file, nor
+    metadata linking such a bundle."""
+
+    http_status = 422
+
+
 class UploadTooLarge(EvidenceError):
     """An upload exceeds the configured size limit."""
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from compliance.errors import ComplianceError
 from compliance.model import Traces, lot_history, lot_identity
-from compliance.source import index_traces, read_traces, record_behind, traces_from_events
+from compliance.source import index_traces, read_traces, traces_from_events
+from evidence.bundle import record_behind
 from frontend.services import gs1 as site_gs1
 from frontend.services.batches import BatchHistory, Label
 from tambon.gs1 import normalise_gtin

@@ -14,13 +14,14 @@ import openpyxl
 import pytest
 
 from compliance import eudr, fsma
-from compliance.source import read_traces, store_record_fetcher
+from compliance.source import read_traces
+from evidence.bundle import record_fetcher
 from tambon.chain import Chain
 from tests.compliance.conftest import MANGO_LOT
 
 
 def _traces(settings, lots):
-    return read_traces(Chain(settings), store_record_fetcher(lots.store))
+    return read_traces(Chain(settings), record_fetcher(lots.store))
 
 
 def test_read_traces__mango_lot_rows_link_to_chain_and_evidence(settings, lots):

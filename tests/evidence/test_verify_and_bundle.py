@@ -9,7 +9,7 @@ import pytest
 
 from evidence import bundle, car, dag, verify
 from evidence.cids import DAG_PB, cid_str, parse_cid
-from evidence.errors import BadRequest, CidMismatch, MalformedDag
+from evidence.errors import BadRequest, CidMismatch, MalformedDag, NoRecord
 from evidence.importer import import_bytes, import_tree
 from evidence.store import LocalStore
 from tambon.cid import OnchainCid
@@ -178,3 +178,41 @@ def test_read_record__not_json__malformed(tmp_path):
     with pytest.raises(MalformedDag):
         bundle.read_record(store, cid)
     assert json.loads(store.cat(store.add_tree({"record.json": b"{}"}), "record.json")) == {}
+
+
+def test_record_fetcher__bundle_record_file_and_metadata_to_its_bundle(tmp_path):
+    store = LocalStore(tmp_path / "s")
+    fetch = bundle.record_fetcher(store)
+    lot = bundle.build_bundle(store, RECORD, {"a.jpg": b"\xff\xd8a"})
+    assert fetch(lot.cid) == RECORD
+    assert fetch(store.add_bytes(json.dumps(RECORD).encode(), "record.json")) == RECORD  # a bare record
+    for link in ({"evidence": f"ipfs://{lot.cid}"}, {"properties": {"evidence": f"ipfs://{lot.cid}/a.jpg"}}):
+        metadata = store.add_bytes(json.dumps({"name": "Lot 7", **link}).encode(), "metadata.json")
+        assert fetch(metadata) == RECORD  # one hop from the token's metadata to the bundle it links
+
+
+@pytest.mark.parametrize(
+    ("evidence", "message"),
+    [
+        ({"a.jpg": b"\xff\xd8"}, "holds no record.json"),
+        (b"\xff\xd8 a photo", "is not a JSON object"),
+        (
+            b'{"name": "Lot 7", "evidence": "https://example.org/x"}',
+            "neither an evidence bundle nor metadata",
+        ),
+        (b"{}" + b" " * bundle.MAX_RECORD_BYTES, "larger than"),  # refused unread: no record is this big
+    ],
+)
+def test_record_fetcher__no_record_behind__says_why(tmp_path, evidence, message):
+    store = LocalStore(tmp_path / "s")
+    cid = store.add_tree(evidence) if isinstance(evidence, dict) else store.add_bytes(evidence, "x")
+    with pytest.raises((NoRecord, MalformedDag), match=message):
+        bundle.record_fetcher(store)(cid)
+
+
+def test_record_fetcher__metadata_linking_a_file__no_record(tmp_path):
+    store = LocalStore(tmp_path / "s")
+    photo = store.add_bytes(b"\xff\xd8", "a.jpg")
+    metadata = store.add_bytes(json.dumps({"evidence": f"ipfs://{photo}"}).encode(), "metadata.json")
+    with pytest.raises(NoRecord, match="linked by the metadata"):
+        bundle.record_fetcher(store)(metadata)

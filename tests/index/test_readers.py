@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 
 from compliance import fsma, samples
 from compliance.model import lot_identity
-from compliance.source import index_traces, read_traces, store_record_fetcher
+from compliance.source import index_traces, read_traces
+from evidence.bundle import record_fetcher
 from frontend.services.gs1 import gtin_for_crop
 from frontend.services.lots import IndexedLots
 from tambon.chain import Chain, Deployment
@@ -41,12 +42,12 @@ def indexed(index_settings, lots):  # noqa: F811
 
 
 def _node_traces(settings, lots):  # noqa: F811
-    return read_traces(Chain(settings), store_record_fetcher(lots.store))
+    return read_traces(Chain(settings), record_fetcher(lots.store))
 
 
 def test_exports__index_traces_equal_the_node_scan(index_settings, lots, indexed):  # noqa: F811
     chain = Chain(index_settings)
-    fetch = store_record_fetcher(lots.store)
+    fetch = record_fetcher(lots.store)
     contract = chain.contract("BatchProvenance").address
     node = _node_traces(index_settings, lots)
     index = index_traces(indexed, fetch, chain_id=chain.chain_id, contract=contract)
