@@ -113,6 +113,19 @@ def bearer_header(token: str | None) -> dict[str, str] | None:
     return {"Authorization": f"Bearer {token}"} if token else None
 
 
+def node_health(url: str) -> str:
+    """One line on the Kubo-RPC node at `url`, asked with this host's token (the stack's health check)."""
+    from evidence.settings import get_evidence_settings
+
+    response = httpx.post(
+        f"{url}/api/v0/version", timeout=2, headers=bearer_header(get_evidence_settings().token)
+    )
+    if response.status_code == 401:  # up, but it wants the token this host lacks or has wrong
+        return "IPFS API refuses this host's TAMBON_EVIDENCE_API_TOKEN (401)"
+    response.raise_for_status()
+    return f"IPFS API {response.json().get('Version', '?')}"
+
+
 class RpcStore(_SpooledStreams, ReadMixin):
     """A Kubo-RPC node over HTTP: `tambon evidence serve` or a Kubo daemon's API port."""
 

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import httpx
 
 from tambon.errors import ConfigError
+from tambon.plugins import plugin
 from tambon.settings import REPO_ROOT, Settings
 
 #: Demo account the oracle signs with on the local chain (the others are people in the demo).
@@ -85,16 +86,7 @@ def _rpc_ok(url: str) -> str:
 
 
 def _evidence_ok(url: str) -> str:
-    from evidence.remote import bearer_header
-    from evidence.settings import get_evidence_settings
-
-    response = httpx.post(
-        f"{url}/api/v0/version", timeout=2, headers=bearer_header(get_evidence_settings().token)
-    )
-    if response.status_code == 401:  # up, but it wants the token this host lacks or has wrong
-        return "IPFS API refuses this host's TAMBON_EVIDENCE_API_TOKEN (401)"
-    response.raise_for_status()
-    return f"IPFS API {response.json().get('Version', '?')}"
+    return str(plugin("evidence_health")(url))
 
 
 def _web_ok(url: str) -> str:

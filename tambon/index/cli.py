@@ -6,7 +6,6 @@ import json
 import random
 import signal
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import typer
@@ -18,9 +17,10 @@ from tambon.errors import TambonError
 from tambon.events import JsonRpc
 from tambon.index import schema
 from tambon.index.follower import Follower, StepReport
-from tambon.index.lots import RecordFetcher, RecordsUnavailable
+from tambon.index.lots import RecordFetcher
 from tambon.index.reader import IndexReader
 from tambon.index.store import ConcurrentWriter, IndexStore, encode_args
+from tambon.plugins import plugin
 from tambon.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -42,23 +42,8 @@ def _safe_url(url: str) -> str:
 
 def evidence_records(store: Any = None) -> RecordFetcher:
     """The records behind on-chain CIDs, from an evidence store (default: the configured one), for
-    lot identities."""
-    from compliance.source import store_record_fetcher
-    from evidence.errors import RemoteError
-    from evidence.remote import open_store
-    from tambon.records import RecordInvalid, read_record
-
-    fetch = store_record_fetcher(store if store is not None else open_store())
-
-    def record(cid: str) -> Mapping[str, Any] | None:
-        try:
-            return read_record(fetch(cid))
-        except RemoteError as exc:
-            raise RecordsUnavailable(f"evidence store: {exc}") from exc
-        except (TambonError, RecordInvalid, OSError, ValueError, KeyError):
-            return None  # missing or not a valid record: it names no lot (as on the site)
-
-    return record
+    lot identities (the evidence package lends the reader: `tambon.plugins`)."""
+    return plugin("index_records")(store)
 
 
 def follow_to_head(follower: Follower, confirmations: int = 0) -> StepReport:
