@@ -10,23 +10,12 @@ from typing import Any
 from compliance.epcis import epcis_document
 from frontend import i18n, verify_view
 from frontend.context import AppContext, IndexStatus
-from frontend.serialize import jsonable
 from frontend.services.batches import BatchHistory
 from frontend.services.chain import Head
 from frontend.services.charts import budget_chart
 from frontend.services.coldchain import with_coldchain
 from frontend.services.lots import compliance_traces, identified
 from frontend.services.qr import qr_svg
-
-
-def batch_json(history: BatchHistory) -> dict[str, Any]:
-    data = jsonable(history)
-    data.pop("events", None)
-    data.pop("times", None)
-    data["checks"] = jsonable(history.checks)
-    data["summary"] = history.summary
-    data["stages"] = [{"stage": stage, "steps": jsonable(steps)} for stage, steps in history.stages()]
-    return data
 
 
 def epcis_json(ctx: AppContext, history: BatchHistory) -> dict[str, Any]:

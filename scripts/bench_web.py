@@ -664,7 +664,7 @@ class Writer:
     def _tx(self, rng: random.Random, batch_id: int) -> tuple[dict, str]:
         from bench_world import HOLDER, rpc
 
-        from tambon.attestation import Attestation, Grade, sign_attestation
+        from tambon.attestation import sample_attestation, sign_attestation
         from tests.frontend.world import MODEL_SHA, ORACLE_KEY
 
         if rng.random() < 0.5 or not self.spare:
@@ -672,9 +672,7 @@ class Writer:
             data = self.provenance.encode_abi("addStep", args=[batch_id, 2, step_record, 0x55, 0])
             return {"from": HOLDER, "to": self.provenance.address, "data": data, "gas": hex(300_000)}, "step"
         now = int(rpc(self.url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-        att = Attestation(
-            batch_id, bytes.fromhex(self.spare.pop()[2:]), Grade.CLASS_I, 2, 9_000, MODEL_SHA, now
-        )
+        att = sample_attestation(batch_id, bytes.fromhex(self.spare.pop()[2:]), MODEL_SHA, now)
         signature = sign_attestation(att, ORACLE_KEY, self.chain_id, self.registry.address)
         data = self.registry.encode_abi("attest", args=[att.as_tuple(), signature])
         return {"from": HOLDER, "to": self.registry.address, "data": data, "gas": hex(500_000)}, "attestation"

@@ -158,7 +158,7 @@ def build(root: Path, lots: int, steps: int, attestations: int, seed: int = 7) -
 
     from compliance import samples
     from tambon.accounts import demo_account
-    from tambon.attestation import Attestation, Grade, sign_batch
+    from tambon.attestation import sample_attestation, sign_batch
     from tambon.chain import load_abi
     from tambon.cid import OnchainCid
     from tambon.deploy import deploy_all
@@ -240,7 +240,7 @@ def build(root: Path, lots: int, steps: int, attestations: int, seed: int = 7) -
         attest_txs = []
         for start in range(0, attestations, RUN):
             atts = [
-                Attestation(rng.choice(ids)[0], stored_file(), Grade.CLASS_I, 2, 9_000, MODEL_SHA, graded_at)
+                sample_attestation(rng.choice(ids)[0], stored_file(), MODEL_SHA, graded_at)
                 for _ in range(min(RUN, attestations - start))
             ]
             _, signature = sign_batch(atts, ORACLE_KEY, deployment.chain_id, registry.address)

@@ -33,7 +33,7 @@ from tambon.attestation import (  # noqa: E402
     ATTESTATION_ABI_TYPES,
     ATTESTATION_SPEC,
     Attestation,
-    Grade,
+    sample_attestation,
     sign_attestation,
     sign_batch,
 )
@@ -120,15 +120,7 @@ def measure_snekmate_anchor(project, owner, holder) -> dict[str, int]:
 
 
 def _attestation(i: int, model: bytes, graded_at: int) -> Attestation:
-    return Attestation(
-        batch_id=1_000 + i,
-        evidence=_digest(f"evidence-{i}"),
-        grade=Grade.CLASS_I,
-        size_code=3,
-        confidence_bps=9_120,
-        model_sha256=model,
-        graded_at=graded_at,
-    )
+    return sample_attestation(1_000 + i, _digest(f"evidence-{i}"), model, graded_at)
 
 
 def measure_registry(project, chain, owner, relayer) -> dict[str, int]:

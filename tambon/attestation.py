@@ -153,6 +153,20 @@ class Attestation(RegistryStruct):
             raise AttestationError(f"gradedAt must fit uint64, got {self.graded_at}")
 
 
+def sample_attestation(batch_id: int, evidence: bytes, model_sha256: bytes, graded_at: int) -> Attestation:
+    """A typical confident Class I grading of `batch_id`, for benchmarks and seeded worlds, so they
+    measure and show a realistic attestation; a new field gets its sample value here."""
+    return Attestation(
+        batch_id=batch_id,
+        evidence=evidence,
+        grade=Grade.CLASS_I,
+        size_code=3,
+        confidence_bps=9_120,
+        model_sha256=model_sha256,
+        graded_at=graded_at,
+    )
+
+
 def registry_domain(chain_id: int, registry: str) -> dict[str, Any]:
     return domain(REGISTRY_DOMAIN_NAME, chain_id, registry)
 

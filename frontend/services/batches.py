@@ -20,7 +20,7 @@ from eth_utils import to_checksum_address
 from frontend.errors import NotFound
 from frontend.i18n import day_to_date
 from frontend.services import gs1
-from frontend.services.catalog import GRADES, crop_label
+from frontend.services.catalog import crop_label
 from frontend.services.chain import ChainReader, Event, Head, topic_uint
 from frontend.services.evidence import IMAGE_SUFFIXES, PASS, EvidenceService, Proof
 from tambon.attestation import Attestation
@@ -88,19 +88,21 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class AttestationView:
-    batch_id: int
+    """A grading attestation as the page shows it: the signed fields as the core holds them (a new
+    field of `tambon.attestation.Attestation` needs nothing here) and what the site found about them."""
+
+    attestation: Attestation
     signer: str
-    grade: str
-    size_code: int
-    confidence_bps: int
-    model_sha256: str
-    graded_at: int
     attested_at: int
     tx_hash: str
     evidence: EvidenceRef
     checks: tuple[Check, ...]
     #: (photo name, URL of the oracle's overlay: outline and defect regions) per graded photo
     overlays: tuple[tuple[str, str, str], ...] = ()  # (photo name, overlay URL, its thumbnail route)
+
+    @property
+    def grade(self) -> str:
+        return self.attestation.grade.name
 
     @property
     def ok(self) -> bool:
@@ -527,13 +529,8 @@ class BatchService:
             graded_evidence_check(digest in known),
         )
         return AttestationView(
-            batch_id=att.batch_id,
+            attestation=att,
             signer=signer,
-            grade=GRADES.get(int(att.grade), str(att.grade)),
-            size_code=att.size_code,
-            confidence_bps=att.confidence_bps,
-            model_sha256="0x" + att.model_sha256.hex(),
-            graded_at=att.graded_at,
             attested_at=attested_at,
             tx_hash=e.tx_hash,
             evidence=ev,

@@ -10,7 +10,6 @@ from tambon.provenance import Stage
 #: Page label of each value-chain stage, by name (from `Stage`).
 STAGE_LABELS = {stage.name: stage.label for stage in Stage}
 
-GRADES = {0: "ABSTAIN", 1: "EXTRA", 2: "CLASS_I", 3: "CLASS_II", 4: "REJECT"}
 GRADE_LABELS = {
     "ABSTAIN": "Awaiting human review",
     "EXTRA": "Extra class",

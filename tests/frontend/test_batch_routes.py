@@ -8,6 +8,7 @@ import re
 import pytest
 
 from frontend.services import gs1
+from tambon.attestation import ATTESTATION_FIELDS, Grade
 
 GTIN = gs1.gtin_for_crop(201, "8850000")
 
@@ -294,9 +295,18 @@ def test_evidence_refresh__re_proves_off_the_request_path_and_moves_generation_o
             time.sleep(0.25)
             service.refresh(cids)
 
-    time.sleep(0.3)
+    def proven_at() -> float:  # when the proof this service keeps was made (reading it proves nothing)
+        kept = service._proved.get(cid)
+        assert kept is not None
+        return kept.checked_at
+
+    first_proof = proven_at()
+    time.sleep(0.3)  # older than recheck_seconds: the next refresh proves it again
     service.refresh(cids)  # still served intact: re-proven, same outcome, same generation
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while proven_at() == first_proof:
+        assert time.monotonic() < deadline, "the background re-check did not run"
+        time.sleep(0.05)
     assert service.generation() == start
     block = world.store.blocks.path_for(digest_of(parse_cid(cid)))
     original = block.read_bytes()
@@ -311,6 +321,37 @@ def test_evidence_refresh__re_proves_off_the_request_path_and_moves_generation_o
     assert service.prove(cid).status == "pass"
 
 
+def test_evidence_outcomes__bounded__forgetting_moves_the_generation(world, site_settings):
+    """Outcomes are kept for the most recently proven CIDs only; a page cached in this generation may
+    show a forgotten one, so forgetting moves the generation, and a CID proven again is kept."""
+    from evidence.cids import digest_of, parse_cid
+    from frontend.services.evidence import EvidenceService
+
+    service = EvidenceService(
+        site_settings.gateway_url,
+        site_settings.evidence_api_url,
+        recheck_seconds=0.0,
+        retry_seconds=0.0,
+        max_outcomes=4,
+    )
+    cids = [world.store.add_bytes(f"bounded outcome {i}".encode(), f"{i}.txt") for i in range(5)]
+    for cid in cids[:4]:
+        assert service.prove(cid).status == "pass"
+    start = service.generation()
+    service.prove(cids[0])  # proven again: now the most recent
+    assert service.generation() == start
+    service.prove(cids[4])  # a fifth CID: the least recently proven one is forgotten
+    assert service.generation() == start + 1 and len(service._outcomes) == 4
+    block = world.store.blocks.path_for(digest_of(parse_cid(cids[0])))
+    original = block.read_bytes()
+    block.write_bytes(b"not the registered bytes")
+    try:
+        assert service.prove(cids[0]).status == "unknown"
+        assert service.generation() == start + 2  # its outcome was remembered, so its change counts
+    finally:
+        block.write_bytes(original)
+
+
 def test_openapi__lists_the_json_api(client):
     schema = client.get("/api/openapi.json").json()
     for path in (
@@ -323,6 +364,42 @@ def test_openapi__lists_the_json_api(client):
         assert path in schema["paths"]
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text
+
+
+def _response_schema(schema: dict, path: str, media: str = "application/json") -> str:
+    answer = schema["paths"][path]["get"]["responses"]["200"]["content"][media]["schema"]
+    return answer["$ref"].rsplit("/", 1)[-1]
+
+
+def test_openapi__batch_and_resolver_answers_are_typed_public_models(client):
+    schema = client.get("/api/openapi.json").json()
+    models = schema["components"]["schemas"]
+    assert _response_schema(schema, "/api/batches/{batch_id}") == "BatchOut"
+    assert _response_schema(schema, "/01/{rest}", "application/linkset+json") == "LinksetOut"
+    assert _response_schema(schema, "/.well-known/gs1resolver") == "ResolverDescriptionOut"
+    attestation = models["AttestationOut"]["properties"]
+    assert attestation["message"]["$ref"].endswith("/AttestationMessageOut")
+    # the signed message's properties are the contract's field names, derived from the core's list
+    signed = models["AttestationMessageOut"]["properties"]
+    assert list(signed) == [key for _, key, _ in ATTESTATION_FIELDS]
+    entry = models["LinksetEntryOut"]["properties"]
+    assert {
+        "anchor",
+        "itemDescription",
+        "https://gs1.org/voc/defaultLink",
+        "https://gs1.org/voc/epcis",
+    } <= set(entry)
+
+
+def test_api_batch__answer_is_exactly_its_public_model(client, world):
+    from frontend.api.models import BatchOut
+
+    for lot in (world.sold_box, world.tampered):
+        data = client.get(f"/api/batches/{lot}").json()
+        assert BatchOut.model_validate(data).model_dump(mode="json", by_alias=True) == data
+        assert data["attestations"]
+        for attestation in data["attestations"]:
+            assert Grade[attestation["grade"]] == attestation["message"]["grade"]
 
 
 def test_chain_node_down__friendly_502_and_ids_still_checked(world, site_settings, web_settings):

@@ -112,11 +112,12 @@ def test_epcis_document__transport_event_carries_the_verdict():
     assert "tambon:coldChainVerdict" not in other["sensorElementList"][0]["sensorReport"][0]  # another lot
 
 
-def test_json__the_view_serialises_without_its_readings():
+def test_json__the_public_model_carries_the_oracle_report_without_the_readings():
     import json
 
-    from frontend.serialize import jsonable
+    from frontend.api.models import ColdChainOut
 
-    data = jsonable(view(None))
+    data = ColdChainOut.of(view(None)).model_dump(mode="json")
     assert "_times" not in data and data["verdict"] == "OK"
+    assert data["report"]["verdict"] == "OK" and "excursions" in data["report"]
     json.dumps(data)  # no numpy arrays left

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from frontend.api.models import LinksetOut, ResolverDescriptionOut, SupportedLinkTypeOut
 from frontend.api.routes.compliance import INPUT_ERRORS, as_http
 from frontend.deps import ChainHead, Ctx
 from frontend.errors import NotFound
@@ -99,19 +100,6 @@ def link_header(links: Mapping[str, list[dict[str, Any]]], anchor: str) -> str:
     return ", ".join(parts)
 
 
-def linkset(links: Mapping[str, list[dict[str, Any]]], anchor: str, description: str) -> dict[str, Any]:
-    """The RFC 9264 linkset in GS1's profile (anchor, itemDescription, defaultLink with a title)."""
-    default = dict(links["pip"][0])
-    entry: dict[str, Any] = {
-        "anchor": anchor,
-        "itemDescription": description,
-        gs1.GS1_VOC + "defaultLink": [default],
-    }
-    for short, items in links.items():
-        entry[gs1.link_type_uri(short)] = items
-    return {"linkset": [entry]}
-
-
 @dataclass(frozen=True, slots=True)
 class Resolved:
     """What a Digital Link resolved to: a lot (its batch) or, at the fallback level, a GTIN."""
@@ -172,7 +160,7 @@ async def _answer(request: Request, ctx, head, path: str) -> Response:
     headers = {**CORS, "Link": link_header(links, anchor), "Vary": "Accept, Accept-Language"}
     accept = request.headers.get("accept", "")
     if wanted == "all" or LINKSET_MEDIA in accept:
-        body = linkset(links, anchor, description)
+        body = LinksetOut.of(links, anchor, description).body()
         return JSONResponse(body, media_type=LINKSET_MEDIA, headers=headers)
     if wanted != "default" and wanted not in links:
         raise NotFound(f"linkType {request.query_params.get('linkType')!r} is not offered for {anchor}")
@@ -186,7 +174,17 @@ def _options() -> Response:
 
 
 @router.api_route(
-    "/01/{rest:path}", methods=["GET", "HEAD"], summary="GS1 Digital Link: GTIN [+ lot] [+ serial]"
+    "/01/{rest:path}",
+    methods=["GET", "HEAD"],
+    summary="GS1 Digital Link: GTIN [+ lot] [+ serial]",
+    responses={
+        200: {
+            "model": LinksetOut,
+            "content": {LINKSET_MEDIA: {"schema": {"$ref": "#/components/schemas/LinksetOut"}}},
+            "description": "the linkset",
+        },
+        307: {"description": "to the link asked for (the verify page by default)"},
+    },
 )
 async def resolve_link(rest: str, request: Request, ctx: Ctx, head: ChainHead) -> Response:
     response = await _answer(request, ctx, head, "/01/" + rest)
@@ -200,29 +198,34 @@ async def resolve_options(rest: str) -> Response:
     return _options()
 
 
-@router.api_route("/.well-known/gs1resolver", methods=["GET", "HEAD"], summary="GS1 resolver description")
+@router.api_route(
+    "/.well-known/gs1resolver",
+    methods=["GET", "HEAD"],
+    summary="GS1 resolver description",
+    response_model=ResolverDescriptionOut,
+)
 async def resolver_description(ctx: Ctx) -> JSONResponse:
     base = ctx.settings.public_url
-    return JSONResponse(
-        {
-            "name": "Tambon Trust verify site",
-            "resolverRoot": base,
-            "supportedPrimaryKeys": ["01"],
-            "supportedQualifiers": {"01": ["10", "21"]},
-            "supportedLinkType": [
-                {"namespace": gs1.GS1_VOC, "prefix": "gs1:", "linkType": gs1.LINK_TYPES[k], "shortName": k}
-                for k in gs1.LINK_TYPES
-            ],
-            "linkTypeDefaultCanBeLinkset": False,
-            "linksetMediaType": LINKSET_MEDIA,
-            "jsonLdContextLocation": JSONLD_CONTEXT,
-            "defaultLinkType": "gs1:pip",
-            "languages": list(LANGS),
-            "identity": {
-                "gtin": "the records' commodity.gtin, else the crop's GTIN under the site's GS1 company prefix",
-                "lot": "the lot's FSMA 204 traceability lot code (never a batch id)",
-                "serial": "the batch id (one ERC-721 token per batch)",
-            },
+    description = ResolverDescriptionOut(
+        name="Tambon Trust verify site",
+        resolverRoot=base,
+        supportedPrimaryKeys=["01"],
+        supportedQualifiers={"01": ["10", "21"]},
+        supportedLinkType=[
+            SupportedLinkTypeOut(
+                namespace=gs1.GS1_VOC, prefix="gs1:", linkType=gs1.LINK_TYPES[k], shortName=k
+            )
+            for k in gs1.LINK_TYPES
+        ],
+        linkTypeDefaultCanBeLinkset=False,
+        linksetMediaType=LINKSET_MEDIA,
+        jsonLdContextLocation=JSONLD_CONTEXT,
+        defaultLinkType="gs1:pip",
+        languages=list(LANGS),
+        identity={
+            "gtin": "the records' commodity.gtin, else the crop's GTIN under the site's GS1 company prefix",
+            "lot": "the lot's FSMA 204 traceability lot code (never a batch id)",
+            "serial": "the batch id (one ERC-721 token per batch)",
         },
-        headers=CORS,
     )
+    return JSONResponse(description.model_dump(), headers=CORS)
