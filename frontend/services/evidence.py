@@ -10,7 +10,8 @@ hammered. Every proof says when it was checked.
 Pages rendered from proofs stay cached while the proofs' outcomes stand: re-proving happens off the
 request path (`refresh`, for the CIDs of a page served from cache) and `generation` moves only when
 some CID's outcome changes, so a page is rendered again because its evidence changed, not because a
-clock ticked.
+clock ticked. Outcomes are remembered for the `max_outcomes` most recently proven CIDs; forgetting
+older ones moves the generation too (a cached page could show one of them).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import mimetypes
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -98,6 +100,8 @@ class EvidenceService:
     timeout: float = 20.0
     #: bearer token of the evidence node's RPC, when it requires one
     api_token: str | None = None
+    #: CIDs whose last proven outcome is remembered (what moves `generation`)
+    max_outcomes: int = 32_768
     _proved: Lru[Proof] = field(default_factory=lambda: Lru(8192))
     #: (cid, path, (width, height)) -> WebP bytes; content-addressed, so never stale
     _thumbs: Lru[bytes] = field(default_factory=lambda: Lru(2048))
@@ -108,7 +112,8 @@ class EvidenceService:
         self._http = httpx.Client(timeout=self.timeout)
         self._unavailable_since: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._outcomes: dict[str, str] = {}  # cid -> the status it was last proven with
+        #: cid -> the status it was last proven with, least recently proven first
+        self._outcomes: OrderedDict[str, str] = OrderedDict()
         self._generation = 0
         self._refreshing: set[str] = set()
         self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence-recheck")
@@ -158,7 +163,15 @@ class EvidenceService:
         with self._lock:
             previous = self._outcomes.get(cid)
             self._outcomes[cid] = status
+            self._outcomes.move_to_end(cid)
             if previous is not None and previous != status:
+                self._generation += 1
+            if len(self._outcomes) > self.max_outcomes:
+                # A page cached in this generation may show a forgotten CID's outcome, whose later
+                # change could then not move the generation: forgetting moves it. A quarter is
+                # forgotten at once, so pages are rendered again once per that many new CIDs.
+                for _ in range(max(1, self.max_outcomes // 4)):
+                    self._outcomes.popitem(last=False)
                 self._generation += 1
 
     def url(self, cid: str, path: str = "") -> str:
