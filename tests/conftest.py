@@ -7,10 +7,18 @@ from pathlib import Path
 os.environ.setdefault("VVM_BINARY_PATH", str(Path(__file__).resolve().parent.parent / ".venv" / "vvm"))
 
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 from tambon.build import drop_stale_build  # noqa: E402
 
 drop_stale_build()
+
+# A run's outcome must not depend on chance: property tests and state machines draw the same examples
+# on every run, none fails for being slow on a loaded host, and no example database carries one
+# machine's past failures into another's run. `--hypothesis-profile=explore` hunts for new examples.
+settings.register_profile("repeatable", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore")
+settings.load_profile("repeatable")
 
 
 @pytest.fixture(scope="session", autouse=True)
