@@ -33,10 +33,10 @@ from oracle.errors import EvidenceError, ItemRefused
 from oracle.service import Oracle, OracleSettings, ProvenanceScan
 from tambon.cid import OnchainCid
 from tambon.coldchain import ColdChainAttestation, Verdict, sign_coldchain, sign_coldchain_batch
+from tambon.provenance import Stage
 
 log = structlog.get_logger("oracle.coldchain")
 
-TRANSPORT = 3
 LOG_SUFFIXES = (".csv", ".json", ".txt")
 NOT_LOGS = ("record.json", "metadata.json")
 MAX_LOG_BYTES = 64 * 1024 * 1024
@@ -147,7 +147,7 @@ class ColdChainOracle(Oracle):
                 "block": ev.block_number,
             }
             for ev in self.scan.events("StepAdded", start, end)
-            if int(ev.args["stage"]) == TRANSPORT
+            if int(ev.args["stage"]) == Stage.TRANSPORT
         ]
 
     def is_attested(self, item: dict) -> bool:
