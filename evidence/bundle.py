@@ -175,12 +175,17 @@ def open_record(get: dag.Getter | EvidenceStore, cid: str) -> tuple[str, dict | 
     return ("directory" if opened.is_directory else "file"), opened.record
 
 
-def linked_bundle(document: Mapping[str, Any]) -> str | None:
-    """The evidence bundle CID an ERC-721 metadata document links (`evidence` or
-    `properties.evidence`, an `ipfs://` URI), if any."""
+def evidence_link(document: Mapping[str, Any]) -> Any:
+    """What an ERC-721 metadata document names as its evidence (`evidence` or `properties.evidence`,
+    meant to be an `ipfs://` URI), unchecked."""
     found = document.get("properties")
     props: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    link = document.get("evidence") or props.get("evidence")
+    return document.get("evidence") or props.get("evidence")
+
+
+def linked_bundle(document: Mapping[str, Any]) -> str | None:
+    """The evidence bundle CID an ERC-721 metadata document links, if any."""
+    link = evidence_link(document)
     if isinstance(link, str) and link.startswith("ipfs://"):
         return link.removeprefix("ipfs://").split("/", 1)[0]
     return None

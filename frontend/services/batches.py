@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from eth_utils import to_checksum_address
 
+from evidence.bundle import evidence_link
 from frontend.errors import NotFound
 from frontend.i18n import day_to_date
 from frontend.services import gs1
@@ -235,9 +236,7 @@ def metadata_view(document: Mapping | None, evidence: EvidenceService) -> dict[s
             attributes.append(
                 {"trait_type": str(item.get("trait_type", ""))[:80], "value": str(item["value"])[:200]}
             )
-    raw_props = document.get("properties")
-    props: Mapping[str, Any] = raw_props if isinstance(raw_props, Mapping) else {}
-    linked = document.get("evidence") or props.get("evidence")
+    linked = evidence_link(document)
     return {
         "name": str(document.get("name", ""))[:200] or None,
         "description": str(document.get("description", ""))[:2000] or None,
