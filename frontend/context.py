@@ -101,7 +101,8 @@ class AppContext:
     def __post_init__(self) -> None:
         self._pages = Lru(self.web.page_cache_size)
         self._histories: Lru[Any] = Lru(self.web.page_cache_size)
-        self._history_cids: Lru[frozenset[str]] = Lru(self.web.page_cache_size)
+        #: (version, lot) -> the CIDs its page was rendered from, with the outcome the page shows
+        self._history_cids: Lru[dict[str, str]] = Lru(self.web.page_cache_size)
         self.templates = {lang: make_templates(lang, self.web, self.settings) for lang in i18n.LANGUAGES}
         self._http: httpx.AsyncClient | None = None
         self._head_inflight: asyncio.Future[Head] | None = None
@@ -273,23 +274,27 @@ class AppContext:
         def make():
             with self.evidence.collecting() as cids:
                 history = self.batches.history(head, batch_id)
-            self._history_cids.put(key, frozenset(cids))
+            self._history_cids.put(key, dict(cids))
             return history
 
         return self._histories.get_or_make(key, make)
 
     def _share_evidence(self, shared: SharedRenders, key: tuple) -> None:
-        """The CIDs a shared lot page was rendered from, beside it: the worker that rendered it writes
-        them, the others read them, so every worker re-checks that page's proofs
-        (`refresh_evidence`) and moves its evidence generation when an outcome changes."""
+        """The CIDs a shared lot page was rendered from and the outcome it shows for each, beside it:
+        the worker that rendered it writes them, the others read them, so every worker re-checks that
+        page's proofs (`refresh_evidence`) and moves its evidence generation when one changes from
+        what the page shows (`EvidenceService.adopt`), including proofs it never made itself."""
         _, batch_id, version, _lang = key
+        note_key = ("outcomes", key)
         own = self._history_cids.get((version, batch_id))
         if own is not None:
-            shared.put_note(key, sorted(own))
+            shared.put_note(note_key, sorted(own.items()))
             return
-        found = shared.note(key)
+        found = shared.note(note_key)
         if found is not None:
-            self._history_cids.put((version, batch_id), frozenset(found))
+            shown = dict(found)
+            self._history_cids.put((version, batch_id), shown)
+            self.evidence.adopt(shown)
 
     def refresh_evidence(self, batch_id: int, version: str) -> None:
         """Re-prove, off the request path, the stale proofs a cached page of the lot was rendered from."""

@@ -121,14 +121,14 @@ class SharedRenders:
             self.prune()
         return body
 
-    def put_note(self, key: Hashable, note: list[str]) -> None:
+    def put_note(self, key: Hashable, note: list) -> None:
         """Keep a small JSON list beside a page (what other workers need to know about it)."""
         path = self._path(key).with_suffix(".json")
         partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         partial.write_text(json.dumps(note))
         os.replace(partial, path)
 
-    def note(self, key: Hashable) -> list[str] | None:
+    def note(self, key: Hashable) -> list | None:
         try:
             return list(json.loads(self._path(key).with_suffix(".json").read_text()))
         except (FileNotFoundError, ValueError):

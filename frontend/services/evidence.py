@@ -125,12 +125,13 @@ class EvidenceService:
         return self._generation
 
     @contextmanager
-    def collecting(self) -> Iterator[set[str]]:
-        """The CIDs proven in this thread inside the block (what a rendered page depends on)."""
-        cids: set[str] = set()
-        self._collecting.cids = cids
+    def collecting(self) -> Iterator[dict[str, str]]:
+        """The CIDs proven in this thread inside the block, each with the status it was proven with
+        (what a rendered page depends on and shows)."""
+        shown: dict[str, str] = {}
+        self._collecting.cids = shown
         try:
-            yield cids
+            yield shown
         finally:
             self._collecting.cids = None
 
@@ -159,6 +160,21 @@ class EvidenceService:
             with self._lock:
                 self._refreshing.discard(cid)
 
+    def adopt(self, shown: Mapping[str, str]) -> None:
+        """Take the outcomes a page another worker rendered shows as this service's own for the CIDs it
+        has not proven, so that their change moves the generation here too; if it knows one otherwise,
+        that page is outdated here and the generation moves at once."""
+        with self._lock:
+            outdated = False
+            for cid, status in shown.items():
+                known = self._outcomes.get(cid)
+                if known is None:
+                    self._outcomes[cid] = status
+                outdated |= known is not None and known != status
+            if outdated:
+                self._generation += 1
+            self._forget_if_full()
+
     def _record_outcome(self, cid: str, status: str) -> None:
         with self._lock:
             previous = self._outcomes.get(cid)
@@ -166,13 +182,16 @@ class EvidenceService:
             self._outcomes.move_to_end(cid)
             if previous is not None and previous != status:
                 self._generation += 1
-            if len(self._outcomes) > self.max_outcomes:
-                # A page cached in this generation may show a forgotten CID's outcome, whose later
-                # change could then not move the generation: forgetting moves it. A quarter is
-                # forgotten at once, so pages are rendered again once per that many new CIDs.
-                for _ in range(max(1, self.max_outcomes // 4)):
-                    self._outcomes.popitem(last=False)
-                self._generation += 1
+            self._forget_if_full()
+
+    def _forget_if_full(self) -> None:
+        """(under the lock) A page cached in this generation may show a forgotten CID's outcome, whose
+        later change could then not move the generation: forgetting moves it. A quarter is forgotten
+        at once, so pages are rendered again once per that many new CIDs."""
+        if len(self._outcomes) > self.max_outcomes:
+            for _ in range(max(1, self.max_outcomes // 4)):
+                self._outcomes.popitem(last=False)
+            self._generation += 1
 
     def url(self, cid: str, path: str = "") -> str:
         suffix = "/" + quote(path) if path else ""
@@ -184,11 +203,11 @@ class EvidenceService:
 
     def prove(self, cid: str) -> Proof:
         """Fetch and verify `cid`; a pass is trusted for `recheck_seconds`, then proven again."""
-        collected = getattr(self._collecting, "cids", None)
-        if collected is not None:
-            collected.add(cid)
         proof = self._prove(cid)
         self._record_outcome(cid, proof.status)
+        collected = getattr(self._collecting, "cids", None)
+        if collected is not None:
+            collected[cid] = proof.status
         return proof
 
     def _prove(self, cid: str) -> Proof:

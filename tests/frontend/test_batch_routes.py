@@ -285,7 +285,7 @@ def test_evidence_refresh__re_proves_off_the_request_path_and_moves_generation_o
     cid = world.store.add_bytes(b"evidence that will be corrupted", "c.txt")
     with service.collecting() as cids:
         assert service.prove(cid).status == "pass"
-    assert cids == {cid}
+    assert cids == {cid: "pass"}
     start = service.generation()
 
     def refreshed_to(generation: int) -> None:
@@ -350,6 +350,12 @@ def test_evidence_outcomes__bounded__forgetting_moves_the_generation(world, site
         assert service.generation() == start + 2  # its outcome was remembered, so its change counts
     finally:
         block.write_bytes(original)
+    # a page another worker rendered, showing what this service knows: nothing moves; showing an
+    # outcome this service has since seen change: that page is outdated here at once
+    service.adopt({cids[2]: "pass", cids[3]: "pass"})
+    assert service.generation() == start + 2
+    service.adopt({cids[0]: "pass"})  # proven unknown here since
+    assert service.generation() == start + 3
 
 
 def test_openapi__lists_the_json_api(client):

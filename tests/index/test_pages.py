@@ -228,6 +228,43 @@ def test_index_pages__two_sites_on_one_index_render_a_lot_once(world, follower, 
         assert rendered_from and two._history_cids.get((version, lot)) == rendered_from
 
 
+def _passed(page: str) -> int:
+    found = re.search(r"(\d+) of \d+ checks passed", page)
+    assert found, "no check counts on the page"
+    return int(found.group(1))
+
+
+def test_index_pages__evidence_lost_after_another_site_rendered__the_serving_site_moves_on(
+    world, follower, site_settings
+):
+    """A site serving a page another site rendered takes the outcomes that page shows as its own: when
+    one of them changes, its generation moves although it never made that proof itself."""
+    import time
+
+    from evidence.cids import digest_of, parse_cid
+
+    lot = world.lot
+    with _client(site_settings, True) as first, _client(site_settings, True) as second:
+        rendered = first.get(f"/batch/{lot}", headers=EN).text
+        one, two = first.app.state.ctx, second.app.state.ctx
+        shown = one._history_cids.get((one.version(None, lot), lot))
+        cid = next(c for c, status in sorted(shown.items()) if status == "pass")
+        block = world.store.blocks.path_for(digest_of(parse_cid(cid)))
+        original = block.read_bytes()
+        block.write_bytes(b"not the registered bytes")
+        try:
+            start = two.evidence.generation()
+            served = second.get(f"/batch/{lot}", headers=EN).text  # the first site's render
+            assert _passed(served) == _passed(rendered)
+            deadline = time.monotonic() + 30
+            while two.evidence.generation() == start:  # its background re-check of the page's proofs
+                assert time.monotonic() < deadline, "the serving site never saw the evidence change"
+                time.sleep(0.1)
+            assert _passed(second.get(f"/batch/{lot}", headers=EN).text) < _passed(rendered)
+        finally:
+            block.write_bytes(original)
+
+
 def test_index_pages__as_of_block_and_lag(world, site_settings):
     store = IndexStore.open(site_settings)
     store.migrate()
