@@ -23,7 +23,7 @@ from frontend.auth import AuthStore
 from frontend.errors import Upstream
 from frontend.services.batches import BatchService
 from frontend.services.cache import Lru, SharedRenders
-from frontend.services.catalog import RECORD_LABELS, STAGE_LABELS
+from frontend.services.catalog import GRADE_LABELS, RECORD_LABELS, STAGE_LABELS
 from frontend.services.chain import ChainReader, Head, head_from_block
 from frontend.services.evidence import EvidenceService
 from frontend.services.grants import GrantService
@@ -75,6 +75,7 @@ def make_templates(lang: str, web: WebSettings, settings: Settings) -> Jinja2Tem
     env.globals.update(
         record_labels=RECORD_LABELS,
         stage_labels=STAGE_LABELS,
+        grade_labels=GRADE_LABELS,
         lang=lang,
         languages=i18n.LANGUAGES,
         org_name=web.org_name,

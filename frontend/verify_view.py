@@ -15,7 +15,7 @@ from typing import Any
 
 from frontend import i18n
 from frontend.i18n import THAI, local_name
-from frontend.services.catalog import RECORD_LABELS
+from frontend.services.catalog import GRADE_LABELS, RECORD_LABELS
 
 #: record event -> the record field that names who recorded it (the step's actor)
 ACTOR_FIELD = {
@@ -263,16 +263,13 @@ def verdict(history, gettext: Callable[[str], str]) -> Verdict:
     elif latest.grade == "REJECT":
         quality = _("quality rejected by the grader")
     else:
-        quality = _("quality graded %(grade)s") % {"grade": _(GRADE_NAMES.get(latest.grade, latest.grade))}
+        quality = _("quality graded %(grade)s") % {"grade": _(GRADE_LABELS.get(latest.grade, latest.grade))}
     counts = _("%(ok)s of %(n)s checks passed") % {"ok": s["pass"], "n": total}
     if s["fail"]:
         counts += " · " + _("%(n)s FAILED") % {"n": s["fail"]}
     elif s["unknown"]:
         counts += " · " + _("%(n)s could not be checked now") % {"n": s["unknown"]}
     return Verdict(status, f"{origin}; {quality}", counts)
-
-
-GRADE_NAMES = {"EXTRA": "Extra class", "CLASS_I": "Class I", "CLASS_II": "Class II"}
 
 
 def step_views(history, lang: str, gettext: Callable[[str], str]) -> list[tuple[str, list[StepView]]]:

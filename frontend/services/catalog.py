@@ -10,6 +10,7 @@ from tambon.provenance import Stage
 #: Page label of each value-chain stage, by name (from `Stage`).
 STAGE_LABELS = {stage.name: stage.label for stage in Stage}
 
+#: Page label of each grade, by name (`tambon.attestation.Grade`).
 GRADE_LABELS = {
     "ABSTAIN": "Awaiting human review",
     "EXTRA": "Extra class",

@@ -77,6 +77,18 @@ def test_catalogs__every_message_translated_to_thai():
     assert i18n.translations("en").gettext("Harvest") == "Harvest"
 
 
+def test_catalogs__every_stage_and_grade_has_a_label_in_thai():
+    from frontend.services.catalog import GRADE_LABELS, STAGE_LABELS
+    from tambon.attestation import Grade
+    from tambon.provenance import Stage
+
+    assert set(GRADE_LABELS) == {grade.name for grade in Grade}
+    assert set(STAGE_LABELS) == {stage.name for stage in Stage}
+    thai = i18n.translations("th").gettext
+    for label in [*GRADE_LABELS.values(), *STAGE_LABELS.values()]:
+        assert thai(label) != label, label
+
+
 def test_compile_catalogs__rebuilds_stale_mo(tmp_path):
     po_dir = tmp_path / "th" / "LC_MESSAGES"
     po_dir.mkdir(parents=True)
