@@ -75,6 +75,9 @@ class OnchainCid:
     @classmethod
     def parse(cls, cid: str | CID) -> OnchainCid:
         """Accept a CIDv0 or CIDv1 string (or CID) whose hash is sha2-256."""
+        if isinstance(cid, str):
+            binary = cid_bytes(cid)  # the canonical form without multiformats' per-call validation
+            return cls(digest=binary[-32:], codec=DAG_PB if binary[:2] == b"\x12\x20" else binary[1])
         decoded = decode_cid(cid)
         return cls(digest=bytes(decoded.raw_digest), codec=decoded.codec.code)
 

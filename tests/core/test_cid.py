@@ -18,6 +18,27 @@ def test_onchain_cid__string__same_as_multiformats_and_parses_back(codec):
         assert cid_string(digest, codec) == str(cid)
 
 
+def test_onchain_cid__parse__v0_and_object_forms():
+    from multiformats import CID
+
+    v0 = "QmPZ9gcCEpqKTo6aq61g2nXGUhM4iCL3ewB6LDXZCtioEB"
+    decoded = CID.decode(v0)
+    assert OnchainCid.parse(v0) == OnchainCid(bytes(decoded.raw_digest), DAG_PB) == OnchainCid.parse(decoded)
+
+
+def test_evidence_cid_str__every_form__same_as_multiformats():
+    from multiformats import CID
+
+    from evidence.cids import PREFIX_V0, PREFIX_V1_DAG_PB, PREFIX_V1_RAW, cid_str
+
+    for prefix in (PREFIX_V0, PREFIX_V1_RAW, PREFIX_V1_DAG_PB):
+        for _ in range(50):
+            binary = prefix + os.urandom(32)
+            decoded = CID.decode(binary)
+            expected = str(decoded.set(base="base32") if decoded.version == 1 else decoded)
+            assert cid_str(binary) == expected
+
+
 def test_cid_string__zero_digest__none():
     assert cid_string(bytes(32), RAW) is None
 
