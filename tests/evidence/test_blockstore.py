@@ -63,6 +63,16 @@ def test_add__existing_blocks_survive_failed_add(store):
     assert store.cat(cid) == data
 
 
+def test_add_many__same_cids_as_one_by_one__pinned_when_asked(store, tmp_path):
+    files = [os.urandom(48), b"", os.urandom(600 * KIB), b"same", b"same"]
+    cids = store.add_many(files, pin=False)
+    one_by_one = LocalStore(tmp_path / "other", store.profile)
+    assert cids == [one_by_one.add_bytes(data) for data in files]
+    assert [store.cat(cid) for cid in cids] == files
+    assert store.pins() == [] and list(store.blocks.staging_dir.iterdir()) == []
+    assert sorted(store.add_many(files[:2])) == sorted(store.pins())
+
+
 def test_stale_staging_from_dead_process__removed_on_open(tmp_path):
     stale = tmp_path / "s" / "staging" / "999999999-deadbeef"
     stale.mkdir(parents=True)
