@@ -46,11 +46,12 @@ def evidence_records(store: Any = None) -> RecordFetcher:
     return plugin("index_records")(store)
 
 
-def follow_to_head(follower: Follower, confirmations: int = 0) -> StepReport:
-    """Step until the index reaches the head (less `confirmations`)."""
+def follow_to_head(follower: Follower) -> StepReport:
+    """Step until the index reaches the head (less the follower's confirmations), lot identities
+    included."""
     while True:
         report = follower.step()
-        if report.cursor >= report.head - confirmations:
+        if report.caught_up:
             return report
 
 
@@ -96,7 +97,7 @@ def run(
         records=evidence_records() if records else None,
     )
     if once:
-        report = follow_to_head(follower, confirmations)
+        report = follow_to_head(follower)
         typer.echo(
             f"index at block {report.cursor} (head {report.head}), {store.url and _safe_url(store.url)}"
         )
@@ -168,7 +169,7 @@ def rebuild(
     while True:
         report = follower.step()
         events += report.events
-        if report.cursor >= report.head:
+        if report.caught_up:
             break
     typer.echo(
         f"rebuilt: {events} events up to block {report.cursor} in {time.perf_counter() - started:.1f} s"

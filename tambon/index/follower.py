@@ -7,7 +7,10 @@ Each `Follower.step()`:
    range's first and last blocks and of every block with a log, and accepts the range only if the
    first block's parent is the cursor and every log's block hash is the header's (else the chain
    moved under the read: the next step sorts it out);
-3. stores the range's facts, blocks and the new cursor in one transaction.
+3. stores the range's facts, blocks and the new cursor in one transaction;
+4. once the facts reach the head, fills lot identities behind them (`fill_lots`): reading the records
+   behind registrations and steps is the slow part of a sync, so pages, which need only the facts, do
+   not wait for it. Each pass covers whole blocks and moves `lots_block` in the same transaction.
 
 A crash (kill -9) at any point loses at most the range being written, which the restart reads again;
 nothing is stored twice because the cursor moves in the same transaction as the facts.
@@ -29,6 +32,7 @@ from tambon.chain import Deployment, load_abi
 from tambon.errors import ConfigError
 from tambon.events import (
     PROJECT_CONTRACTS,
+    Block,
     ChainEvent,
     ChainUnavailable,
     EventDecoder,
@@ -327,12 +331,19 @@ def _jsonable(value: Any) -> Any:
 @dataclass
 class StepReport:
     head: int = 0
+    target: int = 0  # the head less the confirmations: where the facts are caught up
     cursor: int = 0
     events: int = 0
     ranges: int = 0
     reorgs: int = 0
     removed: int = 0
     touched: set[int] = field(default_factory=set)
+    lots_block: int | None = None  # where lot identities are filled (None: no record reader)
+
+    @property
+    def caught_up(self) -> bool:
+        """The facts reached the head (less confirmations) and lot identities reached the facts."""
+        return self.cursor >= self.target and (self.lots_block is None or self.lots_block >= self.cursor)
 
 
 class Follower:
@@ -390,14 +401,13 @@ class Follower:
         report.head = head.number
         cur = self.store.cursor()
         assert cur is not None
-        canonical = self.rpc.block(cur.block_number) if cur.block_number <= head.number else None
-        if canonical is None or canonical.hash != cur.block_hash:
+        target = report.target = head.number - self.confirmations
+        if not self._canonical(cur.block_number, cur.block_hash, head, target):
             report.reorgs += 1
             report.removed += self._rewind()
             cur = self.store.cursor()
             assert cur is not None
         cursor_hash = cur.block_hash
-        target = head.number - self.confirmations
         for chunk in self.reader.chunks(cur.block_number + 1, target):
             wanted = {chunk.start, chunk.end} | {e.block_number for e in chunk.events}
             headers = self.rpc.blocks(wanted)
@@ -421,10 +431,44 @@ class Follower:
             if limit_ranges is not None and report.ranges >= limit_ranges:
                 break
         final = self.store.cursor()
-        report.cursor = final.block_number if final else 0
-        if final is not None and report.ranges == 0 and final.block_hash == cursor_hash:
+        assert final is not None
+        report.cursor = final.block_number
+        news = final.head_number != head.number or time.time() - final.updated_at >= 1
+        if report.ranges == 0 and final.block_hash == cursor_hash and news:
             self.store.confirm(cursor_hash, head)  # nothing new, and the cursor is still canonical
+        if self.lots is not None:
+            caught_up = report.cursor >= target and (limit_ranges is None or report.ranges < limit_ranges)
+            report.lots_block = self.fill_lots() if caught_up else final.lots_block
         return report
+
+    def _canonical(self, number: int, block_hash: str, head: Block, target: int) -> bool:
+        """Whether the cursor's block is still the chain's, asking the node only when nothing else
+        tells: at the head the head's hash does, and when a range follows, its first block's parent
+        hash is checked against the cursor as it is read."""
+        if number == head.number:
+            return head.hash == block_hash
+        if number > head.number:
+            return False
+        if target > number:
+            return True  # checked by the next range's parent hash
+        found = self.rpc.block(number)
+        return found is not None and found.hash == block_hash
+
+    def fill_lots(self, limit: int = 2_000) -> int:
+        """Lot identities of about `limit` more registrations and steps behind the cursor; returns the
+        block they are filled to. A reorg meanwhile leaves them for the next pass."""
+        assert self.lots is not None
+        cur = self.store.cursor()
+        assert cur is not None
+        after = cur.lots_block if cur.lots_block is not None else cur.block_number
+        if after >= cur.block_number:
+            return after
+        upto, events = self.store.lot_events(after, limit)
+        rows = self.lots.rows(events)
+        if not self.store.write_lots(rows, after, upto):
+            final = self.store.cursor()
+            return final.lots_block or 0 if final else 0
+        return upto
 
     def _rows(self, events: list[ChainEvent]) -> dict[str, list[dict[str, Any]]]:
         rows: dict[str, list[dict[str, Any]]] = {"events": []}
@@ -451,8 +495,6 @@ class Follower:
             if missing:
                 raise ChainUnavailable(f"the node does not return transactions {sorted(missing)[:3]}")
             rows["signatures"] = [self.calldata.row(txs[h], attest_txs[h]) for h in attest_txs]
-        if self.lots is not None:
-            rows["lots"] = self.lots.rows(events)
         return rows
 
     def _rewind(self) -> int:
@@ -488,7 +530,7 @@ class Follower:
                         reorgs=report.reorgs,
                     )
                 delay = poll_interval
-                if report.cursor < report.head - self.confirmations:
+                if not report.caught_up:
                     continue  # still catching up: no pause
             except ChainUnavailable as exc:
                 delay = min(max(delay * 2, 0.5), 30.0)

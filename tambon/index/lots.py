@@ -1,10 +1,11 @@
-"""Lot identities as the follower ingests them: the `lots` table the resolver and the exports read.
+"""Lot identities as the follower fills them: the `lots` table the resolver and the exports read.
 
 A batch's identity (`tambon.lots`) is decided by its records: the latest record naming a
 `commodity.gtin` gives the GTIN, the latest naming a `traceability_lot_code` gives the lot, and a
 box split from a lot inherits what its own records leave unnamed. The follower reads the record
-behind each BatchRegistered and StepAdded event of a range (concurrently, each CID once: records are
-immutable) and stores one `lots` row whenever a batch's identity changes. A GTIN no record names is
+behind each BatchRegistered and StepAdded event (concurrently, each CID once: records are immutable)
+in a second pass behind the facts (`Follower.fill_lots`, in chain order, whole blocks at a time) and
+stores one `lots` row whenever a batch's identity changes. A GTIN no record names is
 stored as "" with the batch's crop: the site applies its company prefix when it reads.
 
 A record the evidence store does not hold, or that is not a valid record, names nothing (the site

@@ -18,12 +18,9 @@ from sqlalchemy import case, func, select, union_all
 from tambon.events import ChainEvent
 from tambon.grants import Grant, Milestone
 from tambon.index import schema
-from tambon.index.store import Cursor, IndexStore, default_url
+from tambon.index.store import Cursor, IndexStore, default_url, stored_event
 from tambon.provenance import Stage
 from tambon.settings import Settings
-
-#: event arguments stored as 0x hex that are `bytes` in a decoded event
-_BYTES_ARGS = frozenset({"evidence", "modelSha256", "root", "proposal", "reason", "digest"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +54,11 @@ class IndexHead:
     confirmed_at: int = 0  # when the follower last checked it against the chain (unix time)
     chain_head: int | None = None  # the chain head the follower saw then, and its time
     chain_head_time: int | None = None
-
-
-def _event(row: Any) -> ChainEvent:
-    args = json.loads(row.args)
-    for key in _BYTES_ARGS & args.keys():
-        args[key] = bytes.fromhex(args[key][2:])
-    return ChainEvent(
-        row.contract, row.name, args, row.block_number, row.block_hash, row.tx_hash, row.log_index
-    )
+    #: bumped by every write that changes facts (a range with events, a reorg), never by an empty
+    #: block: equal counters mean equal facts, so a reader compares it before asking what changed
+    changes: int = 0
+    #: the last block whose lot identities are stored (the resolver's lookups are true up to it)
+    lots_block: int | None = None
 
 
 class IndexReader:
@@ -97,7 +90,7 @@ class IndexReader:
             .order_by(e.c.block_number, e.c.log_index)
         )
         with self.engine.connect() as conn:
-            return [_event(r) for r in conn.execute(query)]
+            return [stored_event(r) for r in conn.execute(query)]
 
     # position
 
@@ -115,6 +108,8 @@ class IndexReader:
                     cur.c.updated_at,
                     cur.c.head_number,
                     cur.c.head_timestamp,
+                    cur.c.changes,
+                    cur.c.lots_block,
                 )
                 .select_from(cur)
                 .join(schema.blocks, schema.blocks.c.number == schema.cursor.c.block_number, isouter=True)
@@ -129,6 +124,8 @@ class IndexReader:
             row.updated_at,
             row.head_number,
             row.head_timestamp,
+            row.changes,
+            row.lots_block,
         )
 
     # batches
@@ -218,7 +215,7 @@ class IndexReader:
             .order_by(e.c.block_number, e.c.log_index)
         )
         with self.engine.connect() as conn:
-            return [_event(r) for r in conn.execute(query)]
+            return [stored_event(r) for r in conn.execute(query)]
 
     def block_times(self, block_hashes: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(block_hashes))
@@ -357,7 +354,7 @@ class IndexReader:
             .order_by(e.c.block_number, e.c.log_index)
         )
         with self.engine.connect() as conn:
-            return [_event(r) for r in conn.execute(query)]
+            return [stored_event(r) for r in conn.execute(query)]
 
     # grants
 
@@ -468,9 +465,13 @@ class IndexReader:
             .order_by(e.c.block_number, e.c.log_index)
         )
         with self.engine.connect() as conn:
-            return [_event(r) for r in conn.execute(query)]
+            return [stored_event(r) for r in conn.execute(query)]
 
-    # lots (tambon.index.lots): identities a batch has carried; gtin "" is the crop's own GTIN
+    # lots (tambon.index.lots): identities a batch has carried; gtin "" is the crop's own GTIN. They
+    # are filled behind the facts (`IndexHead.lots_block`): a lot registered after that block is not
+    # found yet, so the resolver answers its GTIN + lot at the GTIN level (the GTIN's lots) and a link
+    # with its serial (/21/<batch>) exactly (a batch without a lots row is identified from its
+    # history); at the head the follower fills a new block's lots right after its facts.
 
     def _gtin_match(self, gtin: str, crop: int | None) -> Any:
         lots = schema.lots

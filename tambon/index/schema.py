@@ -53,6 +53,10 @@ cursor = Table(
     # the chain head the follower saw last, for the lag the pages show
     Column("head_number", BigInteger, nullable=True),
     Column("head_timestamp", BigInteger, nullable=True),
+    # the last block whose lot identities are stored (the follower fills `lots` behind the cursor)
+    Column("lots_block", BigInteger, nullable=True),
+    # bumped by every write that changes facts (a range with events, a reorg), not by empty blocks
+    Column("changes", BigInteger, nullable=False, server_default="0"),
 )
 
 #: blocks the index has seen: every block that holds a fact, and every range end

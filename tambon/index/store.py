@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import operator
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,11 +22,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.pool import QueuePool
 
 from tambon.errors import ConfigError
-from tambon.events import Block
+from tambon.events import Block, ChainEvent
 from tambon.index import schema
 from tambon.settings import Settings
 
@@ -37,6 +51,20 @@ MIGRATION_LOCK_KEY = 0x7A4B0_1D3
 def encode_args(args: Mapping[str, Any]) -> str:
     """Event arguments as canonical JSON: bytes as 0x hex, keys sorted."""
     return json.dumps(args, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+#: event arguments stored as 0x hex that are `bytes` in a decoded event
+_BYTES_ARGS = frozenset({"evidence", "modelSha256", "root", "proposal", "reason", "digest"})
+
+
+def stored_event(row: Any) -> ChainEvent:
+    """An `events` row as the ChainEvent it was stored from."""
+    args = json.loads(row.args)
+    for key in _BYTES_ARGS & args.keys():
+        args[key] = bytes.fromhex(args[key][2:])
+    return ChainEvent(
+        row.contract, row.name, args, row.block_number, row.block_hash, row.tx_hash, row.log_index
+    )
 
 
 def _json_default(value: Any) -> Any:
@@ -60,6 +88,8 @@ class Cursor:
     updated_at: int
     head_number: int | None = None  # the chain head the follower saw last
     head_timestamp: int | None = None
+    lots_block: int | None = None  # the last block whose lot identities are stored
+    changes: int = 0  # bumped by every write that changes facts
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -167,6 +197,8 @@ class IndexStore:
             row.updated_at,
             row.head_number,
             row.head_timestamp,
+            row.lots_block,
+            row.changes,
         )
 
     def start(self, block: Block, chain_id: int, contracts: Mapping[str, str]) -> None:
@@ -181,6 +213,9 @@ class IndexStore:
                     chain_id=chain_id,
                     contracts=json.dumps(dict(contracts), sort_keys=True),
                     updated_at=int(time.time()),
+                    lots_block=block.number,
+                    # from the clock: a rebuilt index never repeats the counter of the one it replaced
+                    changes=time.time_ns() // 1_000_000,
                 )
             )
             conn.execute(insert(schema.blocks).values(**_block_row(block)))
@@ -206,25 +241,42 @@ class IndexStore:
         `expected_cursor` is the hash the cursor must still have (a second follower writing the
         same index makes this one stop instead of doubling facts).
         """
+        changed = any(rows.values())
+        c = schema.cursor.c
         with self.engine.begin() as conn:
             moved = conn.execute(
                 update(schema.cursor)
-                .where(schema.cursor.c.id == 1, schema.cursor.c.block_hash == expected_cursor)
+                .where(c.id == 1, c.block_hash == expected_cursor)
                 .values(
-                    block_number=end.number, block_hash=end.hash, updated_at=int(time.time()), **_head(head)
+                    block_number=end.number,
+                    block_hash=end.hash,
+                    updated_at=int(time.time()),
+                    changes=c.changes + 1 if changed else c.changes,
+                    **_head(head),
                 )
             )
             if moved.rowcount != 1:
                 raise ConcurrentWriter("the index cursor moved under this follower: is another one running?")
             for name, table_rows in rows.items():
-                if table_rows:
-                    conn.execute(insert(schema.metadata.tables[name]), list(table_rows))
-            known = {b.number for b in blocks} | {end.number}
-            if known:
-                conn.execute(delete(schema.blocks).where(schema.blocks.c.number.in_(known)))
-                rows_blocks = {b.number: _block_row(b) for b in blocks}
-                rows_blocks[end.number] = _block_row(end)
-                conn.execute(insert(schema.blocks), list(rows_blocks.values()))
+                self._insert_many(conn, schema.metadata.tables[name], table_rows)
+            rows_blocks = {b.number: _block_row(b) for b in blocks}
+            rows_blocks[end.number] = _block_row(end)
+            conn.execute(delete(schema.blocks).where(schema.blocks.c.number.in_(list(rows_blocks))))
+            self._insert_many(conn, schema.blocks, list(rows_blocks.values()))
+
+    def _insert_many(self, conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One driver-level executemany of plain rows (no per-row statement compilation or type
+        processing: every column the index stores is a plain int or str)."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        compiled = insert(table).compile(dialect=conn.dialect, column_keys=columns)
+        if compiled.positiontup is not None:
+            order = operator.itemgetter(*compiled.positiontup)
+            params: list[Any] = [order(r) if len(columns) > 1 else (order(r),) for r in rows]
+        else:
+            params = list(rows)
+        conn.exec_driver_sql(str(compiled), params)
 
     def confirm(self, block_hash: str, head: Block | None = None) -> None:
         """Record that the cursor's block was just checked against the chain, and the head seen then
@@ -240,6 +292,7 @@ class IndexStore:
         """Delete every fact above the fork block and move the cursor there; returns facts removed."""
         number, block_hash = (fork.number, fork.hash) if isinstance(fork, Block) else fork
         removed = 0
+        c = schema.cursor.c
         with self.engine.begin() as conn:
             for table in schema.FACT_TABLES:
                 removed += conn.execute(delete(table).where(table.c.block_number > number)).rowcount
@@ -247,10 +300,62 @@ class IndexStore:
             conn.execute(delete(schema.blocks).where(schema.blocks.c.number > number))
             conn.execute(
                 update(schema.cursor)
-                .where(schema.cursor.c.id == 1)
-                .values(block_number=number, block_hash=block_hash, updated_at=int(time.time()))
+                .where(c.id == 1)
+                .values(
+                    block_number=number,
+                    block_hash=block_hash,
+                    updated_at=int(time.time()),
+                    lots_block=case((c.lots_block > number, number), else_=c.lots_block),
+                    changes=c.changes + 1,
+                )
             )
         return removed
+
+    # the lots pass (tambon.index.lots): identities filled behind the cursor
+
+    def lot_events(self, after: int, limit: int) -> tuple[int, list[ChainEvent]]:
+        """(upto, events): the registrations, steps and splits of whole blocks after `after`, about
+        `limit` of them (a block is never cut), up to the cursor; `upto` is the last block covered."""
+        e = schema.events
+        kinds = (
+            e.c.contract == "BatchProvenance",
+            e.c.name.in_(("BatchRegistered", "StepAdded", "Split")),
+        )
+        with self.engine.connect() as conn:
+            cur = self.cursor(conn)
+            if cur is None:
+                return after, []
+            upto = cur.block_number
+            last = conn.execute(
+                select(e.c.block_number)
+                .where(e.c.block_number > after, e.c.block_number <= upto, *kinds)
+                .order_by(e.c.block_number, e.c.log_index)
+                .offset(limit - 1)
+                .limit(1)
+            ).scalar()
+            if last is not None:
+                upto = int(last)
+            rows = conn.execute(
+                select(e)
+                .where(e.c.block_number > after, e.c.block_number <= upto, *kinds)
+                .order_by(e.c.block_number, e.c.log_index)
+            )
+            return upto, [stored_event(r) for r in rows]
+
+    def write_lots(self, rows: Sequence[Mapping[str, Any]], after: int, upto: int) -> bool:
+        """Store the lots rows of blocks (after, upto] and move the lots pass to `upto`, in one
+        transaction; False (nothing stored) when the index moved back meanwhile (a reorg)."""
+        c = schema.cursor.c
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(schema.cursor)
+                .where(c.id == 1, c.lots_block == after, c.block_number >= upto)
+                .values(lots_block=upto)
+            )
+            if moved.rowcount != 1:
+                return False
+            self._insert_many(conn, schema.lots, rows)
+        return True
 
     def recent_blocks(self, limit: int) -> list[tuple[int, str]]:
         """The newest known blocks (number, hash), newest first: candidates for a fork point."""

@@ -66,7 +66,7 @@ def stored_events(store: IndexStore) -> list[tuple]:
 def catch_up(follower, limit: int = 10_000) -> None:
     for _ in range(limit):
         report = follower.step()
-        if report.cursor >= report.head - follower.confirmations:
+        if report.caught_up:
             return
     raise AssertionError("the follower did not catch up")
 

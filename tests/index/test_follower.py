@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from tambon.chain import Deployment
 from tambon.events import JsonRpc
 from tambon.index import schema
+from tambon.index.cli import evidence_records
 from tambon.index.follower import Follower
 from tambon.index.store import IndexStore
 from tests.index.helpers import catch_up, direct_scan, stored_events
@@ -144,11 +145,68 @@ def test_reorg__replaced_blocks_with_new_facts__stored_from_the_new_branch(world
         assert sorted(ids) == sorted(fresh)
 
 
+def _lots_rows(store: IndexStore) -> list[tuple]:
+    lots = schema.lots
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(lots).order_by(lots.c.block_number, lots.c.log_index)).all())
+
+
+def test_lots_pass__behind_the_facts__fills_in_order_as_one_pass_would_and_a_reorg_undoes_it(
+    world, w3, index_settings, tmp_path
+):
+    records = evidence_records(world.store)
+    follower = _follower(index_settings, records=records)
+    tracker, follower.lots = follower.lots, None
+    catch_up(follower)  # the facts alone
+    cursor = follower.store.cursor()
+    assert cursor.lots_block < cursor.block_number and _lots_rows(follower.store) == []
+    follower.lots = tracker
+    passes = 0
+    while follower.fill_lots(limit=3) < cursor.block_number:
+        passes += 1
+    assert passes > 2  # whole blocks of about three events at a time
+    one_pass = _follower(
+        index_settings.model_copy(update={"index_url": f"sqlite:///{tmp_path / 'one-pass.sqlite'}"}),
+        records=records,
+    )
+    catch_up(one_pass)
+    one_pass_cursor = one_pass.store.cursor().block_number
+    assert [r for r in _lots_rows(follower.store) if r[0] <= one_pass_cursor] == _lots_rows(one_pass.store)
+
+    orphans = _fresh_batch(world, 3)
+    catch_up(follower)
+    assert {r.batch_id for r in _lots_rows(follower.store)} >= set(orphans)
+    assert "error" not in w3.provider.make_request("anvil_reorg", [3, []])
+    assert follower.step().reorgs == 1
+    catch_up(follower)
+    assert not {r.batch_id for r in _lots_rows(follower.store)} & set(orphans)
+    catch_up(one_pass)
+    assert _lots_rows(follower.store) == _lots_rows(one_pass.store)
+
+
+def test_changes__counted_for_facts_and_reorgs__not_for_empty_blocks(world, w3, index_settings):
+    follower = _follower(index_settings)
+    catch_up(follower)
+    before = follower.store.cursor()
+    w3.provider.make_request("anvil_mine", [3])
+    catch_up(follower)
+    empty = follower.store.cursor()
+    assert empty.block_number == before.block_number + 3 and empty.changes == before.changes
+    _fresh_batch(world, 1)
+    catch_up(follower)
+    fresh = follower.store.cursor()
+    assert fresh.changes == empty.changes + 1
+    assert "error" not in w3.provider.make_request("anvil_reorg", [1, []])
+    catch_up(follower)
+    assert follower.store.cursor().changes == fresh.changes + 1
+
+
 KILL_ON_COMMIT = r"""
 import os, signal, sys
 from sqlalchemy import event
 from tambon.chain import Deployment
 from tambon.events import JsonRpc
+from tambon.index.cli import evidence_records
 from tambon.index.follower import Follower
 from tambon.index.store import IndexStore
 from tambon.settings import Settings
