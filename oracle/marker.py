@@ -38,6 +38,19 @@ def _detector() -> cv2.aruco.ArucoDetector:
 _DETECTOR = _detector()
 
 
+def _window_detector() -> cv2.aruco.ArucoDetector:
+    """For a window cut around one located marker: the marker spans most of it, so smaller squares
+    (the marker's own bits, texture) are not candidates worth decoding, and one threshold window,
+    wider than a 20 px marker's border, outlines it."""
+    params = _DETECTOR.getDetectorParameters()
+    params.minMarkerPerimeterRate = 0.8
+    params.adaptiveThreshWinSizeMin = params.adaptiveThreshWinSizeMax = 23
+    return cv2.aruco.ArucoDetector(_DICTIONARY, params)
+
+
+_WINDOW_DETECTOR = _window_detector()
+
+
 @dataclass(frozen=True, slots=True)
 class MarkerFit:
     """A detected marker: its id, corners (px, clockwise from top-left) and px -> mm similarity transform."""
@@ -77,27 +90,26 @@ def _best_quad(corners, ids, marker_id: int | None) -> tuple[int, np.ndarray] | 
     return None if best is None else best[1:]
 
 
-#: Square candidates re-read at full detail when the working copy shows no readable marker.
-_MAX_RETRIES = 8
+#: Markers and square candidates of the reduced image re-read in `detail` windows, largest first.
+_MAX_WINDOWS = 8
 
 
-def _read_candidates_in_detail(
-    rejected, detail: np.ndarray, to_detail: float, marker_id: int | None
+def _read_in_detail(
+    quads: list[np.ndarray], detail: np.ndarray, to_detail: float, marker_id: int | None
 ) -> tuple[int, np.ndarray] | None:
-    """A marker too small to decode on the working copy is still found there as a square candidate:
-    read each candidate (largest first) again in its own small window of the full-detail image."""
-    quads = sorted((q.reshape(4, 2) for q in rejected), key=lambda q: -cv2.contourArea(q))
+    """Read each quad (reduced-image pixels) again in its own small window of `detail`; the first
+    marker read, with its corners in reduced-image pixels."""
     h, w = detail.shape[:2]
-    for quad in quads[:_MAX_RETRIES]:
+    for quad in quads[:_MAX_WINDOWS]:
         pts = quad.astype(np.float64) * to_detail
         (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
-        pad = 0.5 * max(x1 - x0, y1 - y0) + 8  # room for the white quiet zone around the marker
+        pad = 0.25 * max(x1 - x0, y1 - y0) + 8  # room for the white quiet zone around the marker
         left, top = max(int(x0 - pad), 0), max(int(y0 - pad), 0)
         right, bottom = min(int(x1 + pad) + 1, w), min(int(y1 + pad) + 1, h)
         window = detail[top:bottom, left:right]
         if window.ndim == 3:
             window = cv2.cvtColor(window, cv2.COLOR_BGR2GRAY)
-        corners, ids, _ = _DETECTOR.detectMarkers(window)
+        corners, ids, _ = _WINDOW_DETECTOR.detectMarkers(window)
         found = _best_quad(corners, ids, marker_id)
         if found is not None:
             return found[0], (found[1] + [left, top]) / to_detail
@@ -109,20 +121,26 @@ def detect_marker(
     marker_mm: float = DEFAULT_MARKER_MM,
     marker_id: int | None = DEFAULT_MARKER_ID,
     detail: np.ndarray | None = None,
+    coord_scale: float = 1.0,
 ) -> MarkerFit | None:
     """Find the reference marker in a grayscale image; None when there is none.
 
     With `marker_id=None` any DICT_4X4_50 marker is accepted (the largest one wins). `detail` is the
-    same photo at a higher resolution (grayscale or BGR): a marker too small to read on `gray` is read there,
-    around the square candidates found on `gray` (corners still in `gray`'s pixels).
+    same photo at a higher resolution (grayscale or BGR): the marker, or every square candidate when
+    `gray` shows none it can decode, is read again in a small window of `detail`, so a reduced `gray`
+    only has to locate it (cheap) and the corners come from full detail. Corners are returned in
+    `gray`'s pixels times `coord_scale`.
     """
     corners, ids, rejected = _DETECTOR.detectMarkers(gray)
     found = _best_quad(corners, ids, marker_id)
-    if found is None and detail is not None and len(rejected):
-        found = _read_candidates_in_detail(rejected, detail, detail.shape[1] / gray.shape[1], marker_id)
+    if detail is not None:
+        candidates = sorted((q.reshape(4, 2) for q in rejected), key=lambda q: -cv2.contourArea(q))
+        located = ([found[1]] if found is not None else []) + candidates
+        found = _read_in_detail(located, detail, detail.shape[1] / gray.shape[1], marker_id) or found
     if found is None:
         return None
     mid, pts = found
+    pts = pts * coord_scale
     # A similarity (rotation + one scale) fitted to the four corners. A full homography from a marker
     # this small extrapolates badly: half a pixel of corner noise tilts the whole plane by several %.
     mm = np.array([[0, 0], [marker_mm, 0], [marker_mm, marker_mm], [0, marker_mm]], dtype=np.float32)

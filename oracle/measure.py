@@ -270,9 +270,14 @@ def measure(
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     h, w = img.shape[:2]
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    # A marker too small for the working copy (a wide shot from a phone) is read again at full
-    # detail, around the square candidates the working copy shows.
-    marker = detect_marker(gray, marker_mm, marker_id, detail=detail if scale < 1.0 else None)
+    # The marker is located on a half-size copy of the working copy (a quarter of the pixels to
+    # search) and its corners are read in a window of the decoded photo.
+    search = cv2.resize(gray, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    marker = detect_marker(search, marker_mm, marker_id, detail=detail, coord_scale=w / (w // 2))
+    if marker is None and max(detail.shape[:2]) > 2 * max(h, w):
+        # A wide shot from a phone: a marker a few pixels wide on the search copy is still a square
+        # candidate on the working copy.
+        marker = detect_marker(gray, marker_mm, marker_id, detail=detail)
     out = Measurement(marker_found=marker is not None)
     if require_marker and marker is None:
         return out

@@ -51,3 +51,20 @@ def test_detect_marker__other_id__ignored():
     assert detect_marker(canvas, marker_id=0) is None
     assert detect_marker(canvas, marker_id=7).marker_id == 7
     assert detect_marker(canvas, marker_id=None).marker_id == 7
+
+
+@pytest.mark.parametrize("side", [36, 80])
+def test_detect_marker__located_on_quarter_size_copy__corners_read_at_full_detail(side):
+    """Located on a quarter-size copy, the corners come from a window of the full image: the same
+    as detecting on the full image (the copy's own corners, scaled up, are 3-4 px off)."""
+    canvas = np.full((480, 640), 230, np.uint8)
+    tile = np.full((side + 40, side + 40), 255, np.uint8)
+    tile[20 : 20 + side, 20 : 20 + side] = marker_image(side)
+    m = cv2.getRotationMatrix2D(((side + 40) / 2, (side + 40) / 2), 21, 1.0)
+    m[:, 2] += [300, 200]
+    canvas = cv2.warpAffine(tile, m, (640, 480), borderValue=230)
+    full = detect_marker(canvas)
+    small = cv2.resize(canvas, (160, 120), interpolation=cv2.INTER_AREA)
+    located = detect_marker(small, detail=canvas, coord_scale=4.0)
+    assert full is not None and located is not None
+    assert np.abs(located.corners - full.corners).max() < 0.05
