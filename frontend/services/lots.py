@@ -12,7 +12,7 @@ from typing import Any
 
 from compliance.errors import ComplianceError
 from compliance.model import Traces, lot_history, lot_identity
-from compliance.source import index_traces, read_traces, traces_from_events
+from compliance.source import index_traces, read_traces, traces_from_chain_events
 from evidence.bundle import record_behind
 from frontend.services import gs1 as site_gs1
 from frontend.services.batches import BatchHistory, Label
@@ -42,21 +42,10 @@ def record_of(ctx, cid: str) -> Mapping[str, Any]:
 
 def compliance_traces(ctx, history) -> Traces:
     """The batch and its lineage as `compliance` traces, from a `BatchHistory`."""
-    events = [
-        {
-            "event": e.name,
-            "args": e.args,
-            "transactionHash": e.tx_hash,
-            "blockNumber": e.block_number,
-            "logIndex": e.log_index,
-            "timestamp": history.times.get(e.block_hash),
-        }
-        for e in history.events
-        if e.name in ("BatchRegistered", "StepAdded", "Split", "Merged")
-    ]
     reader = ctx.reader
-    return traces_from_events(
-        events,
+    return traces_from_chain_events(
+        history.events,
+        history.times,
         lambda cid: record_of(ctx, cid),
         chain_id=reader.chain_id,
         contract=reader.provenance.address,
