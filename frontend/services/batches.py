@@ -560,7 +560,7 @@ class BatchService:
         from frontend.services.coldchain import coldchain_views  # it builds on this module's checks
 
         return coldchain_views(
-            self.reader, head, ids, events, times, self._evidence, self.evidence.rpc_store()
+            self.reader, head, ids, events, times, self._evidence, self.evidence.reading_store
         )
 
     def _first_provable(self, digest: bytes) -> EvidenceRef:

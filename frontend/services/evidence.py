@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from urllib.parse import quote
 
 import httpx
@@ -328,6 +329,12 @@ class EvidenceService:
     def rpc_store(self) -> RpcStore:
         """A client of the evidence node's RPC (the caller closes it)."""
         return RpcStore(self.api_url, timeout=self.timeout, token=self.api_token)
+
+    @cached_property
+    def reading_store(self) -> RpcStore:
+        """One client of the evidence node's RPC for reads (cold-chain logs), shared by every thread:
+        a client per page render cost a TLS context each (~40% of a worker's time at moving head)."""
+        return self.rpc_store()
 
     def upload_bundle(self, record: Mapping, files: Mapping[str, bytes]) -> tuple[str, OnchainCid]:
         """Store a bundle (photos + record.json) on the evidence node; returns its CID and on-chain form."""
