@@ -24,6 +24,7 @@ from frontend.context import AppContext
 from frontend.guard import FORM_OVERHEAD, BodyGuard
 from frontend.settings import WebSettings, get_web_settings
 from frontend.web import ROUTERS as WEB_ROUTERS
+from frontend.web.pages import CachedBatchPages
 from frontend.writegate import WriteGate
 from tambon.errors import TambonError
 from tambon.settings import Settings, get_settings
@@ -162,6 +163,8 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     limits = upload_limits(web)
     app.add_middleware(BodyGuard, upload_limits=limits, default_limit=web.max_body_bytes)
     app.add_middleware(WriteGate, upload_paths=limits, web=web, store=ctx.auth)
+    # ahead of routing, inside the language and header middlewares: cached verify pages as bytes
+    app.add_middleware(CachedBatchPages, ctx=ctx)
     app.add_middleware(LanguageAndHeaders, csp=csp)
     for router in API_ROUTERS + WEB_ROUTERS:
         app.include_router(router)

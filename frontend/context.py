@@ -22,11 +22,12 @@ from frontend import i18n
 from frontend.auth import AuthStore
 from frontend.errors import Upstream
 from frontend.services.batches import BatchService
-from frontend.services.cache import Lru, SharedRenders
+from frontend.services.cache import IndexChanges, Lru, SharedRenders
 from frontend.services.catalog import GRADE_LABELS, RECORD_LABELS, STAGE_LABELS
 from frontend.services.chain import ChainReader, Head, head_from_block
 from frontend.services.evidence import EvidenceService
 from frontend.services.grants import GrantService
+from frontend.services.lots import LotDirectory
 from frontend.services.rpc import RawJsonRpc
 from frontend.services.wallet import WalletService
 from frontend.services.writers import Writers
@@ -100,10 +101,14 @@ class AppContext:
     _pages: Lru[bytes] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._pages = Lru(self.web.page_cache_size)
+        self._pages = Lru(self.web.page_cache_bytes, weigh=len)
         self._histories: Lru[Any] = Lru(self.web.page_cache_size)
-        #: (version, lot) -> the CIDs its page was rendered from, with the outcome the page shows
-        self._history_cids: Lru[dict[str, str]] = Lru(self.web.page_cache_size)
+        #: (version, lot) -> the CIDs its page was rendered from, with the outcome the page shows; kept
+        #: as long as the pages are, so a page served from memory has its proofs re-checked
+        self._history_cids: Lru[dict[str, str]] = Lru(
+            self.web.page_cache_bytes // 8,
+            weigh=lambda cids: 64 + sum(len(c) + len(o) for c, o in cids.items()),
+        )
         self.templates = {lang: make_templates(lang, self.web, self.settings) for lang in i18n.LANGUAGES}
         self._http: httpx.AsyncClient | None = None
         self._head_inflight: asyncio.Future[Head] | None = None
@@ -115,6 +120,10 @@ class AppContext:
         #: lot -> (facts stamp, its lineage), true at the index block `_stamps_at` (number, hash)
         self._stamps: dict[int, tuple[str, frozenset[int]]] = {}
         self._stamps_at: tuple[int, str] | None = None
+        #: verify pages answered from cache before routing (`frontend.web.pages.CachedBatchPages`)
+        self.pages_served_ahead_of_routing = 0
+        #: earlier heads of the branch the stamps were moved along (cleared on a reorg)
+        self._passed_heads: set[str] = set()
         self._stamps_lock = threading.Lock()
 
     @cached_property
@@ -138,6 +147,24 @@ class AppContext:
         if not self.web.read_index:
             return None
         return IndexReader.started(self.settings)
+
+    @cached_property
+    def _index_changes(self) -> IndexChanges:
+        assert self.index is not None
+        return IndexChanges(self.index.engine, self.web.index_poll_seconds)
+
+    @cached_property
+    def _lot_directory(self) -> LotDirectory:
+        assert self.index is not None
+        return LotDirectory(self.index, self.web.gs1_company_prefix)
+
+    def lots_at(self, head: Head) -> LotDirectory:
+        """The resolver's (GTIN, lot code) lookup, in memory, true at `head` as far as the index has
+        filled lot identities."""
+        found = self._index_head
+        if found is None or found.hash != head.hash:
+            found = self.index.head() if self.index is not None else None
+        return self._lot_directory.at(head, found.lots_block if found is not None else None)
 
     @cached_property
     def batches(self) -> BatchService:
@@ -169,16 +196,19 @@ class AppContext:
 
     async def head(self) -> Head:
         """The block every read of a request is true at: the index's block when the site reads the
-        index (one indexed query), else the node's latest block (one light JSON-RPC call).
+        index (read again only when the index database changed, see `IndexChanges`), else the node's
+        latest block (one light JSON-RPC call).
 
         Requests that arrive while a head query is in flight share its answer (single flight), so a
         burst of page views costs one node round trip and never reads a head older than that trip.
         """
         if self.index is not None:
-            found = self.index.head()
-            if found is None:
-                raise Upstream("the chain index is empty; run `tambon index run`")
-            self._index_head = found  # how fresh it is, for the page's "as of" line
+            found = self._index_head
+            if self._index_changes.moved() or found is None:
+                found = self.index.head()
+                if found is None:
+                    raise Upstream("the chain index is empty; run `tambon index run`")
+                self._index_head = found  # how fresh it is, for the page's "as of" line
             return Head(found.number, found.hash, found.timestamp)
         pending = self._head_inflight
         if pending is not None and not pending.done() and pending.get_loop() is asyncio.get_running_loop():
@@ -232,6 +262,19 @@ class AppContext:
             return f"{head.hash}/{self.evidence.generation()}"
         return f"{self._stamp(head, batch_id)}/{self.evidence.generation()}"
 
+    def known_version(self, head: Head, batch_id: int) -> str | None:
+        """The lot's page version at `head` when its facts stamp is remembered (no query but, once
+        per index block, the one that says which lots the block touched); None otherwise."""
+        if self.index is None:
+            return None
+        at = self._stamps_at
+        if at is None or at[1] != head.hash:
+            self._advance_stamps(self.index, head)
+        known = self._stamps.get(batch_id)
+        if known is None:
+            return None
+        return f"{known[0]}/{self.evidence.generation()}"
+
     def _stamp(self, head: Head | None, batch_id: int) -> str:
         """The lot's facts stamp, remembered until an event touches the lot or its lineage: when the
         index moves, one query over the new blocks says which lots to forget (all of them after a
@@ -242,21 +285,8 @@ class AppContext:
             found = index.head()
             assert found is not None
             head = Head(found.number, found.hash, found.timestamp)
+        at = self._advance_stamps(index, head)
         with self._stamps_lock:
-            seen = self._stamps_at
-            if seen is None or seen[1] != head.hash:
-                if seen is None or head.number <= seen[0] or index.block_hash(seen[0]) != seen[1]:
-                    self._stamps.clear()  # first use, or the index went back (a reorg)
-                else:
-                    touched, registries = index.touched_since(seen[0], head.number)
-                    if registries:
-                        self._stamps.clear()
-                    elif touched:
-                        stale = [lot for lot, (_, ids) in self._stamps.items() if not touched.isdisjoint(ids)]
-                        for lot in stale:
-                            del self._stamps[lot]
-                self._stamps_at = (head.number, head.hash)
-            at = self._stamps_at
             known = self._stamps.get(batch_id)
         if known is not None:
             return known[0]
@@ -268,6 +298,32 @@ class AppContext:
                     self._stamps.clear()
                 self._stamps[batch_id] = (stamp, frozenset(ids))
         return stamp
+
+    def _advance_stamps(self, index: IndexReader, head: Head) -> tuple[int, str]:
+        """Forget the stamps of the lots touched since the stamps were last true, up to `head`."""
+        with self._stamps_lock:
+            seen = self._stamps_at
+            if seen is not None and head.hash in self._passed_heads:
+                # a request that read the head before another moved the stamps on: they hold facts
+                # at least as new as its block, on the same branch
+                return seen
+            if seen is None or seen[1] != head.hash:
+                if seen is None or head.number <= seen[0] or index.block_hash(seen[0]) != seen[1]:
+                    self._stamps.clear()  # first use, or the index went back (a reorg)
+                    self._passed_heads.clear()
+                else:
+                    touched, registries = index.touched_since(seen[0], head.number)
+                    if registries:
+                        self._stamps.clear()
+                    elif touched:
+                        stale = [lot for lot, (_, ids) in self._stamps.items() if not touched.isdisjoint(ids)]
+                        for lot in stale:
+                            del self._stamps[lot]
+                    if len(self._passed_heads) >= 256:
+                        self._passed_heads.clear()
+                    self._passed_heads.add(seen[1])
+                seen = self._stamps_at = (head.number, head.hash)
+            return seen
 
     def history(self, head: Head, batch_id: int, version: str | None = None):
         key = (version or self.version(head, batch_id), batch_id)

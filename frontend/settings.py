@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,8 +45,14 @@ class WebSettings(BaseSettings):
     evidence_retry_seconds: float = 30.0
     #: seconds a proven evidence CID is trusted before it is fetched and proven again
     evidence_recheck_seconds: float = 20.0
-    #: rendered pages and batch histories kept per worker (keyed by chain head, so never stale)
+    #: batch histories kept per worker (keyed by the facts they show, so never stale)
     page_cache_size: int = 512
+    #: bytes of rendered pages kept per worker (~20 KiB a verify page: 256 MiB hold 10,000 lots in
+    #: both languages)
+    page_cache_bytes: int = 256 * 1024 * 1024
+    #: on a server database (PostgreSQL), how often a worker reads the index's head (seconds); on
+    #: SQLite it is read again exactly when the index database changed
+    index_poll_seconds: float = Field(default=0.1, ge=0)
     #: read batches from the chain index (`tambon index run`) when one has been started
     read_index: bool = True
 
@@ -75,6 +81,7 @@ class WebSettings(BaseSettings):
         "max_upload_files",
         "max_evidence_bytes",
         "page_cache_size",
+        "page_cache_bytes",
     )
     @classmethod
     def _positive(cls, value: int) -> int:

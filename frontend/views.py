@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import html
-import re
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from compliance.epcis import epcis_document
@@ -50,24 +49,34 @@ def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str, version:
     return ctx.page(("batch", batch_id, version, lang), make)
 
 
-_ASOF = re.compile(rb"<!--asof-->.*?<!--/asof-->", re.S)
+_ASOF_START, _ASOF_END = b"<!--asof-->", b"<!--/asof-->"
 
 
 def stamp_asof(body: bytes, head: Head, lang: str, status: IndexStatus | None) -> bytes:
     """Put the index's current block (and how fresh it is) into a cached page: the page's facts are
     unchanged since it was rendered, so they hold at this block too."""
+    start = body.find(_ASOF_START)
+    end = body.find(_ASOF_END, start)
+    if start < 0 or end < 0:
+        return body
+    lag = None if status is None else (status.lag_blocks, status.lag_s, round(status.confirmed_s))
+    return body[:start] + _asof(head.number, head.timestamp, lang, lag) + body[end:]
+
+
+@lru_cache(maxsize=256)
+def _asof(number: int, timestamp: int, lang: str, lag: tuple[int, int, int] | None) -> bytes:
+    """The "as of" line (between its markers' start), the same for every page at one block."""
     gettext = i18n.translations(lang).gettext
-    block = gettext("Read from block %(n)s of the chain") % {"n": head.number}
-    text = f"{block} ({i18n.format_date(head.timestamp, lang, with_time=True)})"
-    if status is not None:
+    block = gettext("Read from block %(n)s of the chain") % {"n": number}
+    text = f"{block} ({i18n.format_date(timestamp, lang, with_time=True)})"
+    if lag is not None:
+        blocks, seconds, confirmed = lag
         text += " · " + gettext("index %(blocks)s blocks (%(s)s s) behind the chain head") % {
-            "blocks": status.lag_blocks,
-            "s": status.lag_s,
+            "blocks": blocks,
+            "s": seconds,
         }
-        text += " · " + gettext("index checked against the chain %(s)s s ago") % {
-            "s": f"{status.confirmed_s:.0f}"
-        }
-    return _ASOF.sub(b"<!--asof-->" + html.escape(text).encode() + b"<!--/asof-->", body, count=1)
+        text += " · " + gettext("index checked against the chain %(s)s s ago") % {"s": confirmed}
+    return _ASOF_START + html.escape(text).encode()
 
 
 def render_grants(ctx: AppContext, head: Head, lang: str) -> bytes:

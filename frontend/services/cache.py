@@ -1,13 +1,15 @@
-"""Small caches: a bounded thread-safe LRU for values keyed by chain head, a TTL map for retries, and
-rendered pages shared by the site's worker processes."""
+"""Small caches: a bounded thread-safe LRU for values keyed by chain head, a TTL map for retries,
+rendered pages shared by the site's worker processes, and a cheap look at whether the index moved."""
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
 import json
+import math
 import os
 import random
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -15,14 +17,21 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from sqlalchemy.engine import Engine
+
 V = TypeVar("V")
 
 
 class Lru(Generic[V]):
-    """Bounded least-recently-used map. Keys that include the chain head's hash are never stale."""
+    """Bounded least-recently-used map. Keys that include the chain head's hash are never stale.
 
-    def __init__(self, size: int) -> None:
+    Bounded by entry count, or with `weigh` by the entries' total weight (a page's bytes): `size` is
+    then that total."""
+
+    def __init__(self, size: int, weigh: Callable[[V], int] | None = None) -> None:
         self.size = size
+        self.weigh = weigh
+        self.weight = 0
         self._data: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -34,11 +43,21 @@ class Lru(Generic[V]):
             return value
 
     def put(self, key: Hashable, value: V) -> V:
+        weigh = self.weigh
         with self._lock:
+            if weigh is None:
+                self._data[key] = value
+                self._data.move_to_end(key)
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+                return value
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.weight -= weigh(old)
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+            self.weight += weigh(value)
+            while self.weight > self.size and len(self._data) > 1:
+                self.weight -= weigh(self._data.popitem(last=False)[1])
         return value
 
     def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
@@ -143,3 +162,33 @@ class SharedRenders:
                     item.unlink()
             except FileNotFoundError:
                 pass
+
+
+class IndexChanges:
+    """Whether the chain index may have moved since the last look, without a query per request.
+
+    On SQLite it is exact: `PRAGMA data_version` on a connection of its own changes whenever another
+    connection (the follower) commits, and costs microseconds. On a server database (PostgreSQL) it is
+    a poll: the index counts as moved every `poll_seconds`.
+    """
+
+    def __init__(self, engine: Engine, poll_seconds: float) -> None:
+        self.poll_seconds = poll_seconds
+        self._last = -math.inf
+        self._seen: int | None = None
+        self._lock = threading.Lock()
+        self._sqlite: sqlite3.Connection | None = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            self._sqlite = sqlite3.connect(engine.url.database, check_same_thread=False)
+
+    def moved(self) -> bool:
+        with self._lock:
+            if self._sqlite is not None:
+                version = int(self._sqlite.execute("PRAGMA data_version").fetchone()[0])
+                moved, self._seen = version != self._seen, version
+                return moved
+            now = time.monotonic()
+            if now - self._last < self.poll_seconds:
+                return False
+            self._last = now
+            return True

@@ -5,8 +5,8 @@ hashed against the on-chain CID) and follow a metadata document to its bundle.""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -16,6 +16,7 @@ from compliance.source import index_traces, read_traces, traces_from_chain_event
 from evidence.bundle import record_behind
 from frontend.services import gs1 as site_gs1
 from frontend.services.batches import BatchHistory, Label
+from frontend.services.chain import Head
 from tambon.gs1 import normalise_gtin
 from tambon.index.reader import IndexReader
 from tambon.lots import LotIdentity, LotIndex
@@ -54,10 +55,10 @@ def compliance_traces(ctx, history) -> Traces:
 
 def identity_of(ctx, head, batch_id: int) -> LotIdentity:
     """The batch's public identity (GTIN + lot code, batch id as serial); the crop's GTIN when no
-    record names one. On the index it is the batch's newest `lots` row (one indexed query); a batch the
-    follower read no records for is identified from its history, as without an index."""
+    record names one. On the index it is the batch's newest `lots` row (`LotDirectory`, in memory); a
+    batch the follower read no records for is identified from its history, as without an index."""
     if ctx.index is not None:
-        found = IndexedLots(ctx.index, ctx.web.gs1_company_prefix).identity(batch_id)
+        found = ctx.lots_at(head).identity(batch_id)
         if found is not None:
             return found
     history = ctx.history(head, batch_id)
@@ -101,41 +102,115 @@ def lot_traces(ctx, lot: str) -> Traces:
     )
 
 
-@dataclass(frozen=True)
-class IndexedLots:
-    """The resolver's lookup answered by the chain index's `lots` table: a few indexed queries."""
+class LotDirectory:
+    """The resolver's lookup, (GTIN, lot code) -> batches, held in memory from the chain index's `lots`
+    table: loaded once, then kept true as the index moves by re-reading the rows of only the batches
+    the new blocks touched (all of them after a reorg). The follower fills lot identities behind the
+    facts (`IndexHead.lots_block`), so the directory follows that block. A lookup is a few dict
+    reads, no query."""
 
-    index: IndexReader
-    company_prefix: str
+    def __init__(self, index: IndexReader, company_prefix: str) -> None:
+        self.index = index
+        self.company_prefix = company_prefix
+        self._lock = threading.Lock()
+        self._at: tuple[int, str] | None = None  # the index head it was last brought to
+        self._lots_block = 0  # the block its rows are true to
+        #: batch -> the identities (gtin, lot code, crop) it has carried, oldest first
+        self._rows: dict[int, list[tuple[str, str, int]]] = {}
+        self._by_lot: dict[str, set[int]] = {}
+        self._by_gtin: dict[str, set[int]] = {}  # "" collects the batches known by their crop's GTIN
 
-    def _key(self, gtin: str) -> tuple[str, int | None]:
-        gtin = normalise_gtin(gtin)
-        return gtin, site_gs1.crop_of_gtin(gtin, self.company_prefix)
+    def at(self, head: Head, lots_block: int | None) -> LotDirectory:
+        """The directory, true at `head` (lot identities up to `lots_block`, all when None: an index
+        that fills them with the facts) or at a later block of the index."""
+        upto = head.number if lots_block is None else min(lots_block, head.number)
+        with self._lock:
+            seen = self._at
+            if seen is not None and (
+                head.number < seen[0] or (seen[1] == head.hash and upto <= self._lots_block)
+            ):
+                return self  # current, or newer than a request that read the head a moment ago
+            if seen is None or (seen[1] != head.hash and (
+                head.number == seen[0] or self.index.block_hash(seen[0]) != seen[1]
+            )):  # fmt: skip
+                self._load(None)  # first use, or the index went back (a reorg)
+                self._lots_block = upto
+            elif upto > self._lots_block:
+                touched, _ = self.index.touched_since(self._lots_block, upto)
+                if touched:
+                    self._load(touched)
+                self._lots_block = upto
+            self._at = (head.number, head.hash)
+        return self
+
+    def _load(self, batches: set[int] | None) -> None:
+        if batches is None:
+            self._rows, self._by_lot, self._by_gtin = {}, {}, {}
+        else:
+            for batch_id in batches:
+                for gtin, lot, _ in self._rows.pop(batch_id, ()):
+                    self._by_lot.get(lot, set()).discard(batch_id)
+                    self._by_gtin.get(gtin, set()).discard(batch_id)
+        for batch_id, gtin, lot, crop in self.index.lot_rows(batches):
+            self._rows.setdefault(batch_id, []).append((gtin, lot, crop))
+            self._by_lot.setdefault(lot, set()).add(batch_id)
+            self._by_gtin.setdefault(gtin, set()).add(batch_id)
+
+    @property
+    def has_lots(self) -> bool:
+        return bool(self._rows)
+
+    def _matches(self, gtin: str) -> Callable[[tuple[str, str, int]], bool]:
+        """Whether a stored identity names `gtin`: itself, or "" with the crop it stands for under the
+        site's company prefix."""
+        crop = site_gs1.crop_of_gtin(gtin, self.company_prefix)
+        return lambda row: row[0] == gtin or (row[0] == "" and crop is not None and row[2] == crop)
 
     def batches(self, gtin: str, lot: str) -> list[int]:
-        gtin, crop = self._key(gtin)
-        return self.index.lot_batches(gtin, lot, crop)
+        gtin = normalise_gtin(gtin)
+        matches = self._matches(gtin)
+        with self._lock:
+            return sorted(
+                b for b in self._by_lot.get(lot, ()) if any(r[1] == lot and matches(r) for r in self._rows[b])
+            )
+
+    def _gtin_lots(self, gtin: str) -> dict[str, int] | None:
+        """lot code -> its first batch, of every identity naming `gtin`; None when none does."""
+        gtin = normalise_gtin(gtin)
+        matches = self._matches(gtin)
+        firsts: dict[str, int] = {}
+        with self._lock:
+            for b in self._by_gtin.get(gtin, set()) | self._by_gtin.get("", set()):
+                for row in self._rows[b]:
+                    if matches(row):
+                        firsts[row[1]] = min(firsts.get(row[1], b), b)
+        return firsts or None
 
     def knows_gtin(self, gtin: str) -> bool:
-        return self.index.gtin_lots(*self._key(gtin)) is not None
+        return self._gtin_lots(gtin) is not None
 
     def lots_of(self, gtin: str) -> list[str]:
-        return [lot for lot, _ in self.index.gtin_lots(*self._key(gtin)) or []]
+        firsts = self._gtin_lots(gtin) or {}
+        return [lot for lot in sorted(firsts, key=firsts.__getitem__) if lot]
 
     def identity(self, batch_id: int) -> LotIdentity | None:
         """The batch's current identity, or None when the follower stored none for it."""
-        found = self.index.store.lot_identities([batch_id]).get(batch_id)
-        if found is None:
-            return None
-        gtin, lot, crop = found
+        with self._lock:
+            rows = self._rows.get(batch_id)
+            if not rows:
+                return None
+            gtin, lot, crop = rows[-1]
         return LotIdentity(gtin or site_gs1.gtin_for_crop(crop, self.company_prefix), lot or None, batch_id)
 
 
-def lot_index(ctx, head) -> LotIndex | IndexedLots:
-    """(GTIN, lot code) -> batches: the chain index's `lots` table when the site reads an index that
-    holds lot identities, else built over every batch of the deployment once per chain head."""
-    if ctx.index is not None and ctx.index.has_lots():
-        return IndexedLots(ctx.index, ctx.web.gs1_company_prefix)
+def lot_index(ctx, head) -> LotIndex | LotDirectory:
+    """(GTIN, lot code) -> batches: the site's in-memory copy of the chain index's `lots` table when
+    the site reads an index that holds lot identities, else built over every batch of the deployment
+    once per chain head."""
+    if ctx.index is not None:
+        directory = ctx.lots_at(head)
+        if directory.has_lots:
+            return directory
 
     def build() -> LotIndex:
         traces = all_traces(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -9,13 +10,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from frontend.deps import BatchId, ChainHead, Ctx, Lang, parse_id
+from frontend.context import AppContext
+from frontend.deps import MAX_ID, BatchId, ChainHead, Ctx, Lang, parse_id
 from frontend.errors import BadInput
 from frontend.services.batches import evidence_ref
+from frontend.services.chain import Head
 from frontend.services.lots import labelled
 from frontend.services.qr import qr_png, qr_svg
 from frontend.views import epcis_json, render_batch, render_grants, stamp_asof
 from tambon.cid import decode_cid
+from tambon.errors import TambonError
 
 router = APIRouter(include_in_schema=False)
 #: non-HTML resources served beside the pages (EPCIS, QR images), listed in the OpenAPI schema
@@ -39,8 +43,8 @@ async def batch_lookup(ctx: Ctx, id: str = Query(default="", max_length=40)) -> 
 async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, head: ChainHead) -> Response:
     """The verify page. On the index it is rendered again only when an event touches the lot, its
     lineage or the registries, or when a proof's outcome changes (a page served from cache has its
-    stale proofs re-checked in the background); its ETag is the block it is shown at and that
-    version, so a reload in between is a 304."""
+    stale proofs re-checked in the background); once rendered, `CachedBatchPages` serves it ahead of
+    routing."""
     bid = batch_id
     version = ctx.version(head, bid)
     body = ctx.cached_page(("batch", bid, version, lang))
@@ -48,13 +52,67 @@ async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, 
         body = await run_in_threadpool(render_batch, ctx, head, bid, lang, version)
     else:
         ctx.refresh_evidence(bid, version)
+    return batch_page_response(ctx, head, bid, lang, body, request.headers.get("if-none-match"))
+
+
+def batch_page_response(
+    ctx: AppContext, head: Head, batch_id: int, lang: str, body: bytes, if_none_match: str | None
+) -> Response:
+    """The verify page's response: on the index, the page with the index's current block in it; its
+    ETag is that block and the evidence generation, so a reload in between is a 304."""
     if ctx.index is not None:
         body = stamp_asof(body, head, lang, ctx.index_status(head))
-    etag = f'"{head.hash[2:18]}-{ctx.evidence.generation()}-{bid}-{lang}"'
+    etag = f'"{head.hash[2:18]}-{ctx.evidence.generation()}-{batch_id}-{lang}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if request.headers.get("if-none-match") == etag:
+    if if_none_match == etag:
         return Response(status_code=304, headers=headers)
     return HTMLResponse(body, headers=headers)
+
+
+_BATCH_PATH = re.compile(r"/batch/([0-9]{1,20})")
+
+
+class CachedBatchPages:
+    """Pure ASGI middleware ahead of routing (inside the language, security-header and compression
+    middlewares): a GET of a verify page whose current version is rendered already, in this worker or
+    in the workers' shared pages, is answered with the route's own response (`batch_page_response`)
+    without routing, dependencies or a thread hop, and without a query once the lot's facts stamp is
+    known. Everything else goes on to the application."""
+
+    def __init__(self, app, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and self.ctx.index is not None:
+            found = _BATCH_PATH.fullmatch(scope["path"])
+            if found is not None and int(found[1]) <= MAX_ID:
+                response = await self._cached(scope, int(found[1]))
+                if response is not None:
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _cached(self, scope, batch_id: int) -> Response | None:
+        headers = dict(scope["headers"])
+        if b"content-length" in headers or b"transfer-encoding" in headers:
+            return None  # a body on a GET: the body guard's to judge
+        ctx = self.ctx
+        try:
+            head = await ctx.head()
+        except TambonError:
+            return None  # the route answers with the error page
+        version = ctx.known_version(head, batch_id)
+        if version is None:
+            return None
+        lang = scope["state"]["lang"]
+        body = ctx.cached_page(("batch", batch_id, version, lang))
+        if body is None:
+            return None
+        ctx.refresh_evidence(batch_id, version)
+        ctx.pages_served_ahead_of_routing += 1
+        etag = headers.get(b"if-none-match")
+        return batch_page_response(ctx, head, batch_id, lang, body, etag.decode("latin-1") if etag else None)
 
 
 @data_router.get(

@@ -473,44 +473,23 @@ class IndexReader:
     # with its serial (/21/<batch>) exactly (a batch without a lots row is identified from its
     # history); at the head the follower fills a new block's lots right after its facts.
 
-    def _gtin_match(self, gtin: str, crop: int | None) -> Any:
-        lots = schema.lots
-        if crop is None:
-            return lots.c.gtin == gtin
-        return (lots.c.gtin == gtin) | ((lots.c.gtin == "") & (lots.c.crop == crop))
-
     def has_lots(self) -> bool:
         """Whether the follower stores lot identities (it reads records; an index built before the
         `lots` table was filled has none until `tambon index rebuild`)."""
         with self.engine.connect() as conn:
             return conn.execute(select(schema.lots.c.batch_id).limit(1)).first() is not None
 
-    def lot_batches(self, gtin: str, lot_code: str, crop: int | None = None) -> list[int]:
-        """Batches that carry (GTIN, lot code), first first; `crop` is the crop the GTIN stands for
-        under the site's company prefix (None for another company's GTIN)."""
+    def lot_rows(self, batch_ids: Iterable[int] | None = None) -> list[tuple[int, str, str, int]]:
+        """(batch, gtin, lot code, crop) of every identity stored for these batches (all batches when
+        None), in chain order: what an in-memory copy of the lots table is loaded from."""
         lots = schema.lots
+        query = select(lots.c.batch_id, lots.c.gtin, lots.c.lot_code, lots.c.crop).order_by(
+            lots.c.block_number, lots.c.log_index
+        )
+        if batch_ids is not None:
+            query = query.where(lots.c.batch_id.in_(sorted(set(batch_ids))))
         with self.engine.connect() as conn:
-            found = conn.execute(
-                select(lots.c.batch_id)
-                .where(lots.c.lot_code == lot_code, self._gtin_match(gtin, crop))
-                .distinct()
-                .order_by(lots.c.batch_id)
-            ).scalars()
-            return [int(b) for b in found]
-
-    def gtin_lots(self, gtin: str, crop: int | None = None) -> list[tuple[str, int]] | None:
-        """(lot code, first batch) of every lot of a GTIN; None when no batch carries the GTIN."""
-        lots = schema.lots
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(lots.c.lot_code, func.min(lots.c.batch_id))
-                .where(self._gtin_match(gtin, crop))
-                .group_by(lots.c.lot_code)
-                .order_by(func.min(lots.c.batch_id))
-            ).all()
-        if not rows:
-            return None
-        return [(r[0], int(r[1])) for r in rows if r[0]]
+            return [(int(r[0]), r[1], r[2], int(r[3])) for r in conn.execute(query)]
 
     def batches_with_lot(self, lot_code: str) -> list[int]:
         """Every batch that has carried this lot code (under any GTIN)."""

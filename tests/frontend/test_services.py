@@ -256,3 +256,13 @@ def test_caches__lru_bound_and_expiry():
     assert exp.get("k") == "v"
     now[0] = 6
     assert exp.get("k") is None
+
+
+def test_caches__lru_bounded_by_weight():
+    pages: Lru[bytes] = Lru(10, weigh=len)
+    pages.put("a", b"1234"), pages.put("b", b"12345"), pages.get("a"), pages.put("c", b"12")
+    assert pages.get("b") is None and pages.get("a") == b"1234" and pages.weight == 6
+    pages.put("a", b"123456789")  # replaced: its old weight is given back
+    assert pages.weight == 9 and pages.get("c") is None
+    pages.put("big", b"x" * 50)  # larger than the bound: kept alone
+    assert len(pages) == 1 and pages.weight == 50

@@ -280,3 +280,72 @@ def test_index_pages__as_of_block_and_lag(world, site_settings):
         page = client.get(f"/batch/{world.lot}", headers=EN).text
         assert f"Read from block {head.block_number} of the chain" in page
         assert "index 2 blocks (" in page and "s) behind the chain head" in page
+
+
+def _route_and_cached(client, path: str, headers: dict[str, str]):
+    """The same request answered by the route (a GET that declares a body, even an empty one, is left
+    to the application) and then by the cached-page path; no cookies carried between them."""
+    ctx = client.app.state.ctx
+    client.cookies.clear()
+    routed = client.get(path, headers={**headers, "Content-Length": "0"})
+    served = ctx.pages_served_ahead_of_routing
+    client.cookies.clear()
+    cached = client.get(path, headers=headers)
+    assert ctx.pages_served_ahead_of_routing == served + 1, "not answered from cache"
+    return routed, cached
+
+
+def _comparable(response) -> tuple:
+    """Status, every header but the date, the body: the "as of" line says how many seconds ago the
+    index was checked, so it may read one second more on the later response."""
+    asof = re.compile(rb"<!--asof-->.*?<!--/asof-->", re.S)
+    headers = [(k, v) for k, v in response.headers.multi_items() if k not in ("date", "content-length")]
+    return response.status_code, headers, asof.sub(b"", response.content)
+
+
+def test_cached_pages__same_response_as_the_route(world, follower, site_settings):
+    with _client(site_settings, True) as client:
+        lot = world.lot
+        first = client.get(f"/batch/{lot}", headers=EN)
+        assert first.status_code == 200 and client.app.state.ctx.pages_served_ahead_of_routing == 0
+        th = client.get(f"/batch/{lot}?lang=th")
+        variants = [
+            (f"/batch/{lot}", EN),
+            (f"/batch/{lot}", {**EN, "Accept-Encoding": "br"}),
+            (f"/batch/{lot}", {**EN, "Accept-Encoding": "gzip"}),
+            (f"/batch/{lot}?lang=th", {"Accept-Encoding": "gzip, deflate, br"}),  # sets the cookie
+            (f"/batch/{lot}", {"Cookie": "lang=th"}),
+            (f"/batch/{lot}", {**EN, "If-None-Match": first.headers["etag"]}),
+            (f"/batch/{lot}?lang=th", {"If-None-Match": th.headers["etag"], "Accept-Encoding": "br"}),
+        ]
+        for path, headers in variants:
+            routed, cached = _route_and_cached(client, path, headers)
+            assert _comparable(routed) == _comparable(cached), (path, headers)
+        encoded = _route_and_cached(client, f"/batch/{lot}", {**EN, "Accept-Encoding": "br"})[1]
+        assert encoded.headers["content-encoding"] == "br" and "Accept-Encoding" in encoded.headers["vary"]
+        assert "content-security-policy" in encoded.headers and encoded.headers["content-language"] == "en"
+        assert "lang=th" in _route_and_cached(client, f"/batch/{lot}?lang=th", {})[1].headers["set-cookie"]
+        assert (
+            _route_and_cached(client, f"/batch/{lot}", {**EN, "If-None-Match": first.headers["etag"]})[
+                1
+            ].status_code
+            == 304
+        )
+
+
+def test_cached_pages__no_query_while_the_index_stands_still(world, follower, site_settings):
+    from sqlalchemy import event
+
+    with _client(site_settings, True) as client:
+        ctx = client.app.state.ctx
+        for lot in _lots(world):
+            assert client.get(f"/batch/{lot}", headers=EN).status_code == 200
+        block = ctx.index.head().number
+        statements: list[str] = []
+        event.listen(ctx.index.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        served = ctx.pages_served_ahead_of_routing
+        for lot in _lots(world):
+            page = client.get(f"/batch/{lot}", headers=EN)
+            assert page.status_code == 200 and f"Read from block {block} of the chain" in page.text
+        assert ctx.pages_served_ahead_of_routing == served + len(_lots(world))
+        assert statements == []

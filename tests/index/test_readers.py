@@ -10,8 +10,9 @@ from compliance import fsma, samples
 from compliance.model import lot_identity
 from compliance.source import index_traces, read_traces
 from evidence.bundle import record_fetcher
+from frontend.services.chain import Head
 from frontend.services.gs1 import gtin_for_crop
-from frontend.services.lots import IndexedLots
+from frontend.services.lots import LotDirectory
 from tambon.chain import Chain, Deployment
 from tambon.events import JsonRpc
 from tambon.index.cli import caught_up_reader, evidence_records
@@ -81,7 +82,8 @@ def test_lots_table__every_identity_as_the_records_give_it(index_settings, lots,
         i for t in node if (i := lot_identity(node, t.batch_id, gtin_for_crop(t.crop, PREFIX))) is not None
     ]
     by_records = LotIndex.of(identities)
-    by_index = IndexedLots(indexed, PREFIX)
+    at = indexed.head()
+    by_index = LotDirectory(indexed, PREFIX).at(Head(at.number, at.hash, at.timestamp), at.lots_block)
     lotted = [i for i in identities if i.lot]
     assert {i.lot for i in lotted} >= {MANGO_LOT, "TH-RB-2605-01", "TH-RB-2605-M"}
     for ident in lotted:
