@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -264,16 +264,91 @@ def _type_string(param: Mapping[str, Any]) -> str:
     return str(param["type"])
 
 
+class _NotPlain(Exception):
+    """A word a fast reader will not vouch for (bad padding, out of range): eth-abi decides."""
+
+
+WordReader = Callable[[bytes], Any]
+
+
+def _word_reader(abi_type: str) -> WordReader | None:
+    """How to read one 32-byte word of a static type to the value eth-abi (strict) gives, or raise
+    `_NotPlain` where eth-abi might disagree; None for types left to eth-abi."""
+    if match := re.fullmatch(r"(u?)int(\d*)", abi_type):
+        bits = int(match.group(2) or 256)
+        signed = not match.group(1)
+        low, high = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
+
+        def read_int(word: bytes) -> int:
+            value = int.from_bytes(word, "big", signed=signed)
+            if not low <= value < high:
+                raise _NotPlain
+            return value
+
+        return read_int
+    if abi_type == "address":
+
+        def read_address(word: bytes) -> str:
+            if any(word[:12]):
+                raise _NotPlain
+            return _checksum("0x" + word[12:].hex())
+
+        return read_address
+    if abi_type == "bool":
+
+        def read_bool(word: bytes) -> bool:
+            if any(word[:31]) or word[31] > 1:
+                raise _NotPlain
+            return word[31] == 1
+
+        return read_bool
+    if match := re.fullmatch(r"bytes(\d+)", abi_type):
+        size = int(match.group(1))
+
+        def read_bytes(word: bytes) -> bytes:
+            if any(word[size:]):
+                raise _NotPlain
+            return word[:size]
+
+        return read_bytes
+    return None
+
+
 @dataclass(frozen=True)
 class _EventAbi:
     contract: str
     name: str
     indexed: tuple[tuple[str, str], ...]
     data: tuple[tuple[str, str], ...]
+    #: one reader per indexed topic (None: a dynamic value, kept as its hash) and per data word when
+    #: every data value is static (else None: eth-abi decodes the data)
+    topic_readers: tuple[WordReader | None, ...] = ()
+    data_readers: tuple[WordReader, ...] | None = None
+
+
+def _event_abi(contract: str, item: Mapping[str, Any]) -> _EventAbi:
+    inputs = item["inputs"]
+    indexed = tuple((i["name"], _type_string(i)) for i in inputs if i.get("indexed"))
+    data = tuple((i["name"], _type_string(i)) for i in inputs if not i.get("indexed"))
+    data_readers = [_word_reader(t) for _, t in data]
+    return _EventAbi(
+        contract=contract,
+        name=str(item["name"]),
+        indexed=indexed,
+        data=data,
+        topic_readers=tuple(None if _hashed_in_topic(t) else _word_reader(t) for _, t in indexed),
+        data_readers=None if None in data_readers else tuple(r for r in data_readers if r is not None),
+    )
+
+
+def _hashed_in_topic(abi_type: str) -> bool:
+    """Indexed dynamic values (strings, bytes, arrays, tuples) are only their hash in a topic."""
+    return abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("(")
 
 
 class EventDecoder:
-    """topic0 of every event of some contracts -> how to decode it (once, with eth-abi)."""
+    """topic0 of every event of some contracts -> how to decode it, worked out once: static values
+    straight from their 32-byte words (what eth-abi gives, checked as strictly), the rest with eth-abi."""
 
     def __init__(self, contracts: Mapping[str, tuple[str, Sequence[Mapping[str, Any]]]]) -> None:
         """`contracts`: address -> (contract name, ABI)."""
@@ -283,14 +358,8 @@ class EventDecoder:
             for item in abi:
                 if item.get("type") != "event" or item.get("anonymous"):
                     continue
-                inputs = item["inputs"]
                 topic = "0x" + event_abi_to_log_topic(item).hex()  # type: ignore[arg-type]
-                self._events[(_checksum(address).lower(), topic)] = _EventAbi(
-                    contract=name,
-                    name=str(item["name"]),
-                    indexed=tuple((i["name"], _type_string(i)) for i in inputs if i.get("indexed")),
-                    data=tuple((i["name"], _type_string(i)) for i in inputs if not i.get("indexed")),
-                )
+                self._events[(_checksum(address).lower(), topic)] = _event_abi(name, item)
 
     @classmethod
     def for_deployment(cls, deployment: Deployment, names: Sequence[str] = PROJECT_CONTRACTS) -> EventDecoder:
@@ -315,16 +384,17 @@ class EventDecoder:
         if spec is None or len(topics) != len(spec.indexed) + 1:
             return None
         args: dict[str, Any] = {}
-        for (name, abi_type), topic in zip(spec.indexed, topics[1:], strict=True):
-            if abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("("):
-                args[name] = bytes.fromhex(topic[2:])  # indexed dynamic values are only their hash
-            else:
-                (value,) = abi_decode([abi_type], bytes.fromhex(topic[2:]))
-                args[name] = _plain(value, abi_type)
+        for (name, abi_type), read, topic in zip(spec.indexed, spec.topic_readers, topics[1:], strict=True):
+            word = bytes.fromhex(topic[2:])
+            args[name] = self._value(word, abi_type, read) if not _hashed_in_topic(abi_type) else word
         if spec.data:
-            values = abi_decode([t for _, t in spec.data], bytes.fromhex(str(raw["data"])[2:]))
-            for (name, abi_type), value in zip(spec.data, values, strict=True):
-                args[name] = _plain(value, abi_type)
+            data = bytes.fromhex(str(raw["data"])[2:])
+            values = self._static_data(spec, data)
+            if values is None:
+                decoded = abi_decode([t for _, t in spec.data], data)
+                values = [_plain(v, t) for v, (_, t) in zip(decoded, spec.data, strict=True)]
+            for (name, _), value in zip(spec.data, values, strict=True):
+                args[name] = value
         return ChainEvent(
             contract=spec.contract,
             name=spec.name,
@@ -334,6 +404,28 @@ class EventDecoder:
             tx_hash=str(raw["transactionHash"]),
             log_index=_int(raw["logIndex"]),
         )
+
+    @staticmethod
+    def _static_data(spec: _EventAbi, data: bytes) -> list[Any] | None:
+        """Static data values read one 32-byte word each without eth-abi's machinery; None when the
+        event has a dynamic value or a word is not plainly valid (eth-abi then decides)."""
+        readers = spec.data_readers
+        if readers is None or len(data) != 32 * len(readers):
+            return None
+        try:
+            return [read(data[32 * i : 32 * i + 32]) for i, read in enumerate(readers)]
+        except _NotPlain:
+            return None
+
+    @staticmethod
+    def _value(word: bytes, abi_type: str, read: WordReader | None) -> Any:
+        if read is not None:
+            try:
+                return read(word)
+            except _NotPlain:
+                pass
+        (value,) = abi_decode([abi_type], word)
+        return _plain(value, abi_type)
 
     def decode_all(self, raws: Iterable[Mapping[str, Any]]) -> list[ChainEvent]:
         out = [e for e in map(self.decode, raws) if e is not None]
