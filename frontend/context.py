@@ -345,13 +345,17 @@ class AppContext:
         note_key = ("outcomes", key)
         own = self._history_cids.get((version, batch_id))
         if own is not None:
-            shared.put_note(note_key, sorted(own.items()))
+            shared.put_note(
+                note_key,
+                [[cid, status, self.evidence.checked_at(cid)] for cid, status in sorted(own.items())],
+            )
             return
         found = shared.note(note_key)
         if found is not None:
-            shown = dict(found)
+            shown = {item[0]: item[1] for item in found}
             self._history_cids.put((version, batch_id), shown)
-            self.evidence.adopt(shown)
+            # [cid, outcome, proven at]; a note written before the time was kept has no third item
+            self.evidence.adopt(shown, {item[0]: item[2] for item in found if len(item) > 2})
 
     def refresh_evidence(self, batch_id: int, version: str) -> None:
         """Re-prove, off the request path, the stale proofs a cached page of the lot was rendered from."""

@@ -115,6 +115,8 @@ class EvidenceService:
         self._lock = threading.Lock()
         #: cid -> the status it was last proven with, least recently proven first
         self._outcomes: OrderedDict[str, str] = OrderedDict()
+        #: cid -> when the worker that rendered a page this one adopted last proved it (unix time)
+        self._adopted_checks: dict[str, float] = {}
         self._generation = 0
         self._refreshing: set[str] = set()
         self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence-recheck")
@@ -141,8 +143,7 @@ class EvidenceService:
         (one re-check per CID at a time); the request that asks does not wait for it."""
         now = time.time()
         for cid in cids:
-            proved = self._proved.get(cid)
-            if proved is not None and now - proved.checked_at < self.recheck_seconds:
+            if now - self.checked_at(cid) < self.recheck_seconds:
                 continue
             if self._failed.get(cid) is not None:
                 continue  # a failure is retried after `retry_seconds`, not sooner
@@ -161,11 +162,25 @@ class EvidenceService:
             with self._lock:
                 self._refreshing.discard(cid)
 
-    def adopt(self, shown: Mapping[str, str]) -> None:
+    def checked_at(self, cid: str) -> float:
+        """When `cid` was last proven, by this service or, for a page it adopted, by the worker that
+        rendered it (unix time; 0 when never): a re-check is due `recheck_seconds` after it."""
+        proved = self._proved.get(cid)
+        if proved is not None:
+            return proved.checked_at
+        return self._adopted_checks.get(cid, 0.0)
+
+    def adopt(self, shown: Mapping[str, str], checked: Mapping[str, float] | None = None) -> None:
         """Take the outcomes a page another worker rendered shows as this service's own for the CIDs it
         has not proven, so that their change moves the generation here too; if it knows one otherwise,
-        that page is outdated here and the generation moves at once."""
+        that page is outdated here and the generation moves at once. `checked` says when that worker
+        proved each, so this one re-checks them when they are due, not all at once when first served."""
         with self._lock:
+            if checked:
+                if len(self._adopted_checks) > self.max_outcomes:
+                    self._adopted_checks.clear()
+                for cid, when in checked.items():
+                    self._adopted_checks[cid] = max(when, self._adopted_checks.get(cid, 0.0))
             outdated = False
             for cid, status in shown.items():
                 known = self._outcomes.get(cid)

@@ -226,6 +226,11 @@ def test_index_pages__two_sites_on_one_index_render_a_lot_once(world, follower, 
         version = one.version(None, lot)
         rendered_from = one._history_cids.get((version, lot))
         assert rendered_from and two._history_cids.get((version, lot)) == rendered_from
+        # ... as they come due after the first site proved them, not all at once when first served
+        assert [two.evidence.checked_at(cid) for cid in rendered_from] == [
+            one.evidence.checked_at(cid) for cid in rendered_from
+        ]
+        assert all(one.evidence.checked_at(cid) > 0 for cid in rendered_from)
 
 
 def _passed(page: str) -> int:
@@ -244,7 +249,10 @@ def test_index_pages__evidence_lost_after_another_site_rendered__the_serving_sit
     from evidence.cids import digest_of, parse_cid
 
     lot = world.lot
-    with _client(site_settings, True) as first, _client(site_settings, True) as second:
+    # every proof due at once: the serving site re-checks on its first serve (else when the first
+    # site's proofs come due, `evidence_recheck_seconds` after it made them)
+    due = {"evidence_recheck_seconds": 0.0}
+    with _client(site_settings, True, **due) as first, _client(site_settings, True, **due) as second:
         rendered = first.get(f"/batch/{lot}", headers=EN).text
         one, two = first.app.state.ctx, second.app.state.ctx
         shown = one._history_cids.get((one.version(None, lot), lot))
