@@ -46,7 +46,7 @@ def cid_bytes(value: str, error: type[InvalidCid] = InvalidCid) -> bytes:
     text = value.strip()
     if len(text) == _V1_BASE32_LENGTH and text[0] == "b":
         try:
-            binary = base64.b32decode(text[1:].upper() + "====")
+            binary = base64.b32decode(text[1:].upper() + "======")  # 58 characters: 6 to pad
         except ValueError:
             binary = b""
         if (

@@ -39,6 +39,19 @@ def test_evidence_cid_str__every_form__same_as_multiformats():
             assert cid_str(binary) == expected
 
 
+def test_canonical_cids__read_without_multiformats(monkeypatch):
+    import tambon.cid
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the canonical form went through multiformats")
+
+    monkeypatch.setattr(tambon.cid, "decode_cid", refuse)
+    for codec in (RAW, DAG_PB):
+        cid = OnchainCid(os.urandom(32), codec)
+        assert tambon.cid.cid_bytes(str(cid)) == bytes((1, codec, 0x12, 0x20)) + cid.digest
+        assert OnchainCid.parse(str(cid)) == cid
+
+
 def test_cid_string__zero_digest__none():
     assert cid_string(bytes(32), RAW) is None
 
