@@ -264,16 +264,16 @@ def _type_string(param: Mapping[str, Any]) -> str:
     return str(param["type"])
 
 
-class _NotPlain(Exception):
+class NotPlain(Exception):
     """A word a fast reader will not vouch for (bad padding, out of range): eth-abi decides."""
 
 
 WordReader = Callable[[bytes], Any]
 
 
-def _word_reader(abi_type: str) -> WordReader | None:
+def word_reader(abi_type: str) -> WordReader | None:
     """How to read one 32-byte word of a static type to the value eth-abi (strict) gives, or raise
-    `_NotPlain` where eth-abi might disagree; None for types left to eth-abi."""
+    `NotPlain` where eth-abi might disagree; None for types left to eth-abi."""
     if match := re.fullmatch(r"(u?)int(\d*)", abi_type):
         bits = int(match.group(2) or 256)
         signed = not match.group(1)
@@ -282,7 +282,7 @@ def _word_reader(abi_type: str) -> WordReader | None:
         def read_int(word: bytes) -> int:
             value = int.from_bytes(word, "big", signed=signed)
             if not low <= value < high:
-                raise _NotPlain
+                raise NotPlain
             return value
 
         return read_int
@@ -290,7 +290,7 @@ def _word_reader(abi_type: str) -> WordReader | None:
 
         def read_address(word: bytes) -> str:
             if any(word[:12]):
-                raise _NotPlain
+                raise NotPlain
             return _checksum("0x" + word[12:].hex())
 
         return read_address
@@ -298,7 +298,7 @@ def _word_reader(abi_type: str) -> WordReader | None:
 
         def read_bool(word: bytes) -> bool:
             if any(word[:31]) or word[31] > 1:
-                raise _NotPlain
+                raise NotPlain
             return word[31] == 1
 
         return read_bool
@@ -307,7 +307,7 @@ def _word_reader(abi_type: str) -> WordReader | None:
 
         def read_bytes(word: bytes) -> bytes:
             if any(word[size:]):
-                raise _NotPlain
+                raise NotPlain
             return word[:size]
 
         return read_bytes
@@ -330,13 +330,13 @@ def _event_abi(contract: str, item: Mapping[str, Any]) -> _EventAbi:
     inputs = item["inputs"]
     indexed = tuple((i["name"], _type_string(i)) for i in inputs if i.get("indexed"))
     data = tuple((i["name"], _type_string(i)) for i in inputs if not i.get("indexed"))
-    data_readers = [_word_reader(t) for _, t in data]
+    data_readers = [word_reader(t) for _, t in data]
     return _EventAbi(
         contract=contract,
         name=str(item["name"]),
         indexed=indexed,
         data=data,
-        topic_readers=tuple(None if _hashed_in_topic(t) else _word_reader(t) for _, t in indexed),
+        topic_readers=tuple(None if _hashed_in_topic(t) else word_reader(t) for _, t in indexed),
         data_readers=None if None in data_readers else tuple(r for r in data_readers if r is not None),
     )
 
@@ -414,7 +414,7 @@ class EventDecoder:
             return None
         try:
             return [read(data[32 * i : 32 * i + 32]) for i, read in enumerate(readers)]
-        except _NotPlain:
+        except NotPlain:
             return None
 
     @staticmethod
@@ -422,7 +422,7 @@ class EventDecoder:
         if read is not None:
             try:
                 return read(word)
-            except _NotPlain:
+            except NotPlain:
                 pass
         (value,) = abi_decode([abi_type], word)
         return _plain(value, abi_type)

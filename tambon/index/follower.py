@@ -38,6 +38,9 @@ from tambon.events import (
     EventDecoder,
     JsonRpc,
     LogReader,
+    NotPlain,
+    WordReader,
+    word_reader,
 )
 from tambon.index.lots import LotTracker, RecordFetcher
 from tambon.index.store import IndexStore, encode_args
@@ -289,9 +292,11 @@ class CalldataDecoder:
         for item in load_abi("AttestationRegistry"):
             if item.get("type") == "function" and item["name"] in ("attest", "attestMany"):
                 types = [_abi_type(i) for i in item["inputs"]]
+                fields = [word_reader(_abi_type(c)) for c in item["inputs"][0]["components"]]
                 self._functions["0x" + function_abi_to_4byte_selector(item).hex()] = (  # type: ignore[arg-type]
                     item["name"],
                     types,
+                    None if None in fields else tuple(f for f in fields if f is not None),
                 )
 
     def row(self, tx: Mapping[str, Any], block_number: int) -> dict[str, Any]:
@@ -305,17 +310,58 @@ class CalldataDecoder:
                 "signature": "",
                 "items": "[]",
             }
-        name, types = found
-        args = abi_decode(types, bytes.fromhex(str(tx["input"])[10:]))
-        raw_items = [args[0]] if name == "attest" else list(args[0])
+        name, types, fields = found
+        body = bytes.fromhex(str(tx["input"])[10:])
+        decoded = _static_items(name == "attestMany", fields, body) if fields is not None else None
+        if decoded is None:
+            args = abi_decode(types, body)
+            decoded = ([args[0]] if name == "attest" else list(args[0])), args[1]
+        raw_items, signature = decoded
         items = [[_jsonable(v) for v in item] for item in raw_items]
         return {
             "tx_hash": tx_hash,
             "block_number": block_number,
             "function": name,
-            "signature": _hex(args[1]),
+            "signature": _hex(signature),
             "items": json.dumps(items, separators=(",", ":")),
         }
+
+
+def _static_items(
+    many: bool, fields: tuple[WordReader, ...], body: bytes
+) -> tuple[list[list[Any]], bytes] | None:
+    """(items, signature) of `attest(item, signature)` or `attestMany(items, signature)` read word by
+    word when every item field is a static word and the encoding is the canonical one (what eth-abi
+    encodes); None otherwise, and eth-abi decides."""
+    width = len(fields)
+
+    def uint(index: int) -> int:
+        return int.from_bytes(body[32 * index : 32 * index + 32], "big")
+
+    def item(first: int) -> list[Any]:
+        return [read(body[32 * (first + j) : 32 * (first + j) + 32]) for j, read in enumerate(fields)]
+
+    if many:
+        if len(body) < 96 or uint(0) != 64:
+            return None
+        count = uint(2)
+        signature_at = 32 * (3 + count * width)
+        if uint(1) != signature_at or len(body) < signature_at + 32:
+            return None
+        first_word = 3
+    else:
+        count, signature_at, first_word = 1, 32 * (width + 1), 0
+        if len(body) < signature_at or uint(width) != signature_at:
+            return None
+    size = int.from_bytes(body[signature_at : signature_at + 32], "big")
+    end = signature_at + 32 + size
+    if len(body) != signature_at + 32 + -(-size // 32) * 32 or any(body[end:]):
+        return None
+    try:
+        items = [item(first_word + i * width) for i in range(count)]
+    except NotPlain:
+        return None
+    return items, body[signature_at + 32 : end]
 
 
 def _abi_type(param: Mapping[str, Any]) -> str:
