@@ -132,6 +132,7 @@ def status_report(store: IndexStore, rpc: JsonRpc) -> dict[str, Any]:
             "lag_blocks": (head.number - cur.block_number) if head else None,
             "lag_seconds": (head.timestamp - cursor_time) if head and cursor_time is not None else None,
             "updated_at": cur.updated_at,
+            "lots_block": cur.lots_block,  # lot identities (the resolver's) are filled to this block
             "facts": store.counts(),
         }
     return out
@@ -150,7 +151,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         return
     typer.echo(
         f"index {report['store']}: block {report['block']} of {report.get('head')} "
-        f"(lag {report['lag_blocks']} blocks, {report['lag_seconds']} s)"
+        f"(lag {report['lag_blocks']} blocks, {report['lag_seconds']} s), "
+        f"lot identities to block {report['lots_block']}"
     )
     for name, count in report["facts"].items():
         typer.echo(f"  {name:<14} {count}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -283,6 +284,9 @@ def test_cli__status_and_verify__after_a_run(world, index_settings, command):
     out = subprocess.run([*tambon, *command], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "differences" in out.stdout or '"lag_blocks"' in out.stdout
+    if command[0] == "status":  # `run --once` fills lot identities up to the facts
+        report = json.loads(out.stdout)
+        assert report["lots_block"] == report["block"]
 
 
 def test_cli__verify__reports_a_tampered_fact(world, index_settings):
