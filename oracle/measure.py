@@ -236,19 +236,39 @@ def _quantile(values: np.ndarray, q: float) -> float:
     return float(np.partition(values.ravel(), kth)[kth])
 
 
+def _histogram_u8(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Pixel counts (256 levels, int64) of a one-channel 8-bit image under a uint8 0/1 mask."""
+    return cv2.calcHist([img], [0], mask, [256], [0, 256]).ravel().astype(np.int64)
+
+
+def _histogram_quantile(hist: np.ndarray, q: float) -> float:
+    """The q-quantile (nearest rank, as `_quantile`) of the values a histogram counts."""
+    n = int(hist.sum())
+    if n == 0:
+        return 0.0
+    return float(np.searchsorted(np.cumsum(hist), int(q * (n - 1)), side="right"))
+
+
+def _quantile_u8(img: np.ndarray, mask: np.ndarray, q: float) -> float:
+    """`_quantile` of an 8-bit image's pixels under a mask, from their histogram: no copy, no sort."""
+    return _histogram_quantile(_histogram_u8(img, mask), q)
+
+
 def _cell_percentile(val: np.ndarray, where: np.ndarray, cell: int, q: float) -> np.ndarray:
-    """A smooth map of the q-th percentile of `val` over `where`, computed per cell and upsampled."""
+    """A smooth map of the q-th percentile of 8-bit `val` over the uint8 mask `where`, computed per
+    cell and upsampled."""
     h, w = val.shape
     rows, cols = max(1, round(h / cell)), max(1, round(w / cell))
-    overall = _quantile(val[where], q / 100)
+    overall = _quantile_u8(val, where, q / 100)
     grid = np.full((rows, cols), overall, np.float32)
     ys = np.linspace(0, h, rows + 1).astype(int)
     xs = np.linspace(0, w, cols + 1).astype(int)
     for r in range(rows):
         for c in range(cols):
-            sel = val[ys[r] : ys[r + 1], xs[c] : xs[c + 1]][where[ys[r] : ys[r + 1], xs[c] : xs[c + 1]]]
-            if sel.size >= 0.1 * cell * cell:
-                grid[r, c] = _quantile(sel, q / 100)
+            cell_rows, cell_cols = slice(ys[r], ys[r + 1]), slice(xs[c], xs[c + 1])
+            hist = _histogram_u8(val[cell_rows, cell_cols], where[cell_rows, cell_cols])
+            if hist.sum() >= 0.1 * cell * cell:
+                grid[r, c] = _histogram_quantile(hist, q / 100)
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -308,7 +328,7 @@ def measure(
         cv2.fillPoly(hull_mask, [hull], 1)
         b_ch, g_ch, r_ch = cv2.split(img)
         v_full = cv2.max(cv2.max(b_ch, g_ch), r_ch)
-        skin_v = _quantile(v_full[fruit], 0.5)
+        skin_v = _quantile_u8(v_full, mask, 0.5)
         notch = (hull_mask > mask) & (v_full < DEFECT_RATIO * skin_v)
         if notch.any():
             mask = mask | notch.astype(np.uint8)
@@ -332,44 +352,41 @@ def measure(
     area_work = area
     area = float(fruit.sum())
     width_d = width_px / scale
-    hsv = cv2.cvtColor(img_c, cv2.COLOR_BGR2HSV)
-    hue = hsv[..., 0]
-    sat = hsv[..., 1].astype(np.float32)
-    val = hsv[..., 2].astype(np.float32)
+    hue, sat, val_u8 = cv2.split(cv2.cvtColor(img_c, cv2.COLOR_BGR2HSV))
+    val = val_u8.astype(np.float32)
 
     if solidity < 0.86 or ellipse_fit < 0.78 or ellipse_fit > 1.15:
         out.ood_reason = "object is not fruit-shaped"
-    skin_sat = _quantile(sat[fruit], 0.5)
-    hue_f = hue[fruit]
-    fruit_hue = (hue_f <= 60) | (hue_f >= 165)
-    if skin_sat < 50 or fruit_hue.mean() < 0.8:
+    skin_sat = _quantile_u8(sat, mask, 0.5)
+    hues = _histogram_u8(hue, mask)
+    if skin_sat < 50 or (hues[:61].sum() + hues[165:].sum()) / hues.sum() < 0.8:
         out.ood_reason = out.ood_reason or "object colour is not a fruit skin colour"
     if area_work > 0.6 * h * w:
         out.ood_reason = out.ood_reason or "object fills the photo"
 
     # Defects: darker than DEFECT_RATIO of the local skin brightness, rim excluded.
     rim = int(4 / scale) + 1  # the same ~2 working pixels of rim, at full detail
-    inner = cv2.erode(mask, np.ones((rim, rim), np.uint8)).astype(bool)
+    inner_u8 = cv2.erode(mask, np.ones((rim, rim), np.uint8))
+    inner = inner_u8.astype(bool)
     k = max(9, int(width_d / 3) | 1)
     # First guess of the skin: pixels not much darker than their cell's 60th brightness percentile
     # (cells of about k x k), so dense or large defects cannot become their own reference.
-    skin = (inner & (val >= DEFECT_RATIO * _cell_percentile(val, inner, k, 60))).astype(np.float32)
+    skin_px = inner & (val >= DEFECT_RATIO * _cell_percentile(val_u8, inner_u8, k, 60))
     for _ in range(2):
+        skin = skin_px.astype(np.float32)
         illum = cv2.boxFilter(val * skin, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
         norm = cv2.boxFilter(skin, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
         # Where a window holds almost no healthy skin (inside a large defect), fall back to the
         # fruit's overall skin brightness rather than to the defect's own.
-        global_skin = _quantile(val[skin > 0] if skin.any() else val[inner], 0.5)
+        global_skin = _quantile_u8(val_u8, skin_px.view(np.uint8) if skin_px.any() else inner_u8, 0.5)
         local = np.where(norm > 0.1 * k * k, illum / np.maximum(norm, 1e-3), global_skin)
         ratio = val / np.maximum(local, 1.0)
         dark = inner & (ratio < DEFECT_RATIO)
-        skin = (inner & (ratio >= DEFECT_RATIO)).astype(np.float32)
+        skin_px = inner & ~dark
     defect_fraction = float(dark.sum() / area)
-    healthy = inner & ~dark & ~((val > 235) & (sat < 90))
-    if not healthy.any():
-        healthy = fruit
-    h_h = hue[healthy].astype(np.float32)
-    green_fraction = float(((h_h >= GREEN_HUE) & (h_h <= 90)).mean())
+    healthy = inner & ~dark & ~((val_u8 > 235) & (sat < 90))
+    hues = _histogram_u8(hue, healthy.view(np.uint8) if healthy.any() else mask)
+    green_fraction = float(hues[GREEN_HUE:91].sum() / hues.sum())
 
     out.defect_fraction = round(defect_fraction, 4)
     out.colour_stage = stage_from_green_fraction(green_fraction)
