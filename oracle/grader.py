@@ -224,13 +224,14 @@ class Grader:
         weight_g: float | None = None,
         crop: str | None = None,
     ) -> list[GradeResult | ImageError]:
-        """Grade in-memory photos, measuring on `pool` when given; one batched model call."""
+        """Grade in-memory photos, measuring on `pool` when given; one batched model call per `BATCH`
+        photos, made as soon as they are measured (while the pool measures the next ones)."""
         args = [(name, data, self.marker_mm, self.marker_id) for name, data in items]
         if pool is None:
-            measured = [_measure_bytes(*a) for a in args]
+            measured: Iterator[_Measured] = (_measure_bytes(*a) for a in args)
         else:
-            measured = list(pool.map(_measure_star, args, chunksize=max(1, len(args) // 16)))
-        return list(self._decide_stream(iter(measured), weight_g, crop))
+            measured = pool.map(_measure_star, args, chunksize=max(1, len(args) // 16))
+        return list(self._decide_stream(measured, weight_g, crop))
 
     # ------------------------------------------------------------------------------ decision
 
