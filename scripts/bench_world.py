@@ -212,6 +212,15 @@ def _count_logs(url: str, address: str, topic: str, start: int) -> int:
     return len(rpc(url, "eth_getLogs", [query]))
 
 
+def _drop_stale(root: Path) -> None:
+    """Forget the builds of this kind made for other contracts or builders, and interrupted ones (a
+    10,000-lot world is a few hundred MB)."""
+    kind = root.name.rsplit("-", 1)[0] + "-"
+    for other in CACHE.glob(kind + "*"):
+        if other.name.rsplit("-", 1)[0] + "-" == kind or other.name.endswith(".partial"):
+            shutil.rmtree(other, ignore_errors=True)
+
+
 def base_world() -> Path:
     """The populated อปท. of tests/frontend/world.py on its own chain, built through ape once and kept:
     state.json, deployments/, evidence/ and base.json (the sold box)."""
@@ -224,8 +233,8 @@ def base_world() -> Path:
     root = CACHE / f"base-{cache_key([POPULATE, Path(__file__)])}"
     if (root / "base.json").exists():
         return root
+    _drop_stale(root)
     partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     with stage("base world (deploy and populate through ape)"), anvil() as url:
         # anvil makes its genesis block anew on each --load-state (a new hash, which the stored block 1
@@ -393,8 +402,8 @@ def load_or_build(lots: int, steps: int, attestations: int) -> World:
         return World(root, **m)
     started = time.perf_counter()
     base = base_world()
+    _drop_stale(root)
     partial = root.with_name(root.name + ".partial")  # an interrupted build is never taken for a world
-    shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     world = build(partial, base, lots, steps, attestations)
     shutil.rmtree(root, ignore_errors=True)
