@@ -24,9 +24,8 @@ import numpy as np
 from oracle.appearance import CROP, FEATURES, describe
 from oracle.errors import ImageError, OracleError
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM
-from oracle.measure import decode_image, measure
+from oracle.measure import decode_image, measure, stage_from_green_fraction
 from oracle.model import LoadedModel, get_model
-from oracle.synth import stage_from_green_fraction
 
 # Workers start fresh: forking a process that runs threads (ONNX Runtime, a web3 client) can deadlock.
 _SPAWN = get_context("spawn")

@@ -12,7 +12,7 @@ itself, which is most of the speed):
 4. **Size**: the fruit outline mapped to mm through the marker transform, then its extent along and across
    its main axis: length and width in mm (None without a marker).
 5. **Colour stage**: share of green pixels (hue >= `GREEN_HUE`) on healthy skin: 0 green, 1 breaking,
-   2 ripe (`oracle.synth.stage_from_green_fraction`).
+   2 ripe (`stage_from_green_fraction`).
 6. **Defects**: skin darker than `DEFECT_RATIO` of the local skin brightness (illumination estimated
    by a masked box filter, so shading and light gradients cancel); fraction of the fruit's area.
 
@@ -30,13 +30,14 @@ import numpy as np
 from oracle.errors import ImageError
 from oracle.geometry import axis_lengths
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM, MarkerFit, detect_marker
-from oracle.synth import GREEN_HUE, stage_from_green_fraction
 
 #: Marker and segmentation run on a working copy of about 320 px; defects and colour on the
 #: decoded image (640-1280 px), where small spots are still whole pixels.
 WORK_LONG, WORK_MAX = 320, 480
 DETAIL_MIN, DETAIL_MAX = 640, 1280
 DEFECT_RATIO = 0.78
+#: Hue (OpenCV 0-180) at or above which a pixel counts as green for the colour stage.
+GREEN_HUE = 33
 #: Chroma distance (x2) from every background colour above which a pixel may extend the fruit.
 WEAK_DISTANCE = 14
 
@@ -63,6 +64,15 @@ class Measurement:
     marker_found: bool = False
     ood_reason: str | None = None
     mask: np.ndarray | None = None
+
+
+def stage_from_green_fraction(green: float) -> int:
+    """Colour stage from the share of green pixels: >= 65 % green 0, <= 20 % ripe 2, else breaking 1."""
+    if green >= 0.65:
+        return 0
+    if green <= 0.20:
+        return 2
+    return 1
 
 
 def image_format(data: bytes) -> str | None:

@@ -38,6 +38,7 @@ import numpy as np
 
 from oracle.geometry import axis_lengths
 from oracle.marker import DEFAULT_MARKER_MM, marker_image
+from oracle.measure import GREEN_HUE, stage_from_green_fraction
 
 # Workers start fresh: forking a process that runs threads (ONNX Runtime, a web3 client) can deadlock.
 _SPAWN = get_context("spawn")
@@ -48,8 +49,6 @@ DEFECT_LIMITS = (0.015, 0.055, 0.13)
 #: Target defect fractions drawn for each class: the whole range, so fruit near a limit are common
 #: and the classifier has to be uncertain there (the drawn fraction decides the label).
 _DEFECT_TARGETS = {0: (0.0, 0.015), 1: (0.015, 0.055), 2: (0.055, 0.13), 3: (0.13, 0.32)}
-#: Hue (OpenCV 0-180) at or above which a pixel counts as green for the colour stage.
-GREEN_HUE = 33
 OOD_KINDS = ("noise", "blank", "blue_object", "document", "checker", "gradient")
 WIDTH, HEIGHT = 640, 480
 
@@ -78,15 +77,6 @@ def label_for(defect_fraction: float, deformity: float) -> str:
     if deformity >= 0.5:
         cls = max(cls, 2 if deformity >= 0.8 else 1)
     return CLASSES[min(cls, 3)]
-
-
-def stage_from_green_fraction(green: float) -> int:
-    """Colour stage from the share of green pixels: >= 65 % green 0, <= 20 % ripe 2, else breaking 1."""
-    if green >= 0.65:
-        return 0
-    if green <= 0.20:
-        return 2
-    return 1
 
 
 # ------------------------------------------------------------------------------------------ helpers
