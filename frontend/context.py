@@ -341,7 +341,7 @@ class AppContext:
         the worker that rendered it writes them, the others read them, so every worker re-checks that
         page's proofs (`refresh_evidence`) and moves its evidence generation when one changes from
         what the page shows (`EvidenceService.adopt`), including proofs it never made itself."""
-        _, batch_id, version, _lang = key
+        _, batch_id, version, _form = key  # form: the page's language, or json for the API
         note_key = ("outcomes", key)
         own = self._history_cids.get((version, batch_id))
         if own is not None:

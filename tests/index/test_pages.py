@@ -239,21 +239,36 @@ def _passed(page: str) -> int:
     return int(found.group(1))
 
 
+def _passed_on_page(response) -> int:
+    return _passed(response.text)
+
+
+def _passed_in_api(response) -> int:
+    return response.json()["summary"]["pass"]
+
+
+@pytest.mark.parametrize(
+    ("path", "passed"),
+    [("/batch/{}", _passed_on_page), ("/api/batches/{}", _passed_in_api)],
+    ids=["page", "api"],
+)
 def test_index_pages__evidence_lost_after_another_site_rendered__the_serving_site_moves_on(
-    world, follower, site_settings
+    world, follower, site_settings, path, passed
 ):
-    """A site serving a page another site rendered takes the outcomes that page shows as its own: when
-    one of them changes, its generation moves although it never made that proof itself."""
+    """A site serving a page (or the API's JSON of a lot) another site rendered takes the outcomes it
+    shows as its own: when one of them changes, its generation moves although it never made that
+    proof itself."""
     import time
 
     from evidence.cids import digest_of, parse_cid
 
     lot = world.lot
+    url = path.format(lot)
     # every proof due at once: the serving site re-checks on its first serve (else when the first
     # site's proofs come due, `evidence_recheck_seconds` after it made them)
     due = {"evidence_recheck_seconds": 0.0}
     with _client(site_settings, True, **due) as first, _client(site_settings, True, **due) as second:
-        rendered = first.get(f"/batch/{lot}", headers=EN).text
+        rendered = first.get(url, headers=EN)
         one, two = first.app.state.ctx, second.app.state.ctx
         shown = one._history_cids.get((one.version(None, lot), lot))
         cid = next(c for c, status in sorted(shown.items()) if status == "pass")
@@ -262,13 +277,13 @@ def test_index_pages__evidence_lost_after_another_site_rendered__the_serving_sit
         block.write_bytes(b"not the registered bytes")
         try:
             start = two.evidence.generation()
-            served = second.get(f"/batch/{lot}", headers=EN).text  # the first site's render
-            assert _passed(served) == _passed(rendered)
+            served = second.get(url, headers=EN)  # the first site's render
+            assert passed(served) == passed(rendered)
             deadline = time.monotonic() + 30
             while two.evidence.generation() == start:  # its background re-check of the page's proofs
                 assert time.monotonic() < deadline, "the serving site never saw the evidence change"
                 time.sleep(0.1)
-            assert _passed(second.get(f"/batch/{lot}", headers=EN).text) < _passed(rendered)
+            assert passed(second.get(url, headers=EN)) < passed(rendered)
         finally:
             block.write_bytes(original)
 

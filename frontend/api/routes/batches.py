@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from frontend.api.models import BatchOut
 from frontend.deps import BatchId, ChainHead, Ctx
@@ -15,12 +16,26 @@ from frontend.views import epcis_json
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 
 
-@router.get("/{batch_id}", summary="Verified history of a batch")
-async def get_batch(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> BatchOut:
+@router.get("/{batch_id}", summary="Verified history of a batch", response_model=BatchOut)
+async def get_batch(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     """Producer, custody, timeline by stage, grades and every check with its result, read at the latest block."""
+    # Kept as bytes per version of the lot beside its pages (the lot's page in a third form, shared by
+    # the workers and with its proofs re-checked the same way): a client polling a lot costs a lookup,
+    # not a model build and a serialisation per request.
     bid = batch_id
-    history = await run_in_threadpool(lambda: identified(ctx, head, ctx.history(head, bid)))
-    return BatchOut.of(history)
+    version = ctx.version(head, bid)
+    key = ("batch", bid, version, "json")
+    body = ctx.cached_page(key)
+    if body is None:
+
+        def make() -> bytes:
+            history = identified(ctx, head, ctx.history(head, bid, version))
+            return BatchOut.of(history).model_dump_json(by_alias=True).encode()
+
+        body = await run_in_threadpool(ctx.page, key, make)
+    else:
+        ctx.refresh_evidence(bid, version)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{batch_id}/epcis", summary="EPCIS 2.0 JSON-LD events of a batch")
