@@ -168,6 +168,30 @@ def _hist(values: np.ndarray, bins: int, lo: float, hi: float, weights=None) -> 
     return (h / s if s > 0 else h).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=16)
+def _level_bins(bins: int, lo: float, hi: float, dtype: str) -> np.ndarray:
+    """The bin np.histogram puts each of the levels 0-255 in (-1 outside the range), read-only."""
+    levels = np.arange(256).astype(dtype)
+    out = np.array(
+        [np.histogram(levels[v : v + 1], bins=bins, range=(lo, hi))[0].argmax() for v in levels.astype(int)]
+    )
+    inside = (levels >= lo) & (levels <= hi)
+    out[~inside] = -1
+    out.flags.writeable = False
+    return out
+
+
+def _level_hist(values: np.ndarray, bins: int, lo: float, hi: float) -> np.ndarray:
+    """`_hist` of whole-number values 0-255 (8-bit channels, texture codes), the same bits: each level
+    counted once (bincount), then the counts added into np.histogram's bins."""
+    counts = np.bincount(values.astype(np.intp), minlength=256)
+    level_bin = _level_bins(bins, lo, hi, values.dtype.str)
+    inside = level_bin >= 0
+    h = np.bincount(level_bin[inside], weights=counts[inside], minlength=bins).astype(np.int64)
+    s = h.sum()
+    return (h / s if s > 0 else h).astype(np.float32)
+
+
 _LBP_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 _UNIFORM = np.zeros(256, np.int64)
 for _code in range(256):
@@ -224,11 +248,11 @@ def skin_features(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> np.nd
     px_lab = lab[fruit]
     px_hsv = hsv[fruit].astype(np.float32)
     parts = [
-        _hist(px_lab[:, 0], _L_BINS, 0, 256),
-        _hist(px_lab[:, 1], _AB_BINS, 96, 192),
-        _hist(px_lab[:, 2], _AB_BINS, 96, 224),
+        _level_hist(px_lab[:, 0], _L_BINS, 0, 256),
+        _level_hist(px_lab[:, 1], _AB_BINS, 96, 192),
+        _level_hist(px_lab[:, 2], _AB_BINS, 96, 224),
         _hist(px_hsv[:, 0], _HUE_BINS, 0, 180, weights=px_hsv[:, 1] / 255.0),
-        _hist(px_hsv[:, 1], 6, 0, 256),
+        _level_hist(px_hsv[:, 1], 6, 0, 256),
     ]
     moments = []
     for ch in range(3):
@@ -238,7 +262,7 @@ def skin_features(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> np.nd
     parts.append(np.array(moments, np.float32))
     gray = lab[..., 0].astype(np.uint8)
     lbp = _lbp(gray)
-    parts.append(_hist(lbp[fruit], 10, 0, 10))
+    parts.append(_level_hist(lbp[fruit], 10, 0, 10))
     grad = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))[fruit]
     parts.append(np.array([grad.mean() / 64, _pct(grad, 0.9) / 128], np.float32))
     lesions = lesion_maps(small, lab, mask)
@@ -259,7 +283,7 @@ def skin_features(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> np.nd
         fruit.astype(np.uint8), (half.shape[1], half.shape[0]), interpolation=cv2.INTER_NEAREST
     )
     half_fruit = half_fruit.astype(bool) if half_fruit.sum() >= 10 else np.ones(half.shape, bool)
-    parts.append(_hist(_lbp(half)[half_fruit], 10, 0, 10))
+    parts.append(_level_hist(_lbp(half)[half_fruit], 10, 0, 10))
     light = lab[..., 0]
     mean = cv2.blur(light, (5, 5))
     local_sd = np.sqrt(np.maximum(cv2.blur(light * light, (5, 5)) - mean * mean, 0))[fruit]

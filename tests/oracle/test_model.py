@@ -1,7 +1,9 @@
 import shutil
 
+import numpy as np
 import pytest
 
+from oracle.appearance import _hist, _level_hist
 from oracle.errors import ModelError, ModelIntegrityError
 from oracle.grader import Grader
 from oracle.model import MODEL_FILE, SHA_FILE, get_model, load_model, read_expected_sha, sha256_hex
@@ -74,3 +76,12 @@ def test_load_model__features_only_model_of_older_trainer__refused(tmp_path):
     (tmp_path / "grader.onnx.sha256").write_text(sha256_hex(data) + "  grader.onnx\n")
     with pytest.raises(ModelError, match="older trainer .*retrain it"):
         load_model(tmp_path / "grader.onnx", tmp_path / "grader.onnx.sha256")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "bins", "lo", "hi"), [("float32", 8, 96, 192), ("float32", 6, 0, 256), ("int64", 10, 0, 10)]
+)
+def test_level_hist__whole_numbers__same_bits_as_np_histogram(dtype, bins, lo, hi):
+    values = np.random.default_rng(7).integers(0, 256 if hi > 10 else 10, 5000).astype(dtype)
+    values[:50] = [lo, min(hi, 255)] * 25  # the range's edges (numpy puts `hi` in the last bin)
+    assert _level_hist(values, bins, lo, hi).tobytes() == _hist(values, bins, lo, hi).tobytes()
