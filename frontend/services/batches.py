@@ -352,6 +352,11 @@ class ChainFacts:
         r = self.reader
         return r.logs(self.head, r.registry, [r.topic(r.registry, "Attested"), [topic_uint(i) for i in ids]])
 
+    def coldchain_events(self, ids: list[int]) -> list[Event]:
+        r = self.reader
+        topics = [r.topic(r.registry, "ColdChainAttested"), [topic_uint(i) for i in ids]]
+        return r.logs(self.head, r.registry, topics)
+
     def block_times(self, events: Iterable[Event]) -> dict[str, int]:
         return self.reader.block_times(events)
 
@@ -380,6 +385,7 @@ class IndexFacts:
         self.children = index.children
         self.provenance_events = index.provenance_events
         self.attestation_events = index.attestation_events
+        self.coldchain_events = index.coldchain_events
         self.producer = index.producer
         self.key_status = index.key_status
         self.model_status = index.model_status
@@ -447,7 +453,8 @@ class BatchService:
         ids = lineage(batch_id, facts.parents)
         events = facts.provenance_events(ids)
         attested = facts.attestation_events(ids)
-        times = facts.block_times([*events, *attested])
+        verdicts = facts.coldchain_events(ids)
+        times = facts.block_times([*events, *attested, *verdicts])
 
         steps = steps_from_events(events, times, self._evidence)
         known = {bytes(e.args["evidence"]): e.args["codec"] for e in events if "codec" in e.args}
@@ -502,7 +509,7 @@ class BatchService:
             steps=steps,
             transfers=transfers,
             attestations=attestations,
-            coldchain=self._coldchain(head, ids, events, times),
+            coldchain=self._coldchain(head, ids, verdicts, events, times),
             parties=parties,
             events=events,
             times=times,
@@ -555,12 +562,12 @@ class BatchService:
         )
 
     def _coldchain(
-        self, head: Head, ids: list[int], events: list[Event], times: Mapping[str, int]
+        self, head: Head, ids: list[int], verdicts: list[Event], events: list[Event], times: Mapping[str, int]
     ) -> list[Any]:
         from frontend.services.coldchain import coldchain_views  # it builds on this module's checks
 
         return coldchain_views(
-            self.reader, head, ids, events, times, self._evidence, self.evidence.reading_store
+            self.reader, head, ids, verdicts, events, times, self._evidence, self.evidence.reading_store
         )
 
     def _first_provable(self, digest: bytes) -> EvidenceRef:

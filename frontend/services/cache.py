@@ -8,7 +8,6 @@ import hashlib
 import json
 import math
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -102,9 +101,15 @@ class SharedRenders:
     files untouched for `max_age` seconds are removed now and then.
     """
 
-    def __init__(self, root: Path, max_age: float = 3600.0) -> None:
+    def __init__(
+        self, root: Path, max_age: float = 3600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.root = root
         self.max_age = max_age
+        self.clock = clock
+        # a sweep stats every file (three per page): once per tenth of `max_age` per process, not
+        # per so many renders, which on a 10,000-lot site made every hundredth render a sweep
+        self._next_prune = clock() + max_age / 10
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: Hashable) -> Path:
@@ -136,7 +141,8 @@ class SharedRenders:
                 os.replace(partial, path)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-        if random.random() < 0.01:
+        if self.clock() >= self._next_prune:
+            self._next_prune = self.clock() + self.max_age / 10
             self.prune()
         return body
 

@@ -28,6 +28,7 @@ from oracle.errors import OracleError
 from tambon.attestation import merkle_proof, merkle_root
 from tambon.cid import OnchainCid
 from tambon.coldchain import ColdChainAttestation, Verdict, recover_coldchain, recover_coldchain_batch_item
+from tambon.provenance import Stage
 from tambon.verify import FAIL, PASS, Check, key_check
 
 WIDTH, HEIGHT = 640, 240
@@ -247,26 +248,24 @@ def coldchain_views(
     reader,
     head,
     ids: Sequence[int],
+    verdicts: Sequence[Any],
     events: Sequence[Any],
-    times: Mapping[str, int],
+    block_times: Mapping[str, int],
     evidence_ref,
     store,
 ) -> list[ColdChainView]:
-    """The cold-chain verdicts of `ids` (the batch and its ancestors) with their checks and curves."""
-    from frontend.services.chain import topic_uint
-
+    """The cold-chain verdicts (ColdChainAttested events) of `ids`, the batch and its ancestors, with
+    their checks and curves; `block_times` holds the verdicts' blocks."""
     r = reader
-    logs = r.logs(head, r.registry, [r.topic(r.registry, "ColdChainAttested"), [topic_uint(i) for i in ids]])
-    block_times = {**times, **r.block_times(logs)}
     transport = {
         (e.args["batchId"], bytes(e.args["evidence"])): e.args["codec"]
         for e in events
-        if e.name == "StepAdded" and e.args["stage"] == 3
+        if e.name == "StepAdded" and e.args["stage"] == Stage.TRANSPORT
     }
     crops = {e.args["batchId"]: e.args["crop"] for e in events if e.name == "BatchRegistered"}
     rules = load_rules()
     views = []
-    for e in logs:
+    for e in verdicts:
         a = e.args
         batch_id, log_cid, signer = int(a["batchId"]), bytes(a["logCid"]), to_checksum_address(a["signer"])
         rec = r.call(

@@ -161,6 +161,13 @@ def fact_rows(e: ChainEvent) -> list[tuple[str, dict[str, Any]]]:
                     },
                 )
             ]
+        if n == "ColdChainAttested":
+            return [
+                (
+                    "coldchain",
+                    base | {"batch_id": a["batchId"], "signer": a["signer"], "log_cid": _hex(a["logCid"])},
+                )
+            ]
         if n in ("OracleKeyAdded", "OracleKeyRevoked"):
             added = n == "OracleKeyAdded"
             return [

@@ -203,6 +203,12 @@ class IndexReader:
         positions = select(a.c.block_number, a.c.log_index).where(a.c.batch_id.in_(ids)).subquery()
         return self._events_at(positions)
 
+    def coldchain_events(self, ids: Sequence[int]) -> list[ChainEvent]:
+        """The lots' ColdChainAttested events (cold-chain verdicts), in chain order."""
+        cc = schema.coldchain
+        positions = select(cc.c.block_number, cc.c.log_index).where(cc.c.batch_id.in_(ids)).subquery()
+        return self._events_at(positions)
+
     def _events_at(self, positions: Any) -> list[ChainEvent]:
         e = schema.events
         query = (
@@ -240,6 +246,7 @@ class IndexReader:
         """(batch ids with a fact in blocks (after, upto], whether a registry a page reads — producers,
         oracle keys, models — changed there): what a page cache drops when the index moves."""
         b, s, c, lin, a = schema.batches, schema.steps, schema.custody, schema.lineage, schema.attestations
+        cc = schema.coldchain
 
         def within(t: Any) -> Any:
             return (t.c.block_number > after) & (t.c.block_number <= upto)
@@ -247,7 +254,7 @@ class IndexReader:
         ids = union_all(
             *(select(col.label("batch_id")).where(within(t)) for t, col in (
                 (b, b.c.batch_id), (s, s.c.batch_id), (c, c.c.batch_id), (a, a.c.batch_id),
-                (lin, lin.c.parent_id), (lin, lin.c.child_id),
+                (cc, cc.c.batch_id), (lin, lin.c.parent_id), (lin, lin.c.child_id),
             ))
         )  # fmt: skip
         registries = union_all(
@@ -266,6 +273,7 @@ class IndexReader:
         models), as "block.log_index.block_hash": a page rendered at this stamp stays true until it
         changes, and a reorg that replaces that fact changes the hash."""
         b, s, c, lin, a = schema.batches, schema.steps, schema.custody, schema.lineage, schema.attestations
+        cc = schema.coldchain
 
         def cols(t: Any) -> Any:
             return select(t.c.block_number, t.c.log_index, t.c.block_hash)
@@ -278,6 +286,7 @@ class IndexReader:
                 (s, s.c.batch_id),
                 (c, c.c.batch_id),
                 (a, a.c.batch_id),
+                (cc, cc.c.batch_id),
                 (lin, lin.c.parent_id),
                 (lin, lin.c.child_id),
             )

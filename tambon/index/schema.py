@@ -135,6 +135,15 @@ attestations = _fact(
 )
 Index("ix_attestations_batch_id", attestations.c.batch_id)
 
+#: cold-chain verdicts (ColdChainAttested): the lot each is about, so a verdict moves that lot's page
+coldchain = _fact(
+    "coldchain",
+    Column("batch_id", BigInteger, nullable=False),
+    Column("signer", ADDRESS, nullable=False),
+    Column("log_cid", HASH, nullable=False),
+)
+Index("ix_coldchain_batch_id", coldchain.c.batch_id)
+
 #: signed data that reached the chain in calldata: the oracle signatures of attest / attestMany
 signatures = Table(
     "signatures",
@@ -280,6 +289,7 @@ FACT_TABLES = (
     custody,
     lineage,
     attestations,
+    coldchain,
     grants,
     grant_funds,
     milestones,

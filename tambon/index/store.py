@@ -54,7 +54,7 @@ def encode_args(args: Mapping[str, Any]) -> str:
 
 
 #: event arguments stored as 0x hex that are `bytes` in a decoded event
-_BYTES_ARGS = frozenset({"evidence", "modelSha256", "root", "proposal", "reason", "digest"})
+_BYTES_ARGS = frozenset({"evidence", "modelSha256", "root", "proposal", "reason", "digest", "logCid"})
 
 
 def stored_event(row: Any) -> ChainEvent:

@@ -266,3 +266,22 @@ def test_caches__lru_bounded_by_weight():
     assert pages.weight == 9 and pages.get("c") is None
     pages.put("big", b"x" * 50)  # larger than the bound: kept alone
     assert len(pages) == 1 and pages.weight == 50
+
+
+def test_shared_renders__old_pages_swept_once_per_tenth_of_their_age(tmp_path):
+    import os
+
+    from frontend.services.cache import SharedRenders
+
+    now = [0.0]
+    shared = SharedRenders(tmp_path, max_age=100.0, clock=lambda: now[0])
+    shared.get_or_make(("batch", 1, "v1", "en"), lambda: b"old")
+    old = next(tmp_path.glob("*.html"))
+    os.utime(old, (0, 0))  # written long ago
+    now[0] = 9.0  # before the first sweep is due: the old page stays
+    shared.get_or_make(("batch", 2, "v1", "en"), lambda: b"new")
+    assert old.exists()
+    now[0] = 10.0  # due: the render that finds it due sweeps, once
+    shared.get_or_make(("batch", 3, "v1", "en"), lambda: b"newer")
+    assert not old.exists() and shared.find(("batch", 3, "v1", "en")) == b"newer"
+    assert shared.find(("batch", 2, "v1", "en")) == b"new"
