@@ -101,8 +101,9 @@ class EvidenceService:
     timeout: float = 20.0
     #: bearer token of the evidence node's RPC, when it requires one
     api_token: str | None = None
-    #: CIDs whose last proven outcome is remembered (what moves `generation`)
-    max_outcomes: int = 32_768
+    #: CIDs whose last proven outcome and time are remembered (what moves `generation`, and when a
+    #: re-check is due): more than the pages a worker caches show (~8 CIDs a lot, 10,000 lots)
+    max_outcomes: int = 131_072
     _proved: Lru[Proof] = field(default_factory=lambda: Lru(8192))
     #: (cid, path, (width, height)) -> WebP bytes; content-addressed, so never stale
     _thumbs: Lru[bytes] = field(default_factory=lambda: Lru(2048))
@@ -117,6 +118,9 @@ class EvidenceService:
         self._outcomes: OrderedDict[str, str] = OrderedDict()
         #: cid -> when the worker that rendered a page this one adopted last proved it (unix time)
         self._adopted_checks: dict[str, float] = {}
+        #: cid -> when this service last proved it (unix time), kept after its proof leaves `_proved`:
+        #: else a cached page showing it would have it re-proven on every serve
+        self._proven_at: OrderedDict[str, float] = OrderedDict()
         self._generation = 0
         self._refreshing: set[str] = set()
         self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence-recheck")
@@ -168,7 +172,8 @@ class EvidenceService:
         proved = self._proved.get(cid)
         if proved is not None:
             return proved.checked_at
-        return self._adopted_checks.get(cid, 0.0)
+        with self._lock:
+            return max(self._proven_at.get(cid, 0.0), self._adopted_checks.get(cid, 0.0))
 
     def adopt(self, shown: Mapping[str, str], checked: Mapping[str, float] | None = None) -> None:
         """Take the outcomes a page another worker rendered shows as this service's own for the CIDs it
@@ -239,6 +244,10 @@ class EvidenceService:
             self._proved.put(cid, proof)
             with self._lock:
                 self._unavailable_since.pop(cid, None)
+                self._proven_at[cid] = now
+                self._proven_at.move_to_end(cid)
+                if len(self._proven_at) > self.max_outcomes:
+                    self._proven_at.popitem(last=False)
             return proof
         if proved is not None:
             # It was proven before and is no longer served intact: unavailable, not forged, as far as

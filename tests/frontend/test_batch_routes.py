@@ -358,6 +358,27 @@ def test_evidence_outcomes__bounded__forgetting_moves_the_generation(world, site
     assert service.generation() == start + 3
 
 
+def test_evidence_recheck__proof_forgotten__not_due_before_its_time(world, site_settings):
+    """A proof that left the proof cache (bounded; a site shows more CIDs than it keeps proofs of) is
+    still known as proven when it was: serving a page that shows it does not prove it again before
+    `recheck_seconds`."""
+    from frontend.services.cache import Lru
+    from frontend.services.evidence import EvidenceService
+
+    service = EvidenceService(
+        site_settings.gateway_url, site_settings.evidence_api_url, recheck_seconds=3600.0, _proved=Lru(1)
+    )
+    cids = [world.store.add_bytes(f"kept proof time {i}".encode(), f"{i}.txt") for i in range(2)]
+    for cid in cids:
+        assert service.prove(cid).status == "pass"
+    assert service._proved.get(cids[0]) is None  # its proof made room for the second one
+    assert service.checked_at(cids[0]) > 0
+    service.refresh(cids)
+    service._refresher.shutdown(wait=True)  # every re-check it started has finished
+    # none was due: a re-check of the first would have put its proof back in place of the second's
+    assert service._proved.get(cids[0]) is None and service._proved.get(cids[1]) is not None
+
+
 def test_openapi__lists_the_json_api(client):
     schema = client.get("/api/openapi.json").json()
     for path in (
