@@ -7,46 +7,20 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.bundle import build_bundle
-from oracle.coldchain import analyse, load_rules, read_log
-from oracle.coldchain.service import attestation_of
-from oracle.coldchain.synth import WarmSpell, logger_csv, reefer_readings
-from tambon.coldchain import sign_coldchain
 from tests.e2e.conftest import shot
-from tests.frontend.world import ORACLE_KEY, Decisions
+from tests.frontend.world import attest_trip, warm_trip
 
 pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-MANGO, TRANSPORT = 201, 3
 
 
 @pytest.fixture(scope="module")
 def warm_lot(world, chain, accounts):
     """A mango lot whose TRANSPORT step carries a 30 h reefer log with a warm spell, attested on chain."""
-    rules = load_rules()
-    deployer = accounts[0]
-    registry, provenance, community = world.registry, world.provenance, world.community
-    sha = bytes.fromhex(rules.sha256)
-    if not registry.is_approved_model(sha):  # rule sets share the model table: one ApproveModel decision
-        Decisions(world.escrow, world.members, chain.chain_id, deployer).governance(
-            chain, "ApproveModel", world.escrow.approve_model, registry=registry.address, modelSha256=sha
-        )
-    lot = provenance.register(b"\x19" * 32, 0x55, MANGO, 500_000, 20_400, sender=community).return_value
-    start = chain.blocks.head.timestamp - 40 * 3600
-    times, temps = reefer_readings(start, 30, 11.5, seed=19, warm=WarmSpell(after_h=20, hours=6, peak_c=24.0))
-    csv = logger_csv(times, temps)
-    bundle = build_bundle(
-        world.store, {"stage": "transport", "vehicle": "reefer 70-1234"}, {"logger.csv": csv}
-    )
-    onchain = bundle.onchain
-    data = (int(temps.min() * 100) & 0xFFFF) | ((int(temps.max() * 100) & 0xFFFF) << 16)
-    provenance.addStep(lot, TRANSPORT, onchain.digest, onchain.codec, data, sender=community)
-    report = analyse(read_log(csv), rules.for_crop(MANGO), rules.sha256)
-    item = attestation_of(lot, onchain.digest, report, rules.sha256, chain.blocks.head.timestamp)
-    signature = sign_coldchain(item, ORACLE_KEY, chain.chain_id, registry.address)
-    registry.attestColdChain(item.as_tuple(), signature, sender=deployer)
-    return lot
+    trip = warm_trip(world, chain, accounts, b"\x19" * 32, seed=19)
+    attest_trip(world, chain, accounts, trip)
+    return trip.lot
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,55 @@ def transport_data(min_centi_c: int, max_centi_c: int) -> int:
     return (min_centi_c & 0xFFFF) | ((max_centi_c & 0xFFFF) << 16)
 
 
+@dataclass(frozen=True)
+class ColdChainTrip:
+    """A lot's TRANSPORT step carrying a reefer log: what the oracle judges."""
+
+    lot: int
+    log: OnchainCid
+    csv: bytes
+
+
+def warm_trip(world: World, chain, accounts, metadata: bytes, seed: int) -> ColdChainTrip:
+    """A mango lot whose TRANSPORT step carries a 30 h reefer log with a 6 h warm spell at the port;
+    the council approves the crop rules first (rule sets share the model table: one ApproveModel)."""
+    from oracle.coldchain import load_rules
+    from oracle.coldchain.synth import WarmSpell, logger_csv, reefer_readings
+    from tambon.provenance import Stage
+
+    registry, provenance, community = world.registry, world.provenance, world.community
+    sha = bytes.fromhex(load_rules().sha256)
+    if not registry.is_approved_model(sha):
+        Decisions(world.escrow, world.members, chain.chain_id, accounts[0]).governance(
+            chain, "ApproveModel", world.escrow.approve_model, registry=registry.address, modelSha256=sha
+        )
+    lot = provenance.register(metadata, 0x55, MANGO, 500_000, 20_400, sender=community).return_value
+    start = chain.blocks.head.timestamp - 40 * 3600
+    times, temps = reefer_readings(
+        start, 30, 11.5, seed=seed, warm=WarmSpell(after_h=20, hours=6, peak_c=24.0)
+    )
+    csv = logger_csv(times, temps)
+    log = build_bundle(
+        world.store, {"stage": "transport", "vehicle": "reefer 70-1234"}, {"logger.csv": csv}
+    ).onchain
+    data = transport_data(int(temps.min() * 100), int(temps.max() * 100))
+    provenance.addStep(lot, Stage.TRANSPORT, log.digest, log.codec, data, sender=community)
+    return ColdChainTrip(lot, log, csv)
+
+
+def attest_trip(world: World, chain, accounts, trip: ColdChainTrip) -> None:
+    """The oracle's signed verdict on the trip's log, sent by the deployer."""
+    from oracle.coldchain import analyse, load_rules, read_log
+    from oracle.coldchain.service import attestation_of
+    from tambon.coldchain import sign_coldchain
+
+    rules, registry = load_rules(), world.registry
+    report = analyse(read_log(trip.csv), rules.for_crop(MANGO), rules.sha256)
+    item = attestation_of(trip.lot, trip.log.digest, report, rules.sha256, chain.blocks.head.timestamp)
+    signature = sign_coldchain(item, ORACLE_KEY, chain.chain_id, registry.address)
+    registry.attestColdChain(item.as_tuple(), signature, sender=accounts[0])
+
+
 @dataclass
 class World:
     store: LocalStore

@@ -93,42 +93,15 @@ def test_index_pages__coldchain_verdict__moves_the_lot_page_and_is_read_from_the
 ):
     """A cold-chain verdict is a fact of its lot: the page cached before it is rendered again with it,
     and the verdict shown on the index equals the node's, checks included."""
-    from evidence.bundle import build_bundle
-    from oracle.coldchain import analyse, load_rules, read_log
-    from oracle.coldchain.service import attestation_of
-    from oracle.coldchain.synth import WarmSpell, logger_csv, reefer_readings
-    from tambon.coldchain import sign_coldchain
-    from tambon.provenance import Stage
-    from tests.frontend.world import ORACLE_KEY, Decisions
+    from tests.frontend.world import attest_trip, warm_trip
 
-    mango, rules, deployer = 201, load_rules(), accounts[0]
-    registry, provenance, community = world.registry, world.provenance, world.community
-    sha = bytes.fromhex(rules.sha256)
-    if not registry.is_approved_model(sha):  # rule sets share the model table: one ApproveModel decision
-        Decisions(world.escrow, world.members, chain.chain_id, deployer).governance(
-            chain, "ApproveModel", world.escrow.approve_model, registry=registry.address, modelSha256=sha
-        )
-    lot = provenance.register(b"\x1a" * 32, 0x55, mango, 500_000, 20_400, sender=community).return_value
-    start = chain.blocks.head.timestamp - 40 * 3600
-    times, temps = reefer_readings(start, 30, 11.5, seed=23, warm=WarmSpell(after_h=20, hours=6, peak_c=24.0))
-    csv = logger_csv(times, temps)
-    bundle = build_bundle(
-        world.store, {"stage": "transport", "vehicle": "reefer 70-1234"}, {"logger.csv": csv}
-    )
-    onchain = bundle.onchain
-    data = (int(temps.min() * 100) & 0xFFFF) | ((int(temps.max() * 100) & 0xFFFF) << 16)
-    provenance.addStep(lot, Stage.TRANSPORT, onchain.digest, onchain.codec, data, sender=community)
+    trip = warm_trip(world, chain, accounts, b"\x1a" * 32, seed=23)
+    lot = trip.lot
     catch_up(follower)
     verdict = re.compile(r'<article class="coldchain[^"]*"[^>]*data-verdict="([A-Z_]+)"')
     with _client(site_settings, True) as indexed, _client(site_settings, False) as direct:
         assert not verdict.findall(indexed.get(f"/batch/{lot}", headers=EN).text)  # cached without one
-        report = analyse(read_log(csv), rules.for_crop(mango), rules.sha256)
-        item = attestation_of(lot, onchain.digest, report, rules.sha256, chain.blocks.head.timestamp)
-        registry.attestColdChain(
-            item.as_tuple(),
-            sign_coldchain(item, ORACLE_KEY, chain.chain_id, registry.address),
-            sender=deployer,
-        )
+        attest_trip(world, chain, accounts, trip)
         catch_up(follower)
         shown = indexed.get(f"/batch/{lot}", headers=EN).text
         assert (
