@@ -110,11 +110,12 @@ def demo(
         ("Starting the evidence node", lambda: stack.start("evidence")),
         ("Deploying contracts", lambda: _deploy_unless_live(settings)),
         ("Seeding grants, producers and produce batches", lambda: _seed(settings, "chain")),
-        ("Starting the grading oracle", lambda: stack.start("oracle")),
+        # the index first: the oracle and the site read it when it has started, the node otherwise
         ("Starting the chain index", lambda: stack.start("index")),
+        ("Starting the grading oracle", lambda: stack.start("oracle")),
         ("Starting the web site", lambda: stack.start("web", timeout=90)),
         ("Collecting a first council signature", lambda: _seed(settings, "web")),
-        ("Waiting for the oracle to grade every batch", lambda: _wait_for_grades(settings)),
+        ("Waiting for the oracle to grade every batch", lambda: _wait_for_grades(settings, stack)),
     ]
     stack.claim_demo()
     # A terminal closing (SIGHUP), `tambon stop`, a container or systemd (SIGTERM) end the demo the way
@@ -205,7 +206,7 @@ def _seed(settings, phase: str) -> None:
         raise ConfigError(f"seeding the demo ({phase}) failed; see {log}")
 
 
-def _wait_for_grades(settings) -> None:
+def _wait_for_grades(settings, stack: Stack) -> None:
     from tambon.chain import Chain
 
     chain = Chain(settings)
@@ -220,6 +221,10 @@ def _wait_for_grades(settings) -> None:
         }
         if batches and len(graded) >= batches:
             return
+        if stack.check("oracle") is None:
+            raise ConfigError(
+                f"the oracle stopped before grading every batch; see {stack.log_dir / 'oracle.log'}"
+            )
         time.sleep(1)
     raise ConfigError(
         f"the oracle graded fewer batches than registered within {GRADE_WAIT_SECONDS} s; see its log"

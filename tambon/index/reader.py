@@ -69,12 +69,16 @@ class IndexReader:
     @classmethod
     def started(cls, settings: Settings) -> IndexReader | None:
         """The configured index (TAMBON_INDEX_URL, else the data dir's SQLite file) once a follower has
-        started it; None when there is none."""
+        started it; None when there is none.
+
+        A store the follower is still creating or upgrading (its schema behind this code's newest
+        migration) is not started yet: its tables may be missing or half made.
+        """
         url = default_url(settings)
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
             return None
         store = IndexStore(url)
-        if store.cursor() is None:
+        if not store.schema_is_current() or store.cursor() is None:
             store.close()
             return None
         return cls(store)

@@ -9,7 +9,9 @@ from alembic import command
 from sqlalchemy import insert, inspect, select
 
 from tambon.index import schema
+from tambon.index.reader import IndexReader
 from tambon.index.store import IndexStore
+from tambon.settings import Settings
 
 
 def test_migrations__build_every_declared_table_and_column(tmp_path):
@@ -42,3 +44,20 @@ def test_migration_0005__coldchain_verdicts_filled_from_stored_events(tmp_path):
     with store.engine.connect() as conn:
         (found,) = conn.execute(select(schema.coldchain)).all()
     assert found._asdict() == row | {"batch_id": 7, "signer": args["signer"], "log_cid": args["logCid"]}
+
+
+def test_started__not_while_the_follower_creates_or_upgrades_the_schema(tmp_path):
+    # the oracle and the site ask whether an index has started as the follower creates it: a file with
+    # no tables, or tables of an older revision, is "not started" (read the node), never a crash
+    path = tmp_path / "index.sqlite"
+    settings = Settings(data_dir=tmp_path, index_url=f"sqlite:///{path}")
+    assert IndexReader.started(settings) is None
+    path.touch()
+    assert IndexReader.started(settings) is None
+    store = IndexStore(settings.index_url)
+    with store.engine.begin() as conn:
+        command.upgrade(store._alembic(conn), "0004")
+    assert IndexReader.started(settings) is None
+    store.migrate()
+    assert IndexReader.started(settings) is None  # current schema, but no block followed yet
+    store.close()
