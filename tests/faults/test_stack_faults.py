@@ -12,7 +12,6 @@ import io
 import os
 import random
 import signal
-import socket
 import threading
 import time
 from collections import Counter
@@ -33,20 +32,15 @@ from tambon.chain import Chain
 from tambon.cid import cid_string
 from tambon.deploy import deploy_all
 from tambon.grants import Grants, council_decision
-from tambon.settings import REPO_ROOT, Settings
+from tambon.settings import REPO_ROOT
 from tambon.stack import ORACLE_DEMO_ACCOUNT, Stack
 from tambon.tx import send
+from tests.frontend.world import local_stack_settings
 
 MODEL_SHA256 = REPO_ROOT / "oracle" / "model" / "grader.onnx.sha256"
 PRODUCER = demo_account(6)
 COUNCIL = [demo_account(i) for i in range(1, 4)]
 MANGO = 201
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _kill9(stack: Stack, name: str) -> None:
@@ -60,15 +54,7 @@ def _kill9(stack: Stack, name: str) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("stack")
-    rpc, api, gateway, web = (_free_port() for _ in range(4))
-    settings = Settings(
-        rpc_url=f"http://127.0.0.1:{rpc}",
-        evidence_api_url=f"http://127.0.0.1:{api}",
-        gateway_url=f"http://127.0.0.1:{gateway}",
-        public_url=f"http://127.0.0.1:{web}",
-        data_dir=root / "data",
-        deployments_dir=root / "deployments",
-    )
+    settings = local_stack_settings(root)
     stack = Stack(settings)
     stack.start("chain")
     stack.start("evidence")

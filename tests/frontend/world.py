@@ -30,6 +30,7 @@ from evidence.node import create_app as create_node_app
 from evidence.store import LocalStore
 from tambon.attestation import Attestation, Grade, batch_root, root_typed_data, sign_attestation
 from tambon.cid import OnchainCid
+from tambon.settings import Settings
 from tambon.typed_data import ESCROW_DOMAIN_NAME, CouncilApproval, domain, pack_signatures, sign, typed_data
 
 THB = 10**18
@@ -47,6 +48,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def local_stack_settings(root: Path) -> Settings:
+    """A local stack of its own: chain, evidence node, gateway and site each on a free loopback port,
+    its data and deployments under root."""
+    rpc, api, gateway, web = (free_port() for _ in range(4))
+    return Settings(
+        rpc_url=f"http://127.0.0.1:{rpc}",
+        evidence_api_url=f"http://127.0.0.1:{api}",
+        gateway_url=f"http://127.0.0.1:{gateway}",
+        public_url=f"http://127.0.0.1:{web}",
+        data_dir=root / "data",
+        deployments_dir=root / "deployments",
+    )
 
 
 class ThreadServer:

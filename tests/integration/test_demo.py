@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -13,25 +12,12 @@ import pytest
 from tambon.accounts import demo_account
 from tambon.chain import Chain
 from tambon.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.frontend.world import local_stack_settings
 
 
 @pytest.fixture
 def demo_settings(tmp_path):
-    rpc, api, gateway, web = (_free_port() for _ in range(4))
-    settings = Settings(
-        rpc_url=f"http://127.0.0.1:{rpc}",
-        evidence_api_url=f"http://127.0.0.1:{api}",
-        gateway_url=f"http://127.0.0.1:{gateway}",
-        public_url=f"http://127.0.0.1:{web}",
-        data_dir=tmp_path / "data",
-        deployments_dir=tmp_path / "deployments",
-    )
+    settings = local_stack_settings(tmp_path)
     yield settings
     _tambon(settings, "stop")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,26 +13,14 @@ import pytest
 
 from tambon.settings import Settings
 from tambon.stack import Stack, group_alive, pid_alive
+from tests.frontend.world import local_stack_settings
 
 #: the demo's services are up once it reaches this step (chain, evidence node, contracts deployed)
 SEEDING = "Seeding grants"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_demo(tmp_path) -> tuple[subprocess.Popen, Settings, list[str]]:
-    rpc, api, gateway, web = (_free_port() for _ in range(4))
-    settings = Settings(
-        rpc_url=f"http://127.0.0.1:{rpc}",
-        evidence_api_url=f"http://127.0.0.1:{api}",
-        gateway_url=f"http://127.0.0.1:{gateway}",
-        public_url=f"http://127.0.0.1:{web}",
-        data_dir=tmp_path / "data",
-    )
+    settings = local_stack_settings(tmp_path)
     env = {**os.environ, **settings.as_env()}
     env.pop("TAMBON_DEPLOYMENTS_DIR")  # the deployment must land under the data directory
     demo = subprocess.Popen(

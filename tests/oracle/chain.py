@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,17 +19,12 @@ from web3 import Web3
 
 from tambon.accounts import demo_account
 from tambon.attestation import Attestation
+from tests.frontend.world import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ANVIL = shutil.which("anvil") or str(REPO / "node_modules" / ".bin" / "anvil")
 ORACLE_INDEX = 7
 PRODUCER_INDEX = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Anvil:
