@@ -25,7 +25,7 @@ from frontend.services.catalog import crop_label
 from frontend.services.chain import ChainReader, Event, Head, topic_uint
 from frontend.services.evidence import IMAGE_SUFFIXES, PASS, EvidenceService, Proof
 from tambon.attestation import Attestation
-from tambon.cid import DAG_PB, RAW, OnchainCid
+from tambon.cid import DAG_PB, RAW, OnchainCid, cid_string
 from tambon.errors import TambonError
 from tambon.index.reader import BatchFacts, IndexReader
 from tambon.provenance import Stage, decode_transport, lineage, lineage_origins, lineage_roots, stage_name
@@ -572,8 +572,5 @@ class BatchService:
 
     def _first_provable(self, digest: bytes) -> EvidenceRef:
         """The on-chain digest carries no codec here: try a bundle (dag-pb), then a raw file."""
-        refs = [self._evidence(digest, c) for c in (DAG_PB, RAW)]
-        for ref in refs:
-            if ref.check.status == PASS:
-                return ref
-        return refs[0]
+        cids = [cid for cid in (cid_string(digest, c) for c in (DAG_PB, RAW)) if cid is not None]
+        return evidence_ref(self.evidence.prove_first_passing(cids) if cids else None)

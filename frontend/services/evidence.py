@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -230,6 +230,28 @@ class EvidenceService:
         if collected is not None:
             collected[cid] = proof.status
         return proof
+
+    def prove_first_passing(self, cids: Sequence[str]) -> Proof:
+        """The first of `cids` (the codecs an on-chain digest without one may be read with) whose proof
+        passes, else the first one's proof. A page shows that proof, so `collecting` gathers only it
+        when it passes: the failed readings before it would otherwise be fetched again on every serve
+        of the page once their retry time is up. When none passes, it gathers them all."""
+        outer = getattr(self._collecting, "cids", None)
+        attempts: dict[str, str] = {}
+        self._collecting.cids = attempts
+        try:
+            first = chosen = self.prove(cids[0])
+            for cid in cids[1:]:
+                if chosen.status == PASS:
+                    break
+                chosen = self.prove(cid)
+        finally:
+            self._collecting.cids = outer
+        if chosen.status != PASS:
+            chosen = first
+        if outer is not None:
+            outer.update({chosen.cid: chosen.status} if chosen.status == PASS else attempts)
+        return chosen
 
     def _prove(self, cid: str) -> Proof:
         now = time.time()

@@ -321,6 +321,29 @@ def test_evidence_refresh__re_proves_off_the_request_path_and_moves_generation_o
     assert service.prove(cid).status == "pass"
 
 
+def test_evidence_first_passing__a_page_depends_on_the_reading_it_shows(world, site_settings):
+    """A digest without a codec is tried as a bundle, then as a raw file: the page shows the first that
+    passes and depends on that proof only (the failed reading is not re-checked on every serve); when
+    none passes it shows the first and depends on every attempt."""
+    from frontend.services.evidence import EvidenceService
+    from tambon.cid import DAG_PB, RAW, OnchainCid, cid_string
+
+    service = EvidenceService(site_settings.gateway_url, site_settings.evidence_api_url)
+    digest = OnchainCid.parse(world.store.add_bytes(b"a photo graded by the oracle", "p.jpg")).digest
+    as_bundle, as_file = cid_string(digest, DAG_PB), cid_string(digest, RAW)
+    with service.collecting() as cids:
+        proof = service.prove_first_passing([as_bundle, as_file])
+    assert (proof.cid, proof.status) == (as_file, "pass")
+    assert cids == {as_file: "pass"}
+
+    missing = bytes(range(32))
+    absent_bundle, absent_file = cid_string(missing, DAG_PB), cid_string(missing, RAW)
+    with service.collecting() as cids:
+        proof = service.prove_first_passing([absent_bundle, absent_file])
+    assert (proof.cid, proof.status) == (absent_bundle, "unknown")
+    assert cids == {absent_bundle: "unknown", absent_file: "unknown"}
+
+
 def test_evidence_outcomes__bounded__forgetting_moves_the_generation(world, site_settings):
     """Outcomes are kept for the most recently proven CIDs only; a page cached in this generation may
     show a forgotten one, so forgetting moves the generation, and a CID proven again is kept."""
