@@ -12,8 +12,9 @@ CLASS_II: healthy -> EXTRA / CLASS_I, aged or skin disease -> CLASS_II, rot -> R
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -133,13 +134,22 @@ class _Measured:
     defect_fraction: float | None = None
 
 
-def _measure_bytes(name: str, data: bytes, marker_mm: float, marker_id: int | None) -> _Measured:
+def _measure_bytes(
+    name: str, data: bytes, marker_mm: float, marker_id: int | None, beside: Executor | None = None
+) -> _Measured:
+    """Decode, describe and measure one photo; with `beside`, the marker measurements run there
+    while this thread describes the fruit (OpenCV and NumPy release the GIL for most of both)."""
     try:
         img = decode_image(data, name)
     except ImageError as exc:
         return _Measured(name, str(exc))
-    look = describe(img)
-    sized = measure(img, marker_mm, marker_id, require_marker=True)
+    if beside is None:
+        look = describe(img)
+        sized = measure(img, marker_mm, marker_id, require_marker=True)
+    else:
+        sizing = beside.submit(measure, img, marker_mm, marker_id, require_marker=True)
+        look = describe(img)
+        sized = sizing.result()
     out = _Measured(
         name,
         None,
@@ -169,6 +179,19 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+_beside_lock = threading.Lock()
+_beside: list[ThreadPoolExecutor] = []
+
+
+def _measuring_thread() -> ThreadPoolExecutor:
+    """The process's one thread that measures a single photo beside its description (see
+    `Grader.grade_bytes`); started on first use."""
+    with _beside_lock:
+        if not _beside:
+            _beside.append(ThreadPoolExecutor(1, thread_name_prefix="oracle-measure"))
+        return _beside[0]
+
+
 class Grader:
     """Grades photos with one verified model; safe to keep for the life of a process."""
 
@@ -194,8 +217,11 @@ class Grader:
         """Grade one photo held in memory. Raises ImageError on a corrupt/unsupported file.
 
         `crop` is the fruit the batch record says the lot is ("mango", "durian"...): a photo of
-        another fruit abstains. None skips that check."""
-        m = _measure_bytes(name, data, self.marker_mm, self.marker_id)
+        another fruit abstains. None skips that check.
+
+        One photo's latency is what counts here: its marker measurements run on a second thread
+        while this one describes the fruit, so two cores share the photo."""
+        m = _measure_bytes(name, data, self.marker_mm, self.marker_id, beside=_measuring_thread())
         if m.error:
             raise ImageError(m.error)
         return self._decide([m], weight_g, crop)[0]

@@ -94,3 +94,35 @@ def test_grade_many_bytes__pool_and_serial__same_results(grader):
 def test_grade_bytes__corrupt__raises(grader):
     with pytest.raises(ImageError):
         grader.grade_bytes(b"GIF89a...", "x.gif")
+
+
+def _same_measurements(a, b) -> bool:
+    import numpy as np
+
+    return all(
+        np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y
+        for x, y in ((getattr(a, f), getattr(b, f)) for f in a.__slots__)
+    )
+
+
+def test_measure_bytes__marker_beside_the_description__same_measurements():
+    from oracle.grader import _measure_bytes, _measuring_thread
+
+    sized = 0
+    for i in range(8):
+        data = render(56, i)[0]
+        alone = _measure_bytes(f"{i}.jpg", data, 40.0, 0)
+        beside = _measure_bytes(f"{i}.jpg", data, 40.0, 0, beside=_measuring_thread())
+        assert _same_measurements(alone, beside), i
+        sized += alone.length_mm is not None
+    assert sized >= 4  # the marker path ran, not only the early return
+
+
+def test_grade_bytes__called_from_several_threads__same_results(grader):
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = [render(57, i)[0] for i in range(8)]
+    one_by_one = [grader.grade_bytes(b, f"{i}.jpg").as_json() for i, b in enumerate(photos)]
+    with ThreadPoolExecutor(4) as threads:
+        together = list(threads.map(lambda ib: grader.grade_bytes(ib[1], f"{ib[0]}.jpg"), enumerate(photos)))
+    assert [r.as_json() for r in together] == one_by_one
