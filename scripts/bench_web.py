@@ -558,9 +558,10 @@ def _site_env(world, url: str, index_url: str, node_url: str, site: str, data: P
     }
 
 
-def sync_figures(world, url: str, index_url: str) -> dict:
+def sync_figures(world, url: str, index_url: str, lots: bool = True) -> dict:
     """Cold sync of the whole world into an empty index, against bare chunked eth_getLogs + decode of
-    the same blocks in the same run (the best of 3 anchor passes)."""
+    the same blocks in the same run (the best of 3 anchor passes); then, unless `lots` is False, the
+    lots pass timed on its own."""
     from evidence.store import LocalStore
     from tambon.chain import Deployment
     from tambon.events import EventDecoder, JsonRpc, LogReader
@@ -581,26 +582,32 @@ def sync_figures(world, url: str, index_url: str) -> dict:
     started = time.perf_counter()
     follow_to_head(Follower(store, JsonRpc(url), deployment))  # the facts: what pages read
     seconds = time.perf_counter() - started
-    # the second pass: lot identities from the records behind registrations and steps (the resolver)
-    records = evidence_records(LocalStore(world.evidence, "kubo-v1"))
-    started = time.perf_counter()
-    follow_to_head(Follower(store, JsonRpc(url), deployment, records=records))
-    lots_seconds = time.perf_counter() - started
+    lots_figures = {}
+    if lots:
+        # the second pass: lot identities from the records behind registrations and steps (the resolver)
+        records = evidence_records(LocalStore(world.evidence, "kubo-v1"))
+        started = time.perf_counter()
+        follow_to_head(Follower(store, JsonRpc(url), deployment, records=records))
+        lots_figures = {"index_lots_fill_seconds": round(time.perf_counter() - started, 2)}
     counts = store.counts()
     store.close()
     rate = counts["events"] / seconds
-    return {
+    return lots_figures | {
         "index_sync_events_per_s": round(rate, 1),
         "index_sync_anchor_getlogs_decode_events_per_s": round(max(anchors), 1),
         "index_sync_ratio_to_anchor": round(rate / max(anchors), 3),
         "index_sync_events": counts["events"],
         "index_sync_seconds": round(seconds, 2),
-        "index_lots_fill_seconds": round(lots_seconds, 2),
         "index_sync_lots_rows": counts["lots"],
         "index_sync_method": (
             "cold sync of the facts (every event into its tables, blocks confirmed by hash) into an empty "
-            "SQLite index, then the lots pass (the records behind registrations and steps) timed on "
-            "its own; anchor: chunked eth_getLogs + decode of the same blocks, best of 3"
+            "SQLite index"
+            + (
+                ", then the lots pass (the records behind registrations and steps) timed on its own"
+                if lots
+                else ""
+            )
+            + "; anchor: chunked eth_getLogs + decode of the same blocks, best of 3"
         ),
     }
 
@@ -897,6 +904,23 @@ def moving_head_bench(args) -> None:
     print(json.dumps(figures, indent=2))
 
 
+def sync_bench(args) -> None:
+    """Only the cold sync of the `--lots` world's facts against its anchor, on anvil at 1 s blocks as
+    in the moving-head run, printed (web.json is left as it is; the lots pass is not run)."""
+    from bench_world import load_or_build
+
+    world = load_or_build(args.lots, args.steps, args.attestations)
+    work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    try:
+        with world.chain(block_time=1) as url:
+            load_before = os.getloadavg()[0]
+            figures = sync_figures(world, url, f"sqlite:///{work / 'index.sqlite'}", lots=False)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    figures["host_load_1min"] = round(max(load_before, os.getloadavg()[0]), 2)
+    print(json.dumps(figures, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per run (bounded)")
@@ -917,6 +941,11 @@ def main() -> None:
         action="store_true",
         help="only the moving-head figures: a big world on anvil at 1 s blocks, read from the chain index",
     )
+    parser.add_argument(
+        "--sync-only",
+        action="store_true",
+        help="only the cold sync of the moving-head world against its anchor, printed (no web.json)",
+    )
     parser.add_argument("--lots", type=int, default=10_000, help="moving head: lots in the world")
     parser.add_argument("--steps", type=int, default=50_000, help="moving head: steps in the world")
     parser.add_argument("--attestations", type=int, default=10_000, help="moving head: attestations")
@@ -928,6 +957,9 @@ def main() -> None:
         return
     if args.moving_head:
         moving_head_bench(args)
+        return
+    if args.sync_only:
+        sync_bench(args)
         return
 
     from ape import accounts, chain, networks, project

@@ -424,11 +424,13 @@ class Follower:
         #: lot identities come from the records behind the events: no record reader, no `lots` rows
         self.lots = LotTracker(records, store.lot_identities) if records is not None else None
         self.crash = crash_hook or (lambda point: None)
+        self._origin_checked = False  # the index's oldest block checked against the node, once
 
     # start / checks
 
     def ensure_started(self) -> None:
-        """Start an empty index at the block before the deployment, or check it is this deployment's."""
+        """Start an empty index at the block before the deployment, or check it is this deployment's
+        and was built from the chain the node serves."""
         cur = self.store.cursor()
         if cur is None:
             start = max(self.deployment.block - 1, 0)
@@ -436,11 +438,31 @@ class Follower:
             if block is None:
                 raise ConfigError(f"the node has no block {start}: is it the deployment's chain?")
             self.store.start(block, self.deployment.chain_id, self.contracts)
+            self._origin_checked = True
             log.info("index.start", block=start, chain_id=self.deployment.chain_id)
             return
         if cur.chain_id != self.deployment.chain_id or cur.contracts != self.contracts:
             raise ConfigError(
                 "the index was built for other contracts or another chain; run `tambon index rebuild`"
+            )
+        if not self._origin_checked:
+            self._check_origin()
+            self._origin_checked = True
+
+    def _check_origin(self) -> None:
+        """Refuse to resume on a chain other than the one the index was built from (a node restarted
+        from other state, another chain with the same contract addresses): the block the index
+        started from (before the deployment, deeper than any reorg) must still be the node's."""
+        origin = self.store.origin_block()
+        if origin is None:
+            return
+        number, stored_hash = origin
+        found = self.rpc.block(number)
+        if found is None or found.hash != stored_hash:
+            on_node = found.hash if found is not None else "missing"
+            raise ConfigError(
+                f"the index was built from another chain (block {number} is {on_node} on the node, "
+                f"{stored_hash} in the index); run `tambon index rebuild`"
             )
 
     # one pass

@@ -367,6 +367,13 @@ class IndexStore:
             ).all()
         return [(r.number, r.hash) for r in rows]
 
+    def origin_block(self) -> tuple[int, str] | None:
+        """(number, hash) of the block the index started from (its oldest)."""
+        b = schema.blocks.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(b.number, b.hash).order_by(b.number).limit(1)).first()
+        return None if row is None else (int(row.number), str(row.hash))
+
     def lot_identities(self, batch_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
         """The newest stored (gtin, lot code, crop) of each of these batches that has one."""
         wanted = sorted(set(batch_ids))

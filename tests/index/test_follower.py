@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tambon.chain import Deployment
+from tambon.errors import ConfigError
 from tambon.events import JsonRpc
 from tambon.index import schema
 from tambon.index.cli import evidence_records
@@ -20,6 +22,7 @@ from tambon.index.follower import Follower
 from tambon.index.store import IndexStore
 from tests.index.helpers import catch_up, direct_scan, stored_events
 from tests.index.proxy import LimitedProvider
+from tests.oracle.chain import Anvil
 
 
 def _follower(settings, rpc_url=None, **kw) -> Follower:
@@ -299,3 +302,51 @@ def test_cli__verify__reports_a_tampered_fact(world, index_settings):
     out = subprocess.run([*tambon, "verify", "--sample", "5"], env=env, capture_output=True, text=True)
     assert out.returncode == 1
     assert out.stderr.startswith("error: the index differs from the chain")
+
+
+def test_resume__on_another_chain__refused_with_a_clear_error(world, index_settings):
+    follower = _follower(index_settings)
+    catch_up(follower)
+    before = stored_events(follower.store)
+    other = Anvil()  # same chain id, same contract addresses in the deployment, other blocks
+    try:
+        other.w3.provider.make_request("anvil_mine", [hex(follower.store.cursor().block_number + 5)])
+        resumed = Follower(follower.store, JsonRpc(other.url), follower.deployment)
+        with pytest.raises(ConfigError, match=r"built from another chain .*tambon index rebuild"):
+            resumed.step()
+        env = {**os.environ, **index_settings.as_env(), "TAMBON_RPC_URL": other.url}
+        run = subprocess.run(
+            [sys.executable, "-m", "tambon", "index", "run", "--once"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        other.stop()
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "built from another chain" in run.stderr
+    assert stored_events(follower.store) == before
+
+
+def test_resume__after_the_node_restarts_from_its_saved_state__follows_on(tmp_path, index_settings):
+    first = Anvil()
+    try:
+        first.w3.provider.make_request("anvil_mine", [hex(6)])
+        dumped = first.w3.provider.make_request("anvil_dumpState", [])["result"]
+        state = tmp_path / "state.json"
+        state.write_bytes(gzip.decompress(bytes.fromhex(dumped[2:])))
+    finally:
+        first.stop()
+    contracts = Deployment.load(index_settings.deployment_file).contracts
+    deployment = Deployment("local", 31337, 2, contracts)  # the index starts at block 1
+    store = IndexStore.open(index_settings)
+    store.migrate()
+    for _ in range(2):  # started on one load of the state, resumed on the next (blocks 7-9 replaced)
+        chain = Anvil(load_state=state)
+        try:
+            chain.w3.provider.make_request("anvil_mine", [hex(3)])
+            follower = Follower(store, JsonRpc(chain.url), deployment)
+            catch_up(follower, limit=20)
+            assert store.cursor().block_hash == chain.w3.eth.get_block("latest")["hash"].to_0x_hex()
+        finally:
+            chain.stop()

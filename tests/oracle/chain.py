@@ -28,11 +28,13 @@ PRODUCER_INDEX = 2
 
 
 class Anvil:
-    def __init__(self, block_time: float | None = None):
+    def __init__(self, block_time: float | None = None, load_state: Path | None = None):
         self.port = free_port()
         cmd = [ANVIL, "--port", str(self.port), "--silent", "--chain-id", "31337"]
         if block_time:
             cmd += ["--block-time", str(block_time)]
+        if load_state is not None:
+            cmd += ["--load-state", str(load_state)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         self.w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 30}))
