@@ -29,6 +29,7 @@ from frontend.services.evidence import EvidenceService
 from frontend.services.grants import GrantService
 from frontend.services.lots import LotDirectory
 from frontend.services.rpc import RawJsonRpc
+from frontend.services.stamps import FactStamps
 from frontend.services.wallet import WalletService
 from frontend.services.writers import Writers
 from frontend.settings import WebSettings
@@ -37,7 +38,6 @@ from tambon.cid import OnchainCid
 from tambon.errors import TambonError
 from tambon.index.reader import IndexHead, IndexReader
 from tambon.index.store import IndexStore, default_url
-from tambon.provenance import lineage
 from tambon.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -117,14 +117,8 @@ class AppContext:
         self._render_locks: dict[tuple, threading.Lock] = {}
         self._per_head: dict[str, tuple[str, Any]] = {}
         self._index_head: IndexHead | None = None
-        #: lot -> (facts stamp, its lineage), true at the index block `_stamps_at` (number, hash)
-        self._stamps: dict[int, tuple[str, frozenset[int]]] = {}
-        self._stamps_at: tuple[int, str] | None = None
         #: verify pages answered from cache before routing (`frontend.web.pages.CachedBatchPages`)
         self.pages_served_ahead_of_routing = 0
-        #: earlier heads of the branch the stamps were moved along (cleared on a reorg)
-        self._passed_heads: set[str] = set()
-        self._stamps_lock = threading.Lock()
 
     @cached_property
     def reader(self) -> ChainReader:
@@ -152,6 +146,11 @@ class AppContext:
     def _index_changes(self) -> IndexChanges:
         assert self.index is not None
         return IndexChanges(self.index.engine, self.web.index_poll_seconds)
+
+    @cached_property
+    def _fact_stamps(self) -> FactStamps:
+        assert self.index is not None
+        return FactStamps(self.index)
 
     @cached_property
     def _lot_directory(self) -> LotDirectory:
@@ -262,68 +261,14 @@ class AppContext:
             return f"{head.hash}/{self.evidence.generation()}"
         return f"{self._stamp(head, batch_id)}/{self.evidence.generation()}"
 
-    def known_version(self, head: Head, batch_id: int) -> str | None:
-        """The lot's page version at `head` when its facts stamp is remembered (no query but, once
-        per index block, the one that says which lots the block touched); None otherwise."""
-        if self.index is None:
-            return None
-        at = self._stamps_at
-        if at is None or at[1] != head.hash:
-            self._advance_stamps(self.index, head)
-        known = self._stamps.get(batch_id)
-        if known is None:
-            return None
-        return f"{known[0]}/{self.evidence.generation()}"
-
     def _stamp(self, head: Head | None, batch_id: int) -> str:
-        """The lot's facts stamp, remembered until an event touches the lot or its lineage: when the
-        index moves, one query over the new blocks says which lots to forget (all of them after a
-        reorg, or when a registry the pages show changed)."""
-        index = self.index
-        assert index is not None
+        """The lot's facts stamp, from every lot's stamps in memory (`FactStamps`)."""
         if head is None:
-            found = index.head()
+            assert self.index is not None
+            found = self.index.head()
             assert found is not None
             head = Head(found.number, found.hash, found.timestamp)
-        at = self._advance_stamps(index, head)
-        with self._stamps_lock:
-            known = self._stamps.get(batch_id)
-        if known is not None:
-            return known[0]
-        ids = lineage(batch_id, index.parents)
-        stamp = index.lineage_stamp(ids)  # read after the index reached `at`: never older than it
-        with self._stamps_lock:
-            if self._stamps_at == at:  # else the index moved meanwhile: the next request reads again
-                if len(self._stamps) >= 200_000:
-                    self._stamps.clear()
-                self._stamps[batch_id] = (stamp, frozenset(ids))
-        return stamp
-
-    def _advance_stamps(self, index: IndexReader, head: Head) -> tuple[int, str]:
-        """Forget the stamps of the lots touched since the stamps were last true, up to `head`."""
-        with self._stamps_lock:
-            seen = self._stamps_at
-            if seen is not None and head.hash in self._passed_heads:
-                # a request that read the head before another moved the stamps on: they hold facts
-                # at least as new as its block, on the same branch
-                return seen
-            if seen is None or seen[1] != head.hash:
-                if seen is None or head.number <= seen[0] or index.block_hash(seen[0]) != seen[1]:
-                    self._stamps.clear()  # first use, or the index went back (a reorg)
-                    self._passed_heads.clear()
-                else:
-                    touched, registries = index.touched_since(seen[0], head.number)
-                    if registries:
-                        self._stamps.clear()
-                    elif touched:
-                        stale = [lot for lot, (_, ids) in self._stamps.items() if not touched.isdisjoint(ids)]
-                        for lot in stale:
-                            del self._stamps[lot]
-                    if len(self._passed_heads) >= 256:
-                        self._passed_heads.clear()
-                    self._passed_heads.add(seen[1])
-                seen = self._stamps_at = (head.number, head.hash)
-            return seen
+        return self._fact_stamps.stamp(head.number, head.hash, batch_id)
 
     def history(self, head: Head, batch_id: int, version: str | None = None):
         key = (version or self.version(head, batch_id), batch_id)
@@ -362,6 +307,17 @@ class AppContext:
         cids = self._history_cids.get((version, batch_id))
         if cids:
             self.evidence.refresh(cids)
+
+    def lot_page(self, head: Head, batch_id: int, form: str) -> tuple[tuple, bytes | None]:
+        """A lot's page in `form` (its language, or json for the API) at the lot's current version: its
+        cache key, and its bytes when rendered before (their stale proofs are then re-checked in the
+        background) or None (the caller renders it under that key, off the event loop)."""
+        version = self.version(head, batch_id)
+        key = ("batch", batch_id, version, form)
+        body = self.cached_page(key)
+        if body is not None:
+            self.refresh_evidence(batch_id, version)
+        return key, body
 
     def cached_page(self, key: tuple) -> bytes | None:
         """A page rendered before under `key`, if this process's cache or the workers' shared pages

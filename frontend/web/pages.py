@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from frontend.api.routes.batches import batch_json_response
 from frontend.context import AppContext
 from frontend.deps import MAX_ID, BatchId, ChainHead, Ctx, Lang, parse_id
 from frontend.errors import BadInput
@@ -45,14 +46,10 @@ async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, 
     lineage or the registries, or when a proof's outcome changes (a page served from cache has its
     stale proofs re-checked in the background); once rendered, `CachedBatchPages` serves it ahead of
     routing."""
-    bid = batch_id
-    version = ctx.version(head, bid)
-    body = ctx.cached_page(("batch", bid, version, lang))
+    key, body = ctx.lot_page(head, batch_id, lang)
     if body is None:
-        body = await run_in_threadpool(render_batch, ctx, head, bid, lang, version)
-    else:
-        ctx.refresh_evidence(bid, version)
-    return batch_page_response(ctx, head, bid, lang, body, request.headers.get("if-none-match"))
+        body = await run_in_threadpool(render_batch, ctx, head, batch_id, lang, key[2])
+    return batch_page_response(ctx, head, batch_id, lang, body, request.headers.get("if-none-match"))
 
 
 def batch_page_response(
@@ -69,15 +66,15 @@ def batch_page_response(
     return HTMLResponse(body, headers=headers)
 
 
-_BATCH_PATH = re.compile(r"/batch/([0-9]{1,20})")
+_LOT_PAGE_PATH = re.compile(r"/(batch|api/batches)/([0-9]{1,20})")
 
 
 class CachedBatchPages:
     """Pure ASGI middleware ahead of routing (inside the language, security-header and compression
-    middlewares): a GET of a verify page whose current version is rendered already, in this worker or
-    in the workers' shared pages, is answered with the route's own response (`batch_page_response`)
-    without routing, dependencies or a thread hop, and without a query once the lot's facts stamp is
-    known. Everything else goes on to the application."""
+    middlewares): a GET of a lot's verify page or of its JSON (/api/batches/N) whose current version
+    is rendered already, in this worker or in the workers' shared pages, is answered with the route's
+    own response (`batch_page_response`, `batch_json_response`) without routing, dependencies, a
+    thread hop or a query. Everything else goes on to the application."""
 
     def __init__(self, app, ctx: AppContext) -> None:
         self.app = app
@@ -85,15 +82,15 @@ class CachedBatchPages:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and self.ctx.index is not None:
-            found = _BATCH_PATH.fullmatch(scope["path"])
-            if found is not None and int(found[1]) <= MAX_ID:
-                response = await self._cached(scope, int(found[1]))
+            found = _LOT_PAGE_PATH.fullmatch(scope["path"])
+            if found is not None and int(found[2]) <= MAX_ID:
+                response = await self._cached(scope, int(found[2]), found[1] == "batch")
                 if response is not None:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
-    async def _cached(self, scope, batch_id: int) -> Response | None:
+    async def _cached(self, scope, batch_id: int, html: bool) -> Response | None:
         headers = dict(scope["headers"])
         if b"content-length" in headers or b"transfer-encoding" in headers:
             return None  # a body on a GET: the body guard's to judge
@@ -102,15 +99,13 @@ class CachedBatchPages:
             head = await ctx.head()
         except TambonError:
             return None  # the route answers with the error page
-        version = ctx.known_version(head, batch_id)
-        if version is None:
-            return None
         lang = scope["state"]["lang"]
-        body = ctx.cached_page(("batch", batch_id, version, lang))
+        _, body = ctx.lot_page(head, batch_id, lang if html else "json")
         if body is None:
             return None
-        ctx.refresh_evidence(batch_id, version)
         ctx.pages_served_ahead_of_routing += 1
+        if not html:
+            return batch_json_response(body)
         etag = headers.get(b"if-none-match")
         return batch_page_response(ctx, head, batch_id, lang, body, etag.decode("latin-1") if etag else None)
 

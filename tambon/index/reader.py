@@ -272,6 +272,49 @@ class IndexReader:
             changed = conn.execute(select(registries).limit(1)).first() is not None
         return touched, changed
 
+    def stamp_facts(
+        self, after: int | None, upto: int
+    ) -> tuple[list[tuple[int, int, int, str]], list[tuple[int, int]], tuple[int, int, str] | None]:
+        """What `lineage_stamp` is made of, for every lot at once, in blocks (after, upto] (every block
+        up to `upto` when `after` is None): each lot's facts as (lot, block, log index, block hash), a
+        lineage link counting for its parent and for its child; the (parent, child) links; and the
+        newest registry fact (block, log index, block hash), or None."""
+        b, s, c, lin, a = schema.batches, schema.steps, schema.custody, schema.lineage, schema.attestations
+        cc = schema.coldchain
+
+        def within(t: Any) -> Any:
+            upper = t.c.block_number <= upto
+            return upper if after is None else upper & (t.c.block_number > after)
+
+        def cols(t: Any, lot: Any) -> Any:
+            return select(lot.label("lot"), t.c.block_number, t.c.log_index, t.c.block_hash).where(within(t))
+
+        lots = union_all(
+            *(cols(t, col) for t, col in (
+                (b, b.c.batch_id), (s, s.c.batch_id), (c, c.c.batch_id), (a, a.c.batch_id),
+                (cc, cc.c.batch_id), (lin, lin.c.parent_id), (lin, lin.c.child_id),
+            ))
+        )  # fmt: skip
+        registries = union_all(
+            *(
+                select(t.c.block_number, t.c.log_index, t.c.block_hash).where(within(t))
+                for t in (schema.producers, schema.keys, schema.models)
+            )
+        ).subquery()
+        newest = (
+            select(registries)
+            .order_by(registries.c.block_number.desc(), registries.c.log_index.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            facts = [(int(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in conn.execute(lots)]
+            links = [
+                (int(r[0]), int(r[1]))
+                for r in conn.execute(select(lin.c.parent_id, lin.c.child_id).where(within(lin)))
+            ]
+            found = conn.execute(newest).first()
+        return facts, links, (int(found[0]), int(found[1]), str(found[2])) if found else None
+
     def lineage_stamp(self, ids: Sequence[int]) -> str:
         """The newest fact touching these lots or the registries a page reads (producers, oracle keys,
         models), as "block.log_index.block_hash": a page rendered at this stamp stays true until it

@@ -132,6 +132,43 @@ def test_index_pages__reorg__orphaned_step_never_shown(world, follower, site_set
         assert client.get(f"/batch/{lot}", headers=EN).text != shown  # re-rendered without the step
 
 
+def test_fact_stamps__every_lot_as_the_index_reads_it__moved_along_and_after_a_reorg(
+    world, follower, site_settings, w3
+):
+    """The site's stamps of every lot, held in memory and moved along block by block, equal the
+    index's own `lineage_stamp` of the lot's lineage: at first, after a step on a lot that has
+    children (their stamps move too) and after a reorg takes it back."""
+    from frontend.services.stamps import FactStamps
+    from tambon.index.reader import IndexReader
+    from tambon.provenance import lineage
+
+    index = IndexReader(IndexStore.open(site_settings))
+    stamps = FactStamps(index)
+
+    def agree() -> dict[int, str]:
+        head = index.head()
+        seen = {}
+        for lot in [*_lots(world), 999_999]:
+            seen[lot] = stamps.stamp(head.number, head.hash, lot)
+            assert seen[lot] == index.lineage_stamp(lineage(lot, index.parents)), lot
+        return seen
+
+    before = agree()
+    parent = world.merged_from[0]
+    assert index.children(parent) and before[parent] != "empty"
+    world.provenance.addStep(
+        world.merged, 1, bytes([0x65]) * 32, 0x55, 0, sender=world.provenance.ownerOf(world.merged)
+    )
+    w3.provider.make_request("anvil_mine", [1])
+    catch_up(follower)
+    moved = agree()
+    assert moved[world.merged] != before[world.merged] and moved[world.lot] == before[world.lot]
+    w3.provider.make_request("anvil_mine", [1])
+    assert "error" not in w3.provider.make_request("anvil_reorg", [3, []])
+    catch_up(follower)
+    assert agree()[world.merged] == before[world.merged]
+
+
 def test_verify_cli__agrees_with_the_page_on_every_lot(world, follower, site_settings, monkeypatch):
     import structlog
     import typer
@@ -371,6 +408,11 @@ def test_cached_pages__same_response_as_the_route(world, follower, site_settings
         for path, headers in variants:
             routed, cached = _route_and_cached(client, path, headers)
             assert _comparable(routed) == _comparable(cached), (path, headers)
+        for headers in ({}, {"Accept-Encoding": "br"}, {"Accept-Encoding": "gzip", "Cookie": "lang=th"}):
+            client.get(f"/api/batches/{lot}", headers=headers)  # rendered (first time) or cached
+            routed, cached = _route_and_cached(client, f"/api/batches/{lot}", headers)
+            assert _comparable(routed) == _comparable(cached), headers
+            assert cached.headers["content-type"] == "application/json" and cached.json()["batch_id"] == lot
         encoded = _route_and_cached(client, f"/batch/{lot}", {**EN, "Accept-Encoding": "br"})[1]
         assert encoded.headers["content-encoding"] == "br" and "Accept-Encoding" in encoded.headers["vary"]
         assert "content-security-policy" in encoded.headers and encoded.headers["content-language"] == "en"

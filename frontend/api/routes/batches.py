@@ -22,19 +22,19 @@ async def get_batch(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     # Kept as bytes per version of the lot beside its pages (the lot's page in a third form, shared by
     # the workers and with its proofs re-checked the same way): a client polling a lot costs a lookup,
     # not a model build and a serialisation per request.
-    bid = batch_id
-    version = ctx.version(head, bid)
-    key = ("batch", bid, version, "json")
-    body = ctx.cached_page(key)
+    key, body = ctx.lot_page(head, batch_id, "json")
     if body is None:
 
         def make() -> bytes:
-            history = identified(ctx, head, ctx.history(head, bid, version))
+            history = identified(ctx, head, ctx.history(head, batch_id, key[2]))
             return BatchOut.of(history).model_dump_json(by_alias=True).encode()
 
         body = await run_in_threadpool(ctx.page, key, make)
-    else:
-        ctx.refresh_evidence(bid, version)
+    return batch_json_response(body)
+
+
+def batch_json_response(body: bytes) -> Response:
+    """A lot's JSON answer (the route's, and `CachedBatchPages`' ahead of routing)."""
     return Response(body, media_type="application/json")
 
 
