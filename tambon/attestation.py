@@ -202,27 +202,35 @@ def _next_level(level: list[bytes]) -> list[bytes]:
     return [_hash_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in pairs]
 
 
-def merkle_root(leaves: Sequence[bytes]) -> bytes:
-    """Root as the contract builds it (sorted pairs, odd last node moves up)."""
+def merkle_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree as the contract builds it (sorted pairs, odd last node moves up), the
+    leaves first and the root last."""
     if not leaves:
         raise AttestationError("a Merkle batch needs at least one attestation")
-    level = [bytes(x) for x in leaves]
-    while len(level) > 1:
-        level = _next_level(level)
-    return level[0]
+    levels = [[bytes(x) for x in leaves]]
+    while len(levels[-1]) > 1:
+        levels.append(_next_level(levels[-1]))
+    return levels
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    return merkle_levels(leaves)[-1][0]
 
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """Sibling hashes from leaf `index` up to the root (levels where it has no sibling are skipped)."""
     if not 0 <= index < len(leaves):
         raise AttestationError(f"leaf index {index} outside 0..{len(leaves) - 1}")
+    return proof_in(merkle_levels(leaves), index)
+
+
+def proof_in(levels: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
+    """`merkle_proof` read from a tree's `merkle_levels`, built once for all its leaves."""
     proof: list[bytes] = []
-    level = [bytes(x) for x in leaves]
-    while len(level) > 1:
+    for level in levels[:-1]:
         sibling = index ^ 1
         if sibling < len(level):
             proof.append(level[sibling])
-        level = _next_level(level)
         index //= 2
     return proof
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from tambon.attestation import Attestation, merkle_proof, merkle_root, recover_attestation, recover_batch_item
+from tambon.attestation import Attestation, merkle_levels, proof_in, recover_attestation, recover_batch_item
 from tambon.errors import SignatureError, TambonError
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
@@ -83,6 +84,13 @@ def _attestation_from_args(value: Any) -> Attestation:
     return Attestation.from_message(value) if isinstance(value, Mapping) else Attestation(*value)
 
 
+@lru_cache(maxsize=512)
+def batch_tree(items: tuple[Attestation, ...]) -> tuple[tuple[bytes, ...], ...]:
+    """The Merkle tree of one attestMany call's attestations, built once for all the lots it graded
+    (each lot's page checks its own item against it: 64 leaves hashed per page before)."""
+    return tuple(map(tuple, merkle_levels([a.struct_hash() for a in items])))
+
+
 def signature_check(
     att: Attestation, signer: str, call: tuple[str, Mapping[str, Any]] | None, chain_id: int, registry: str
 ) -> Check:
@@ -96,13 +104,12 @@ def signature_check(
         if name == "attest":
             recovered = recover_attestation(att, args["signature"], chain_id, registry)
         elif name == "attestMany":
-            items = [_attestation_from_args(a) for a in args["attestations"]]
-            index = items.index(att)
-            leaves = [a.struct_hash() for a in items]
-            root = merkle_root(leaves)
+            items = tuple(_attestation_from_args(a) for a in args["attestations"])
+            levels = batch_tree(items)
             recovered = recover_batch_item(
-                att, merkle_proof(leaves, index), root, len(items), args["signature"], chain_id, registry
-            )
+                att, proof_in(levels, items.index(att)), levels[-1][0], len(items), args["signature"],
+                chain_id, registry,
+            )  # fmt: skip
         else:
             return Check("signature", UNKNOWN, f"recorded by an unexpected call {name}")
     except (SignatureError, ValueError, TambonError) as exc:

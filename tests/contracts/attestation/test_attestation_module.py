@@ -136,3 +136,22 @@ def test_merkle__every_proof_verifies_and_tampering_fails(leaves, data):
     forged = bytes([leaves[index][0] ^ 1]) + leaves[index][1:]
     if forged not in leaves:
         assert not verify_proof(forged, proof, root)
+
+
+def test_signature_check__attest_many__every_item_against_the_call_s_one_tree():
+    """Each lot of an attestMany call is checked against the call's Merkle tree, built once: every item
+    recovers the signer, an item outside the call fails, and a call signed by another key fails."""
+    from tambon.verify import FAIL, PASS, batch_tree, signature_check
+
+    key, other = Account.from_key(sha("k")), Account.from_key(sha("other"))
+    items = [_att(batch_id=i + 1) for i in range(5)]
+    _, signature = sign_batch(items, key.key, 31337, REGISTRY)
+    call = ("attestMany", {"attestations": [a.as_tuple() for a in items], "signature": signature})
+    batch_tree.cache_clear()
+    for item in items:
+        assert signature_check(item, key.address, call, 31337, REGISTRY).status == PASS
+    assert batch_tree.cache_info().misses == 1
+    assert signature_check(_att(batch_id=99), key.address, call, 31337, REGISTRY).status == FAIL
+    _, forged = sign_batch(items, other.key, 31337, REGISTRY)
+    call = ("attestMany", {"attestations": [a.as_tuple() for a in items], "signature": forged})
+    assert signature_check(items[2], key.address, call, 31337, REGISTRY).status == FAIL
