@@ -146,7 +146,10 @@ async def _answer(request: Request, ctx, head, path: str) -> Response:
         wanted = gs1.resolve_link_type(request.query_params.get("linkType"))
     except gs1.UnknownLinkType as exc:
         raise NotFound(str(exc)) from exc  # a well-formed request for a link this item lacks
-    found = await run_in_threadpool(resolve, ctx, head, link)
+    if ctx.index is not None and link.serial is None and ctx.lots_at(head).has_lots:
+        found = resolve(ctx, head, link)  # in memory (`LotDirectory`): no thread hop
+    else:
+        found = await run_in_threadpool(resolve, ctx, head, link)
     base = ctx.settings.public_url
     lang = request.state.lang
     if found.ident is not None:
