@@ -5,6 +5,7 @@ uvicorn --factory frontend.app:create_app      # or: tambon web serve
 
 from __future__ import annotations
 
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -32,6 +33,12 @@ from tambon.settings import Settings, get_settings
 log = structlog.get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LANG_COOKIE = "lang"
+#: how long a thread holding the GIL keeps it while another waits (CPython's default is 5 ms). The event
+#: loop answers cached pages while renders run in threads: each of its calls that releases the GIL (a
+#: socket write, a file read) waited up to 5 ms for a rendering thread to hand it back, so a moving head
+#: (renders at every block) held cached answers in a convoy. Measured on the 10,000-lot world with the
+#: writer at 5 tx/s (load 6-8): closed loop 385 -> 1,990-2,990 req/s, resolver p99 15.5 -> 5-7 ms.
+GIL_SWITCH_SECONDS = 0.001
 
 
 def _csp(settings: Settings) -> str:
@@ -109,6 +116,7 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         yield
         await ctx.close()
 

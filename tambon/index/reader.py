@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, select, union_all
+from sqlalchemy import BigInteger, bindparam, case, func, select, union_all
 
 from tambon.events import ChainEvent
 from tambon.grants import Grant, Milestone
@@ -279,41 +279,13 @@ class IndexReader:
         up to `upto` when `after` is None): each lot's facts as (lot, block, log index, block hash), a
         lineage link counting for its parent and for its child; the (parent, child) links; and the
         newest registry fact (block, log index, block hash), or None."""
-        b, s, c, lin, a = schema.batches, schema.steps, schema.custody, schema.lineage, schema.attestations
-        cc = schema.coldchain
-
-        def within(t: Any) -> Any:
-            upper = t.c.block_number <= upto
-            return upper if after is None else upper & (t.c.block_number > after)
-
-        def cols(t: Any, lot: Any) -> Any:
-            return select(lot.label("lot"), t.c.block_number, t.c.log_index, t.c.block_hash).where(within(t))
-
-        lots = union_all(
-            *(cols(t, col) for t, col in (
-                (b, b.c.batch_id), (s, s.c.batch_id), (c, c.c.batch_id), (a, a.c.batch_id),
-                (cc, cc.c.batch_id), (lin, lin.c.parent_id), (lin, lin.c.child_id),
-            ))
-        )  # fmt: skip
-        registries = union_all(
-            *(
-                select(t.c.block_number, t.c.log_index, t.c.block_hash).where(within(t))
-                for t in (schema.producers, schema.keys, schema.models)
-            )
-        ).subquery()
-        newest = (
-            select(registries)
-            .order_by(registries.c.block_number.desc(), registries.c.log_index.desc())
-            .limit(1)
-        )
+        lots, links, newest = _STAMP_FACTS
+        bounds = {"after": -1 if after is None else after, "upto": upto}
         with self.engine.connect() as conn:
-            facts = [(int(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in conn.execute(lots)]
-            links = [
-                (int(r[0]), int(r[1]))
-                for r in conn.execute(select(lin.c.parent_id, lin.c.child_id).where(within(lin)))
-            ]
-            found = conn.execute(newest).first()
-        return facts, links, (int(found[0]), int(found[1]), str(found[2])) if found else None
+            facts = [(int(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in conn.execute(lots, bounds)]
+            pairs = [(int(r[0]), int(r[1])) for r in conn.execute(links, bounds)]
+            found = conn.execute(newest, bounds).first()
+        return facts, pairs, (int(found[0]), int(found[1]), str(found[2])) if found else None
 
     def lineage_stamp(self, ids: Sequence[int]) -> str:
         """The newest fact touching these lots or the registries a page reads (producers, oracle keys,
@@ -558,3 +530,38 @@ class IndexReader:
                 .order_by(lots.c.batch_id)
             ).scalars()
             return [int(b) for b in found]
+
+
+def _stamp_facts_statements() -> tuple[Any, Any, Any]:
+    """`IndexReader.stamp_facts`' three statements, built once: a site reads them at every index block,
+    and building and keying a statement of ten selects cost more than running it."""
+    b, s, c, lin, a = schema.batches, schema.steps, schema.custody, schema.lineage, schema.attestations
+    cc = schema.coldchain
+    after, upto = bindparam("after", type_=BigInteger), bindparam("upto", type_=BigInteger)
+
+    def within(t: Any) -> Any:
+        return (t.c.block_number > after) & (t.c.block_number <= upto)
+
+    lots = union_all(
+        *(
+            select(col.label("lot"), t.c.block_number, t.c.log_index, t.c.block_hash).where(within(t))
+            for t, col in (
+                (b, b.c.batch_id), (s, s.c.batch_id), (c, c.c.batch_id), (a, a.c.batch_id),
+                (cc, cc.c.batch_id), (lin, lin.c.parent_id), (lin, lin.c.child_id),
+            )
+        )
+    )  # fmt: skip
+    links = select(lin.c.parent_id, lin.c.child_id).where(within(lin))
+    registries = union_all(
+        *(
+            select(t.c.block_number, t.c.log_index, t.c.block_hash).where(within(t))
+            for t in (schema.producers, schema.keys, schema.models)
+        )
+    ).subquery()
+    newest = (
+        select(registries).order_by(registries.c.block_number.desc(), registries.c.log_index.desc()).limit(1)
+    )
+    return lots, links, newest
+
+
+_STAMP_FACTS = _stamp_facts_statements()
