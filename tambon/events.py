@@ -442,6 +442,19 @@ class Chunk:
     events: list[ChainEvent]
 
 
+@dataclass(frozen=True, slots=True)
+class RawChunk:
+    """The logs of one block range [start, end] as the node gave them."""
+
+    start: int
+    end: int
+    logs: list[dict]
+
+    def block_numbers(self) -> set[int]:
+        """The blocks the logs are in."""
+        return {_int(raw["blockNumber"]) for raw in self.logs}
+
+
 class LogReader:
     """Chunked, adaptive `eth_getLogs` over the decoder's contracts."""
 
@@ -452,19 +465,23 @@ class LogReader:
         *,
         max_range: int = 10_000,
         min_range: int = 1,
+        max_results: int | None = None,
     ) -> None:
         self.rpc = rpc
         self.decoder = decoder
         self.max_range = max_range
         self.min_range = min_range
-        #: the current range width; shrinks on refusals, grows after successes, kept across calls
-        self.span = max_range
+        #: aim for at most this many logs a range (None: as wide as the node allows)
+        self.max_results = max_results
+        #: the current range width; shrinks on refusals and past `max_results`, grows after
+        #: successes, kept across calls
+        self.span = max_range if max_results is None else min_range
         self.refusals = 0
 
-    def chunks(
+    def raw_chunks(
         self, start: int, end: int, topics: Sequence[Any] = (), addresses: Sequence[str] | None = None
-    ) -> Iterator[Chunk]:
-        """Decoded events of `addresses` (default: every decoder contract) in [start, end], by range."""
+    ) -> Iterator[RawChunk]:
+        """Raw logs of `addresses` (default: every decoder contract) in [start, end], by range."""
         wanted = list(addresses) if addresses is not None else self.decoder.addresses
         block = start
         streak = 0
@@ -480,12 +497,27 @@ class LogReader:
                 streak = 0
                 log.debug("logs.narrow", start=block, span=self.span, reason=str(exc)[:120])
                 continue
-            yield Chunk(block, stop, self.decoder.decode_all(raw))
-            block = stop + 1
+            yield RawChunk(block, stop, raw)
+            width, block = stop - block + 1, stop + 1
             streak += 1
-            if streak >= 4 and self.span < self.max_range:  # the limit may have been a moment's load
-                self.span = min(self.max_range, self.span * 2)
+            sparse = self.max_results is None or 2 * len(raw) <= self.max_results
+            if self.max_results is not None and len(raw) > self.max_results:
+                # dense blocks: fewer of them a range, so that a range's use overlaps the next read
+                self.span = max(self.min_range, width * self.max_results // len(raw))
                 streak = 0
+            elif self.max_results is not None and sparse and self.refusals == 0 and width == self.span:
+                self.span = min(self.max_range, self.span * 2)  # no limit met yet: widen at once
+                streak = 0
+            elif streak >= 4 and sparse and self.span < self.max_range:
+                self.span = min(self.max_range, self.span * 2)  # the limit may have been a moment's load
+                streak = 0
+
+    def chunks(
+        self, start: int, end: int, topics: Sequence[Any] = (), addresses: Sequence[str] | None = None
+    ) -> Iterator[Chunk]:
+        """Decoded events of `addresses` (default: every decoder contract) in [start, end], by range."""
+        for raw in self.raw_chunks(start, end, topics, addresses):
+            yield Chunk(raw.start, raw.end, self.decoder.decode_all(raw.logs))
 
     def events(
         self, start: int, end: int, topics: Sequence[Any] = (), addresses: Sequence[str] | None = None

@@ -7,7 +7,9 @@ Each `Follower.step()`:
    range's first and last blocks and of every block with a log, and accepts the range only if the
    first block's parent is the cursor and every log's block hash is the header's (else the chain
    moved under the read: the next step sorts it out);
-3. stores the range's facts, blocks and the new cursor in one transaction;
+3. stores the range's facts, blocks and the new cursor in one transaction. The node's side of the
+   next ranges (logs, headers, attestation calldata) is read ahead in a thread meanwhile, and ranges
+   are kept near `max_results` logs so that there is a next range to read while one is written;
 4. once the facts reach the head, fills lot identities behind them (`fill_lots`): reading the records
    behind registrations and steps is the slow part of a sync, so pages, which need only the facts, do
    not wait for it. Each pass covers whole blocks and moves `lots_block` in the same transaction.
@@ -18,11 +20,14 @@ nothing is stored twice because the cursor moves in the same transaction as the 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from eth_abi import decode as abi_decode
@@ -35,10 +40,12 @@ from tambon.events import (
     Block,
     ChainEvent,
     ChainUnavailable,
+    Chunk,
     EventDecoder,
     JsonRpc,
     LogReader,
     NotPlain,
+    RawChunk,
     WordReader,
     word_reader,
 )
@@ -46,6 +53,7 @@ from tambon.index.lots import LotTracker, RecordFetcher
 from tambon.index.store import IndexStore, encode_args
 
 log = structlog.get_logger("index")
+T = TypeVar("T")
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 CrashHook = Callable[[str], None]
@@ -408,6 +416,7 @@ class Follower:
         *,
         confirmations: int = 0,
         max_range: int = 10_000,
+        max_results: int = 5_000,
         reorg_depth: int = 256,
         records: RecordFetcher | None = None,
         crash_hook: CrashHook | None = None,
@@ -417,7 +426,7 @@ class Follower:
         self.deployment = deployment
         self.contracts = {n: to_checksum_address(deployment.address(n)) for n in PROJECT_CONTRACTS}
         self.decoder = EventDecoder.for_deployment(deployment)
-        self.reader = LogReader(rpc, self.decoder, max_range=max_range)
+        self.reader = LogReader(rpc, self.decoder, max_range=max_range, max_results=max_results)
         self.calldata = CalldataDecoder(self.contracts["AttestationRegistry"])
         self.confirmations = confirmations
         self.reorg_depth = reorg_depth
@@ -483,28 +492,32 @@ class Follower:
             cur = self.store.cursor()
             assert cur is not None
         cursor_hash = cur.block_hash
-        for chunk in self.reader.chunks(cur.block_number + 1, target):
-            wanted = {chunk.start, chunk.end} | {e.block_number for e in chunk.events}
-            headers = self.rpc.blocks(wanted)
-            if len(headers) != len(wanted):
-                break  # blocks vanished under the read (a reorg to a shorter chain): next step
-            if headers[chunk.start].parent_hash != cursor_hash:
-                report.reorgs += 1
-                report.removed += self._rewind()
-                break
-            if any(headers[e.block_number].hash != e.block_hash for e in chunk.events):
-                break  # the chain changed while we read: read this range again next step
-            rows = self._rows(chunk.events)
-            self.crash("before_write")
-            event_blocks = [headers[n] for n in {e.block_number for e in chunk.events} | {chunk.start}]
-            self.store.write_range(rows, event_blocks, headers[chunk.end], cursor_hash, head)
-            self.crash("after_write")
-            cursor_hash = headers[chunk.end].hash
-            report.ranges += 1
-            report.events += len(chunk.events)
-            report.touched |= touched_batches(chunk.events)
-            if limit_ranges is not None and report.ranges >= limit_ranges:
-                break
+        rewind = False
+        ahead = prefetched(self._fetched(cur.block_number + 1, target), depth=2)
+        with contextlib.closing(ahead):  # on leaving, the reads ahead stop before anything else asks the node
+            for raw, headers, txs in ahead:
+                chunk = Chunk(raw.start, raw.end, self.decoder.decode_all(raw.logs))
+                if headers is None:
+                    break  # blocks vanished under the read (a reorg to a shorter chain): next step
+                if headers[chunk.start].parent_hash != cursor_hash:
+                    rewind = True
+                    break
+                if any(headers[e.block_number].hash != e.block_hash for e in chunk.events):
+                    break  # the chain changed while we read: read this range again next step
+                rows = self._rows(chunk.events, txs)
+                self.crash("before_write")
+                event_blocks = [headers[n] for n in {e.block_number for e in chunk.events} | {chunk.start}]
+                self.store.write_range(rows, event_blocks, headers[chunk.end], cursor_hash, head)
+                self.crash("after_write")
+                cursor_hash = headers[chunk.end].hash
+                report.ranges += 1
+                report.events += len(chunk.events)
+                report.touched |= touched_batches(chunk.events)
+                if limit_ranges is not None and report.ranges >= limit_ranges:
+                    break
+        if rewind:
+            report.reorgs += 1
+            report.removed += self._rewind()
         final = self.store.cursor()
         assert final is not None
         report.cursor = final.block_number
@@ -545,7 +558,31 @@ class Follower:
             return final.lots_block or 0 if final else 0
         return upto
 
-    def _rows(self, events: list[ChainEvent]) -> dict[str, list[dict[str, Any]]]:
+    def _fetched(
+        self, start: int, end: int
+    ) -> Iterator[tuple[RawChunk, dict[int, Block] | None, dict[str, dict]]]:
+        """What the node gives for each range: its logs, the headers of its first and last blocks and
+        of every block with a log (None when some are missing), and the transactions whose calldata
+        holds attestations."""
+        attested = (
+            self.contracts["AttestationRegistry"].lower(),
+            self.decoder.topic("AttestationRegistry", "Attested"),
+        )
+        for chunk in self.reader.raw_chunks(start, end):
+            wanted = {chunk.start, chunk.end} | chunk.block_numbers()
+            headers = self.rpc.blocks(wanted)
+            attest_txs = {
+                str(raw["transactionHash"])
+                for raw in chunk.logs
+                if raw["topics"] and (str(raw["address"]).lower(), str(raw["topics"][0]).lower()) == attested
+            }
+            txs = self.rpc.transactions(attest_txs) if attest_txs else {}
+            missing = attest_txs - set(txs)
+            if missing:
+                raise ChainUnavailable(f"the node does not return transactions {sorted(missing)[:3]}")
+            yield chunk, headers if len(headers) == len(wanted) else None, txs
+
+    def _rows(self, events: list[ChainEvent], txs: Mapping[str, dict]) -> dict[str, list[dict[str, Any]]]:
         rows: dict[str, list[dict[str, Any]]] = {"events": []}
         attest_txs: dict[str, int] = {}
         for e in events:
@@ -565,10 +602,6 @@ class Follower:
             if e.name == "Attested":
                 attest_txs.setdefault(e.tx_hash, e.block_number)
         if attest_txs:
-            txs = self.rpc.transactions(attest_txs)
-            missing = set(attest_txs) - set(txs)
-            if missing:
-                raise ChainUnavailable(f"the node does not return transactions {sorted(missing)[:3]}")
             rows["signatures"] = [self.calldata.row(txs[h], attest_txs[h]) for h in attest_txs]
         return rows
 
@@ -611,6 +644,44 @@ class Follower:
                 delay = min(max(delay * 2, 0.5), 30.0)
                 log.warning("index.retry", error=str(exc)[:300], retry_in=delay)
             time.sleep(delay)
+
+
+_END = object()
+
+
+def prefetched(items: Iterator[T], depth: int) -> Generator[T, None, None]:
+    """The items of `items`, up to `depth` of them made ahead in a thread while the caller works on
+    the current one (the node reads the next ranges while this one is written). When the caller
+    stops early, the item in the making is finished and dropped."""
+    made: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                made.put((True, item))
+                if stop.is_set():
+                    return
+            made.put((True, _END))
+        except BaseException as exc:  # handed to the caller
+            made.put((False, exc))
+
+    thread = threading.Thread(target=produce, name="index-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = made.get()
+            if not ok:
+                raise item
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock its last put
+            with contextlib.suppress(queue.Empty):
+                made.get(timeout=0.05)
+        thread.join()
 
 
 def touched_batches(events: Iterable[ChainEvent]) -> set[int]:

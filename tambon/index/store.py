@@ -50,7 +50,7 @@ MIGRATION_LOCK_KEY = 0x7A4B0_1D3
 
 def encode_args(args: Mapping[str, Any]) -> str:
     """Event arguments as canonical JSON: bytes as 0x hex, keys sorted."""
-    return json.dumps(args, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return _ARGS_ENCODER.encode(args)
 
 
 #: event arguments stored as 0x hex that are `bytes` in a decoded event
@@ -71,6 +71,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     raise TypeError(f"cannot store {type(value).__name__} in the index")
+
+
+#: one encoder for every event's arguments (json.dumps with options makes a new one per call)
+_ARGS_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
 def default_url(settings: Settings) -> str:

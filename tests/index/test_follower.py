@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -15,10 +17,10 @@ from sqlalchemy import func, select
 
 from tambon.chain import Deployment
 from tambon.errors import ConfigError
-from tambon.events import JsonRpc
+from tambon.events import ChainUnavailable, EventDecoder, JsonRpc, LogReader
 from tambon.index import schema
 from tambon.index.cli import evidence_records
-from tambon.index.follower import Follower
+from tambon.index.follower import Follower, prefetched
 from tambon.index.store import IndexStore
 from tests.index.helpers import catch_up, direct_scan, stored_events
 from tests.index.proxy import LimitedProvider
@@ -56,7 +58,9 @@ def _behind_limited_provider(w3, index_settings, max_range: int) -> tuple[Follow
 
 
 def test_index__behind_a_limited_provider__equals_a_direct_scan(world, w3, index_settings):
-    # the session chain is a few hundred blocks long: a 40-block cap plays the 1,000-block one
+    # a 40-block cap plays the 1,000-block one; ranges start at one block and widen while their
+    # logs are few, so the chain is made long enough for them to reach the cap
+    w3.provider.make_request("anvil_mine", [hex(200)])
     follower, proxy = _behind_limited_provider(w3, index_settings, 40)
     cursor = follower.store.cursor().block_number
     expected = direct_scan(w3, follower.deployment, cursor)
@@ -350,3 +354,45 @@ def test_resume__after_the_node_restarts_from_its_saved_state__follows_on(tmp_pa
             assert store.cursor().block_hash == chain.w3.eth.get_block("latest")["hash"].to_0x_hex()
         finally:
             chain.stop()
+
+
+def test_log_reader__max_results__ranges_follow_the_logs_density_and_miss_nothing(world, index_settings):
+    deployment = Deployment.load(index_settings.deployment_file)
+    rpc = JsonRpc(index_settings.rpc_url)
+    decoder = EventDecoder.for_deployment(deployment)
+    head = rpc.block_number()
+    whole = LogReader(rpc, decoder).events(deployment.block, head)
+    chunks = list(LogReader(rpc, decoder, max_results=4).raw_chunks(deployment.block, head))
+    assert [e for c in chunks for e in decoder.decode_all(c.logs)] == whole
+    assert chunks[0].start == deployment.block and chunks[-1].end == head
+    assert all(a.end + 1 == b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    widths = [c.end - c.start + 1 for c in chunks]
+    assert max(widths) > 1  # widened over sparse blocks
+    dense = [(a, b) for a, b in zip(chunks, chunks[1:], strict=False) if len(a.logs) > 4 and a.end > a.start]
+    assert dense and all(b.end - b.start < a.end - a.start for a, b in dense)  # narrowed after dense ones
+
+
+def test_prefetched__caller_stops_early__reading_ahead_stops_with_it():
+    made: list[int] = []
+
+    def items():
+        for i in range(100):
+            made.append(i)
+            yield i
+
+    ahead = prefetched(items(), depth=2)
+    with contextlib.closing(ahead):
+        assert [next(ahead) for _ in range(3)] == [0, 1, 2]
+    stopped_at = len(made)
+    assert stopped_at <= 3 + 2 + 1  # taken, queued, and the one in the making
+    assert not any(t.name == "index-read" for t in threading.enumerate())
+    assert len(made) == stopped_at
+
+
+def test_prefetched__a_failed_read__raised_to_the_caller():
+    def items():
+        yield 1
+        raise ChainUnavailable("the node went away")
+
+    with pytest.raises(ChainUnavailable, match="went away"):
+        list(prefetched(items(), depth=2))
