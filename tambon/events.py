@@ -369,6 +369,17 @@ class EventDecoder:
     def addresses(self) -> list[str]:
         return sorted(self.names)
 
+    def arg_types(self) -> dict[tuple[str, str], tuple[tuple[str, str], ...]]:
+        """(contract, event) -> each argument's name and ABI type in the decoded event (an indexed
+        dynamic value is its hash: bytes32)."""
+        return {
+            (spec.contract, spec.name): tuple(
+                (name, "bytes32" if _hashed_in_topic(t) else t) for name, t in spec.indexed
+            )
+            + spec.data
+            for spec in self._events.values()
+        }
+
     def topic(self, contract: str, event: str) -> str:
         for (_, topic), spec in self._events.items():
             if spec.contract == contract and spec.name == event:

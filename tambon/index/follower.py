@@ -50,7 +50,7 @@ from tambon.events import (
     word_reader,
 )
 from tambon.index.lots import LotTracker, RecordFetcher
-from tambon.index.store import IndexStore, encode_args
+from tambon.index.store import ArgsEncoder, IndexStore
 
 log = structlog.get_logger("index")
 T = TypeVar("T")
@@ -426,6 +426,7 @@ class Follower:
         self.deployment = deployment
         self.contracts = {n: to_checksum_address(deployment.address(n)) for n in PROJECT_CONTRACTS}
         self.decoder = EventDecoder.for_deployment(deployment)
+        self.args = ArgsEncoder(self.decoder.arg_types())
         self.reader = LogReader(rpc, self.decoder, max_range=max_range, max_results=max_results)
         self.calldata = CalldataDecoder(self.contracts["AttestationRegistry"])
         self.confirmations = confirmations
@@ -594,7 +595,7 @@ class Follower:
                     "tx_hash": e.tx_hash,
                     "contract": e.contract,
                     "name": e.name,
-                    "args": encode_args(e.args),
+                    "args": self.args.encode(e.contract, e.name, e.args),
                 }
             )
             for table, row in fact_rows(e):

@@ -21,7 +21,7 @@ from tambon.events import ChainUnavailable, EventDecoder, JsonRpc, LogReader
 from tambon.index import schema
 from tambon.index.cli import evidence_records
 from tambon.index.follower import Follower, prefetched
-from tambon.index.store import IndexStore
+from tambon.index.store import ArgsEncoder, IndexStore, encode_args
 from tests.index.helpers import catch_up, direct_scan, stored_events
 from tests.index.proxy import LimitedProvider
 from tests.oracle.chain import Anvil
@@ -396,3 +396,35 @@ def test_prefetched__a_failed_read__raised_to_the_caller():
 
     with pytest.raises(ChainUnavailable, match="went away"):
         list(prefetched(items(), depth=2))
+
+
+def test_args_encoder__same_text_as_encode_args__every_world_event_and_edge_values(world, index_settings):
+    deployment = Deployment.load(index_settings.deployment_file)
+    rpc = JsonRpc(index_settings.rpc_url)
+    decoder = EventDecoder.for_deployment(deployment)
+    encoder = ArgsEncoder(decoder.arg_types())
+    events = LogReader(rpc, decoder).events(deployment.block, rpc.block_number())
+    assert len({(e.contract, e.name) for e in events}) >= 10
+    assert [encoder.encode(e.contract, e.name, e.args) for e in events] == [
+        encode_args(e.args) for e in events
+    ]
+    edges = ArgsEncoder(
+        {
+            ("C", "Static"): [
+                ("b", "bool"),
+                ("n", "int8"),
+                ("a", "address"),
+                ("x", "bytes4"),
+                ("u", "uint256"),
+            ],
+            ("C", "Dynamic"): [("s", "string"), ("n", "uint8")],
+        }
+    )
+    for args in (
+        {"b": True, "n": -128, "a": "0xAbC0", "x": b"\x00\x01\x02\xff", "u": 2**256 - 1},
+        {"b": False, "n": 0, "a": "0x0", "x": bytes(4), "u": 0},
+    ):
+        assert edges.encode("C", "Static", args) == encode_args(args)
+    assert edges.encode("C", "Dynamic", {"s": 'say "hi"\n', "n": 1}) == encode_args(
+        {"s": 'say "hi"\n', "n": 1}
+    )
