@@ -766,23 +766,44 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def resolver_figures(site: str, world, samples: int) -> dict:
-    """GTIN + lot -> 307 to the lot's page, for random lots, one keep-alive client, one at a time."""
-    rng = random.Random(5)
-    times, wrong = [], 0
-    with httpx.Client(timeout=30, follow_redirects=False) as client:
-        for _ in range(samples):
-            batch_id, code = rng.choice(world.lots)
-            started = time.perf_counter()
-            r = client.get(f"{site}/01/{world.gtin}/10/{code}")
-            times.append((time.perf_counter() - started) * 1000)
-            if r.status_code != 307 or f"/batch/{batch_id}?" not in r.headers.get("location", ""):
-                wrong += 1
+RESOLVER = r"""
+# GTIN + lot lookups, one keep-alive client, one at a time; argv: site, gtin, lots file ("batch code"
+# lines), samples. Prints each lookup's milliseconds and how many answers were wrong.
+import json, random, sys, time
+import httpx
+
+site, gtin, lots, samples = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().splitlines(), int(sys.argv[4])
+rng = random.Random(5)
+times, wrong = [], 0
+with httpx.Client(timeout=30, follow_redirects=False) as client:
+    for _ in range(samples):
+        batch_id, code = rng.choice(lots).split(" ", 1)
+        started = time.perf_counter()
+        r = client.get(f"{site}/01/{gtin}/10/{code}")
+        times.append((time.perf_counter() - started) * 1000)
+        if r.status_code != 307 or f"/batch/{batch_id}?" not in r.headers.get("location", ""):
+            wrong += 1
+print(json.dumps({"times": times, "wrong": wrong}))
+"""
+
+
+def resolver_figures(site: str, world, samples: int, work: Path) -> dict:
+    """GTIN + lot -> 307 to the lot's page, for random lots, one keep-alive client, one at a time. The
+    client runs in a process of its own, as wrk and the paced load do: in this one it would share the
+    GIL with the evidence node and the writer's watchers, and time their work as the resolver's."""
+    lots = work / "resolver-lots.txt"
+    lots.write_text("\n".join(f"{batch_id} {code}" for batch_id, code in world.lots))
+    out = subprocess.run(
+        [sys.executable, "-c", RESOLVER, site, world.gtin, str(lots), str(samples)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    found = json.loads(out)
+    times = found["times"]
     return {
         "resolver_lookup_p99_ms": round(_percentile(times, 0.99), 2),
         "resolver_lookup_p50_ms": round(_percentile(times, 0.50), 2),
         "resolver_lookups": samples,
-        "resolver_wrong_answers": wrong,
+        "resolver_wrong_answers": found["wrong"],
     }
 
 
@@ -866,7 +887,7 @@ def moving_head_bench(args) -> None:
                     paths = work / "paths.txt"
                     paths.write_text("\n".join(f"/batch/{b}" for b, _ in big.lots))
                     paced = run_paced(f"{site}/", args.rate, args.duration, args.connections, paths)
-                    figures |= resolver_figures(site, big, args.resolver_samples)
+                    figures |= resolver_figures(site, big, args.resolver_samples, work)
                     writer.finish()
                 finally:
                     for process in (server, follower):
