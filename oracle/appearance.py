@@ -1,7 +1,8 @@
 """What a real photo's fruit looks like: its outline and skin statistics a classifier can learn from.
 
-Works on a small copy of the photo (long side `SIDE` px), which is all colour and lesion statistics
-need and keeps a photo to a few milliseconds:
+Works on a small copy of the photo (long side `SIDE` px) for the outline, and on a copy half that
+side for the skin statistics, which is all colour and lesion statistics need and keeps a photo to a
+few milliseconds:
 
 1. **Outline** (`fruit_mask`): colours of the photo's border ring are clustered in Lab; a border
    colour that also covers the photo's centre belongs to a fruit touching the frame, the others are
@@ -23,6 +24,9 @@ import cv2
 import numpy as np
 
 SIDE = 160
+#: The skin statistics are taken on a copy of the working copy at this scale (80 px long side): the
+#: classifier is as accurate on validation photos as at full working size, for 40 % of the time.
+SKIN_SCALE = 0.5
 #: The convolutional part of the model reads the fruit as a CROP x CROP colour square.
 CROP = 64
 #: A fruit whose fitted outline has more than this share of its area outside the photo is partial.
@@ -263,8 +267,11 @@ def skin_features(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> np.nd
     gray = lab[..., 0].astype(np.uint8)
     lbp = _lbp(gray)
     parts.append(_level_hist(lbp[fruit], 10, 0, 10))
-    grad = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))[fruit]
-    parts.append(np.array([grad.mean() / 64, _pct(grad, 0.9) / 128], np.float32))
+    # Element-wise numpy and a float64 mean: the same bits in every process (cv2.magnitude and a
+    # float32 mean moved in the last bits from run to run, so retraining gave other model bytes).
+    gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)
+    grad = np.sqrt(gx * gx + gy * gy)[fruit]
+    parts.append(np.array([grad.mean(dtype=np.float64) / 64, _pct(grad, 0.9) / 128], np.float32))
     lesions = lesion_maps(small, lab, mask)
     area = float(fruit.sum())
     stats = []
@@ -414,7 +421,9 @@ def describe(img: np.ndarray) -> Appearance:
             f"only part of the fruit is in the photo (about {outline.outside_share:.0%} of it is outside "
             "the frame); photograph the whole fruit"
         )
-    features = skin_features(small, lab, mask)
+    skin = cv2.resize(small, None, fx=SKIN_SCALE, fy=SKIN_SCALE, interpolation=cv2.INTER_AREA)
+    skin_mask = cv2.resize(mask, (skin.shape[1], skin.shape[0]), interpolation=cv2.INTER_NEAREST)
+    features = skin_features(skin, cv2.cvtColor(skin, cv2.COLOR_BGR2LAB).astype(np.float32), skin_mask)
     named = dict(zip(FEATURES, features, strict=True))
     lesion = float(named["dark_share"] + named["brown_share"] + named["pale_share"])
     hue = features[_L_BINS + 2 * _AB_BINS : _L_BINS + 2 * _AB_BINS + _HUE_BINS]

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from oracle.appearance import CROP, FEATURES, describe
+from oracle.appearance import CROP, FEATURES, SKIN_SCALE, describe
 from oracle.errors import ImageError, OracleError
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM
 from oracle.measure import decode_image, measure, stage_from_green_fraction
@@ -210,7 +210,11 @@ class Grader:
         threshold: float | None = None,
     ):
         self.model = model or get_model()
-        if tuple(self.model.features) != FEATURES or self.model.crop != CROP:
+        if (
+            tuple(self.model.features) != FEATURES
+            or self.model.skin_scale != SKIN_SCALE
+            or self.model.crop != CROP
+        ):
             raise OracleError("model was trained on other features than this grader measures; retrain it")
         self.marker_mm = marker_mm
         self.marker_id = marker_id

@@ -4,9 +4,9 @@ The graph reads two inputs per photo: the fruit's skin statistics (`features`, f
 `oracle.appearance`) and the fruit cut out as a small colour square (`crop`, BGR, 0-255), which a
 small convolutional network reads; the two models' log-probabilities are blended inside the graph.
 The ONNX file carries everything the grader needs besides the graph, in its metadata (so the one
-sha256 covers it all): class names (`fruit/condition`), feature names, the crop size, the
-calibration temperature, the confidence and safe (defect probability) thresholds and the training
-feature statistics used to spot out-of-distribution input.
+sha256 covers it all): class names (`fruit/condition`), feature names and the scale of the copy
+they are taken on, the crop size, the calibration temperature, the confidence and safe (defect
+probability) thresholds and the training feature statistics used to spot out-of-distribution input.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class LoadedModel:
     sha256: str
     classes: tuple[str, ...]
     features: tuple[str, ...]
+    #: the scale of the working copy the skin statistics were taken at
+    skin_scale: float
     crop: int
     temperature: float
     threshold: float
@@ -135,17 +137,28 @@ def load_model(
         raise ModelError(f"model file {model_file} lacks the tambon_grader metadata") from exc
     outputs = [o.name for o in session.get_outputs()]
     prob_output = next((o for o in outputs if "prob" in o), outputs[-1])
-    required = {"classes", "features", "crop", "temperature", "threshold", "safe_threshold", "ood_limit"}
+    required = {
+        "classes",
+        "features",
+        "skin_scale",
+        "crop",
+        "temperature",
+        "threshold",
+        "safe_threshold",
+        "ood_limit",
+    }
     inputs = {i.name for i in session.get_inputs()}
     if required - set(info) or inputs != {"features", "crop"} or not all("/" in c for c in info["classes"]):
         raise ModelError(
-            f"model file {model_file} was made by an older trainer (no fruit crop input); retrain it"
+            f"model file {model_file} was made by an older trainer (other inputs or metadata than this "
+            "grader reads); retrain it"
         )
     return LoadedModel(
         session=session,
         sha256=actual,
         classes=tuple(info["classes"]),
         features=tuple(info["features"]),
+        skin_scale=float(info["skin_scale"]),
         crop=int(info["crop"]),
         temperature=float(info["temperature"]),
         threshold=float(info["threshold"]),

@@ -7,14 +7,15 @@ A cooperative retrains on its own photos with the second form: one folder per fr
 banana, orange, or a new one such as durian) and inside it one folder per skin condition (healthy,
 aged, alternaria, anthracnose, black_mould_rot, stem_end_rot, rot).
 
-Steps: describe every photo (oracle.appearance, in parallel: skin statistics and a 64 px crop of
-the fruit) -> group near-duplicates by difference hash (union-find) -> split by group, stratified by
-fruit and condition (60 % train, 20 % validation, 20 % test) -> fit a multinomial logistic regression
-on the skin statistics and train a small convolutional network from scratch on the crops (strong
-augmentation), both on (fruit, condition) -> choose how to blend the two on the validation split ->
-fit a temperature on the validation split -> choose the operating threshold on the validation split
-so no defective fruit there could be graded EXTRA or CLASS_I -> measure on the test split -> write
-one ONNX graph with the metadata the grader needs -> sha256, metrics.json and MODEL_CARD.md.
+Steps: describe every photo (oracle.appearance, in parallel: skin statistics on an 80 px copy of
+the photo and a 64 px crop of the fruit) -> group near-duplicates by difference hash (union-find) ->
+split by group, stratified by fruit and condition (60 % train, 20 % validation, 20 % test) -> fit a
+multinomial logistic regression on the skin statistics and train a small convolutional network
+from scratch on the crops (strong augmentation), both on (fruit, condition) -> choose how to blend
+the two on the validation split -> fit a temperature on the validation split -> choose the operating
+threshold on the validation split so no defective fruit there could be graded EXTRA or CLASS_I ->
+measure on the test split -> write one ONNX graph with the metadata the grader needs -> sha256,
+metrics.json and MODEL_CARD.md.
 
 Training needs torch (CPU build; `make train-grader` installs it); grading needs only onnxruntime.
 The same inputs give the same ONNX bytes (fixed seeds and thread count, deterministic algorithms,
@@ -38,7 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from oracle.appearance import CROP, FEATURES, describe_file  # noqa: E402
+from oracle.appearance import CROP, FEATURES, SIDE, SKIN_SCALE, describe_file  # noqa: E402
 from oracle.calibration import (  # noqa: E402
     apply_temperature,
     dhash_file,
@@ -435,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "classes": classes,
         "features": list(FEATURES),
+        "skin_scale": SKIN_SCALE,
         "crop": CROP,
         "crop_weight": crop_weight,
         "temperature": round(temperature, 6),
@@ -588,7 +590,7 @@ def model_card(m: dict, args) -> str:
 | File | `oracle/model/grader.onnx` ({m["model_bytes"]} bytes) |
 | sha256 | `{m["sha256"]}` (also in `grader.onnx.sha256`; the grader refuses any other file; the council approves this hash on-chain) |
 | Task | skin condition of the main fruit in one photo (healthy, aged, alternaria, anthracnose, black mould rot, stem-end rot, rot) and which fruit it is; the grade follows from the condition |
-| Inputs | the fruit cut out of the photo as a {CROP} x {CROP} colour square (the square around its outline, so a lesion at the edge that the outline missed is still seen), and {len(FEATURES)} statistics of the fruit's pixels from `oracle/appearance.py`: Lab and hue histograms, colour moments, local binary patterns, edge strength, and dark / very dark / brown / pale lesion shares, blob counts and largest blob (lesions are measured against the surrounding skin, so shading does not count) |
+| Inputs | the fruit cut out of the photo as a {CROP} x {CROP} colour square (the square around its outline, so a lesion at the edge that the outline missed is still seen), and {len(FEATURES)} statistics of the fruit's pixels from `oracle/appearance.py`, taken on a copy of the photo {round(SIDE * SKIN_SCALE)} px on its long side: Lab and hue histograms, colour moments, local binary patterns, edge strength, and dark / very dark / brown / pale lesion shares, blob counts and largest blob (lesions are measured against the surrounding skin, so shading does not count) |
 | Model | a small convolutional network trained from scratch on the crops (four 3x3 convolution blocks of {", ".join(map(str, CROP_NET_WIDTHS))} channels, global average pooling; {m["epochs"]} epochs with random rotation, mirroring, zoom, shift, brightness, contrast and saturation) and a multinomial logistic regression on the standardised statistics, both over (fruit, condition); their log-probabilities are blended {m["crop_weight"]} : {round(1 - m["crop_weight"], 2)} (chosen on the validation split) inside one ONNX graph |
 | Calibration | temperature scaling, T = {m["temperature"]}, fitted on the validation split |
 | Conditions | healthy; aged = the freshness set's "in between" (wrinkled, dull or soft-looking skin, not rotten); the mango diseases alternaria, anthracnose, black mould rot, stem-end rot; rot = any rotten apple, banana or orange. For the safe threshold every condition but healthy counts as a defect; in the figures below aged is neither healthy nor defective |

@@ -1,10 +1,11 @@
+import dataclasses
 import shutil
 
 import numpy as np
 import pytest
 
 from oracle.appearance import _hist, _level_hist
-from oracle.errors import ModelError, ModelIntegrityError
+from oracle.errors import ModelError, ModelIntegrityError, OracleError
 from oracle.grader import Grader
 from oracle.model import MODEL_FILE, SHA_FILE, get_model, load_model, read_expected_sha, sha256_hex
 
@@ -51,6 +52,13 @@ def test_grader__tampered_model__cli_error(tmp_path, monkeypatch):
     bad.write_bytes(MODEL_FILE.read_bytes() + b"\x00")
     with pytest.raises(ModelIntegrityError):
         Grader(model=load_model(bad, SHA_FILE))
+
+
+def test_grader__model_of_skin_statistics_at_another_scale__refused():
+    """Statistics taken on a copy of another size read differently: such a model is not used."""
+    other_scale = dataclasses.replace(get_model(), skin_scale=1.0)
+    with pytest.raises(OracleError, match="other features than this grader measures"):
+        Grader(model=other_scale)
 
 
 def test_load_model__features_only_model_of_older_trainer__refused(tmp_path):
