@@ -195,10 +195,6 @@ def _measuring_thread() -> ThreadPoolExecutor:
         return _beside[0]
 
 
-# A forked child has no copy of the thread: it starts its own on first use.
-os.register_at_fork(after_in_child=_beside.clear)
-
-
 class Grader:
     """Grades photos with one verified model; safe to keep for the life of a process."""
 

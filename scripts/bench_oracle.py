@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,10 @@ from oracle.calibration import expected_calibration_error  # noqa: E402
 from oracle.grader import ABSTAIN, Grader, _init_worker, new_pool  # noqa: E402
 from oracle.measure import decode_image, measure  # noqa: E402
 from oracle.synth import OOD_KINDS, render, render_ood  # noqa: E402
+
+# Every pool starts fresh processes, as the grader's own: this process runs the grader's threads (ONNX
+# Runtime's, the measuring thread), which a forked child would inherit half-made.
+SPAWN = get_context("spawn")
 
 RESULTS = REPO / "bench" / "results" / "oracle.json"
 HELD_OUT_SEED = 777_2026
@@ -83,7 +88,7 @@ def throughput(grader: Grader, photos: list[bytes], workers: int, rounds: int = 
             out = grader.grade_many_bytes(items, pool=pool)
             best = max(best, len(items) / (time.perf_counter() - t))
         assert len(out) == len(items)
-    with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(workers, mp_context=SPAWN, initializer=_init_worker) as pool:
         list(pool.map(_decode_full, photos[:32]))
         t = time.perf_counter()
         list(pool.map(_decode_full, photos, chunksize=16))
@@ -122,7 +127,7 @@ def latency(grader: Grader, photos: list[bytes]) -> dict:
 
 def quality(grader: Grader, n: int, workers: int) -> dict:
     """Marker sizes and out-of-distribution abstention on held-out synthetic photos."""
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, mp_context=SPAWN) as pool:
         data = list(pool.map(_render_job, range(n), chunksize=8))
     size_err, defect_err, not_gradable = [], [], 0
     for b, truth in data:
@@ -388,7 +393,7 @@ def coldchain_throughput(workers: int, logs: int = 2_000) -> dict:
     from oracle.coldchain.synth import logger_csv
 
     figures: dict = {}
-    with ProcessPoolExecutor(workers, initializer=_coldchain_init) as pool:
+    with ProcessPoolExecutor(workers, mp_context=SPAWN, initializer=_coldchain_init) as pool:
         for name, job in (
             ("coldchain_logs_per_s", _coldchain_job),
             ("coldchain_mkt_only_logs_per_s", _mkt_job),
@@ -504,7 +509,7 @@ def main() -> int:
         return 0
 
     grader = Grader()
-    with ProcessPoolExecutor(args.workers) as pool:
+    with ProcessPoolExecutor(args.workers, mp_context=SPAWN) as pool:
         photos = [b for b, _ in pool.map(_render_job, range(args.photos), chunksize=8)]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for stale in ("accuracy", "ece", "coverage", "accuracy_when_graded"):  # synthetic-only figures of old

@@ -126,17 +126,3 @@ def test_grade_bytes__called_from_several_threads__same_results(grader):
     with ThreadPoolExecutor(4) as threads:
         together = list(threads.map(lambda ib: grader.grade_bytes(ib[1], f"{ib[0]}.jpg"), enumerate(photos)))
     assert [r.as_json() for r in together] == one_by_one
-
-
-def test_grade_bytes__in_a_process_forked_after_use__grades(grader):
-    import multiprocessing
-
-    data = render(58, 0)[0]
-    here = grader.grade_bytes(data, "0.jpg").as_json()  # the measuring thread exists before the fork
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        there = pool.apply_async(_grade_in_child, (data,)).get(timeout=120)
-    assert there == here
-
-
-def _grade_in_child(data: bytes) -> dict:
-    return Grader().grade_bytes(data, "0.jpg").as_json()
