@@ -19,7 +19,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from tambon.attestation import Attestation, merkle_levels, proof_in, recover_attestation, recover_batch_item
+from tambon.attestation import (
+    Attestation,
+    RegistryStruct,
+    merkle_levels,
+    proof_in,
+    recover_attestation,
+    recover_batch_item,
+)
 from tambon.errors import SignatureError, TambonError
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
@@ -85,9 +92,9 @@ def _attestation_from_args(value: Any) -> Attestation:
 
 
 @lru_cache(maxsize=512)
-def batch_tree(items: tuple[Attestation, ...]) -> tuple[tuple[bytes, ...], ...]:
-    """The Merkle tree of one attestMany call's attestations, built once for all the lots it graded
-    (each lot's page checks its own item against it: 64 leaves hashed per page before)."""
+def batch_tree(items: tuple[RegistryStruct, ...]) -> tuple[tuple[bytes, ...], ...]:
+    """The Merkle tree of one batch call's items (attestMany's grades, attestColdChainMany's verdicts),
+    built once for all the lots it covers: each lot's page checks its own item against it."""
     return tuple(map(tuple, merkle_levels([a.struct_hash() for a in items])))
 
 

@@ -25,11 +25,11 @@ from oracle.coldchain import LogError, Report, analyse, load_rules, read_log
 from oracle.coldchain.rules import CropRule
 from oracle.coldchain.service import find_log
 from oracle.errors import OracleError
-from tambon.attestation import merkle_proof, merkle_root
+from tambon.attestation import proof_in
 from tambon.cid import OnchainCid
 from tambon.coldchain import ColdChainAttestation, Verdict, recover_coldchain, recover_coldchain_batch_item
 from tambon.provenance import Stage
-from tambon.verify import FAIL, PASS, Check, key_check
+from tambon.verify import FAIL, PASS, Check, batch_tree, key_check
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36
@@ -205,13 +205,12 @@ def _signature_check(
         if name == "attestColdChain":
             recovered = recover_coldchain(item, args["signature"], chain_id, registry)
         elif name == "attestColdChainMany":
-            items = [ColdChainAttestation.from_message(_struct(a)) for a in args["items"]]
-            index = items.index(item)
-            leaves = [i.struct_hash() for i in items]
+            items = tuple(ColdChainAttestation.from_message(_struct(a)) for a in args["items"])
+            levels = batch_tree(items)
             recovered = recover_coldchain_batch_item(
                 item,
-                merkle_proof(leaves, index),
-                merkle_root(leaves),
+                proof_in(levels, items.index(item)),
+                levels[-1][0],
                 len(items),
                 args["signature"],
                 chain_id,

@@ -285,3 +285,42 @@ def test_shared_renders__old_pages_swept_once_per_tenth_of_their_age(tmp_path):
     shared.get_or_make(("batch", 3, "v1", "en"), lambda: b"newer")
     assert not old.exists() and shared.find(("batch", 3, "v1", "en")) == b"newer"
     assert shared.find(("batch", 2, "v1", "en")) == b"new"
+
+
+def test_coldchain_signature_check__batch__every_item_against_the_call_s_one_tree():
+    """Each lot of an attestColdChainMany call is checked against the call's Merkle tree, built once:
+    every verdict recovers the signer, a verdict outside the call fails, and a call signed by another
+    key fails."""
+    from dataclasses import replace
+
+    from eth_account import Account
+
+    from frontend.services.coldchain import _signature_check
+    from tambon.coldchain import ColdChainAttestation, Verdict, sign_coldchain_batch
+    from tambon.verify import FAIL, PASS, batch_tree
+
+    registry = "0x" + "5A" * 20
+    key, other = Account.from_key("0x" + "11" * 32), Account.from_key("0x" + "22" * 32)
+    items = [
+        ColdChainAttestation(
+            batch_id=i + 1,
+            log_cid=bytes([i + 1]) * 32,
+            verdict=Verdict.OK,
+            minutes_out_of_range=0,
+            mkt_centi_c=1_254,
+            shelf_life_days=9,
+            rules_sha256=b"\x07" * 32,
+            analysed_at=1_767_000_000,
+        )
+        for i in range(5)
+    ]
+    _, signature = sign_coldchain_batch(items, key.key, 31337, registry)
+    call = ("attestColdChainMany", {"items": [i.as_tuple() for i in items], "signature": signature})
+    batch_tree.cache_clear()
+    for item in items:
+        assert _signature_check(item, key.address, call, 31337, registry).status == PASS
+    assert batch_tree.cache_info().misses == 1
+    assert _signature_check(replace(items[0], batch_id=99), key.address, call, 31337, registry).status == FAIL
+    _, forged = sign_coldchain_batch(items, other.key, 31337, registry)
+    call = ("attestColdChainMany", {"items": [i.as_tuple() for i in items], "signature": forged})
+    assert _signature_check(items[2], key.address, call, 31337, registry).status == FAIL
