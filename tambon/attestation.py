@@ -214,6 +214,7 @@ def merkle_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """Root as the contract builds it."""
     return merkle_levels(leaves)[-1][0]
 
 

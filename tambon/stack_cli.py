@@ -115,7 +115,7 @@ def demo(
         ("Starting the grading oracle", lambda: stack.start("oracle")),
         ("Starting the web site", lambda: stack.start("web", timeout=90)),
         ("Collecting a first council signature", lambda: _seed(settings, "web")),
-        ("Waiting for the oracle to grade every batch", lambda: _wait_for_grades(settings, stack)),
+        ("Waiting for the oracle to grade every batch", lambda: _wait_for_grades(stack)),
     ]
     stack.claim_demo()
     # A terminal closing (SIGHUP), `tambon stop`, a container or systemd (SIGTERM) end the demo the way
@@ -206,10 +206,10 @@ def _seed(settings, phase: str) -> None:
         raise ConfigError(f"seeding the demo ({phase}) failed; see {log}")
 
 
-def _wait_for_grades(settings, stack: Stack) -> None:
+def _wait_for_grades(stack: Stack) -> None:
     from tambon.chain import Chain
 
-    chain = Chain(settings)
+    chain = Chain(stack.settings)
     provenance = chain.contract("BatchProvenance")
     registry = chain.contract("AttestationRegistry")
     deadline = time.monotonic() + GRADE_WAIT_SECONDS
