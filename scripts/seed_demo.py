@@ -30,8 +30,10 @@ sys.path.insert(0, str(REPO))
 
 from compliance.samples import LA_IMPORTER  # noqa: E402
 from evidence.bundle import build_bundle, require_kdes  # noqa: E402
+from evidence.cids import digest_of, parse_cid  # noqa: E402
 from evidence.remote import RpcStore  # noqa: E402
 from evidence.settings import get_evidence_settings  # noqa: E402
+from evidence.store import LocalStore  # noqa: E402
 from oracle.coldchain import load_rules  # noqa: E402
 from oracle.coldchain.synth import BANGKOK, WarmSpell, logger_csv, reefer_readings  # noqa: E402
 from oracle.synth import render, render_ood  # noqa: E402
@@ -387,6 +389,35 @@ def seed_batches(chain: Chain, store) -> None:
             f"batch {batch_id}: {commodity['name']} still growing, held by {enterprise.name} for field capture"
         )
 
+    # One more mango lot walked like the first, whose receiving record is then altered on the node.
+    crop, commodity, lot, kg, day, temps, enterprise = LOTS[1]
+    records = lot_records(commodity, lot.replace("-A", "-C"), kg, day, temps, enterprise)
+    photos = produce_photos(crop, len(LOTS) + len(growing_lots))
+    harvest = build_bundle(store, records["harvesting"], photos, validate=require_kdes).onchain
+    receipt = send(
+        w3,
+        enterprise.account,
+        provenance.functions.register(
+            harvest.digest, harvest.codec, crop, int(kg * 1000), (day - date(1970, 1, 1)).days
+        ),
+    )
+    batch_id = provenance.events.BatchRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"][
+        "batchId"
+    ]
+    alter_on_node(walk_lot(w3, provenance, store, batch_id, enterprise.account, records, photos, temps))
+    log(f"batch {batch_id}: {commodity['name']} whose receiving record no longer matches the chain")
+
+
+def alter_on_node(bundle_cid: str) -> None:
+    """Overwrite a bundle's record in the node's own files, as a careless or dishonest operator could: the
+    chain still holds the bundle's CID, so the lot's page (and `tambon verify batch`) shows its evidence
+    check failing, the other lots untouched."""
+    store = LocalStore(get_evidence_settings().resolved_store_dir)
+    record = next(entry.cid for entry in store.ls(bundle_cid) if entry.name == "record.json")
+    store.blocks.path_for(digest_of(parse_cid(record))).write_bytes(
+        b'{"note": "not the record that was registered"}'
+    )
+
 
 def transport_log(
     day: date, temps: tuple[float, float], seed: int, dock_wait: bool
@@ -406,13 +437,17 @@ def transport_log(
     return logger_csv(times, celsius, f"TL-{seed:04d}"), (float(celsius.min()), float(celsius.max())), window
 
 
-def walk_lot(w3, provenance, store, batch_id: int, producer, records: dict, photos: dict, temps) -> None:
-    """The lot's life after registration: farm steps, packing house, cold chain, buyer."""
+def walk_lot(w3, provenance, store, batch_id: int, producer, records: dict, photos: dict, temps) -> str:
+    """The lot's life after registration: farm steps, packing house, cold chain, buyer. Returns the CID of
+    the buyer's receiving bundle."""
 
-    def step(holder, stage: str, record: dict, data: int = 0, extra_photos: dict | None = None) -> None:
-        bundle = build_bundle(store, record, extra_photos or {}, validate=require_kdes).onchain
-        call = provenance.functions.addStep(batch_id, Stage[stage], bundle.digest, bundle.codec, data)
+    def step(holder, stage: str, record: dict, data: int = 0, extra_photos: dict | None = None) -> str:
+        bundle = build_bundle(store, record, extra_photos or {}, validate=require_kdes)
+        call = provenance.functions.addStep(
+            batch_id, Stage[stage], bundle.onchain.digest, bundle.onchain.codec, data
+        )
         send(w3, holder, call)
+        return bundle.cid
 
     def hand_over(frm, to) -> None:
         send(w3, frm, provenance.functions.transferFrom(frm.address, to.address, batch_id))
@@ -433,7 +468,7 @@ def walk_lot(w3, provenance, store, batch_id: int, producer, records: dict, phot
     shipping = {**records["shipping"], "transport": window}
     step(CARRIER, "TRANSPORT", shipping, encode_transport(low, high), extra_photos={"logger.csv": csv})
     hand_over(CARRIER, EXPORTER)
-    step(EXPORTER, "MARKETING", records["receiving"])
+    return step(EXPORTER, "MARKETING", records["receiving"])
 
 
 def seed_signature(settings) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -43,8 +45,8 @@ def test_demo__seeds_every_state_then_a_second_run_reuses_it(demo_settings):
     assert escrow.functions.milestone(0, 2).call()[3] == 2  # submitted twice
     assert escrow.functions.milestone(0, 2).call()[7] != b"\x00" * 32  # the rejection reason stays on record
     provenance = chain.contract("BatchProvenance")
-    assert provenance.functions.totalSupply().call() == 5
-    for batch_id in (1, 2, 3):
+    assert provenance.functions.totalSupply().call() == 6
+    for batch_id in (1, 2, 3, 6):
         assert provenance.functions.batch(batch_id).call()[7] == 5  # five value-chain steps each
     for batch_id in (4, 5):  # one lot per farmer still in the field, open for capture
         info = provenance.functions.batch(batch_id).call()
@@ -60,8 +62,31 @@ def test_demo__seeds_every_state_then_a_second_run_reuses_it(demo_settings):
     access_log = (demo_settings.data_dir / "logs" / "web.log").read_text()
     assert '"GET /api/wallet/grants/0/milestones/1/release HTTP/1.1" 200' in access_log
 
+    for lot in range(1, 7):
+        checks = _assert_verify_command_agrees_with_the_page(demo_settings, lot)
+        failed = {c["name"] for c in checks if c["status"] == "fail"}
+        assert failed == ({"evidence"} if lot == 6 else set()), lot  # lot 6's receiving record was altered
+
     assert _tambon(demo_settings, "stop").returncode == 0
     again = _tambon(demo_settings, "demo", "--no-keep-running")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert escrow.functions.grant_count().call() == 2
-    assert provenance.functions.totalSupply().call() == 5
+    assert provenance.functions.totalSupply().call() == 6
+
+
+def _assert_verify_command_agrees_with_the_page(settings: Settings, lot: int) -> list[dict]:
+    """`tambon verify batch` prints the checks a buyer sees on the lot's page: same checks, same verdict."""
+    run = _tambon(settings, "verify", "batch", str(lot), "--json", timeout=60)
+    out = json.loads(run.stdout)
+    api = httpx.get(f"{settings.public_url}/api/batches/{lot}", timeout=30).json()
+    assert run.returncode == (3 if api["summary"]["fail"] else 0), run.stderr[-2000:]
+    assert out["checks"] == api["checks"], lot
+    assert out["summary"] == api["summary"], lot
+    page = httpx.get(f"{settings.public_url}/batch/{lot}", headers={"Accept-Language": "en"}, timeout=30).text
+    s = out["summary"]
+    verdict = "fail" if s["fail"] else "unknown" if s["unknown"] else "pass"
+    assert f'<p class="verdict {verdict}" id="verdict">' in page, lot
+    assert f"{s['pass']} of {s['pass'] + s['fail'] + s['unknown']} checks passed" in page, lot
+    shown = set(re.findall(r'data-check="([a-z_]+)" data-status="([a-z]+)"', page))
+    assert {(c["name"], c["status"]) for c in out["checks"]} <= shown, lot
+    return out["checks"]
