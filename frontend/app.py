@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend import i18n
 from frontend.api.routes import ROUTERS as API_ROUTERS
+from frontend.api.routes.gs1 import DigitalLinksAhead
 from frontend.api.routes.wallet import REASON_BODY_BYTES
 from frontend.context import AppContext
 from frontend.guard import FORM_OVERHEAD, BodyGuard
@@ -171,8 +172,10 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     limits = upload_limits(web)
     app.add_middleware(BodyGuard, upload_limits=limits, default_limit=web.max_body_bytes)
     app.add_middleware(WriteGate, upload_paths=limits, web=web, store=ctx.auth)
-    # ahead of routing, inside the language and header middlewares: cached verify pages as bytes
+    # ahead of routing, inside the language and header middlewares: cached verify pages as bytes, and
+    # the resolver's lot links from the in-memory lot directory
     app.add_middleware(CachedBatchPages, ctx=ctx)
+    app.add_middleware(DigitalLinksAhead, ctx=ctx)
     app.add_middleware(LanguageAndHeaders, csp=csp)
     for router in API_ROUTERS + WEB_ROUTERS:
         app.include_router(router)

@@ -119,6 +119,8 @@ class AppContext:
         self._index_head: IndexHead | None = None
         #: verify pages answered from cache before routing (`frontend.web.pages.CachedBatchPages`)
         self.pages_served_ahead_of_routing = 0
+        #: Digital Links answered before routing (`frontend.api.routes.gs1.DigitalLinksAhead`)
+        self.links_resolved_ahead_of_routing = 0
 
     @cached_property
     def reader(self) -> ChainReader:

@@ -171,3 +171,60 @@ def test_oracle_scan__index_when_it_covers_the_range_and_is_canonical_else_the_n
         "BatchRegistered", start, cursor.block_number
     )
     assert on_index.from_node == 2
+
+
+def _routed_and_ahead(client, method: str, path: str, headers: dict[str, str]):
+    """The same request answered by the resolver's route (a request that declares a body, even an
+    empty one, is left to the application) and then as `DigitalLinksAhead` answers it (None when it
+    leaves the request to the route); no cookies carried between them."""
+    ctx = client.app.state.ctx
+    client.cookies.clear()
+    routed = client.request(method, path, headers={**headers, "Content-Length": "0"})
+    resolved = ctx.links_resolved_ahead_of_routing
+    client.cookies.clear()
+    again = client.request(method, path, headers=headers)
+    return routed, again, ctx.links_resolved_ahead_of_routing == resolved + 1
+
+
+def _comparable(response) -> tuple:
+    headers = [(k, v) for k, v in response.headers.multi_items() if k not in ("date", "content-length")]
+    return response.status_code, headers, response.content
+
+
+def test_resolver__links_answered_ahead_of_routing_exactly_as_the_route(index_settings, lots, indexed):  # noqa: F811
+    mango = f"/01/0{samples.MANGO_GTIN}"
+    rubber = f"/01/0{samples.RUBBER_GTIN}"
+    ahead = [
+        (f"{mango}/10/{MANGO_LOT}", {}),  # the label's link: 307 to the verify page
+        (f"{mango}/10/{MANGO_LOT}", {"Accept": "text/html", "Accept-Language": "th"}),
+        (f"{mango}/10/{MANGO_LOT}?lang=th&campaign=fair", {}),  # sets the cookie, passes the rest on
+        (f"{mango}/10/{MANGO_LOT}?linkType=all", {}),  # the linkset
+        (f"{mango}/10/{MANGO_LOT}", LINKSET),
+        (f"{mango}/10/{MANGO_LOT}?linkType=gs1:epcis", {}),
+        (f"{mango}/10/{MANGO_LOT}?linkType=certificate", {"Accept-Encoding": "gzip"}),
+        (f"{rubber}/10/TH-RB-2605-01", {}),  # a merged lot
+        (f"{rubber}/10/TH-RB-2605-01", LINKSET),
+        (f"{rubber}/10/TH-RB-2605-M?linkType=fsma", {}),
+        (f"{mango}/10/NO-SUCH-LOT", {}),  # unknown lot: the GTIN's own links
+        (f"{mango}/10/NO-SUCH-LOT", {**LINKSET, "Accept-Encoding": "br"}),
+    ]
+    to_route = [
+        (f"{mango}/10/NO-SUCH-LOT?linkType=epcis", {}),  # the GTIN level offers no EPCIS link: 404
+        ("/01/09506000134352/10/L1", {}),  # a GTIN this site never issued: 404
+        (f"/01/0{samples.MANGO_GTIN[:-1]}{(int(samples.MANGO_GTIN[-1]) + 1) % 10}/10/L1", {}),  # check digit
+        (f"{mango}/10/{MANGO_LOT}?linkType=nonsense", {}),
+        (f"{mango}/10/{MANGO_LOT}?10=L2", {}),
+        (f"{mango}/10/{MANGO_LOT}/21/{lots.mango}", {}),  # a serial: checked in the index, off the loop
+    ]
+    with _site(index_settings, lots, True) as client:
+        for method in ("GET", "HEAD"):
+            for path, headers in ahead + to_route:
+                routed, again, was_ahead = _routed_and_ahead(client, method, path, headers)
+                assert was_ahead == ((path, headers) in ahead), (method, path, headers)
+                assert _comparable(routed) == _comparable(again), (method, path, headers)
+        statuses = {path: _routed_and_ahead(client, "GET", path, h)[1] for path, h in ahead[:1] + to_route}
+    assert statuses[ahead[0][0]].status_code == 307
+    assert statuses[ahead[0][0]].headers["location"] == f"http://t/batch/{lots.mango}?lang=en"
+    assert [statuses[p].status_code for p, _ in to_route] == [404, 404, 400, 404, 400, 307]
+    assert "check digit" in statuses[to_route[2][0]].json()["detail"]
+    assert "not an item of this site" in statuses[to_route[1][0]].json()["detail"]

@@ -29,6 +29,7 @@ from frontend.deps import ChainHead, Ctx
 from frontend.errors import NotFound
 from frontend.services.lots import identity_of, lot_index
 from tambon import gs1
+from tambon.errors import TambonError
 from tambon.lots import LotIdentity
 
 router = APIRouter(tags=["gs1"])
@@ -137,7 +138,9 @@ def _with_query(href: str, query: str) -> str:
     return href if not query else href + ("&" if "?" in href else "?") + query
 
 
-async def _answer(request: Request, ctx, head, path: str) -> Response:
+def _parsed(request: Request, path: str) -> tuple[gs1.DigitalLink, str]:
+    """The link a request names and the link type it wants: a malformed link is a 400, a link type
+    this resolver never offers a 404."""
     try:
         link = gs1.parse_path(path + (f"?{request.url.query}" if request.url.query else ""))
     except INPUT_ERRORS as exc:
@@ -146,10 +149,16 @@ async def _answer(request: Request, ctx, head, path: str) -> Response:
         wanted = gs1.resolve_link_type(request.query_params.get("linkType"))
     except gs1.UnknownLinkType as exc:
         raise NotFound(str(exc)) from exc  # a well-formed request for a link this item lacks
-    if ctx.index is not None and link.serial is None and ctx.lots_at(head).has_lots:
-        found = resolve(ctx, head, link)  # in memory (`LotDirectory`): no thread hop
-    else:
-        found = await run_in_threadpool(resolve, ctx, head, link)
+    return link, wanted
+
+
+def _in_memory(ctx, head, link: gs1.DigitalLink) -> bool:
+    """Whether the link resolves from the in-memory lot directory (`LotDirectory`) alone: no serial
+    (a serial asks the index whether the batch exists), on an index that holds lot identities."""
+    return ctx.index is not None and link.serial is None and ctx.lots_at(head).has_lots
+
+
+def _answer_found(request: Request, ctx, found: Resolved, wanted: str) -> Response:
     base = ctx.settings.public_url
     lang = request.state.lang
     if found.ident is not None:
@@ -172,6 +181,13 @@ async def _answer(request: Request, ctx, head, path: str) -> Response:
     return Response(status_code=307, headers=headers)
 
 
+def _for_method(request: Request, response: Response) -> Response:
+    """A HEAD request's answer: the GET's status and headers without its body."""
+    if request.method == "HEAD":
+        return Response(status_code=response.status_code, headers=dict(response.headers))
+    return response
+
+
 def _options() -> Response:
     return Response(status_code=204, headers={**CORS, "Allow": METHODS})
 
@@ -190,10 +206,56 @@ def _options() -> Response:
     },
 )
 async def resolve_link(rest: str, request: Request, ctx: Ctx, head: ChainHead) -> Response:
-    response = await _answer(request, ctx, head, "/01/" + rest)
-    if request.method == "HEAD":
-        return Response(status_code=response.status_code, headers=dict(response.headers))
-    return response
+    """The resolver's route: what `DigitalLinksAhead` does not answer ahead of routing (a link with a
+    serial, a site without lot identities in its index, and every error)."""
+    link, wanted = _parsed(request, "/01/" + rest)
+    if _in_memory(ctx, head, link):
+        found = resolve(ctx, head, link)
+    else:
+        found = await run_in_threadpool(resolve, ctx, head, link)
+    return _for_method(request, _answer_found(request, ctx, found, wanted))
+
+
+class DigitalLinksAhead:
+    """Pure ASGI middleware ahead of routing, beside `CachedBatchPages` (inside the language,
+    security-header and compression middlewares): a GET or HEAD of a Digital Link that resolves from
+    the in-memory lot directory alone (`_in_memory`) gets the route's own answer, made by the same
+    functions, without routing, dependencies or a thread hop. Every other request goes on to the
+    application, and so does every link that fails (a malformed link, an unknown GTIN or link type):
+    the route answers those with its error page as before."""
+
+    def __init__(self, app, ctx) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and scope["path"].startswith("/01/")
+            and self.ctx.index is not None
+        ):
+            response = await self._resolved(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _resolved(self, scope) -> Response | None:
+        if any(name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"]):
+            return None  # a body on a GET: the body guard's to judge
+        ctx = self.ctx
+        request = Request(scope)
+        try:
+            head = await ctx.head()
+            link, wanted = _parsed(request, scope["path"])
+            if not _in_memory(ctx, head, link):
+                return None
+            response = _answer_found(request, ctx, resolve(ctx, head, link), wanted)
+        except TambonError:
+            return None  # the route answers with the error page
+        ctx.links_resolved_ahead_of_routing += 1
+        return _for_method(request, response)
 
 
 @router.options("/01/{rest:path}", include_in_schema=False)
