@@ -354,16 +354,8 @@ def seed_batches(chain: Chain, store) -> None:
             {**photos, "metadata.json": json.dumps(metadata, ensure_ascii=False).encode()},
             validate=require_kdes,
         ).onchain
-        harvest_day = (day - date(1970, 1, 1)).days
         producer = enterprise.account
-        receipt = send(
-            w3,
-            producer,
-            provenance.functions.register(harvest.digest, harvest.codec, crop, int(kg * 1000), harvest_day),
-        )
-        batch_id = provenance.events.BatchRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"][
-            "batchId"
-        ]
+        batch_id = register(w3, provenance, producer, harvest, crop, kg, day)
         log(f"batch {batch_id}: {metadata['name']}")
 
         walk_lot(w3, provenance, store, batch_id, producer, records, photos, temps)
@@ -375,16 +367,7 @@ def seed_batches(chain: Chain, store) -> None:
         records = lot_records(commodity, lot.replace("-A", "-B"), kg, next_day, temps, enterprise)
         field_photos = produce_photos(crop, len(LOTS) + offset)  # graded like every lot
         growing = build_bundle(store, records["cultivation"], field_photos, validate=require_kdes).onchain
-        receipt = send(
-            w3,
-            enterprise.account,
-            provenance.functions.register(
-                growing.digest, growing.codec, crop, int(kg * 1000), (next_day - date(1970, 1, 1)).days
-            ),
-        )
-        batch_id = provenance.events.BatchRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"][
-            "batchId"
-        ]
+        batch_id = register(w3, provenance, enterprise.account, growing, crop, kg, next_day)
         log(
             f"batch {batch_id}: {commodity['name']} still growing, held by {enterprise.name} for field capture"
         )
@@ -394,18 +377,18 @@ def seed_batches(chain: Chain, store) -> None:
     records = lot_records(commodity, lot.replace("-A", "-C"), kg, day, temps, enterprise)
     photos = produce_photos(crop, len(LOTS) + len(growing_lots))
     harvest = build_bundle(store, records["harvesting"], photos, validate=require_kdes).onchain
-    receipt = send(
-        w3,
-        enterprise.account,
-        provenance.functions.register(
-            harvest.digest, harvest.codec, crop, int(kg * 1000), (day - date(1970, 1, 1)).days
-        ),
-    )
-    batch_id = provenance.events.BatchRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"][
-        "batchId"
-    ]
+    batch_id = register(w3, provenance, enterprise.account, harvest, crop, kg, day)
     alter_on_node(walk_lot(w3, provenance, store, batch_id, enterprise.account, records, photos, temps))
     log(f"batch {batch_id}: {commodity['name']} whose receiving record no longer matches the chain")
+
+
+def register(w3, provenance, producer, evidence: OnchainCid, crop: int, kg: float, day: date) -> int:
+    """Register a lot (its quantity in grams, its day as days since 1970) and return its batch id."""
+    call = provenance.functions.register(
+        evidence.digest, evidence.codec, crop, int(kg * 1000), (day - date(1970, 1, 1)).days
+    )
+    receipt = send(w3, producer, call)
+    return provenance.events.BatchRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"]["batchId"]
 
 
 def alter_on_node(bundle_cid: str) -> None:

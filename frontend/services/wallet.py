@@ -202,6 +202,18 @@ class WalletService:
         ]
         return members, int(self.reader.call(head, e.functions.threshold(), key=("threshold",)))
 
+    def _require_member_signature(self, head: Head, data: dict[str, Any], raw: bytes, signer: str) -> None:
+        """The signature over `data` is `signer`'s, and `signer` sits on the council at `head`."""
+        try:
+            recovered = recover(data, raw)
+        except SignatureError as exc:
+            raise BadInput(str(exc)) from exc
+        if recovered != signer:
+            raise BadInput(f"signature recovers to {recovered}, not to {signer}")
+        members, _threshold = self.members(head)
+        if signer not in members:
+            raise Conflict(f"{signer} is not a council member")
+
     def add_signature(
         self, head: Head, grant_id: int, milestone_id: int, signer: str, signature: str, deadline: int
     ) -> Round:
@@ -213,15 +225,7 @@ class WalletService:
             raise Conflict(
                 "this signature is for another signing round (deadline differs); reload and sign again"
             )
-        try:
-            recovered = recover(data, raw)
-        except SignatureError as exc:
-            raise BadInput(str(exc)) from exc
-        if recovered != signer:
-            raise BadInput(f"signature recovers to {recovered}, not to {signer}")
-        members, _threshold = self.members(head)
-        if signer not in members:
-            raise Conflict(f"{signer} is not a council member")
+        self._require_member_signature(head, data, raw, signer)
         with self.rounds.locked(grant_id, milestone_id):
             current = self.rounds.load(grant_id, milestone_id)
             if (
@@ -312,15 +316,7 @@ class WalletService:
         r = self.rejection(head, grant_id, milestone_id)
         if r is None or r.deadline != int(deadline):
             raise Conflict("the rejection round changed; reload and sign again")
-        try:
-            recovered = recover(self.reject_typed_data(head, r), raw)
-        except SignatureError as exc:
-            raise BadInput(str(exc)) from exc
-        if recovered != signer:
-            raise BadInput(f"signature recovers to {recovered}, not to {signer}")
-        members, _threshold = self.members(head)
-        if signer not in members:
-            raise Conflict(f"{signer} is not a council member")
+        self._require_member_signature(head, self.reject_typed_data(head, r), raw, signer)
         with self.rejections.locked(grant_id, milestone_id):
             current = self.rejections.load(grant_id, milestone_id)
             if current is None or current.deadline != r.deadline or current.reason_cid != r.reason_cid:
