@@ -117,11 +117,17 @@ class JsonRpc:
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self._timeout = timeout
         self._client = httpx.Client(timeout=timeout)
         self._id = 0
 
     def close(self) -> None:
         self._client.close()
+
+    def reopen(self) -> None:
+        """New connections, for a forked process: the parent's open connections stay the parent's
+        (left open here: closing them could end them for the parent too)."""
+        self._client = httpx.Client(timeout=self._timeout)
 
     def _post(self, payload: Any) -> Any:
         try:
@@ -245,13 +251,14 @@ class JsonRpc:
 
 
 @lru_cache(maxsize=65536)
-def _checksum(address: str) -> str:
+def checksum_address(address: str) -> str:
+    """The EIP-55 form of an address (remembered: a chain's logs repeat few addresses)."""
     return to_checksum_address(address)
 
 
 def _plain(value: Any, abi_type: str) -> Any:
     if abi_type == "address":
-        return _checksum(value)
+        return checksum_address(value)
     if abi_type.endswith("]"):
         inner = abi_type[: abi_type.rindex("[")]
         return [_plain(v, inner) for v in value]
@@ -291,7 +298,7 @@ def word_reader(abi_type: str) -> WordReader | None:
         def read_address(word: bytes) -> str:
             if any(word[:12]):
                 raise NotPlain
-            return _checksum("0x" + word[12:].hex())
+            return checksum_address("0x" + word[12:].hex())
 
         return read_address
     if abi_type == "bool":
@@ -352,14 +359,14 @@ class EventDecoder:
 
     def __init__(self, contracts: Mapping[str, tuple[str, Sequence[Mapping[str, Any]]]]) -> None:
         """`contracts`: address -> (contract name, ABI)."""
-        self.names = {_checksum(a): name for a, (name, _) in contracts.items()}
+        self.names = {checksum_address(a): name for a, (name, _) in contracts.items()}
         self._events: dict[tuple[str, str], _EventAbi] = {}
         for address, (name, abi) in contracts.items():
             for item in abi:
                 if item.get("type") != "event" or item.get("anonymous"):
                     continue
                 topic = "0x" + event_abi_to_log_topic(item).hex()  # type: ignore[arg-type]
-                self._events[(_checksum(address).lower(), topic)] = _event_abi(name, item)
+                self._events[(checksum_address(address).lower(), topic)] = _event_abi(name, item)
 
     @classmethod
     def for_deployment(cls, deployment: Deployment, names: Sequence[str] = PROJECT_CONTRACTS) -> EventDecoder:
@@ -379,6 +386,13 @@ class EventDecoder:
             + spec.data
             for spec in self._events.values()
         }
+
+    def layouts(
+        self,
+    ) -> dict[tuple[str, str], tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]]:
+        """(address lowercased, topic0) -> (contract, event, indexed arguments, data arguments), each
+        argument's name and ABI type, in the order of the decoded event's arguments."""
+        return {key: (s.contract, s.name, s.indexed, s.data) for key, s in self._events.items()}
 
     def topic(self, contract: str, event: str) -> str:
         for (_, topic), spec in self._events.items():

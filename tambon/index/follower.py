@@ -21,17 +21,24 @@ nothing is stored twice because the cursor moves in the same transaction as the 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
+import multiprocessing
+import os
 import queue
+import re
+import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
 from eth_abi import decode as abi_decode
 from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from sqlalchemy import Text
 
 from tambon.chain import Deployment, load_abi
 from tambon.errors import ConfigError
@@ -40,17 +47,18 @@ from tambon.events import (
     Block,
     ChainEvent,
     ChainUnavailable,
-    Chunk,
     EventDecoder,
     JsonRpc,
     LogReader,
     NotPlain,
     RawChunk,
     WordReader,
+    checksum_address,
     word_reader,
 )
+from tambon.index import schema
 from tambon.index.lots import LotTracker, RecordFetcher
-from tambon.index.store import ArgsEncoder, IndexStore
+from tambon.index.store import ArgsEncoder, IndexStore, TableRows
 
 log = structlog.get_logger("index")
 T = TypeVar("T")
@@ -63,147 +71,136 @@ def _hex(value: bytes) -> str:
     return "0x" + bytes(value).hex()
 
 
-def fact_rows(e: ChainEvent) -> list[tuple[str, dict[str, Any]]]:
-    """The typed rows one event adds (besides its `events` row)."""
-    base = {
-        "block_number": e.block_number,
-        "log_index": e.log_index,
-        "block_hash": e.block_hash,
-        "tx_hash": e.tx_hash,
-    }
+#: where every fact happened: the first columns of every fact row
+WHERE_COLUMNS = ("block_number", "log_index", "block_hash", "tx_hash")
+
+#: the columns of each fact table that `fact_rows` fills, in the order of its row tuples
+FACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "batches": (
+        *WHERE_COLUMNS,
+        "batch_id",
+        "producer",
+        "evidence",
+        "codec",
+        "crop",
+        "quantity_grams",
+        "harvest_day",
+    ),
+    "steps": (*WHERE_COLUMNS, "batch_id", "step_index", "stage", "actor", "evidence", "codec", "data"),
+    "custody": (*WHERE_COLUMNS, "batch_id", "sender", "receiver"),
+    "lineage": (*WHERE_COLUMNS, "child_id", "parent_id", "kind", "actor"),
+    "producers": (*WHERE_COLUMNS, "account", "kind", "registration_id", "name"),
+    "attestations": (
+        *WHERE_COLUMNS,
+        "batch_id",
+        "signer",
+        "evidence",
+        "grade",
+        "size_code",
+        "confidence_bps",
+        "model_sha256",
+        "graded_at",
+    ),
+    "coldchain": (*WHERE_COLUMNS, "batch_id", "signer", "log_cid"),
+    "keys": (*WHERE_COLUMNS, "key", "kind", "at"),
+    "models": (*WHERE_COLUMNS, "model_sha256", "kind", "at"),
+    "grants": (
+        *WHERE_COLUMNS,
+        "grant_id",
+        "recipient",
+        "token",
+        "budget",
+        "milestone_count",
+        "proposal",
+        "proposal_codec",
+        "creator",
+    ),
+    "milestones": (
+        *WHERE_COLUMNS,
+        "grant_id",
+        "milestone_id",
+        "kind",
+        "amount",
+        "deadline",
+        "evidence",
+        "codec",
+        "nonce",
+        "submitted_at",
+    ),
+    "grant_funds": (*WHERE_COLUMNS, "grant_id", "kind", "account", "amount", "total"),
+    "council": (*WHERE_COLUMNS, "kind", "member", "threshold", "digest"),
+}
+
+FactRow = tuple[str, tuple[Any, ...]]
+
+#: events whose one fact row is their arguments in the table's column order, stored as every fact is
+#: (bytes as 0x hex; big integers in text columns as decimal text): the most frequent ones, which
+#: `LogRows` makes straight from the logs' words
+PROJECTED_FACTS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("BatchProvenance", "StepAdded"): (
+        "steps",
+        ("batchId", "index", "stage", "actor", "evidence", "codec", "data"),
+    ),
+    ("BatchProvenance", "BatchRegistered"): (
+        "batches",
+        ("batchId", "producer", "evidence", "codec", "crop", "quantityGrams", "harvestDay"),
+    ),
+    ("BatchProvenance", "Transfer"): ("custody", ("tokenId", "sender", "receiver")),
+    ("AttestationRegistry", "Attested"): (
+        "attestations",
+        ("batchId", "signer", "evidence", "grade", "sizeCode", "confidenceBps", "modelSha256", "gradedAt"),
+    ),
+    ("AttestationRegistry", "ColdChainAttested"): ("coldchain", ("batchId", "signer", "logCid")),
+}
+
+
+def _text_columns(table: str) -> frozenset[str]:
+    return frozenset(c.name for c in schema.metadata.tables[table].columns if isinstance(c.type, Text))
+
+
+#: (table, columns stored as text) of each projected event
+_PROJECTED_TEXT = {kind: _text_columns(table) for kind, (table, _) in PROJECTED_FACTS.items()}
+
+
+def fact_rows(e: ChainEvent) -> list[FactRow]:
+    """The typed rows one event adds (besides its `events` row): (table, values in the order of
+    `FACT_COLUMNS[table]`)."""
+    where = (e.block_number, e.log_index, e.block_hash, e.tx_hash)
     a = e.args
     n = e.name
+    projected = PROJECTED_FACTS.get((e.contract, n))
+    if projected is not None:
+        table, names = projected
+        text = _PROJECTED_TEXT[(e.contract, n)]
+        columns = FACT_COLUMNS[table][len(WHERE_COLUMNS) :]
+        return [(table, (*where, *(_stored(a[k], c in text) for k, c in zip(names, columns, strict=True))))]
     if e.contract == "BatchProvenance":
-        if n == "BatchRegistered":
-            return [
-                (
-                    "batches",
-                    base
-                    | {
-                        "batch_id": a["batchId"],
-                        "producer": a["producer"],
-                        "evidence": _hex(a["evidence"]),
-                        "codec": a["codec"],
-                        "crop": a["crop"],
-                        "quantity_grams": a["quantityGrams"],
-                        "harvest_day": a["harvestDay"],
-                    },
-                )
-            ]
-        if n == "StepAdded":
-            return [
-                (
-                    "steps",
-                    base
-                    | {
-                        "batch_id": a["batchId"],
-                        "step_index": a["index"],
-                        "stage": a["stage"],
-                        "actor": a["actor"],
-                        "evidence": _hex(a["evidence"]),
-                        "codec": a["codec"],
-                        "data": str(a["data"]),
-                    },
-                )
-            ]
-        if n == "Transfer":
-            return [
-                (
-                    "custody",
-                    base | {"batch_id": a["tokenId"], "sender": a["sender"], "receiver": a["receiver"]},
-                )
-            ]
         if n == "Split":
             first, count = a["firstChildId"], a["count"]
             return [
-                (
-                    "lineage",
-                    base | {"child_id": c, "parent_id": a["parentId"], "kind": "split", "actor": a["actor"]},
-                )
+                ("lineage", (*where, c, a["parentId"], "split", a["actor"]))
                 for c in range(first, first + count)
             ]
         if n == "Merged":
             return [
-                (
-                    "lineage",
-                    base | {"child_id": a["childId"], "parent_id": p, "kind": "merge", "actor": a["actor"]},
-                )
+                ("lineage", (*where, a["childId"], p, "merge", a["actor"]))
                 for p in dict.fromkeys(a["parentIds"])
             ]
         if n == "ProducerRegistered":
-            return [
-                (
-                    "producers",
-                    base
-                    | {
-                        "account": a["account"],
-                        "kind": "registered",
-                        "registration_id": a["registrationId"],
-                        "name": a["name"],
-                    },
-                )
-            ]
+            return [("producers", (*where, a["account"], "registered", a["registrationId"], a["name"]))]
         if n == "ProducerRevoked":
-            return [
-                (
-                    "producers",
-                    base
-                    | {"account": a["account"], "kind": "revoked", "registration_id": None, "name": None},
-                )
-            ]
+            return [("producers", (*where, a["account"], "revoked", None, None))]
     elif e.contract == "AttestationRegistry":
-        if n == "Attested":
-            return [
-                (
-                    "attestations",
-                    base
-                    | {
-                        "batch_id": a["batchId"],
-                        "signer": a["signer"],
-                        "evidence": _hex(a["evidence"]),
-                        "grade": a["grade"],
-                        "size_code": a["sizeCode"],
-                        "confidence_bps": a["confidenceBps"],
-                        "model_sha256": _hex(a["modelSha256"]),
-                        "graded_at": a["gradedAt"],
-                    },
-                )
-            ]
-        if n == "ColdChainAttested":
-            return [
-                (
-                    "coldchain",
-                    base | {"batch_id": a["batchId"], "signer": a["signer"], "log_cid": _hex(a["logCid"])},
-                )
-            ]
         if n in ("OracleKeyAdded", "OracleKeyRevoked"):
             added = n == "OracleKeyAdded"
-            return [
-                (
-                    "keys",
-                    base
-                    | {
-                        "key": a["key"],
-                        "kind": "added" if added else "revoked",
-                        "at": a["activatedAt" if added else "revokedAt"],
-                    },
-                )
-            ]
+            at = a["activatedAt" if added else "revokedAt"]
+            return [("keys", (*where, a["key"], "added" if added else "revoked", at))]
         if n in ("ModelApproved", "ModelRevoked"):
             approved = n == "ModelApproved"
-            return [
-                (
-                    "models",
-                    base
-                    | {
-                        "model_sha256": _hex(a["modelSha256"]),
-                        "kind": "approved" if approved else "revoked",
-                        "at": a["approvedAt" if approved else "revokedAt"],
-                    },
-                )
-            ]
+            at = a["approvedAt" if approved else "revokedAt"]
+            return [("models", (*where, _hex(a["modelSha256"]), "approved" if approved else "revoked", at))]
     elif e.contract == "GrantEscrow":
-        return _escrow_rows(n, a, base)
+        return _escrow_rows(n, a, where)
     return []
 
 
@@ -216,22 +213,29 @@ _MILESTONE_KINDS = {
 }
 
 
-def _escrow_rows(n: str, a: Mapping[str, Any], base: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _stored(value: Any, text: bool) -> Any:
+    """An argument as a fact column stores it."""
+    if isinstance(value, bytes):
+        return _hex(value)
+    return str(value) if text else value
+
+
+def _escrow_rows(n: str, a: Mapping[str, Any], where: tuple[Any, ...]) -> list[FactRow]:
     if n == "GrantCreated":
         return [
             (
                 "grants",
-                base
-                | {
-                    "grant_id": a["grant_id"],
-                    "recipient": a["recipient"],
-                    "token": a["token"],
-                    "budget": str(a["budget"]),
-                    "milestone_count": a["milestone_count"],
-                    "proposal": _hex(a["proposal"]),
-                    "proposal_codec": a["proposal_codec"],
-                    "creator": a["creator"],
-                },
+                (
+                    *where,
+                    a["grant_id"],
+                    a["recipient"],
+                    a["token"],
+                    str(a["budget"]),
+                    a["milestone_count"],
+                    _hex(a["proposal"]),
+                    a["proposal_codec"],
+                    a["creator"],
+                ),
             )
         ]
     if n in _MILESTONE_KINDS:
@@ -239,63 +243,152 @@ def _escrow_rows(n: str, a: Mapping[str, Any], base: dict[str, Any]) -> list[tup
         return [
             (
                 "milestones",
-                base
-                | {
-                    "grant_id": a["grant_id"],
-                    "milestone_id": a["milestone_id"],
-                    "kind": _MILESTONE_KINDS[n],
-                    "amount": str(a["amount"]) if "amount" in a else None,
-                    "deadline": a.get("deadline"),
-                    "evidence": _hex(evidence) if evidence is not None else None,
-                    "codec": a.get("codec"),
-                    "nonce": str(a["nonce"]) if "nonce" in a else None,
-                    "submitted_at": a.get("submitted_at"),
-                },
+                (
+                    *where,
+                    a["grant_id"],
+                    a["milestone_id"],
+                    _MILESTONE_KINDS[n],
+                    str(a["amount"]) if "amount" in a else None,
+                    a.get("deadline"),
+                    _hex(evidence) if evidence is not None else None,
+                    a.get("codec"),
+                    str(a["nonce"]) if "nonce" in a else None,
+                    a.get("submitted_at"),
+                ),
             )
         ]
     if n == "Funded":
-        row = {
-            "kind": "funded",
-            "account": a["funder"],
-            "amount": str(a["amount"]),
-            "total": str(a["funded_total"]),
-        }
+        funds: tuple[Any, ...] = ("funded", a["funder"], str(a["amount"]), str(a["funded_total"]))
     elif n == "GrantCancelled":
-        row = {"kind": "cancelled", "account": None, "amount": str(a["refund_pool"]), "total": None}
+        funds = ("cancelled", None, str(a["refund_pool"]), None)
     elif n == "RefundClaimed":
-        row = {"kind": "refund", "account": a["funder"], "amount": str(a["amount"]), "total": None}
+        funds = ("refund", a["funder"], str(a["amount"]), None)
     elif n == "MemberAdded":
-        return [
-            (
-                "council",
-                base | {"kind": "member_added", "member": a["member"], "threshold": None, "digest": None},
-            )
-        ]
+        return [("council", (*where, "member_added", a["member"], None, None))]
     elif n == "MemberRemoved":
-        return [
-            (
-                "council",
-                base | {"kind": "member_removed", "member": a["member"], "threshold": None, "digest": None},
-            )
-        ]
+        return [("council", (*where, "member_removed", a["member"], None, None))]
     elif n == "ThresholdChanged":
-        return [
-            (
-                "council",
-                base | {"kind": "threshold", "member": None, "threshold": a["threshold"], "digest": None},
-            )
-        ]
+        return [("council", (*where, "threshold", None, a["threshold"], None))]
     elif n == "HashApproved":
-        return [
-            (
-                "council",
-                base
-                | {"kind": "approved", "member": a["member"], "threshold": None, "digest": _hex(a["digest"])},
-            )
-        ]
+        return [("council", (*where, "approved", a["member"], None, _hex(a["digest"])))]
     else:
         return []
-    return [("grant_funds", base | {"grant_id": a["grant_id"], **row})]
+    return [("grant_funds", (*where, a["grant_id"], *funds))]
+
+
+_HEX_DATA = re.compile(r"0x(?:[0-9a-f]{64})*")
+_HEX_WORD = re.compile(r"0x[0-9a-f]{64}")
+HexReader = Callable[[str], Any]
+
+
+def _hex_word_reader(abi_type: str) -> HexReader | None:
+    """How to read one 64-digit hex word of an unsigned integer, an address or fixed bytes into the
+    value a fact column stores (raising `NotPlain` where eth-abi would refuse it); None for others."""
+    if match := re.fullmatch(r"uint(\d*)", abi_type):
+        limit = 1 << int(match.group(1) or 256)
+
+        def read_uint(word: str) -> int:
+            value = int(word, 16)
+            if value >= limit:
+                raise NotPlain
+            return value
+
+        return read_uint
+    if abi_type == "address":
+
+        def read_address(word: str) -> str:
+            if word[:24] != "0" * 24:
+                raise NotPlain
+            return checksum_address("0x" + word[24:])
+
+        return read_address
+    if match := re.fullmatch(r"bytes(\d+)", abi_type):
+        size = 2 * int(match.group(1))
+        padding = "0" * (64 - size)
+
+        def read_bytes(word: str) -> str:
+            if word[size:] != padding:
+                raise NotPlain
+            return "0x" + word[:size]
+
+        return read_bytes
+    return None
+
+
+@dataclass(frozen=True)
+class _Projected:
+    """How to make the rows of one projected event (`PROJECTED_FACTS`) from its log."""
+
+    contract: str
+    name: str
+    table: str
+    topics: int  # how many topics its logs have
+    data_digits: int  # the length of their data in hex, with "0x"
+    readers: tuple[HexReader, ...]  # one per argument: the indexed ones' topics, then the data words
+    args_json: str  # the `events.args` text as a %-template of the arguments in name order
+    json_order: tuple[int, ...]
+    fact_order: tuple[int, ...]  # the argument of each fact column
+    text: tuple[int, ...]  # fact columns stored as decimal text
+    touched: tuple[int, ...]  # the arguments that are batches whose pages it changes
+
+    def values(self, raw: Mapping[str, Any]) -> list[Any] | None:
+        """The arguments in stored form; None when the log is not plainly this event's."""
+        topics = raw["topics"]
+        data = raw["data"]
+        if len(topics) != self.topics or len(data) != self.data_digits or not _HEX_DATA.fullmatch(data):
+            return None
+        words = [t[2:] for t in topics[1:] if _HEX_WORD.fullmatch(t)]
+        if len(words) != self.topics - 1:
+            return None
+        words += [data[i : i + 64] for i in range(2, self.data_digits, 64)]
+        try:
+            return [read(word) for read, word in zip(self.readers, words, strict=True)]
+        except NotPlain:
+            return None
+
+
+class LogRows:
+    """The rows of the most frequent events (`PROJECTED_FACTS`) made straight from their logs' hex
+    words: the same `events` and fact rows as decoding them into events and `fact_rows`, without the
+    events (a cold sync's rows cost about half). A log that is not plainly one of them (another
+    event, a word eth-abi would refuse, hex not in lower case) gets None: the decoder takes it."""
+
+    def __init__(self, decoder: EventDecoder) -> None:
+        self._kinds: dict[tuple[str, str], _Projected] = {}
+        for key, (contract, name, indexed, data) in decoder.layouts().items():
+            projected = PROJECTED_FACTS.get((contract, name))
+            arguments = (*indexed, *data)
+            readers = [_hex_word_reader(t) for _, t in arguments]
+            if projected is None or None in readers:
+                continue
+            table, fact_args = projected
+            names = [n for n, _ in arguments]
+            text = _PROJECTED_TEXT[(contract, name)]
+            columns = FACT_COLUMNS[table][len(WHERE_COLUMNS) :]
+            pieces = [f'"{n}":%d' if t.startswith("uint") else f'"{n}":"%s"' for n, t in sorted(arguments)]
+            self._kinds[key] = _Projected(
+                contract=contract,
+                name=name,
+                table=table,
+                topics=1 + len(indexed),
+                data_digits=2 + 64 * len(data),
+                readers=tuple(r for r in readers if r is not None),
+                args_json="{" + ",".join(pieces) + "}",
+                json_order=tuple(names.index(n) for n in sorted(names)),
+                fact_order=tuple(names.index(n) for n in fact_args),
+                text=tuple(i for i, c in enumerate(columns) if c in text),
+                touched=tuple(names.index(n) for n in _touching(contract, names)),
+            )
+
+    def kind(self, raw: Mapping[str, Any]) -> _Projected | None:
+        topics = raw["topics"]
+        return self._kinds.get((str(raw["address"]).lower(), str(topics[0]).lower())) if topics else None
+
+
+def _touching(contract: str, names: Sequence[str]) -> list[str]:
+    """The arguments of an event with no list arguments that `touched_batches` reads."""
+    keys = ("batchId", "tokenId", "parentId", "childId") if contract == "BatchProvenance" else ("batchId",)
+    return [k for k in keys if k in names] if contract in ("BatchProvenance", "AttestationRegistry") else []
 
 
 class CalldataDecoder:
@@ -314,17 +407,12 @@ class CalldataDecoder:
                     None if None in fields else tuple(f for f in fields if f is not None),
                 )
 
-    def row(self, tx: Mapping[str, Any], block_number: int) -> dict[str, Any]:
+    def row(self, tx: Mapping[str, Any], block_number: int) -> tuple[str, int, str, str, str]:
+        """The transaction's `signatures` row, in the order of `SIGNATURE_COLUMNS`."""
         tx_hash = str(tx["hash"])
         found = self._functions.get(str(tx.get("input", ""))[:10])
         if str(tx.get("to") or "").lower() != self.registry or found is None:
-            return {
-                "tx_hash": tx_hash,
-                "block_number": block_number,
-                "function": "relayed",
-                "signature": "",
-                "items": "[]",
-            }
+            return tx_hash, block_number, "relayed", "", "[]"
         name, types, fields = found
         body = bytes.fromhex(str(tx["input"])[10:])
         decoded = _static_items(name == "attestMany", fields, body) if fields is not None else None
@@ -333,13 +421,11 @@ class CalldataDecoder:
             decoded = ([args[0]] if name == "attest" else list(args[0])), args[1]
         raw_items, signature = decoded
         items = [[_jsonable(v) for v in item] for item in raw_items]
-        return {
-            "tx_hash": tx_hash,
-            "block_number": block_number,
-            "function": name,
-            "signature": _hex(signature),
-            "items": json.dumps(items, separators=(",", ":")),
-        }
+        return tx_hash, block_number, name, _hex(signature), json.dumps(items, separators=(",", ":"))
+
+
+SIGNATURE_COLUMNS = ("tx_hash", "block_number", "function", "signature", "items")
+EVENT_COLUMNS = (*WHERE_COLUMNS, "contract", "name", "args")
 
 
 def _static_items(
@@ -407,6 +493,21 @@ class StepReport:
         return self.cursor >= self.target and (self.lots_block is None or self.lots_block >= self.cursor)
 
 
+@dataclass(frozen=True, slots=True)
+class ReadRange:
+    """One block range as the node gave it, decoded into the rows that store it."""
+
+    start: int
+    end: int
+    #: its first and last blocks and every block with a log (None: some vanished under the read)
+    headers: dict[int, Block] | None
+    moved: bool  # blocks vanished, or a log's block hash is not its header's: the chain changed
+    rows: dict[str, TableRows]
+    blocks: list[Block]  # the blocks stored with it: its first and every one with a log
+    events: int
+    touched: set[int]
+
+
 class Follower:
     def __init__(
         self,
@@ -420,6 +521,7 @@ class Follower:
         reorg_depth: int = 256,
         records: RecordFetcher | None = None,
         crash_hook: CrashHook | None = None,
+        fork_blocks: int = 32,
     ) -> None:
         self.store = store
         self.rpc = rpc
@@ -427,10 +529,13 @@ class Follower:
         self.contracts = {n: to_checksum_address(deployment.address(n)) for n in PROJECT_CONTRACTS}
         self.decoder = EventDecoder.for_deployment(deployment)
         self.args = ArgsEncoder(self.decoder.arg_types())
+        self.projected = LogRows(self.decoder)
         self.reader = LogReader(rpc, self.decoder, max_range=max_range, max_results=max_results)
         self.calldata = CalldataDecoder(self.contracts["AttestationRegistry"])
         self.confirmations = confirmations
         self.reorg_depth = reorg_depth
+        #: a step this many blocks or more behind decodes in a forked process (see `_ranges`)
+        self.fork_blocks = fork_blocks
         #: lot identities come from the records behind the events: no record reader, no `lots` rows
         self.lots = LotTracker(records, store.lot_identities) if records is not None else None
         self.crash = crash_hook or (lambda point: None)
@@ -494,26 +599,23 @@ class Follower:
             assert cur is not None
         cursor_hash = cur.block_hash
         rewind = False
-        ahead = prefetched(self._fetched(cur.block_number + 1, target), depth=2)
-        with contextlib.closing(ahead):  # on leaving, the reads ahead stop before anything else asks the node
-            for raw, headers, txs in ahead:
-                chunk = Chunk(raw.start, raw.end, self.decoder.decode_all(raw.logs))
-                if headers is None:
+        # on leaving, the reads ahead stop before anything else asks the node
+        with contextlib.closing(self._ranges(cur.block_number + 1, target)) as ahead:
+            for got in ahead:
+                if got.headers is None:
                     break  # blocks vanished under the read (a reorg to a shorter chain): next step
-                if headers[chunk.start].parent_hash != cursor_hash:
+                if got.headers[got.start].parent_hash != cursor_hash:
                     rewind = True
                     break
-                if any(headers[e.block_number].hash != e.block_hash for e in chunk.events):
+                if got.moved:
                     break  # the chain changed while we read: read this range again next step
-                rows = self._rows(chunk.events, txs)
                 self.crash("before_write")
-                event_blocks = [headers[n] for n in {e.block_number for e in chunk.events} | {chunk.start}]
-                self.store.write_range(rows, event_blocks, headers[chunk.end], cursor_hash, head)
+                self.store.write_range(got.rows, got.blocks, got.headers[got.end], cursor_hash, head)
                 self.crash("after_write")
-                cursor_hash = headers[chunk.end].hash
+                cursor_hash = got.headers[got.end].hash
                 report.ranges += 1
-                report.events += len(chunk.events)
-                report.touched |= touched_batches(chunk.events)
+                report.events += got.events
+                report.touched |= got.touched
                 if limit_ranges is not None and report.ranges >= limit_ranges:
                     break
         if rewind:
@@ -583,28 +685,93 @@ class Follower:
                 raise ChainUnavailable(f"the node does not return transactions {sorted(missing)[:3]}")
             yield chunk, headers if len(headers) == len(wanted) else None, txs
 
-    def _rows(self, events: list[ChainEvent], txs: Mapping[str, dict]) -> dict[str, list[dict[str, Any]]]:
-        rows: dict[str, list[dict[str, Any]]] = {"events": []}
+    def _ranges(self, start: int, end: int) -> Generator[ReadRange, None, None]:
+        """The ranges of blocks [start, end] read and decoded ahead of the caller, who writes them: the
+        node's answers come in a thread; far from the head (a sync), decoding them and making their
+        rows happens in a forked process too, so that a second core does it while this one writes."""
+        read = self._prepared(prefetched(self._fetched(start, end), depth=2))
+        if end - start + 1 >= self.fork_blocks and sys.platform == "linux":
+            return forked(read, in_child=self.rpc.reopen)
+        return read
+
+    def _prepared(
+        self, fetched: Generator[tuple[RawChunk, dict[int, Block] | None, dict[str, dict]], None, None]
+    ) -> Generator[ReadRange, None, None]:
+        """Each fetched range decoded into its rows; the last one given is the first the caller must
+        not store (blocks vanished or moved under the read)."""
+        with contextlib.closing(fetched):
+            for raw, headers, txs in fetched:
+                made = self._rows(raw.logs, headers, txs) if headers is not None else None
+                if made is None:
+                    yield ReadRange(raw.start, raw.end, headers, True, {}, [], 0, set())
+                    return
+                assert headers is not None
+                rows, numbers, events, touched = made
+                stored = [headers[n] for n in numbers | {raw.start}]
+                yield ReadRange(raw.start, raw.end, headers, False, rows, stored, events, touched)
+
+    def _rows(
+        self, logs: list[dict], headers: Mapping[int, Block], txs: Mapping[str, dict]
+    ) -> tuple[dict[str, TableRows], set[int], int, set[int]] | None:
+        """(rows by table, the blocks with events, how many events, the batches they touch) of a
+        range's logs; None when a log's block hash is not its header's (the chain moved)."""
+        encode = self.args.encode
+        event_rows: list[tuple[Any, ...]] = []
+        facts: dict[str, list[tuple[Any, ...]]] = {}
         attest_txs: dict[str, int] = {}
-        for e in events:
-            rows["events"].append(
-                {
-                    "block_number": e.block_number,
-                    "log_index": e.log_index,
-                    "block_hash": e.block_hash,
-                    "tx_hash": e.tx_hash,
-                    "contract": e.contract,
-                    "name": e.name,
-                    "args": self.args.encode(e.contract, e.name, e.args),
-                }
+        numbers: set[int] = set()
+        touched: set[int] = set()
+        others: list[ChainEvent] = []
+        for raw in logs:
+            kind = self.projected.kind(raw)
+            values = kind.values(raw) if kind is not None else None
+            if kind is None or values is None:
+                event = self.decoder.decode(raw)
+                if event is not None:
+                    others.append(event)
+                continue
+            number = int(raw["blockNumber"], 16)
+            block_hash = raw["blockHash"]
+            if headers[number].hash != block_hash:
+                return None
+            numbers.add(number)
+            where = (number, int(raw["logIndex"], 16), block_hash, raw["transactionHash"])
+            event_rows.append(
+                (*where, kind.contract, kind.name, kind.args_json % tuple(values[i] for i in kind.json_order))
+            )
+            fact = [values[i] for i in kind.fact_order]
+            for i in kind.text:
+                fact[i] = str(fact[i])
+            facts.setdefault(kind.table, []).append((*where, *fact))
+            touched.update(values[i] for i in kind.touched)
+            if kind.name == "Attested":
+                attest_txs.setdefault(where[3], number)
+        for e in others:
+            if headers[e.block_number].hash != e.block_hash:
+                return None
+            numbers.add(e.block_number)
+            event_rows.append(
+                (
+                    e.block_number,
+                    e.log_index,
+                    e.block_hash,
+                    e.tx_hash,
+                    e.contract,
+                    e.name,
+                    encode(e.contract, e.name, e.args),
+                )
             )
             for table, row in fact_rows(e):
-                rows.setdefault(table, []).append(row)
+                facts.setdefault(table, []).append(row)
             if e.name == "Attested":
                 attest_txs.setdefault(e.tx_hash, e.block_number)
+        touched |= touched_batches(others)
+        rows: dict[str, TableRows] = {"events": (EVENT_COLUMNS, event_rows)}
+        rows |= {table: (FACT_COLUMNS[table], table_rows) for table, table_rows in facts.items()}
         if attest_txs:
-            rows["signatures"] = [self.calldata.row(txs[h], attest_txs[h]) for h in attest_txs]
-        return rows
+            signed = [self.calldata.row(txs[h], attest_txs[h]) for h in attest_txs]
+            rows["signatures"] = (SIGNATURE_COLUMNS, signed)
+        return rows, numbers, len(event_rows), touched
 
     def _rewind(self) -> int:
         """Roll the index back to the newest stored block the chain still has."""
@@ -683,6 +850,58 @@ def prefetched(items: Iterator[T], depth: int) -> Generator[T, None, None]:
             with contextlib.suppress(queue.Empty):
                 made.get(timeout=0.05)
         thread.join()
+
+
+def forked(items: Iterator[T], in_child: Callable[[], None] = lambda: None) -> Generator[T, None, None]:
+    """The items of `items`, made in a forked child process while the caller works on the ones before
+    (another core decodes the next ranges while this one writes). `in_child` runs first in the child
+    (new connections: the parent's stay the parent's). The child only reads: it is killed when the
+    caller stops early, and dies with the caller's process."""
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_send_items, args=(items, in_child, sending, os.getpid()), name="index-read", daemon=True
+    )
+    child.start()
+    sending.close()
+    try:
+        while True:
+            try:
+                kind, item = receiving.recv()
+            except EOFError:
+                child.join()
+                raise ChainUnavailable(f"the reading process stopped (exit code {child.exitcode})") from None
+            if kind == "error":
+                raise item
+            if kind == "end":
+                return
+            yield item
+    finally:
+        receiving.close()
+        child.kill()
+        child.join()
+
+
+def _send_items(items: Iterator[Any], in_child: Callable[[], None], pipe: Any, parent: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a kill -9 of the follower ends its reads too
+    if os.getppid() != parent:
+        return  # the parent died before the line above
+    try:
+        in_child()
+        for item in items:
+            pipe.send(("item", item))
+        pipe.send(("end", None))
+    except BrokenPipeError:
+        return  # the caller stopped
+    except BaseException as exc:  # handed to the caller
+        try:
+            pipe.send(("error", exc))
+        except Exception:  # not picklable
+            pipe.send(("error", ChainUnavailable(f"reading failed: {exc!r}")))
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def touched_batches(events: Iterable[ChainEvent]) -> set[int]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -152,9 +151,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+#: one table's rows for `IndexStore.write_range`: (columns, one tuple per row in their order)
+TableRows = tuple[Sequence[str], Sequence[tuple[Any, ...]]]
+
+
 class IndexStore:
     def __init__(self, url: str) -> None:
         self.url = url
+        #: (table, columns) -> the insert statement's SQL and the columns' order in its parameters
+        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, list[int] | None]] = {}
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         if url.startswith("sqlite:///"):
@@ -269,7 +274,9 @@ class IndexStore:
                     changes=time.time_ns() // 1_000_000,
                 )
             )
-            conn.execute(insert(schema.blocks).values(**_block_row(block)))
+            conn.execute(
+                insert(schema.blocks).values(dict(zip(BLOCK_COLUMNS, _block_row(block), strict=True)))
+            )
 
     def clear(self) -> None:
         """Drop every fact and the cursor (for `tambon index rebuild`)."""
@@ -281,7 +288,7 @@ class IndexStore:
 
     def write_range(
         self,
-        rows: Mapping[str, Sequence[Mapping[str, Any]]],
+        rows: Mapping[str, TableRows],
         blocks: Iterable[Block],
         end: Block,
         expected_cursor: str,
@@ -289,10 +296,11 @@ class IndexStore:
     ) -> None:
         """Store one range's facts, its blocks and the new cursor in one transaction.
 
-        `expected_cursor` is the hash the cursor must still have (a second follower writing the
-        same index makes this one stop instead of doubling facts).
+        `rows`: table name -> (columns, row tuples). `expected_cursor` is the hash the cursor must
+        still have (a second follower writing the same index makes this one stop instead of doubling
+        facts).
         """
-        changed = any(rows.values())
+        changed = any(table_rows for _, table_rows in rows.values())
         c = schema.cursor.c
         with self.engine.begin() as conn:
             moved = conn.execute(
@@ -308,26 +316,35 @@ class IndexStore:
             )
             if moved.rowcount != 1:
                 raise ConcurrentWriter("the index cursor moved under this follower: is another one running?")
-            for name, table_rows in rows.items():
-                self._insert_many(conn, schema.metadata.tables[name], table_rows)
+            for name, (columns, table_rows) in rows.items():
+                self._insert_many(conn, schema.metadata.tables[name], columns, table_rows)
             rows_blocks = {b.number: _block_row(b) for b in blocks}
             rows_blocks[end.number] = _block_row(end)
             conn.execute(delete(schema.blocks).where(schema.blocks.c.number.in_(list(rows_blocks))))
-            self._insert_many(conn, schema.blocks, list(rows_blocks.values()))
+            self._insert_many(conn, schema.blocks, BLOCK_COLUMNS, list(rows_blocks.values()))
 
-    def _insert_many(self, conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        """One driver-level executemany of plain rows (no per-row statement compilation or type
-        processing: every column the index stores is a plain int or str)."""
+    def _insert_many(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """One driver-level executemany of row tuples in the order of `columns` (no per-row statement
+        compilation or type processing: every column the index stores is a plain int or str)."""
         if not rows:
             return
-        columns = list(rows[0])
-        compiled = insert(table).compile(dialect=conn.dialect, column_keys=columns)
-        if compiled.positiontup is not None:
-            order = operator.itemgetter(*compiled.positiontup)
-            params: list[Any] = [order(r) if len(columns) > 1 else (order(r),) for r in rows]
+        key = (table.name, tuple(columns))
+        found = self._inserts.get(key)
+        if found is None:
+            compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
+            order = None if compiled.positiontup is None else [columns.index(k) for k in compiled.positiontup]
+            found = self._inserts[key] = (str(compiled), order)
+        statement, order = found
+        params: Sequence[Any]
+        if order is None:  # named parameters (psycopg)
+            params = [dict(zip(columns, r, strict=True)) for r in rows]
+        elif order == list(range(len(columns))):
+            params = rows
         else:
-            params = list(rows)
-        conn.exec_driver_sql(str(compiled), params)
+            params = [tuple(r[i] for i in order) for r in rows]
+        conn.exec_driver_sql(statement, params)
 
     def confirm(self, block_hash: str, head: Block | None = None) -> None:
         """Record that the cursor's block was just checked against the chain, and the head seen then
@@ -405,7 +422,9 @@ class IndexStore:
             )
             if moved.rowcount != 1:
                 return False
-            self._insert_many(conn, schema.lots, rows)
+            if rows:
+                columns = tuple(rows[0])
+                self._insert_many(conn, schema.lots, columns, [tuple(r[k] for k in columns) for r in rows])
         return True
 
     def recent_blocks(self, limit: int) -> list[tuple[int, str]]:
@@ -457,10 +476,8 @@ def _head(head: Block | None) -> dict[str, int]:
     return {} if head is None else {"head_number": head.number, "head_timestamp": head.timestamp}
 
 
-def _block_row(block: Block) -> dict[str, Any]:
-    return {
-        "number": block.number,
-        "hash": block.hash,
-        "parent_hash": block.parent_hash,
-        "timestamp": block.timestamp,
-    }
+BLOCK_COLUMNS = ("number", "hash", "parent_hash", "timestamp")
+
+
+def _block_row(block: Block) -> tuple[int, str, str, int]:
+    return block.number, block.hash, block.parent_hash, block.timestamp

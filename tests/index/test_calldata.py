@@ -13,7 +13,7 @@ from eth_utils import function_abi_to_4byte_selector, to_checksum_address
 
 from tambon.chain import load_abi
 from tambon.events import word_reader
-from tambon.index.follower import CalldataDecoder, _abi_type, _static_items
+from tambon.index.follower import SIGNATURE_COLUMNS, CalldataDecoder, _abi_type, _static_items
 
 REGISTRY = "0x" + "12" * 20
 
@@ -45,6 +45,10 @@ def _expected(name: str, types: list[str], body: bytes) -> dict:
     return {"signature": "0x" + args[1].hex(), "items": json.dumps(jsonable, separators=(",", ":"))}
 
 
+def _row(decoder: CalldataDecoder, tx: dict, block_number: int) -> dict:
+    return dict(zip(SIGNATURE_COLUMNS, decoder.row(tx, block_number), strict=True))
+
+
 def test_calldata__canonical_and_not__same_as_eth_abi():
     decoder = CalldataDecoder(REGISTRY)
     rng = random.Random(5)
@@ -58,7 +62,7 @@ def test_calldata__canonical_and_not__same_as_eth_abi():
             signature = os.urandom(rng.choice([65, 65 * 3, 0, 31]))
             body = abi_encode(types, [items[0] if name == "attest" else items, signature])
             tx = {"hash": "0x" + "ab" * 32, "to": REGISTRY, "input": selector + body.hex()}
-            row = decoder.row(tx, 7)
+            row = _row(decoder, tx, 7)
             assert row["function"] == name and row["block_number"] == 7
             assert {k: row[k] for k in ("signature", "items")} == _expected(name, types, body)
 
@@ -71,11 +75,11 @@ def test_calldata__canonical_and_not__same_as_eth_abi():
     head = 32 * len(fields)
     at = head + 32
     moved = canonical[:head] + (at + 32).to_bytes(32, "big") + bytes(32) + canonical[at:]
-    row = decoder.row({"hash": "0x" + "cd" * 32, "to": REGISTRY, "input": selector + moved.hex()}, 8)
+    row = _row(decoder, {"hash": "0x" + "cd" * 32, "to": REGISTRY, "input": selector + moved.hex()}, 8)
     assert {k: row[k] for k in ("signature", "items")} == _expected("attest", types, moved)
     readers = tuple(r for t in fields if (r := word_reader(t)) is not None)
     assert _static_items(False, readers, canonical) is not None  # read word by word
     assert _static_items(False, readers, moved) is None  # left to eth-abi
-    assert row == {
-        **decoder.row({"hash": "0x" + "cd" * 32, "to": REGISTRY, "input": selector + canonical.hex()}, 8)
-    }
+    assert row == _row(
+        decoder, {"hash": "0x" + "cd" * 32, "to": REGISTRY, "input": selector + canonical.hex()}, 8
+    )

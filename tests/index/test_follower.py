@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from tambon.errors import ConfigError
 from tambon.events import ChainUnavailable, EventDecoder, JsonRpc, LogReader
 from tambon.index import schema
 from tambon.index.cli import evidence_records
-from tambon.index.follower import Follower, prefetched
+from tambon.index.follower import Follower, fact_rows, forked, prefetched, touched_batches
 from tambon.index.store import ArgsEncoder, IndexStore, encode_args
 from tests.index.helpers import catch_up, direct_scan, stored_events
 from tests.index.proxy import LimitedProvider
@@ -387,6 +388,110 @@ def test_prefetched__caller_stops_early__reading_ahead_stops_with_it():
     assert stopped_at <= 3 + 2 + 1  # taken, queued, and the one in the making
     assert not any(t.name == "index-read" for t in threading.enumerate())
     assert len(made) == stopped_at
+
+
+def test_index__decoded_in_a_forked_process_or_in_the_follower__same_facts(
+    world, w3, index_settings, tmp_path
+):
+    w3.provider.make_request("anvil_mine", [hex(40)])
+    tables = (*schema.FACT_TABLES, schema.signatures)
+    stored = []
+    for fork_blocks in (1, 10**9):  # every step in a child process; none
+        store = IndexStore(f"sqlite:///{tmp_path / f'index-{fork_blocks}.sqlite'}")
+        store.migrate()
+        rpc = JsonRpc(index_settings.rpc_url)
+        follower = Follower(
+            store,
+            rpc,
+            Deployment.load(index_settings.deployment_file),
+            max_results=5,
+            fork_blocks=fork_blocks,
+        )
+        catch_up(follower)
+        with store.engine.connect() as conn:
+            stored.append({t.name: sorted(conn.execute(select(t)).all()) for t in tables})
+    assert stored[0] == stored[1]
+    assert len(stored[0]["events"]) > 50 and stored[0]["signatures"]
+    assert stored[0]["events"] == stored_events(store)
+
+
+def _generic_rows(follower: Follower, logs: list[dict]) -> dict[str, list[tuple]]:
+    """Rows by decoding every log into an event and `fact_rows`."""
+    out: dict[str, list[tuple]] = {}
+    for e in follower.decoder.decode_all(logs):
+        args = follower.args.encode(e.contract, e.name, e.args)
+        out.setdefault("events", []).append(
+            (e.block_number, e.log_index, e.block_hash, e.tx_hash, e.contract, e.name, args)
+        )
+        for table, row in fact_rows(e):
+            out.setdefault(table, []).append(row)
+    return {table: sorted(rows) for table, rows in out.items()}
+
+
+def test_log_rows__same_rows_as_decoding_every_world_event__unusual_words_left_to_the_decoder(
+    world, index_settings
+):
+    follower = _follower(index_settings)
+    head = follower.rpc.block_number()
+    logs = follower.rpc.logs(follower.decoder.addresses, follower.deployment.block, head)
+    headers = follower.rpc.blocks({int(raw["blockNumber"], 16) for raw in logs})
+    txs = follower.rpc.transactions(raw["transactionHash"] for raw in logs)
+    made = follower._rows(logs, headers, txs)
+    assert made is not None
+    rows, numbers, count, touched = made
+    assert {table: sorted(r) for table, (_, r) in rows.items() if table != "signatures"} == _generic_rows(
+        follower, logs
+    )
+    assert count == len(logs) and numbers == set(headers)
+    assert touched == touched_batches(follower.decoder.decode_all(logs))
+    projected = [raw for raw in logs if follower.projected.kind(raw) is not None]
+    assert {
+        (follower.projected.kind(raw).contract, follower.projected.kind(raw).name) for raw in projected
+    } >= {
+        ("BatchProvenance", "StepAdded"),
+        ("BatchProvenance", "Transfer"),
+        ("AttestationRegistry", "Attested"),
+    }
+
+    step = next(raw for raw in projected if follower.projected.kind(raw).name == "StepAdded")
+    kind = follower.projected.kind(step)
+    assert kind.values(step) is not None
+    data = step["data"]
+    unusual = [
+        step | {"data": data.upper().replace("0X", "0x")},  # hex digits in upper case
+        step | {"topics": [*step["topics"][:2], "0x" + "1" + step["topics"][2][3:]]},  # actor: dirty padding
+        step | {"data": data[:2] + "f" * 64 + data[66:]},  # index (uint16) out of range
+        step | {"data": data[:-64]},  # a word short
+    ]
+    assert [kind.values(raw) for raw in unusual] == [None] * len(unusual)
+    decodable = unusual[0]
+    made = follower._rows([decodable], headers, {})
+    assert made is not None and made[0]["events"][1] == _generic_rows(follower, [decodable])["events"]
+
+
+def test_forked__caller_stops_early__child_killed__errors_and_deaths_reach_the_caller():
+    def items():
+        yield from range(10**6)
+
+    ahead = forked(items())
+    with contextlib.closing(ahead):
+        assert [next(ahead) for _ in range(3)] == [0, 1, 2]
+    assert not multiprocessing.active_children()
+
+    def failing():
+        yield 1
+        raise ChainUnavailable("the node went away")
+
+    with pytest.raises(ChainUnavailable, match="went away"):
+        list(forked(failing()))
+
+    def dying():
+        yield 1
+        os._exit(3)
+
+    with pytest.raises(ChainUnavailable, match="exit code 3"):
+        list(forked(dying()))
+    assert not multiprocessing.active_children()
 
 
 def test_prefetched__a_failed_read__raised_to_the_caller():
