@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import json
 import multiprocessing
+import operator
 import os
 import queue
 import re
@@ -326,9 +327,9 @@ class _Projected:
     data_digits: int  # the length of their data in hex, with "0x"
     readers: tuple[HexReader, ...]  # one per argument: the indexed ones' topics, then the data words
     args_json: str  # the `events.args` text as a %-template of the arguments in name order
-    json_order: tuple[int, ...]
-    fact_order: tuple[int, ...]  # the argument of each fact column
-    text: tuple[int, ...]  # fact columns stored as decimal text
+    json_args: Callable[[Sequence[Any]], tuple[Any, ...]]  # the arguments in name order
+    fact_args: Callable[[Sequence[Any]], tuple[Any, ...]]  # the argument of each fact column
+    text: tuple[int, ...]  # arguments stored as decimal text (unsigned integers: JSON numbers alike)
     touched: tuple[int, ...]  # the arguments that are batches whose pages it changes
 
     def values(self, raw: Mapping[str, Any]) -> list[Any] | None:
@@ -359,13 +360,13 @@ class LogRows:
             projected = PROJECTED_FACTS.get((contract, name))
             arguments = (*indexed, *data)
             readers = [_hex_word_reader(t) for _, t in arguments]
-            if projected is None or None in readers:
+            if projected is None or None in readers or len(arguments) < 2:
                 continue
             table, fact_args = projected
             names = [n for n, _ in arguments]
             text = _PROJECTED_TEXT[(contract, name)]
             columns = FACT_COLUMNS[table][len(WHERE_COLUMNS) :]
-            pieces = [f'"{n}":%d' if t.startswith("uint") else f'"{n}":"%s"' for n, t in sorted(arguments)]
+            pieces = [f'"{n}":%s' if t.startswith("uint") else f'"{n}":"%s"' for n, t in sorted(arguments)]
             self._kinds[key] = _Projected(
                 contract=contract,
                 name=name,
@@ -374,9 +375,9 @@ class LogRows:
                 data_digits=2 + 64 * len(data),
                 readers=tuple(r for r in readers if r is not None),
                 args_json="{" + ",".join(pieces) + "}",
-                json_order=tuple(names.index(n) for n in sorted(names)),
-                fact_order=tuple(names.index(n) for n in fact_args),
-                text=tuple(i for i, c in enumerate(columns) if c in text),
+                json_args=operator.itemgetter(*(names.index(n) for n in sorted(names))),
+                fact_args=operator.itemgetter(*(names.index(n) for n in fact_args)),
+                text=tuple(names.index(n) for n, c in zip(fact_args, columns, strict=True) if c in text),
                 touched=tuple(names.index(n) for n in _touching(contract, names)),
             )
 
@@ -736,14 +737,12 @@ class Follower:
                 return None
             numbers.add(number)
             where = (number, int(raw["logIndex"], 16), block_hash, raw["transactionHash"])
-            event_rows.append(
-                (*where, kind.contract, kind.name, kind.args_json % tuple(values[i] for i in kind.json_order))
-            )
-            fact = [values[i] for i in kind.fact_order]
+            for i in kind.touched:
+                touched.add(values[i])
             for i in kind.text:
-                fact[i] = str(fact[i])
-            facts.setdefault(kind.table, []).append((*where, *fact))
-            touched.update(values[i] for i in kind.touched)
+                values[i] = str(values[i])
+            event_rows.append((*where, kind.contract, kind.name, kind.args_json % kind.json_args(values)))
+            facts.setdefault(kind.table, []).append(where + kind.fact_args(values))
             if kind.name == "Attested":
                 attest_txs.setdefault(where[3], number)
         for e in others:
