@@ -41,6 +41,11 @@ class FactStamps:
                     newest = fact
         return "empty" if newest is None else f"{newest[0]}.{newest[1]}.{newest[2]}"
 
+    def move_to(self, number: int, block_hash: str) -> None:
+        """Bring every stamp to the index block (`number`, `block_hash`)."""
+        with self._lock:
+            self._move_to(number, block_hash)
+
     def _move_to(self, number: int, block_hash: str) -> None:
         seen = self._at
         if seen is not None and (seen[1] == block_hash or block_hash in self._passed):
