@@ -327,8 +327,10 @@ class _Projected:
     data_digits: int  # the length of their data in hex, with "0x"
     readers: tuple[HexReader, ...]  # one per argument: the indexed ones' topics, then the data words
     args_json: str  # the `events.args` text as a %-template of the arguments in name order
-    json_args: Callable[[Sequence[Any]], tuple[Any, ...]]  # the arguments in name order
-    fact_args: Callable[[Sequence[Any]], tuple[Any, ...]]  # the argument of each fact column
+    #: of a log's where + arguments (`LogRows.expand`): the arguments in name order, and the one of
+    #: each fact column
+    json_args: Callable[[Sequence[Any]], tuple[Any, ...]]
+    fact_args: Callable[[Sequence[Any]], tuple[Any, ...]]
     text: tuple[int, ...]  # arguments stored as decimal text (unsigned integers: JSON numbers alike)
     touched: tuple[int, ...]  # the arguments that are batches whose pages it changes
 
@@ -352,10 +354,14 @@ class LogRows:
     """The rows of the most frequent events (`PROJECTED_FACTS`) made straight from their logs' hex
     words: the same `events` and fact rows as decoding them into events and `fact_rows`, without the
     events (a cold sync's rows cost about half). A log that is not plainly one of them (another
-    event, a word eth-abi would refuse, hex not in lower case) gets None: the decoder takes it."""
+    event, a word eth-abi would refuse, hex not in lower case) gets None: the decoder takes it.
+
+    The reading side keeps each log as its where + arguments (`Projected.values`), the compact form
+    that crosses to the writing process; `expand` makes the rows there."""
 
     def __init__(self, decoder: EventDecoder) -> None:
         self._kinds: dict[tuple[str, str], _Projected] = {}
+        self._by_name: dict[tuple[str, str], _Projected] = {}
         for key, (contract, name, indexed, data) in decoder.layouts().items():
             projected = PROJECTED_FACTS.get((contract, name))
             arguments = (*indexed, *data)
@@ -375,15 +381,33 @@ class LogRows:
                 data_digits=2 + 64 * len(data),
                 readers=tuple(r for r in readers if r is not None),
                 args_json="{" + ",".join(pieces) + "}",
-                json_args=operator.itemgetter(*(names.index(n) for n in sorted(names))),
-                fact_args=operator.itemgetter(*(names.index(n) for n in fact_args)),
+                json_args=operator.itemgetter(*(WHERE + names.index(n) for n in sorted(names))),
+                fact_args=operator.itemgetter(*(WHERE + names.index(n) for n in fact_args)),
                 text=tuple(names.index(n) for n, c in zip(fact_args, columns, strict=True) if c in text),
                 touched=tuple(names.index(n) for n in _touching(contract, names)),
             )
 
+            self._by_name[(contract, name)] = self._kinds[key]
+
     def kind(self, raw: Mapping[str, Any]) -> _Projected | None:
         topics = raw["topics"]
         return self._kinds.get((str(raw["address"]).lower(), str(topics[0]).lower())) if topics else None
+
+    def expand(self, compact: Compact, rows: Mapping[str, TableRows]) -> dict[str, TableRows]:
+        """`rows` and the `events` and fact rows of the projected logs in `compact`."""
+        tables = {name: list(table_rows) for name, (_, table_rows) in rows.items()}
+        for (contract, name), logs in compact.items():
+            kind = self._by_name[(contract, name)]
+            template, json_args, fact_args = kind.args_json, kind.json_args, kind.fact_args
+            events = tables.setdefault("events", [])
+            events += [log[:WHERE] + (contract, name, template % json_args(log)) for log in logs]
+            tables.setdefault(kind.table, []).extend([log[:WHERE] + fact_args(log) for log in logs])
+        return {name: (_COLUMNS[name], table_rows) for name, table_rows in tables.items()}
+
+
+#: where + arguments of each projected log, by (contract, event)
+Compact = dict[tuple[str, str], list[tuple[Any, ...]]]
+WHERE = len(WHERE_COLUMNS)
 
 
 def _touching(contract: str, names: Sequence[str]) -> list[str]:
@@ -427,6 +451,7 @@ class CalldataDecoder:
 
 SIGNATURE_COLUMNS = ("tx_hash", "block_number", "function", "signature", "items")
 EVENT_COLUMNS = (*WHERE_COLUMNS, "contract", "name", "args")
+_COLUMNS = {"events": EVENT_COLUMNS, "signatures": SIGNATURE_COLUMNS, **FACT_COLUMNS}
 
 
 def _static_items(
@@ -503,7 +528,8 @@ class ReadRange:
     #: its first and last blocks and every block with a log (None: some vanished under the read)
     headers: dict[int, Block] | None
     moved: bool  # blocks vanished, or a log's block hash is not its header's: the chain changed
-    rows: dict[str, TableRows]
+    rows: dict[str, TableRows]  # but those of the projected logs:
+    projected: Compact  # their where + arguments (`LogRows.expand` makes their rows)
     blocks: list[Block]  # the blocks stored with it: its first and every one with a log
     events: int
     touched: set[int]
@@ -610,8 +636,9 @@ class Follower:
                     break
                 if got.moved:
                     break  # the chain changed while we read: read this range again next step
+                rows = self.projected.expand(got.projected, got.rows)
                 self.crash("before_write")
-                self.store.write_range(got.rows, got.blocks, got.headers[got.end], cursor_hash, head)
+                self.store.write_range(rows, got.blocks, got.headers[got.end], cursor_hash, head)
                 self.crash("after_write")
                 cursor_hash = got.headers[got.end].hash
                 report.ranges += 1
@@ -704,18 +731,19 @@ class Follower:
             for raw, headers, txs in fetched:
                 made = self._rows(raw.logs, headers, txs) if headers is not None else None
                 if made is None:
-                    yield ReadRange(raw.start, raw.end, headers, True, {}, [], 0, set())
+                    yield ReadRange(raw.start, raw.end, headers, True, {}, {}, [], 0, set())
                     return
                 assert headers is not None
-                rows, numbers, events, touched = made
+                rows, projected, numbers, events, touched = made
                 stored = [headers[n] for n in numbers | {raw.start}]
-                yield ReadRange(raw.start, raw.end, headers, False, rows, stored, events, touched)
+                yield ReadRange(raw.start, raw.end, headers, False, rows, projected, stored, events, touched)
 
     def _rows(
         self, logs: list[dict], headers: Mapping[int, Block], txs: Mapping[str, dict]
-    ) -> tuple[dict[str, TableRows], set[int], int, set[int]] | None:
-        """(rows by table, the blocks with events, how many events, the batches they touch) of a
-        range's logs; None when a log's block hash is not its header's (the chain moved)."""
+    ) -> tuple[dict[str, TableRows], Compact, set[int], int, set[int]] | None:
+        """(rows by table but the projected logs', those logs as where + arguments, the blocks with
+        events, how many events, the batches they touch) of a range's logs; None when a log's block
+        hash is not its header's (the chain moved)."""
         encode = self.args.encode
         event_rows: list[tuple[Any, ...]] = []
         facts: dict[str, list[tuple[Any, ...]]] = {}
@@ -723,6 +751,8 @@ class Follower:
         numbers: set[int] = set()
         touched: set[int] = set()
         others: list[ChainEvent] = []
+        compact: Compact = {}
+        count = 0
         for raw in logs:
             kind = self.projected.kind(raw)
             values = kind.values(raw) if kind is not None else None
@@ -741,8 +771,8 @@ class Follower:
                 touched.add(values[i])
             for i in kind.text:
                 values[i] = str(values[i])
-            event_rows.append((*where, kind.contract, kind.name, kind.args_json % kind.json_args(values)))
-            facts.setdefault(kind.table, []).append(where + kind.fact_args(values))
+            compact.setdefault((kind.contract, kind.name), []).append((*where, *values))
+            count += 1
             if kind.name == "Attested":
                 attest_txs.setdefault(where[3], number)
         for e in others:
@@ -770,7 +800,7 @@ class Follower:
         if attest_txs:
             signed = [self.calldata.row(txs[h], attest_txs[h]) for h in attest_txs]
             rows["signatures"] = (SIGNATURE_COLUMNS, signed)
-        return rows, numbers, len(event_rows), touched
+        return rows, compact, numbers, count + len(event_rows), touched
 
     def _rewind(self) -> int:
         """Roll the index back to the newest stored block the chain still has."""

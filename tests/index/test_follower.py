@@ -415,6 +415,11 @@ def test_index__decoded_in_a_forked_process_or_in_the_follower__same_facts(
     assert stored[0]["events"] == stored_events(store)
 
 
+def schema_columns(table: str) -> tuple[str, ...]:
+    """A table's columns in the schema's order."""
+    return tuple(c.name for c in schema.metadata.tables[table].columns)
+
+
 def _generic_rows(follower: Follower, logs: list[dict]) -> dict[str, list[tuple]]:
     """Rows by decoding every log into an event and `fact_rows`."""
     out: dict[str, list[tuple]] = {}
@@ -438,10 +443,13 @@ def test_log_rows__same_rows_as_decoding_every_world_event__unusual_words_left_t
     txs = follower.rpc.transactions(raw["transactionHash"] for raw in logs)
     made = follower._rows(logs, headers, txs)
     assert made is not None
-    rows, numbers, count, touched = made
+    compact_rows, projected, numbers, count, touched = made
+    assert len(projected) >= 3  # steps, transfers, attestations left as where + arguments
+    rows = follower.projected.expand(projected, compact_rows)
     assert {table: sorted(r) for table, (_, r) in rows.items() if table != "signatures"} == _generic_rows(
         follower, logs
     )
+    assert all(columns == schema_columns(table) for table, (columns, _) in rows.items())
     assert count == len(logs) and numbers == set(headers)
     assert touched == touched_batches(follower.decoder.decode_all(logs))
     projected = [raw for raw in logs if follower.projected.kind(raw) is not None]
