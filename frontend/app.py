@@ -5,7 +5,6 @@ uvicorn --factory frontend.app:create_app      # or: tambon web serve
 
 from __future__ import annotations
 
-import gc
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -120,17 +119,8 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     async def lifespan(app: FastAPI):
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         await ctx.preload()
-        # What the worker holds from here on (the code, the app, the index's stamps and lot directory:
-        # ~300,000 objects on a 10,000-lot site) is out of the collector's full passes, which stop the
-        # event loop while they walk every object. Unfrozen at shutdown, so a process that runs apps
-        # one after another (the tests) leaves nothing frozen.
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            gc.unfreeze()
-            await ctx.close()
+        yield
+        await ctx.close()
 
     app = FastAPI(
         title="Tambon Trust",
