@@ -37,7 +37,11 @@ def grade(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Processes measuring photos (default: cores).")] = None,
 ) -> None:
-    """Grade local photos without the chain. Bad files print `error: ...` and exit non-zero."""
+    """Grade local photos without the chain. Bad files print `error: ...` and exit non-zero.
+
+    A photo the grader cannot judge prints `needs human review: <reason>` instead of a grade: no
+    whole fruit in it, not the lot's fruit, or a skin condition it cannot tell apart from another
+    (for example alternaria or black mould rot): when unsure, a person decides, never a guess."""
     from oracle.grader import Grader
 
     if not 10 <= marker_mm <= 150:

@@ -5,7 +5,9 @@
 The grade is ABSTAIN ("needs human review: <reason>") whenever the photo cannot be judged: no
 fruit, only part of the fruit in the photo, a photo unlike any the model learned from, a fruit that
 is not the batch's crop, a healthy-looking fruit whose defect probability is above the safe
-threshold, or no grade family with enough probability. A defective fruit is never graded above
+threshold, no grade family with enough probability, or a skin condition the model cannot tell
+apart from another (its probability below the model's review threshold: a person decides, the
+grader does not guess). A defective fruit is never graded above
 CLASS_II: healthy -> EXTRA / CLASS_I, aged or skin disease -> CLASS_II, rot -> REJECT.
 """
 
@@ -64,9 +66,27 @@ def size_code(weight_g: float | None) -> int:
 
 
 def decide_condition(
+    conditions: dict[str, float], min_confidence: float, safe_threshold: float, review_below: float
+) -> tuple[str, float, str, str | None]:
+    """(grade, confidence, top condition, abstain reason) from calibrated condition probabilities.
+
+    A grade that would name a condition with a probability below `review_below` goes to a person
+    instead: the two most likely conditions are too close to tell apart."""
+    grade, confidence, condition, reason = _grade_family(conditions, min_confidence, safe_threshold)
+    if reason is None and conditions[condition] < review_below:
+        first, second = sorted(conditions, key=lambda c: conditions[c], reverse=True)[:2]
+        reason = (
+            f"unsure whether the skin shows {CONDITION_LABELS.get(first, first)} or "
+            f"{CONDITION_LABELS.get(second, second)} ({conditions[first]:.0%} against {conditions[second]:.0%})"
+        )
+        return ABSTAIN, confidence, condition, reason
+    return grade, confidence, condition, reason
+
+
+def _grade_family(
     conditions: dict[str, float], min_confidence: float, safe_threshold: float
 ) -> tuple[str, float, str, str | None]:
-    """(grade, confidence, top condition, abstain reason) from calibrated condition probabilities."""
+    """The grade family of the top condition, or ABSTAIN with its reason (see the module docstring)."""
     condition = max(conditions, key=lambda c: conditions[c])
     healthy = conditions.get("healthy", 0.0)
     p_defect = 1.0 - healthy
@@ -305,7 +325,9 @@ class Grader:
         dist = model.ood_distance(x)
         out = []
         for m, pf, pc, d in zip(batch, fruits, conditions, dist, strict=True):
-            grade, conf, condition, reason = decide_condition(pc, self.threshold, model.safe_threshold)
+            grade, conf, condition, reason = decide_condition(
+                pc, self.threshold, model.safe_threshold, model.review_below
+            )
             cond_p = pc[condition]
             judged = True
             early = m.reason

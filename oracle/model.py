@@ -5,8 +5,8 @@ The graph reads two inputs per photo: the fruit's skin statistics (`features`, f
 small convolutional network reads; the two models' log-probabilities are blended inside the graph.
 The ONNX file carries everything the grader needs besides the graph, in its metadata (so the one
 sha256 covers it all): class names (`fruit/condition`), feature names and the scale of the copy
-they are taken on, the crop size, the calibration temperature, the confidence and safe (defect
-probability) thresholds and the training feature statistics used to spot out-of-distribution input.
+they are taken on, the crop size, the calibration temperature, the confidence, safe (defect
+probability) and review (least probability of a named condition) thresholds and the training feature statistics used to spot out-of-distribution input.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class LoadedModel:
     temperature: float
     threshold: float
     safe_threshold: float
+    #: a grade naming a condition less probable than this goes to a person (chosen on validation photos)
+    review_below: float
     ood_mean: np.ndarray
     ood_precision: np.ndarray
     ood_limit: float
@@ -145,6 +147,7 @@ def load_model(
         "temperature",
         "threshold",
         "safe_threshold",
+        "review_below",
         "ood_limit",
     }
     inputs = {i.name for i in session.get_inputs()}
@@ -163,6 +166,7 @@ def load_model(
         temperature=float(info["temperature"]),
         threshold=float(info["threshold"]),
         safe_threshold=float(info["safe_threshold"]),
+        review_below=float(info["review_below"]),
         ood_mean=np.asarray(info["ood_mean"], dtype=np.float64),
         ood_precision=np.asarray(info["ood_precision"], dtype=np.float64),
         ood_limit=float(info["ood_limit"]),

@@ -14,7 +14,9 @@ multinomial logistic regression on the skin statistics and train a small convolu
 from scratch on the crops (strong augmentation), both on (fruit, condition) -> choose how to blend
 the two on the validation split -> fit a temperature on the validation split -> choose the operating
 threshold on the validation split so no defective fruit there could be graded EXTRA or CLASS_I ->
-measure on the test split -> write one ONNX graph with the metadata the grader needs -> sha256,
+choose the review threshold on the validation split (a photo whose most probable condition is less
+probable than that goes to a person, up to REVIEW_BUDGET of the photos in all) -> measure on the
+test split -> write one ONNX graph with the metadata the grader needs -> sha256,
 metrics.json and MODEL_CARD.md.
 
 Training needs torch (CPU build; `make train-grader` installs it); grading needs only onnxruntime.
@@ -65,6 +67,9 @@ SEED = 20261202
 MIN_CONFIDENCE = 0.5
 #: Margin below the least defect probability of any defective validation photo.
 SAFETY_MARGIN = 0.8
+#: Share of the validation photos that may go to a person in all (every abstain reason together):
+#: the review threshold sends the photos whose condition is least sure there, up to this share.
+REVIEW_BUDGET = 0.12
 #: The crop network: channels of its four 3x3 convolution blocks, passes over the training photos.
 CROP_NET_WIDTHS = (16, 32, 64, 96)
 EPOCHS = 30
@@ -424,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     p_defect_val = 1.0 - pc_val[:, conds.index("healthy")]
     least = float(p_defect_val[not_healthy_val].min()) if not_healthy_val.any() else 0.5
     safe_threshold = round(min(0.5, least * SAFETY_MARGIN), 6)
+    outline_abstains_val = np.array([described[i][2] is not None for i in np.nonzero(checked)[0]])
+    review_below = choose_review_threshold(pc_val, conds, outline_abstains_val, safe_threshold)
 
     xt = x[fit].astype(np.float64)
     mean = xt.mean(axis=0)
@@ -442,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         "temperature": round(temperature, 6),
         "threshold": MIN_CONFIDENCE,
         "safe_threshold": safe_threshold,
+        "review_below": review_below,
         "ood_mean": [round(float(v), 8) for v in mean],
         "ood_precision": [[round(float(v), 8) for v in row] for row in precision],
         "ood_limit": round(ood_limit, 4),
@@ -454,7 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "grader.onnx.sha256").write_text(f"{sha}  grader.onnx\n")
 
     metrics = evaluate(
-        photos, described, calibrated(test & readable), test & readable, classes, safe_threshold
+        photos, described, calibrated(test & readable), test & readable, classes, safe_threshold, review_below
+    )
+    on_validation = evaluate(
+        photos, described, calibrated(checked), checked, classes, safe_threshold, review_below
     )
     metrics.update(
         {
@@ -476,6 +487,11 @@ def main(argv: list[str] | None = None) -> int:
             "min_confidence": MIN_CONFIDENCE,
             "safe_threshold": safe_threshold,
             "least_defect_probability_validation": round(least, 4),
+            "review_below": review_below,
+            "review_budget": REVIEW_BUDGET,
+            "validation_abstain_rate": on_validation["real_abstain_rate"],
+            "validation_condition_accuracy": on_validation["real_condition_accuracy"],
+            "validation_condition_accuracy_all_mango": on_validation["real_condition_accuracy_all_mango"],
             "ood_limit": round(ood_limit, 3),
             "model_bytes": len(model_bytes),
             "sha256": sha,
@@ -489,11 +505,41 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def evaluate(photos, described, probs, mask, classes, safe_threshold) -> dict:
-    """Test-split figures from calibrated joint probabilities (model only, before the outline check)."""
-    from sklearn.metrics import roc_auc_score
+def grade_all(
+    pc: np.ndarray, conds: list[str], outline_abstains: np.ndarray, safe_threshold: float, review_below: float
+) -> np.ndarray:
+    """The grade of every photo from its calibrated condition probabilities, as the grader decides
+    it (ABSTAIN where the outline check refused the photo)."""
+    from oracle.grader import ABSTAIN, decide_condition
 
-    from oracle.grader import decide_condition
+    return np.array(
+        [
+            ABSTAIN
+            if refused
+            else decide_condition(
+                dict(zip(conds, row, strict=True)), MIN_CONFIDENCE, safe_threshold, review_below
+            )[0]
+            for row, refused in zip(pc, outline_abstains, strict=True)
+        ]
+    )
+
+
+def choose_review_threshold(
+    pc: np.ndarray, conds: list[str], outline_abstains: np.ndarray, safe_threshold: float
+) -> float:
+    """The highest review threshold (0.00-0.90) at which at most REVIEW_BUDGET of the validation
+    photos abstain for any reason: the least sure conditions go to a person, not a guess. 0 when the
+    other reasons alone already use the budget."""
+    for candidate in np.round(np.arange(0.90, 0.0, -0.01), 2):
+        grades = grade_all(pc, conds, outline_abstains, safe_threshold, float(candidate))
+        if (grades == "ABSTAIN").mean() <= REVIEW_BUDGET:
+            return float(candidate)
+    return 0.0
+
+
+def evaluate(photos, described, probs, mask, classes, safe_threshold, review_below) -> dict:
+    """Figures of a split from calibrated joint probabilities (model only, before the outline check)."""
+    from sklearn.metrics import roc_auc_score
 
     idx = np.nonzero(mask)[0]
     pf, pc, fruits, conds = marginals(probs, classes)
@@ -510,14 +556,8 @@ def evaluate(photos, described, probs, mask, classes, safe_threshold) -> dict:
         if 0 < is_defect.sum() < judged.sum()
         else None
     )
-    grades = []
-    for row in range(len(idx)):
-        outline_reason = described[idx[row]][2]
-        grade, _, _, _ = decide_condition(
-            dict(zip(conds, pc[row], strict=True)), MIN_CONFIDENCE, safe_threshold
-        )
-        grades.append("ABSTAIN" if outline_reason else grade)
-    grades = np.array(grades)
+    outline_abstains = np.array([described[i][2] is not None for i in idx])
+    grades = grade_all(pc, conds, outline_abstains, safe_threshold, review_below)
     graded = grades != "ABSTAIN"
     mango = np.array([photos[i].fruit == "mango" for i in idx])
     mango_conds = [
@@ -595,7 +635,7 @@ def model_card(m: dict, args) -> str:
 | Calibration | temperature scaling, T = {m["temperature"]}, fitted on the validation split |
 | Conditions | healthy; aged = the freshness set's "in between" (wrinkled, dull or soft-looking skin, not rotten); the mango diseases alternaria, anthracnose, black mould rot, stem-end rot; rot = any rotten apple, banana or orange. For the safe threshold every condition but healthy counts as a defect; in the figures below aged is neither healthy nor defective |
 | Grades | healthy -> EXTRA (defect probability below half the safe threshold) or CLASS_I (below the safe threshold {m["safe_threshold"]}); aged, alternaria, anthracnose -> CLASS_II; black mould rot, stem-end rot, rot -> REJECT |
-| Abstain | no fruit found; fruit partly outside the photo; photo unlike the training photos; not the batch's crop; healthy but defect probability above the safe threshold; top condition below {m["min_confidence"]} |
+| Abstain | no fruit found; fruit partly outside the photo; photo unlike the training photos; not the batch's crop; healthy but defect probability above the safe threshold; grade family below {m["min_confidence"]}; most probable condition below the review threshold {m["review_below"]} (unsure which of two conditions: a person decides, see below) |
 | Reproduce | `make train-grader` (`python scripts/train_grader.py` once torch is installed; same command, same bytes) |
 
 ## Data
@@ -651,6 +691,18 @@ The safe threshold is chosen on the validation split: the least defect
 probability of any defective validation photo was {m["least_defect_probability_validation"]}; a
 healthy-looking fruit is graded EXTRA or CLASS_I only below {m["safe_threshold"]} (that times
 {SAFETY_MARGIN}), and abstains above it.
+
+## Selective grading: when unsure, a person decides
+
+When the model cannot tell two conditions apart (on these photos above all alternaria and black
+mould rot), the oracle does not name one: a photo whose most probable condition has a calibrated
+probability below the review threshold {m["review_below"]} abstains with "needs human review: unsure
+whether the skin shows <one> or <the other>". The threshold is chosen on the validation split as the
+highest that keeps every abstain reason together at most {m["review_budget"]:.0%} of the photos
+there. On the validation split that sends {m["validation_abstain_rate"]:.1%} of the photos to a
+person and the graded mangoes' condition is right for {m["validation_condition_accuracy"]:.1%} of
+them (every mango photo, graded or not: {m["validation_condition_accuracy_all_mango"]:.1%}); on the
+test split the figures are those of the table above.
 
 ## What is unknown
 

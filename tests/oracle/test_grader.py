@@ -56,12 +56,33 @@ def test_grade__threshold_above_one__always_abstains():
     ],
 )
 def test_decide_condition__grade_families(conditions, grade):
-    got, confidence, condition, reason = decide_condition(conditions, 0.5, 0.2)
+    got, confidence, condition, reason = decide_condition(conditions, 0.5, 0.2, 0.0)
     assert got == grade
     assert (reason is None) == (grade != ABSTAIN)
     assert condition == max(conditions, key=conditions.get)
     if reason:
         assert "(0%)" not in reason
+
+
+@pytest.mark.parametrize(
+    ("conditions", "grade"),
+    [
+        ({"healthy": 0.02, "alternaria": 0.5, "black_mould_rot": 0.45, "rot": 0.03}, ABSTAIN),
+        ({"healthy": 0.02, "alternaria": 0.7, "black_mould_rot": 0.25, "rot": 0.03}, "CLASS_II"),
+        ({"healthy": 0.99, "rot": 0.01}, "EXTRA"),
+    ],
+)
+def test_decide_condition__condition_below_review_threshold__person_decides(conditions, grade):
+    got, _, condition, reason = decide_condition(conditions, 0.5, 0.2, 0.6)
+    assert got == grade
+    if grade == ABSTAIN:
+        assert condition == "alternaria"
+        assert (
+            reason
+            == "unsure whether the skin shows alternaria (black spot) or black mould rot (50% against 45%)"
+        )
+    else:
+        assert reason is None
 
 
 def test_grade__weight__size_code():
