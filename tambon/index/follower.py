@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import multiprocessing
 import operator
@@ -636,10 +637,12 @@ class Follower:
                     break
                 if got.moved:
                     break  # the chain changed while we read: read this range again next step
-                rows = self.projected.expand(got.projected, got.rows)
-                self.crash("before_write")
-                self.store.write_range(rows, got.blocks, got.headers[got.end], cursor_hash, head)
-                self.crash("after_write")
+                with collector_paused():
+                    rows = self.projected.expand(got.projected, got.rows)
+                    self.crash("before_write")
+                    self.store.write_range(rows, got.blocks, got.headers[got.end], cursor_hash, head)
+                    self.crash("after_write")
+                    del rows
                 cursor_hash = got.headers[got.end].hash
                 report.ranges += 1
                 report.events += got.events
@@ -881,6 +884,33 @@ def prefetched(items: Iterator[T], depth: int) -> Generator[T, None, None]:
         thread.join()
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic cyclic garbage collection meanwhile, and the young generations collected once at
+    the end: receiving, building and writing a range's rows makes hundreds of thousands of tuples and
+    lists, none in a cycle, and their count alone would set the collector going over them again and
+    again, and over the whole heap."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect(1)
+        if enabled:
+            gc.enable()
+
+
+def iter_with_collector_paused(items: Iterator[T]) -> Iterator[T]:
+    """`items`, each made with the collector paused (`collector_paused`)."""
+    while True:
+        with collector_paused():
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item
+
+
 def forked(items: Iterator[T], in_child: Callable[[], None] = lambda: None) -> Generator[T, None, None]:
     """The items of `items`, made in a forked child process while the caller works on the ones before
     (another core decodes the next ranges while this one writes). `in_child` runs first in the child
@@ -896,7 +926,8 @@ def forked(items: Iterator[T], in_child: Callable[[], None] = lambda: None) -> G
     try:
         while True:
             try:
-                kind, item = receiving.recv()
+                with collector_paused():
+                    kind, item = receiving.recv()
             except EOFError:
                 child.join()
                 raise ChainUnavailable(f"the reading process stopped (exit code {child.exitcode})") from None
@@ -916,9 +947,10 @@ def _send_items(items: Iterator[Any], in_child: Callable[[], None], pipe: Any, p
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a kill -9 of the follower ends its reads too
     if os.getppid() != parent:
         return  # the parent died before the line above
+    gc.freeze()  # the collector leaves the parent's objects be: their pages stay shared, not copied
     try:
         in_child()
-        for item in items:
+        for item in iter_with_collector_paused(items):
             pipe.send(("item", item))
         pipe.send(("end", None))
     except BrokenPipeError:

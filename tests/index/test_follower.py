@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import gzip
 import json
 import multiprocessing
@@ -21,7 +22,15 @@ from tambon.errors import ConfigError
 from tambon.events import ChainUnavailable, EventDecoder, JsonRpc, LogReader
 from tambon.index import schema
 from tambon.index.cli import evidence_records
-from tambon.index.follower import Follower, fact_rows, forked, prefetched, touched_batches
+from tambon.index.follower import (
+    Follower,
+    collector_paused,
+    fact_rows,
+    forked,
+    iter_with_collector_paused,
+    prefetched,
+    touched_batches,
+)
 from tambon.index.store import ArgsEncoder, IndexStore, encode_args
 from tests.index.helpers import catch_up, direct_scan, stored_events
 from tests.index.proxy import LimitedProvider
@@ -500,6 +509,25 @@ def test_forked__caller_stops_early__child_killed__errors_and_deaths_reach_the_c
     with pytest.raises(ChainUnavailable, match="exit code 3"):
         list(forked(dying()))
     assert not multiprocessing.active_children()
+
+
+def test_collector_paused__off_while_each_item_is_made__on_again_after():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    made_with_collector: list[bool] = []
+
+    def items():
+        for i in range(3):
+            made_with_collector.append(gc.isenabled())
+            yield i
+
+    given = []
+    for item in iter_with_collector_paused(items()):
+        given.append((item, gc.isenabled()))
+    assert given == [(0, True), (1, True), (2, True)] and made_with_collector == [False] * 3
+    assert gc.isenabled()
 
 
 def test_prefetched__a_failed_read__raised_to_the_caller():
