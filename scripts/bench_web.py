@@ -619,6 +619,7 @@ def cold_render_ms(world, url: str, index_url: str, node_url: str, data: Path, s
     import statistics
 
     from frontend.context import AppContext
+    from frontend.services.qr import qr_svg
     from frontend.settings import WebSettings
     from frontend.views import render_batch
     from tambon.settings import Settings
@@ -635,8 +636,10 @@ def cold_render_ms(world, url: str, index_url: str, node_url: str, data: Path, s
     times = []
     for batch_id, _ in chosen[1:]:
         # each sample builds its own lot's attestMany Merkle tree: the 10-lot world's attestations share
-        # one call, whose tree kept from an earlier sample would make its renders cheaper than cold
+        # one call, whose tree kept from an earlier sample would make its renders cheaper than cold;
+        # and its own QR symbol: both worlds name their lots BW-00000... under one GTIN
         batch_tree.cache_clear()
+        qr_svg.cache_clear()
         started = time.perf_counter()
         render_batch(ctx, head, batch_id, "en")
         times.append((time.perf_counter() - started) * 1000)
