@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -98,6 +99,17 @@ def sign_in(client, account) -> dict:
     r = client.post("/api/auth/login", json={"message": text, "signature": "0x" + signed.signature.hex()})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def assert_page_shows_report(page: str, report: dict, lot: int) -> None:
+    """A lot's verify page (English) shows what `tambon verify batch --json` reported: the same verdict,
+    the same count of checks passed, and every check with its result."""
+    s = report["summary"]
+    verdict = "fail" if s["fail"] else "unknown" if s["unknown"] else "pass"
+    assert f'<p class="verdict {verdict}" id="verdict">' in page, lot
+    assert f"{s['pass']} of {s['pass'] + s['fail'] + s['unknown']} checks passed" in page, lot
+    shown = set(re.findall(r'data-check="([a-z_]+)" data-status="([a-z]+)"', page))
+    assert {(c["name"], c["status"]) for c in report["checks"]} <= shown, lot
 
 
 def evidence_node(root: Path) -> tuple[LocalStore, ThreadServer]:

@@ -16,6 +16,7 @@ from tambon.chain import Deployment
 from tambon.events import JsonRpc
 from tambon.index.follower import Follower
 from tambon.index.store import IndexStore
+from tests.frontend.world import assert_page_shows_report
 from tests.index.helpers import catch_up, without_proof_times
 
 EN = {"Accept-Language": "en"}
@@ -196,12 +197,7 @@ def test_verify_cli__agrees_with_the_page_on_every_lot(world, follower, site_set
                 assert out["summary"] == api["summary"]
                 # and what the buyer reads on the page: the same verdict, counts and check results
                 page = client.get(f"/batch/{lot}", headers=EN).text
-                s = out["summary"]
-                verdict = "fail" if s["fail"] else "unknown" if s["unknown"] else "pass"
-                assert f'<p class="verdict {verdict}" id="verdict">' in page, lot
-                assert f"{s['pass']} of {s['pass'] + s['fail'] + s['unknown']} checks passed" in page, lot
-                shown = set(re.findall(r'data-check="([a-z_]+)" data-status="([a-z]+)"', page))
-                assert {(c["name"], c["status"]) for c in out["checks"]} <= shown, lot
+                assert_page_shows_report(page, out, lot)
     finally:
         get_settings.cache_clear()
         structlog.reset_defaults()  # the command sends logs to stderr; the other tests keep the default

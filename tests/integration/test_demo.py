@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ import pytest
 from tambon.accounts import demo_account
 from tambon.chain import Chain
 from tambon.settings import Settings
-from tests.frontend.world import local_stack_settings
+from tests.frontend.world import assert_page_shows_report, local_stack_settings
 
 
 @pytest.fixture
@@ -83,10 +82,5 @@ def _assert_verify_command_agrees_with_the_page(settings: Settings, lot: int) ->
     assert out["checks"] == api["checks"], lot
     assert out["summary"] == api["summary"], lot
     page = httpx.get(f"{settings.public_url}/batch/{lot}", headers={"Accept-Language": "en"}, timeout=30).text
-    s = out["summary"]
-    verdict = "fail" if s["fail"] else "unknown" if s["unknown"] else "pass"
-    assert f'<p class="verdict {verdict}" id="verdict">' in page, lot
-    assert f"{s['pass']} of {s['pass'] + s['fail'] + s['unknown']} checks passed" in page, lot
-    shown = set(re.findall(r'data-check="([a-z_]+)" data-status="([a-z]+)"', page))
-    assert {(c["name"], c["status"]) for c in out["checks"]} <= shown, lot
+    assert_page_shows_report(page, out, lot)
     return out["checks"]
