@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
+# The distribution's Python where there is one: Debian builds it with profile-guided and link-time
+# optimisation, and the project's pure-Python work (page renders, index sync, the grader's glue) runs
+# about twice as fast on it as on a plain source build of the same version (pyenv's default).
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
 
 # Anvil comes from npm; ape-vyper finds the pip-installed vyper through VVM_BINARY_PATH.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
@@ -15,7 +19,7 @@ PYTEST_ARGS ?=
 .PHONY: install demo test test-all lint train-grader bench bench-gas bench-evidence bench-oracle bench-web lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
-	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync --quiet --python $(PY) requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
