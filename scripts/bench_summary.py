@@ -76,7 +76,8 @@ GOALS = [
           ("index_sync_events_per_s", 0.8, False, "moving_head.index_sync_anchor_getlogs_decode_events_per_s",
            "eth_getLogs + decode", "events/s", True),
           ("index_lag_p99_s", 2, True, None, "", "s", False),
-          ("resolver_lookup_p99_ms", 10, True, None, "", "ms", False),
+          ("resolver_lookup_p99_ms", 10, True, "moving_head.resolver_lookup_p99_ms_client_at_nice_-10",
+           "same lookups, client ahead of the host's other processes", "ms", False),
       )),
     Goal("compliance", "fsma204_export_10k_events_s", 2, True, "anchor_openpyxl_xlsx_10k_s", "openpyxl, same rows and tabs", "s"),
 ]
