@@ -290,28 +290,14 @@ class EvidenceService:
     def _fetch_and_prove(self, cid: str) -> Proof:
         url = self.url(cid)
         try:
-            with self._http.stream(
-                "GET", url, params={"format": "car"}, headers={"Accept": "application/vnd.ipld.car"}
-            ) as response:
-                if response.status_code == 404:
-                    return Proof(cid, UNKNOWN, "the evidence store does not hold this CID", url=url)
-                if response.status_code >= 400:
-                    body = response.read()[:300].decode("utf-8", "replace")
-                    status = FAIL if "corrupt" in body.lower() or "hash" in body.lower() else UNKNOWN
-                    return Proof(
-                        cid, status, f"evidence store answered {response.status_code}: {body}", url=url
-                    )
-                chunks, total = [], 0
-                for chunk in response.iter_bytes():
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        return Proof(
-                            cid,
-                            UNKNOWN,
-                            f"evidence larger than {self.max_bytes} bytes; check it offline",
-                            url=url,
-                        )
-                    chunks.append(chunk)
+            try:
+                fetched = self._fetch_car(cid, url)
+            except httpx.TransportError as exc:
+                # A kept-alive connection the store had closed, or one reset under load: once more, on
+                # a new connection, before the proof changes. A proven CID's one failed fetch moved the
+                # outcome to unavailable and back 30 s later, each time re-rendering every cached page.
+                log.info("evidence.fetch_retried", cid=cid, error=str(exc))
+                fetched = self._fetch_car(cid, url)
         except httpx.HTTPError as exc:
             log.warning("evidence.fetch_failed", cid=cid, error=str(exc))
             return Proof(
@@ -320,7 +306,9 @@ class EvidenceService:
                 f"evidence store transfer failed: {exc}",
                 url=url,
             )
-        data = b"".join(chunks)
+        if isinstance(fetched, Proof):
+            return fetched
+        data = fetched
         try:
             verified = verify_car(cid, data)
         except EvidenceError as exc:
@@ -328,6 +316,31 @@ class EvidenceService:
                 cid, FAIL, f"bytes served for this CID do not match it: {exc}", url=url, size=len(data)
             )
         return _describe(cid, verified, self, len(data))
+
+    def _fetch_car(self, cid: str, url: str) -> Proof | bytes:
+        """The CAR the store serves for `cid`, or the proof its answer already settles (not held, an
+        error, too large)."""
+        with self._http.stream(
+            "GET", url, params={"format": "car"}, headers={"Accept": "application/vnd.ipld.car"}
+        ) as response:
+            if response.status_code == 404:
+                return Proof(cid, UNKNOWN, "the evidence store does not hold this CID", url=url)
+            if response.status_code >= 400:
+                body = response.read()[:300].decode("utf-8", "replace")
+                status = FAIL if "corrupt" in body.lower() or "hash" in body.lower() else UNKNOWN
+                return Proof(cid, status, f"evidence store answered {response.status_code}: {body}", url=url)
+            chunks, total = [], 0
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if total > self.max_bytes:
+                    return Proof(
+                        cid,
+                        UNKNOWN,
+                        f"evidence larger than {self.max_bytes} bytes; check it offline",
+                        url=url,
+                    )
+                chunks.append(chunk)
+        return b"".join(chunks)
 
     def thumbnail(self, cid: str, path: str, width: int, shape: str = "square") -> bytes:
         """A WebP of the image at `path` in the bundle `cid`, centre-cropped as the page shows it: a

@@ -324,3 +324,69 @@ def test_coldchain_signature_check__batch__every_item_against_the_call_s_one_tre
     _, forged = sign_coldchain_batch(items, other.key, 31337, registry)
     call = ("attestColdChainMany", {"items": [i.as_tuple() for i in items], "signature": forged})
     assert _signature_check(items[2], key.address, call, 31337, registry).status == FAIL
+
+
+class _DroppingProxy:
+    """A TCP proxy to `target` that reads each of the first `drops` connections' request and closes the
+    connection unanswered (a kept-alive connection the store had closed, a reset under load)."""
+
+    def __init__(self, target_port: int, drops: int) -> None:
+        import socket
+        import threading
+
+        self.target_port, self.drops, self.connections = target_port, drops, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            client, _ = self.listener.accept()
+            self.connections += 1
+            if self.connections <= self.drops:
+                client.recv(65536)
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+
+def test_evidence_proof__a_dropped_connection_is_fetched_again_before_the_outcome_changes(tmp_path):
+    """One transport failure (a connection closed unanswered) is retried at once on a new connection:
+    the proof passes and the generation that keys every cached page stays where it was. A store that
+    drops the retry too still gives the transfer failure."""
+    from tests.frontend.world import evidence_node
+
+    store, node = evidence_node(tmp_path / "node")
+    try:
+        cid = store.add_bytes(b"a receiving record", "r.json")
+        flaky = _DroppingProxy(node.port, drops=1)
+        service = EvidenceService(flaky.url, flaky.url)
+        generation = service.generation()
+        proof = service.prove(cid)
+        assert proof.status == "pass" and flaky.connections == 2
+        assert service.generation() == generation
+
+        down = _DroppingProxy(node.port, drops=2)
+        failed = EvidenceService(down.url, down.url).prove(cid)
+        assert failed.status != "pass" and "transfer failed" in failed.detail and down.connections == 2
+    finally:
+        node.stop()
