@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import pytest
@@ -363,10 +364,8 @@ class _DroppingProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(2)
-                except OSError:
-                    pass
 
 
 def test_evidence_proof__a_dropped_connection_is_fetched_again_before_the_outcome_changes(tmp_path):
