@@ -328,17 +328,24 @@ def test_coldchain_signature_check__batch__every_item_against_the_call_s_one_tre
 
 
 class _DroppingProxy:
-    """A TCP proxy to `target` that reads each of the first `drops` connections' request and closes the
-    connection unanswered (a kept-alive connection the store had closed, a reset under load)."""
+    """A TCP proxy to `target` that reads the request of each connection numbered in `drop` (from 1)
+    and closes it unanswered (a connection reset under load), forwarding the others."""
 
-    def __init__(self, target_port: int, drops: int) -> None:
+    def __init__(self, target_port: int, drop: set[int]) -> None:
         import socket
         import threading
 
-        self.target_port, self.drops, self.connections = target_port, drops, 0
+        self.target_port, self.drop, self.connections = target_port, drop, 0
+        self.forwarded: list = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
+
+    def close_forwarded(self) -> None:
+        """Close every forwarded connection, as a store closes its idle kept-alive ones."""
+        for s in self.forwarded:
+            with contextlib.suppress(OSError):
+                s.shutdown(2)
 
     def _serve(self) -> None:
         import socket
@@ -347,11 +354,12 @@ class _DroppingProxy:
         while True:
             client, _ = self.listener.accept()
             self.connections += 1
-            if self.connections <= self.drops:
+            if self.connections in self.drop:
                 client.recv(65536)
                 client.close()
                 continue
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.forwarded += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -369,22 +377,27 @@ class _DroppingProxy:
 
 
 def test_evidence_proof__a_dropped_connection_is_fetched_again_before_the_outcome_changes(tmp_path):
-    """One transport failure (a connection closed unanswered) is retried at once on a new connection:
-    the proof passes and the generation that keys every cached page stays where it was. A store that
-    drops the retry too still gives the transfer failure."""
+    """A proven CID whose re-check meets one transport failure (a connection closed unanswered) is
+    fetched again at once on a new connection: the proof still passes and the generation that keys
+    every cached page stays where it was. A store that drops the retry too still gives the transfer
+    failure."""
+    import time
+
     from tests.frontend.world import evidence_node
 
     store, node = evidence_node(tmp_path / "node")
     try:
         cid = store.add_bytes(b"a receiving record", "r.json")
-        flaky = _DroppingProxy(node.port, drops=1)
-        service = EvidenceService(flaky.url, flaky.url)
+        flaky = _DroppingProxy(node.port, drop={2})
+        service = EvidenceService(flaky.url, flaky.url, recheck_seconds=0.0)
+        assert service.prove(cid).status == "pass" and flaky.connections == 1
         generation = service.generation()
-        proof = service.prove(cid)
-        assert proof.status == "pass" and flaky.connections == 2
+        flaky.close_forwarded()
+        time.sleep(0.2)  # the client sees its kept-alive connection closed and opens a new one
+        assert service.prove(cid).status == "pass" and flaky.connections == 3
         assert service.generation() == generation
 
-        down = _DroppingProxy(node.port, drops=2)
+        down = _DroppingProxy(node.port, drop={1, 2})
         failed = EvidenceService(down.url, down.url).prove(cid)
         assert failed.status != "pass" and "transfer failed" in failed.detail and down.connections == 2
     finally:
