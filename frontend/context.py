@@ -7,7 +7,8 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +26,7 @@ from frontend.services.batches import BatchService
 from frontend.services.cache import IndexChanges, Lru, SharedRenders
 from frontend.services.catalog import GRADE_LABELS, RECORD_LABELS, STAGE_LABELS
 from frontend.services.chain import ChainReader, Head, head_from_block
-from frontend.services.evidence import EvidenceService
+from frontend.services.evidence import EvidenceService, outcomes_tag
 from frontend.services.grants import GrantService
 from frontend.services.lots import LotDirectory
 from frontend.services.rpc import RawJsonRpc
@@ -42,6 +43,8 @@ from tambon.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 T = TypeVar("T")
+#: the evidence part of a lot's version while no worker has rendered the lot at its current facts
+UNSEEN = "unseen"
 
 
 def _cid_digest(cid: str | None) -> str:
@@ -103,11 +106,10 @@ class AppContext:
     def __post_init__(self) -> None:
         self._pages = Lru(self.web.page_cache_bytes, weigh=len)
         self._histories: Lru[Any] = Lru(self.web.page_cache_size)
-        #: (version, lot) -> the CIDs its page was rendered from, with the outcome the page shows; kept
-        #: as long as the pages are, so a page served from memory has its proofs re-checked
-        self._history_cids: Lru[dict[str, str]] = Lru(
-            self.web.page_cache_bytes // 8,
-            weigh=lambda cids: 64 + sum(len(c) + len(o) for c, o in cids.items()),
+        #: (facts, lot) -> the CIDs its page was last rendered from: what its version's evidence tag
+        #: is made of, and what a page served from memory has re-checked; kept as long as the pages are
+        self._lot_cids: Lru[tuple[str, ...]] = Lru(
+            self.web.page_cache_bytes // 8, weigh=lambda cids: 64 + sum(map(len, cids))
         )
         self.templates = {lang: make_templates(lang, self.web, self.settings) for lang in i18n.LANGUAGES}
         self._http: httpx.AsyncClient | None = None
@@ -268,13 +270,20 @@ class AppContext:
         )
 
     def version(self, head: Head | None, batch_id: int) -> str:
-        """What a lot's page depends on: its facts and the evidence generation (which moves only when a
-        proof's outcome changes). On the index the facts are the newest one touching the lot, its lineage or the
-        registries (a new block alone changes nothing); on the node, the head's hash."""
+        """What a lot's page depends on: its facts, then the outcomes of the proofs its page shows
+        (`EvidenceService.current_tag`; `UNSEEN` while no worker has rendered the lot at those facts).
+        On the index the facts are the newest one touching the lot, its lineage or the registries (a
+        new block alone changes nothing); on the node, the head's hash. So a lot's page is rendered
+        again when its own facts or evidence change, not another lot's."""
+        facts = self._facts(head, batch_id)
+        cids = self._cids_shown(facts, batch_id)
+        return f"{facts}/{UNSEEN if cids is None else self.evidence.current_tag(cids)}"
+
+    def _facts(self, head: Head | None, batch_id: int) -> str:
         if self.index is None:
             assert head is not None
-            return f"{head.hash}/{self.evidence.generation()}"
-        return f"{self._stamp(head, batch_id)}/{self.evidence.generation()}"
+            return head.hash
+        return self._stamp(head, batch_id)
 
     def _stamp(self, head: Head | None, batch_id: int) -> str:
         """The lot's facts stamp, from every lot's stamps in memory (`FactStamps`)."""
@@ -285,53 +294,58 @@ class AppContext:
             head = Head(found.number, found.hash, found.timestamp)
         return self._fact_stamps.stamp(head.number, head.hash, batch_id)
 
+    def _cids_shown(self, facts: str, batch_id: int) -> tuple[str, ...] | None:
+        """The CIDs the lot's page at `facts` was rendered from, by this worker or (read from the note
+        beside the shared pages) another one, whose outcomes this worker then adopts for the CIDs it
+        has not proven (`EvidenceService.adopt`) and re-checks when they come due."""
+        found = self._lot_cids.get((facts, batch_id))
+        if found is not None or self.shared_pages is None:
+            return found
+        note = self.shared_pages.note(("cids", facts, batch_id))
+        if note is None:
+            return None
+        # [cid, outcome shown, when the rendering worker proved it]
+        self.evidence.adopt({cid: status for cid, status, _ in note}, {cid: at for cid, _, at in note})
+        cids = tuple(cid for cid, _, _ in note)
+        self._lot_cids.put((facts, batch_id), cids)
+        return cids
+
     def history(self, head: Head, batch_id: int, version: str | None = None):
-        key = (version or self.version(head, batch_id), batch_id)
+        return self.versioned_history(head, batch_id, version)[1]
 
-        def make():
-            with self.evidence.collecting() as cids:
-                history = self.batches.history(head, batch_id)
-            self._history_cids.put(key, dict(cids))
-            return history
-
-        return self._histories.get_or_make(key, make)
-
-    def _share_evidence(self, shared: SharedRenders, key: tuple) -> None:
-        """The CIDs a shared lot page was rendered from and the outcome it shows for each, beside it:
-        the worker that rendered it writes them, the others read them, so every worker re-checks that
-        page's proofs (`refresh_evidence`) and moves its evidence generation when one changes from
-        what the page shows (`EvidenceService.adopt`), including proofs it never made itself."""
-        _, batch_id, version, _form = key  # form: the page's language, or json for the API
-        note_key = ("outcomes", key)
-        own = self._history_cids.get((version, batch_id))
-        if own is not None:
-            shared.put_note(
-                note_key,
-                [[cid, status, self.evidence.checked_at(cid)] for cid, status in sorted(own.items())],
-            )
-            return
-        found = shared.note(note_key)
+    def versioned_history(self, head: Head, batch_id: int, version: str | None = None) -> tuple[str, Any]:
+        """The lot's history and its version: `version` (default: the current one) when this worker
+        holds a history under it, else a new history kept under the version of the outcomes it shows,
+        whose CIDs are remembered (and noted for the other workers) as the lot's at those facts."""
+        version = version or self.version(head, batch_id)
+        found = self._histories.get((version, batch_id))
         if found is not None:
-            shown = {item[0]: item[1] for item in found}
-            self._history_cids.put((version, batch_id), shown)
-            # [cid, outcome, proven at]; a note written before the time was kept has no third item
-            self.evidence.adopt(shown, {item[0]: item[2] for item in found if len(item) > 2})
-
-    def refresh_evidence(self, batch_id: int, version: str) -> None:
-        """Re-prove, off the request path, the stale proofs a cached page of the lot was rendered from."""
-        cids = self._history_cids.get((version, batch_id))
-        if cids:
-            self.evidence.refresh(cids)
+            return version, found
+        with self.evidence.collecting() as shown:
+            history = self.batches.history(head, batch_id)
+        facts = version.rpartition("/")[0]
+        made = f"{facts}/{outcomes_tag(shown)}"
+        self._histories.put((made, batch_id), history)
+        self._lot_cids.put((facts, batch_id), tuple(sorted(shown)))
+        if self.shared_pages is not None:
+            self.shared_pages.put_note(
+                ("cids", facts, batch_id),
+                [[cid, status, self.evidence.checked_at(cid)] for cid, status in sorted(shown.items())],
+            )
+        return made, history
 
     def lot_page(self, head: Head, batch_id: int, form: str) -> tuple[tuple, bytes | None]:
         """A lot's page in `form` (its language, or json for the API) at the lot's current version: its
         cache key, and its bytes when rendered before (their stale proofs are then re-checked in the
-        background) or None (the caller renders it under that key, off the event loop)."""
-        version = self.version(head, batch_id)
-        key = ("batch", batch_id, version, form)
+        background) or None (the caller renders it with `render_lot_page`, off the event loop)."""
+        facts = self._facts(head, batch_id)
+        cids = self._cids_shown(facts, batch_id)
+        if cids is None:
+            return ("batch", batch_id, f"{facts}/{UNSEEN}", form), None
+        key = ("batch", batch_id, f"{facts}/{self.evidence.current_tag(cids)}", form)
         body = self.cached_page(key)
         if body is not None:
-            self.refresh_evidence(batch_id, version)
+            self.evidence.refresh(cids)
         return key, body
 
     def cached_page(self, key: tuple) -> bytes | None:
@@ -343,8 +357,6 @@ class AppContext:
             found = shared.find(key)
             if found is not None:
                 self._pages.put(key, found)
-                if key[0] == "batch":
-                    self._share_evidence(shared, key)
         return found
 
     def per_head(self, name: str, head: Head, make: Callable[[], T]) -> T:
@@ -371,26 +383,65 @@ class AppContext:
             self.settings.data_dir / "web" / "pages" / hashlib.sha256(site.encode()).hexdigest()[:16]
         )
 
-    def page(self, key: tuple, make) -> bytes:
+    def page(self, key: tuple, make: Callable[[], bytes]) -> bytes:
         """A rendered page from the cache, or rendered once however many requests (threads here, and
         worker processes through `shared_pages`) ask at the same time."""
         found = self._pages.get(key)
         if found is not None:
             return found
+        with self._rendering(key):
+            shared = self.shared_pages
+            if shared is None:
+                return self._pages.get_or_make(key, make)
+            return self._pages.get_or_make(key, lambda: shared.get_or_make(key, make))
+
+    def render_lot_page(self, key: tuple, make: Callable[[str], tuple[str, bytes]]) -> tuple[tuple, bytes]:
+        """A lot's page for `key` (from `lot_page`), rendered once however many requests and workers
+        ask at the same time, and the key it is kept under. `make(version)` renders from
+        `versioned_history` and gives the version it rendered: that of the outcomes the page shows,
+        which differs from the key's when a proof changed meanwhile or the lot was `UNSEEN`."""
+        kind, batch_id, _, form = key
+        with self._rendering(key):
+            key = self._seen(key)  # a request that waited here may know the lot's CIDs now
+            found = self.cached_page(key)
+            if found is not None:
+                return key, found
+            shared = self.shared_pages
+            if shared is None:
+                made, body = make(key[2])
+            else:
+                with shared.exclusive(key):
+                    key = self._seen(key)  # ... or learn them from a worker that rendered meanwhile
+                    found = shared.find(key)
+                    if found is not None:
+                        self._pages.put(key, found)
+                        return key, found
+                    made, body = make(key[2])
+                    shared.put((kind, batch_id, made, form), body)
+            key = (kind, batch_id, made, form)
+            self._pages.put(key, body)
+            return key, body
+
+    def _seen(self, key: tuple) -> tuple:
+        """`key` of an `UNSEEN` lot with the evidence tag of its CIDs, once they are known."""
+        kind, batch_id, version, form = key
+        facts, _, tag = version.rpartition("/")
+        cids = self._cids_shown(facts, batch_id) if tag == UNSEEN else None
+        if cids is None:
+            return key
+        return (kind, batch_id, f"{facts}/{self.evidence.current_tag(cids)}", form)
+
+    @contextmanager
+    def _rendering(self, key: tuple) -> Iterator[None]:
+        """One thread of this process at a time renders under `key`."""
         with self._render_lock:
             lock = self._render_locks.setdefault(key, threading.Lock())
-        with lock:
-            try:
-                shared = self.shared_pages
-                if shared is None:
-                    return self._pages.get_or_make(key, make)
-                body = self._pages.get_or_make(key, lambda: shared.get_or_make(key, make))
-                if key[0] == "batch":
-                    self._share_evidence(shared, key)
-                return body
-            finally:
-                with self._render_lock:
-                    self._render_locks.pop(key, None)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._render_lock:
+                self._render_locks.pop(key, None)
 
     async def close(self) -> None:
         if self._http is not None:

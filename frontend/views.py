@@ -28,15 +28,19 @@ def epcis_json(ctx: AppContext, history: BatchHistory) -> dict[str, Any]:
     return with_coldchain(document, history.coldchain)
 
 
-def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str, version: str | None = None) -> bytes:
-    """The verify page, rendered once per version of the lot (see `AppContext.version`)."""
-    version = version or ctx.version(head, batch_id)
+def render_batch(
+    ctx: AppContext, head: Head, batch_id: int, lang: str, key: tuple | None = None
+) -> tuple[tuple, bytes]:
+    """The verify page for `key` (from `AppContext.lot_page`), rendered once per version of the lot
+    (see `AppContext.version`), and the key it is kept under (`AppContext.render_lot_page`)."""
+    key = key or ctx.lot_page(head, batch_id, lang)[0]
 
-    def make() -> bytes:
-        history = identified(ctx, head, ctx.history(head, batch_id, version))
+    def make(version: str) -> tuple[str, bytes]:
+        made, history = ctx.versioned_history(head, batch_id, version)
+        history = identified(ctx, head, history)
         template = ctx.templates[lang].get_template("batch.html")
         gettext = i18n.translations(lang).gettext
-        return template.render(
+        return made, template.render(
             h=history,
             qr=qr_svg(history.digital_link, scale=3, inline=True),
             page="batch",
@@ -46,7 +50,7 @@ def render_batch(ctx: AppContext, head: Head, batch_id: int, lang: str, version:
             record_reader=verify_view.RecordReader(lang, gettext),
         ).encode("utf-8")
 
-    return ctx.page(("batch", batch_id, version, lang), make)
+    return ctx.render_lot_page(key, make)
 
 
 _ASOF_START, _ASOF_END = b"<!--asof-->", b"<!--/asof-->"

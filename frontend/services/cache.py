@@ -12,7 +12,8 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -124,27 +125,36 @@ class SharedRenders:
             return None
 
     def get_or_make(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
-        path = self._path(key)
         found = self.find(key)
         if found is not None:
             return found
-        with open(path.with_suffix(".lock"), "a+b") as lock:
+        with self.exclusive(key):
+            found = self.find(key)  # another worker rendered it while this one waited
+            if found is not None:
+                return found
+            body = make()
+            self.put(key, body)
+        return body
+
+    @contextmanager
+    def exclusive(self, key: Hashable) -> Iterator[None]:
+        """Hold `key`'s file lock: one worker at a time renders what is stored under it."""
+        with open(self._path(key).with_suffix(".lock"), "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                try:
-                    return path.read_bytes()  # another worker rendered it while this one waited
-                except FileNotFoundError:
-                    pass
-                body = make()
-                partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-                partial.write_bytes(body)
-                os.replace(partial, path)
+                yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        """Store a page under `key` (written whole, then renamed into place)."""
+        path = self._path(key)
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_bytes(body)
+        os.replace(partial, path)
         if self.clock() >= self._next_prune:
             self._next_prune = self.clock() + self.max_age / 10
             self.prune()
-        return body
 
     def put_note(self, key: Hashable, note: list) -> None:
         """Keep a small JSON list beside a page (what other workers need to know about it)."""

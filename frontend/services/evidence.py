@@ -7,15 +7,18 @@ proven again: evidence that stops being served (store down, block lost or corrup
 down, CID not found) or a proven mismatch is remembered for `retry_seconds` so a dead store is not
 hammered. Every proof says when it was checked.
 
-Pages rendered from proofs stay cached while the proofs' outcomes stand: re-proving happens off the
-request path (`refresh`, for the CIDs of a page served from cache) and `generation` moves only when
-some CID's outcome changes, so a page is rendered again because its evidence changed, not because a
-clock ticked. Outcomes are remembered for the `max_outcomes` most recently proven CIDs; forgetting
-older ones moves the generation too (a cached page could show one of them).
+Pages rendered from proofs stay cached while the outcomes of their own proofs stand: re-proving
+happens off the request path (`refresh`, for the CIDs of a page served from cache), and a page is
+kept under the `outcomes_tag` of the outcomes it shows, looked up under the tag of the outcomes this
+service knows now (`current_tag`). A lot's page is rendered again because its evidence changed, not
+because a clock ticked or another lot's evidence changed. Outcomes are remembered for the
+`max_outcomes` most recently proven CIDs; a forgotten one has no outcome, so the pages showing it are
+rendered (and their proofs made) again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import mimetypes
 import re
@@ -90,6 +93,13 @@ class Proof:
     unavailable_since: float = 0.0  # first failed re-check of evidence that had been proven
 
 
+def outcomes_tag(shown: Mapping[str, str]) -> str:
+    """A short digest of CIDs and their proof outcomes: what a page rendered from those proofs is kept
+    under, so that it is looked up again only while every one of them stands."""
+    text = "\n".join(f"{cid} {status}" for cid, status in sorted(shown.items()))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
 @dataclass
 class EvidenceService:
     gateway_url: str
@@ -101,8 +111,8 @@ class EvidenceService:
     timeout: float = 20.0
     #: bearer token of the evidence node's RPC, when it requires one
     api_token: str | None = None
-    #: CIDs whose last proven outcome and time are remembered (what moves `generation`, and when a
-    #: re-check is due): more than the pages a worker caches show (~8 CIDs a lot, 10,000 lots)
+    #: CIDs whose last proven outcome and time are remembered (what keys the pages showing them, and
+    #: when a re-check is due): more than the pages a worker caches show (~8 CIDs a lot, 10,000 lots)
     max_outcomes: int = 131_072
     _proved: Lru[Proof] = field(default_factory=lambda: Lru(8192))
     #: (cid, path, (width, height)) -> WebP bytes; content-addressed, so never stale
@@ -121,15 +131,16 @@ class EvidenceService:
         #: cid -> when this service last proved it (unix time), kept after its proof leaves `_proved`:
         #: else a cached page showing it would have it re-proven on every serve
         self._proven_at: OrderedDict[str, float] = OrderedDict()
-        self._generation = 0
         self._refreshing: set[str] = set()
         self._refresher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence-recheck")
         self._collecting = threading.local()
 
-    def generation(self) -> int:
-        """Moves when any CID's proven outcome changes (a pass turning unavailable, or back): pages
-        rendered from proofs are cached within one generation."""
-        return self._generation
+    def current_tag(self, cids: Iterable[str]) -> str:
+        """`outcomes_tag` of the outcomes this service knows now for `cids` (none for a CID it never
+        proved, adopted or has forgotten): a page shown from those proofs is current when it was kept
+        under this tag."""
+        with self._lock:
+            return outcomes_tag({cid: self._outcomes.get(cid, "") for cid in cids})
 
     @contextmanager
     def collecting(self) -> Iterator[dict[str, str]]:
@@ -177,42 +188,29 @@ class EvidenceService:
 
     def adopt(self, shown: Mapping[str, str], checked: Mapping[str, float] | None = None) -> None:
         """Take the outcomes a page another worker rendered shows as this service's own for the CIDs it
-        has not proven, so that their change moves the generation here too; if it knows one otherwise,
-        that page is outdated here and the generation moves at once. `checked` says when that worker
-        proved each, so this one re-checks them when they are due, not all at once when first served."""
+        has not proven, so that the page is current here until one of them changes; an outcome it
+        knows otherwise stands (the page is then outdated here). `checked` says when that worker proved
+        each, so this one re-checks them when they are due, not all at once when first served."""
         with self._lock:
             if checked:
                 if len(self._adopted_checks) > self.max_outcomes:
                     self._adopted_checks.clear()
                 for cid, when in checked.items():
                     self._adopted_checks[cid] = max(when, self._adopted_checks.get(cid, 0.0))
-            outdated = False
             for cid, status in shown.items():
-                known = self._outcomes.get(cid)
-                if known is None:
-                    self._outcomes[cid] = status
-                outdated |= known is not None and known != status
-            if outdated:
-                self._generation += 1
+                self._outcomes.setdefault(cid, status)
             self._forget_if_full()
 
     def _record_outcome(self, cid: str, status: str) -> None:
         with self._lock:
-            previous = self._outcomes.get(cid)
             self._outcomes[cid] = status
             self._outcomes.move_to_end(cid)
-            if previous is not None and previous != status:
-                self._generation += 1
             self._forget_if_full()
 
     def _forget_if_full(self) -> None:
-        """(under the lock) A page cached in this generation may show a forgotten CID's outcome, whose
-        later change could then not move the generation: forgetting moves it. A quarter is forgotten
-        at once, so pages are rendered again once per that many new CIDs."""
-        if len(self._outcomes) > self.max_outcomes:
-            for _ in range(max(1, self.max_outcomes // 4)):
-                self._outcomes.popitem(last=False)
-            self._generation += 1
+        """(under the lock) Forget the least recently proven outcomes beyond `max_outcomes`."""
+        while len(self._outcomes) > self.max_outcomes:
+            self._outcomes.popitem(last=False)
 
     def url(self, cid: str, path: str = "") -> str:
         suffix = "/" + quote(path) if path else ""

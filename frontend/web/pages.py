@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated
 from urllib.parse import urlencode
@@ -46,20 +47,25 @@ async def batch_page(request: Request, batch_id: BatchId, ctx: Ctx, lang: Lang, 
     lineage or the registries, or when a proof's outcome changes (a page served from cache has its
     stale proofs re-checked in the background); once rendered, `CachedBatchPages` serves it ahead of
     routing."""
-    key, body = ctx.lot_page(head, batch_id, lang)
-    if body is None:
-        body = await run_in_threadpool(render_batch, ctx, head, batch_id, lang, key[2])
-    return batch_page_response(ctx, head, batch_id, lang, body, request.headers.get("if-none-match"))
+    key, cached = ctx.lot_page(head, batch_id, lang)
+    if cached is None:
+        key, body = await run_in_threadpool(render_batch, ctx, head, batch_id, lang, key)
+    else:
+        body = cached
+    return batch_page_response(ctx, head, key, body, request.headers.get("if-none-match"))
 
 
 def batch_page_response(
-    ctx: AppContext, head: Head, batch_id: int, lang: str, body: bytes, if_none_match: str | None
+    ctx: AppContext, head: Head, key: tuple, body: bytes, if_none_match: str | None
 ) -> Response:
-    """The verify page's response: on the index, the page with the index's current block in it; its
-    ETag is that block and the evidence generation, so a reload in between is a 304."""
+    """The verify page's response under its `key` (from `AppContext.lot_page`): on the index, the page
+    with the index's current block in it; its ETag is that block and the lot's version, so a reload in
+    between is a 304."""
+    _, batch_id, version, lang = key
     if ctx.index is not None:
         body = stamp_asof(body, head, lang, ctx.index_status(head))
-    etag = f'"{head.hash[2:18]}-{ctx.evidence.generation()}-{batch_id}-{lang}"'
+    tag = hashlib.blake2b(f"{head.hash}/{version}".encode(), digest_size=8).hexdigest()
+    etag = f'"{tag}-{batch_id}-{lang}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match == etag:
         return Response(status_code=304, headers=headers)
@@ -100,14 +106,14 @@ class CachedBatchPages:
         except TambonError:
             return None  # the route answers with the error page
         lang = scope["state"]["lang"]
-        _, body = ctx.lot_page(head, batch_id, lang if html else "json")
+        key, body = ctx.lot_page(head, batch_id, lang if html else "json")
         if body is None:
             return None
         ctx.pages_served_ahead_of_routing += 1
         if not html:
             return batch_json_response(body)
         etag = headers.get(b"if-none-match")
-        return batch_page_response(ctx, head, batch_id, lang, body, etag.decode("latin-1") if etag else None)
+        return batch_page_response(ctx, head, key, body, etag.decode("latin-1") if etag else None)
 
 
 @data_router.get(

@@ -269,15 +269,13 @@ def test_evidence_proofs__verified_cid_never_fetched_again(world, site_settings)
     assert fresh.prove(cid).status == "unknown"  # now the store does not hold it
 
 
-def test_evidence_refresh__re_proves_off_the_request_path_and_moves_generation_only_on_change(
-    world, site_settings
-):
+def test_evidence_refresh__re_proves_off_the_request_path__the_tag_moves_only_on_change(world, site_settings):
     """A cached page's stale proofs are re-checked in the background; only a changed outcome
-    (pass -> unavailable -> pass) moves the generation that cached pages are keyed by."""
+    (pass -> unavailable -> pass) moves the evidence tag that the pages showing the CID are kept under."""
     import time
 
     from evidence.cids import digest_of, parse_cid
-    from frontend.services.evidence import EvidenceService
+    from frontend.services.evidence import EvidenceService, outcomes_tag
 
     service = EvidenceService(
         site_settings.gateway_url, site_settings.evidence_api_url, recheck_seconds=0.2, retry_seconds=0.0
@@ -286,12 +284,13 @@ def test_evidence_refresh__re_proves_off_the_request_path_and_moves_generation_o
     with service.collecting() as cids:
         assert service.prove(cid).status == "pass"
     assert cids == {cid: "pass"}
-    start = service.generation()
+    rendered = outcomes_tag(cids)  # what a page rendered from this proof is kept under
+    assert service.current_tag(cids) == rendered
 
-    def refreshed_to(generation: int) -> None:
+    def refreshed_until(done) -> None:
         deadline = time.monotonic() + 10
-        while service.generation() != generation:
-            assert time.monotonic() < deadline, f"generation stayed {service.generation()}"
+        while not done(service.current_tag(cids)):
+            assert time.monotonic() < deadline, "the re-check did not change the outcome"
             time.sleep(0.25)
             service.refresh(cids)
 
@@ -302,22 +301,23 @@ def test_evidence_refresh__re_proves_off_the_request_path_and_moves_generation_o
 
     first_proof = proven_at()
     time.sleep(0.3)  # older than recheck_seconds: the next refresh proves it again
-    service.refresh(cids)  # still served intact: re-proven, same outcome, same generation
+    service.refresh(cids)  # still served intact: re-proven, same outcome, same tag
     deadline = time.monotonic() + 10
     while proven_at() == first_proof:
         assert time.monotonic() < deadline, "the background re-check did not run"
         time.sleep(0.05)
-    assert service.generation() == start
+    assert service.current_tag(cids) == rendered
     block = world.store.blocks.path_for(digest_of(parse_cid(cid)))
     original = block.read_bytes()
     block.write_bytes(b"not the registered bytes")
     try:
-        refreshed_to(start + 1)
+        refreshed_until(lambda tag: tag != rendered)
+        assert service.current_tag(cids) == outcomes_tag({cid: "unknown"})
         assert service.prove(cid).status == "unknown"
         assert "unavailable since" in service.prove(cid).detail
     finally:
         block.write_bytes(original)
-    refreshed_to(start + 2)
+    refreshed_until(lambda tag: tag == rendered)
     assert service.prove(cid).status == "pass"
 
 
@@ -344,11 +344,12 @@ def test_evidence_first_passing__a_page_depends_on_the_reading_it_shows(world, s
     assert cids == {absent_bundle: "unknown", absent_file: "unknown"}
 
 
-def test_evidence_outcomes__bounded__forgetting_moves_the_generation(world, site_settings):
-    """Outcomes are kept for the most recently proven CIDs only; a page cached in this generation may
-    show a forgotten one, so forgetting moves the generation, and a CID proven again is kept."""
+def test_evidence_outcomes__bounded__a_forgotten_outcome_matches_no_page(world, site_settings):
+    """Outcomes are kept for the most recently proven CIDs only; a page showing a forgotten one no
+    longer matches its tag (it is rendered and proven again), and a CID proven again is kept. Outcomes
+    adopted from another worker's page fill in what this service does not know, never what it does."""
     from evidence.cids import digest_of, parse_cid
-    from frontend.services.evidence import EvidenceService
+    from frontend.services.evidence import EvidenceService, outcomes_tag
 
     service = EvidenceService(
         site_settings.gateway_url,
@@ -360,25 +361,26 @@ def test_evidence_outcomes__bounded__forgetting_moves_the_generation(world, site
     cids = [world.store.add_bytes(f"bounded outcome {i}".encode(), f"{i}.txt") for i in range(5)]
     for cid in cids[:4]:
         assert service.prove(cid).status == "pass"
-    start = service.generation()
+    shown = {cid: "pass" for cid in cids[:2]}
+    assert service.current_tag(shown) == outcomes_tag(shown)
     service.prove(cids[0])  # proven again: now the most recent
-    assert service.generation() == start
-    service.prove(cids[4])  # a fifth CID: the least recently proven one is forgotten
-    assert service.generation() == start + 1 and len(service._outcomes) == 4
+    service.prove(cids[4])  # a fifth CID: the least recently proven one (cids[1]) is forgotten
+    assert len(service._outcomes) == 4 and cids[1] not in service._outcomes
+    assert service.current_tag(shown) != outcomes_tag(shown)
+    assert service.current_tag([cids[0], cids[4]]) == outcomes_tag({cids[0]: "pass", cids[4]: "pass"})
     block = world.store.blocks.path_for(digest_of(parse_cid(cids[0])))
     original = block.read_bytes()
     block.write_bytes(b"not the registered bytes")
     try:
         assert service.prove(cids[0]).status == "unknown"
-        assert service.generation() == start + 2  # its outcome was remembered, so its change counts
     finally:
         block.write_bytes(original)
-    # a page another worker rendered, showing what this service knows: nothing moves; showing an
-    # outcome this service has since seen change: that page is outdated here at once
-    service.adopt({cids[2]: "pass", cids[3]: "pass"})
-    assert service.generation() == start + 2
-    service.adopt({cids[0]: "pass"})  # proven unknown here since
-    assert service.generation() == start + 3
+    # a page another worker rendered, showing cids[0] passing (proven unknown here since) and a CID
+    # this service never proved: the unknown one is taken, the known outcome stands
+    fresh = world.store.add_bytes(b"proven by another worker", "w.txt")
+    service.adopt({cids[0]: "pass", fresh: "pass"})
+    assert service.current_tag([fresh]) == outcomes_tag({fresh: "pass"})
+    assert service.current_tag([cids[0]]) == outcomes_tag({cids[0]: "unknown"})
 
 
 def test_evidence_recheck__proof_forgotten__not_due_before_its_time(world, site_settings):

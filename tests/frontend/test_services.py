@@ -378,9 +378,8 @@ class _DroppingProxy:
 
 def test_evidence_proof__a_dropped_connection_is_fetched_again_before_the_outcome_changes(tmp_path):
     """A proven CID whose re-check meets one transport failure (a connection closed unanswered) is
-    fetched again at once on a new connection: the proof still passes and the generation that keys
-    every cached page stays where it was. A store that drops the retry too still gives the transfer
-    failure."""
+    fetched again at once on a new connection: the proof still passes and the evidence tag of the pages
+    showing it stays where it was. A store that drops the retry too still gives the transfer failure."""
     import time
 
     from tests.frontend.world import evidence_node
@@ -391,11 +390,11 @@ def test_evidence_proof__a_dropped_connection_is_fetched_again_before_the_outcom
         flaky = _DroppingProxy(node.port, drop={2})
         service = EvidenceService(flaky.url, flaky.url, recheck_seconds=0.0)
         assert service.prove(cid).status == "pass" and flaky.connections == 1
-        generation = service.generation()
+        tag = service.current_tag([cid])
         flaky.close_forwarded()
         time.sleep(0.2)  # the client sees its kept-alive connection closed and opens a new one
         assert service.prove(cid).status == "pass" and flaky.connections == 3
-        assert service.generation() == generation
+        assert service.current_tag([cid]) == tag
 
         down = _DroppingProxy(node.port, drop={1, 2})
         failed = EvidenceService(down.url, down.url).prove(cid)

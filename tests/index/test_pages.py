@@ -89,6 +89,41 @@ def test_index_pages__event_on_another_lot__page_not_rendered_again(world, follo
         assert len(ctx._pages) == rendered + 1  # only the touched lot is rendered again
 
 
+def test_index_pages__evidence_lost_on_another_lot__page_not_rendered_again(world, follower, site_settings):
+    """A proof whose outcome changes moves the version of the lots whose pages show it, no other: the
+    rest of the site's cached pages stay served from memory."""
+    import time
+
+    from evidence.cids import digest_of, parse_cid
+
+    with _client(site_settings, True, evidence_recheck_seconds=0.0) as client:
+        ctx = client.app.state.ctx
+        box, other = world.boxes[1], world.lot
+        assert client.get(f"/batch/{box}", headers=EN).status_code == 200
+        passed_before = _passed(client.get(f"/batch/{other}", headers=EN).text)
+        box_version, other_version = ctx.version(None, box), ctx.version(None, other)
+        box_cids = set(ctx._lot_cids.get((ctx._facts(None, box), box)))
+        other_cids = ctx._lot_cids.get((ctx._facts(None, other), other))
+        cid = next(c for c in other_cids if c not in box_cids and ctx.evidence.prove(c).status == "pass")
+        block = world.store.blocks.path_for(digest_of(parse_cid(cid)))
+        original = block.read_bytes()
+        block.write_bytes(b"not the registered bytes")
+        try:
+            deadline = time.monotonic() + 30
+            while ctx.version(None, other) == other_version:  # served: its proofs re-checked
+                assert time.monotonic() < deadline, "the lost evidence never moved its lot's version"
+                client.get(f"/batch/{other}", headers=EN)
+                time.sleep(0.1)
+            assert ctx.version(None, box) == box_version
+            served_ahead, rendered = ctx.pages_served_ahead_of_routing, len(ctx._pages)
+            assert client.get(f"/batch/{box}", headers=EN).status_code == 200
+            assert ctx.pages_served_ahead_of_routing == served_ahead + 1 and len(ctx._pages) == rendered
+            assert _passed(client.get(f"/batch/{other}", headers=EN).text) < passed_before
+            assert len(ctx._pages) == rendered + 1  # only the lot showing the lost evidence is rendered again
+        finally:
+            block.write_bytes(original)
+
+
 def test_index_pages__coldchain_verdict__moves_the_lot_page_and_is_read_from_the_index(
     world, follower, site_settings, chain, accounts
 ):
@@ -283,9 +318,10 @@ def test_index_pages__two_sites_on_one_index_render_a_lot_once(world, follower, 
         assert asof.sub("", a) == asof.sub("", b)
         # the second site knows which proofs the page was rendered from: it re-checks them too
         one, two = first.app.state.ctx, second.app.state.ctx
-        version = one.version(None, lot)
-        rendered_from = one._history_cids.get((version, lot))
-        assert rendered_from and two._history_cids.get((version, lot)) == rendered_from
+        facts = one._facts(None, lot)
+        rendered_from = one._lot_cids.get((facts, lot))
+        assert rendered_from and two._lot_cids.get((facts, lot)) == rendered_from
+        assert two.version(None, lot) == one.version(None, lot)
         # ... as they come due after the first site proved them, not all at once when first served
         assert [two.evidence.checked_at(cid) for cid in rendered_from] == [
             one.evidence.checked_at(cid) for cid in rendered_from
@@ -316,8 +352,8 @@ def test_index_pages__evidence_lost_after_another_site_rendered__the_serving_sit
     world, follower, site_settings, path, passed
 ):
     """A site serving a page (or the API's JSON of a lot) another site rendered takes the outcomes it
-    shows as its own: when one of them changes, its generation moves although it never made that
-    proof itself."""
+    shows as its own: when one of them changes, the lot's version there moves although that site never
+    made the proof itself."""
     import time
 
     from evidence.cids import digest_of, parse_cid
@@ -330,17 +366,17 @@ def test_index_pages__evidence_lost_after_another_site_rendered__the_serving_sit
     with _client(site_settings, True, **due) as first, _client(site_settings, True, **due) as second:
         rendered = first.get(url, headers=EN)
         one, two = first.app.state.ctx, second.app.state.ctx
-        shown = one._history_cids.get((one.version(None, lot), lot))
-        cid = next(c for c, status in sorted(shown.items()) if status == "pass")
+        shown = one._lot_cids.get((one._facts(None, lot), lot))
+        cid = next(c for c in shown if one.evidence.prove(c).status == "pass")
+        start = one.version(None, lot)  # what the page was rendered at, and the second site adopts
         block = world.store.blocks.path_for(digest_of(parse_cid(cid)))
         original = block.read_bytes()
         block.write_bytes(b"not the registered bytes")
         try:
-            start = two.evidence.generation()
             served = second.get(url, headers=EN)  # the first site's render
             assert passed(served) == passed(rendered)
             deadline = time.monotonic() + 30
-            while two.evidence.generation() == start:  # its background re-check of the page's proofs
+            while two.version(None, lot) == start:  # its background re-check of the page's proofs
                 assert time.monotonic() < deadline, "the serving site never saw the evidence change"
                 time.sleep(0.1)
             assert passed(second.get(url, headers=EN)) < passed(rendered)

@@ -22,14 +22,15 @@ async def get_batch(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     # Kept as bytes per version of the lot beside its pages (the lot's page in a third form, shared by
     # the workers and with its proofs re-checked the same way): a client polling a lot costs a lookup,
     # not a model build and a serialisation per request.
-    key, body = ctx.lot_page(head, batch_id, "json")
-    if body is None:
+    key, cached = ctx.lot_page(head, batch_id, "json")
+    if cached is not None:
+        return batch_json_response(cached)
 
-        def make() -> bytes:
-            history = identified(ctx, head, ctx.history(head, batch_id, key[2]))
-            return BatchOut.of(history).model_dump_json(by_alias=True).encode()
+    def make(version: str) -> tuple[str, bytes]:
+        made, history = ctx.versioned_history(head, batch_id, version)
+        return made, BatchOut.of(identified(ctx, head, history)).model_dump_json(by_alias=True).encode()
 
-        body = await run_in_threadpool(ctx.page, key, make)
+    _, body = await run_in_threadpool(ctx.render_lot_page, key, make)
     return batch_json_response(body)
 
 
