@@ -275,9 +275,12 @@ class AppContext:
         On the index the facts are the newest one touching the lot, its lineage or the registries (a
         new block alone changes nothing); on the node, the head's hash. So a lot's page is rendered
         again when its own facts or evidence change, not another lot's."""
-        facts = self._facts(head, batch_id)
+        return self._version_at(self._facts(head, batch_id), batch_id)[0]
+
+    def _version_at(self, facts: str, batch_id: int) -> tuple[str, tuple[str, ...] | None]:
+        """The lot's version at `facts`, and the CIDs its evidence tag is made of (None when `UNSEEN`)."""
         cids = self._cids_shown(facts, batch_id)
-        return f"{facts}/{UNSEEN if cids is None else self.evidence.current_tag(cids)}"
+        return f"{facts}/{UNSEEN if cids is None else self.evidence.current_tag(cids)}", cids
 
     def _facts(self, head: Head | None, batch_id: int) -> str:
         if self.index is None:
@@ -338,11 +341,10 @@ class AppContext:
         """A lot's page in `form` (its language, or json for the API) at the lot's current version: its
         cache key, and its bytes when rendered before (their stale proofs are then re-checked in the
         background) or None (the caller renders it with `render_lot_page`, off the event loop)."""
-        facts = self._facts(head, batch_id)
-        cids = self._cids_shown(facts, batch_id)
+        version, cids = self._version_at(self._facts(head, batch_id), batch_id)
+        key = ("batch", batch_id, version, form)
         if cids is None:
-            return ("batch", batch_id, f"{facts}/{UNSEEN}", form), None
-        key = ("batch", batch_id, f"{facts}/{self.evidence.current_tag(cids)}", form)
+            return key, None
         body = self.cached_page(key)
         if body is not None:
             self.evidence.refresh(cids)
@@ -426,10 +428,9 @@ class AppContext:
         """`key` of an `UNSEEN` lot with the evidence tag of its CIDs, once they are known."""
         kind, batch_id, version, form = key
         facts, _, tag = version.rpartition("/")
-        cids = self._cids_shown(facts, batch_id) if tag == UNSEEN else None
-        if cids is None:
+        if tag != UNSEEN:
             return key
-        return (kind, batch_id, f"{facts}/{self.evidence.current_tag(cids)}", form)
+        return (kind, batch_id, self._version_at(facts, batch_id)[0], form)
 
     @contextmanager
     def _rendering(self, key: tuple) -> Iterator[None]:

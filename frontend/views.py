@@ -33,7 +33,7 @@ def render_batch(
 ) -> tuple[tuple, bytes]:
     """The verify page for `key` (from `AppContext.lot_page`), rendered once per version of the lot
     (see `AppContext.version`), and the key it is kept under (`AppContext.render_lot_page`)."""
-    key = key or ctx.lot_page(head, batch_id, lang)[0]
+    key = key or ("batch", batch_id, ctx.version(head, batch_id), lang)
 
     def make(version: str) -> tuple[str, bytes]:
         made, history = ctx.versioned_history(head, batch_id, version)
