@@ -22,6 +22,7 @@ from frontend import i18n
 from frontend.api.routes import ROUTERS as API_ROUTERS
 from frontend.api.routes.gs1 import DigitalLinksAhead
 from frontend.api.routes.wallet import REASON_BODY_BYTES
+from frontend.collector import long_lived_frozen
 from frontend.context import AppContext
 from frontend.guard import FORM_OVERHEAD, BodyGuard
 from frontend.settings import WebSettings, get_web_settings
@@ -119,7 +120,8 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     async def lifespan(app: FastAPI):
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         await ctx.preload()
-        yield
+        with long_lived_frozen():  # what preload read lives as long as the worker
+            yield
         await ctx.close()
 
     app = FastAPI(
