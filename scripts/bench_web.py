@@ -25,6 +25,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,62 @@ async def main(host, port, path, rate, duration, connections):
 
 uvloop.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])))
 """
+
+
+STATIC_SERVER = r"""
+# The floor of any HTTP server here: `workers` forked processes (uvloop) on one listening socket, each
+# answering every request on a keep-alive connection with the same ready-made 20 KB page, no framework.
+import asyncio, os, socket, sys
+import uvloop
+
+port, workers = int(sys.argv[1]), int(sys.argv[2])
+body = b"<!doctype html>" + b"x" * 20_000
+answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+
+class Answer(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.seen = transport, b""
+    def data_received(self, data):
+        self.seen += data
+        while b"\r\n\r\n" in self.seen:
+            _, self.seen = self.seen.split(b"\r\n\r\n", 1)
+            self.transport.write(answer)
+
+listening = socket.create_server(("127.0.0.1", port), backlog=1024)
+for _ in range(workers - 1):
+    if os.fork() == 0:
+        break
+
+async def serve():
+    server = await asyncio.get_running_loop().create_server(Answer, sock=listening)
+    await server.serve_forever()
+
+uvloop.run(serve())
+"""
+
+
+def static_floor(rate: float, duration: int, connections: int, workers: int) -> dict:
+    """Open-loop latency of `STATIC_SERVER` (a ready-made page, no framework) on this host, now."""
+    from tests.frontend.world import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", STATIC_SERVER, str(port), str(workers)], start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("error: the static anchor server did not start") from None
+                time.sleep(0.05)
+        return run_paced(f"http://127.0.0.1:{port}/", rate, duration, connections)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def _ms(value: str, unit: str) -> float:
@@ -877,7 +934,10 @@ def _warm(site: str, world, threads: int = 8) -> float:
     from concurrent.futures import ThreadPoolExecutor
 
     started = time.perf_counter()
-    with httpx.Client(timeout=120) as client, ThreadPoolExecutor(threads) as pool:
+    # a connection per page: kept-alive ones, opened while a worker was still starting, all landed on
+    # the other, which then rendered every page alone (seen: one worker idle, 547 s instead of 300)
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(timeout=120, limits=fresh) as client, ThreadPoolExecutor(threads) as pool:
         statuses = list(pool.map(lambda lot: client.get(f"{site}/batch/{lot[0]}").status_code, world.lots))
     bad = [s for s in statuses if s != 200]
     if bad:
@@ -942,6 +1002,11 @@ def moving_head_bench(args) -> None:
                     paths = work / "paths.txt"
                     paths.write_text("\n".join(f"/batch/{b}" for b, _ in big.lots))
                     paced = run_paced(f"{site}/", args.rate, args.duration, args.connections, paths)
+                    paced_pressure = cpu_pressure()
+                    # anchors on the same moving head: the same open loop on the site's /healthz, and
+                    # on a server of ready-made pages (no framework)
+                    healthz = run_paced(f"{site}/healthz", args.rate, args.duration, args.connections)
+                    static = static_floor(args.rate, args.duration, args.connections, args.workers)
                     figures |= resolver_figures(site, big, args.resolver_samples, work)
                     if os.geteuid() == 0:
                         figures |= resolver_figures(site, big, args.resolver_samples, work, nice=-10)
@@ -961,6 +1026,11 @@ def moving_head_bench(args) -> None:
         "verify_moving_head_p99_ms": round(paced["p99_ms"], 2),
         "verify_moving_head_p50_ms": round(paced["p50_ms"], 2),
         "verify_moving_head_paced_rps": round(paced["rps"], 1),
+        "healthz_moving_head_p99_ms": round(healthz["p99_ms"], 2),
+        "healthz_moving_head_p50_ms": round(healthz["p50_ms"], 2),
+        "static_page_moving_head_p99_ms": round(static["p99_ms"], 2),
+        "static_page_moving_head_p50_ms": round(static["p50_ms"], 2),
+        "moving_head_paced_cpu_pressure_pct": paced_pressure,
         "verify_errors": closed["errors"] + paced["errors"],
         "index_lag_p99_s": round(_percentile(writer.lags, 0.99), 3),
         "index_lag_p50_s": round(_percentile(writer.lags, 0.50), 3),
@@ -975,7 +1045,7 @@ def moving_head_bench(args) -> None:
             f"anvil --block-time 1 with --load-state of the cached world; `tambon index run` and uvicorn "
             f"({args.workers} workers, evidence re-checked hourly) on one SQLite index; writer {args.write_rate} tx/s (addStep or attest on "
             f"random lots); closed loop wrk -t2 -c{args.connections} -d{args.duration}s over random lots; open "
-            f"loop {args.rate} req/s over random lots; every lot's page rendered once before the load; lag from "
+            f"loop {args.rate} req/s over random lots, then (anchors) on /healthz and on a server of one ready-made page (uvloop, no framework, as many processes as workers); every lot's page rendered once before the load; lag from "
             "the receipt first seen (20 ms polls) to the change in /api/batches/N (20 ms polls); follow lag: "
             "to the change in the index itself (its share of the lag)"
         ),
