@@ -15,8 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import cookie_parser
 
 from frontend import i18n
 from frontend.api.routes import ROUTERS as API_ROUTERS
@@ -35,6 +36,13 @@ from tambon.settings import Settings, get_settings
 log = structlog.get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LANG_COOKIE = "lang"
+#: headers every response gets from `LanguageAndHeaders` (a route's own value of them replaced)
+FIXED_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"vary", b"Accept-Language, Cookie"),
+)
+REPLACED_HEADERS = frozenset(name for name, _ in FIXED_HEADERS)
 #: how long a thread holding the GIL keeps it while another waits (CPython's default is 5 ms). The event
 #: loop answers cached pages while renders run in threads: each of its calls that releases the GIL (a
 #: socket write, a file read) waited up to 5 ms for a rendering thread to hand it back, so a moving head
@@ -66,32 +74,44 @@ class LanguageAndHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        chosen = request.query_params.get("lang")
-        lang = i18n.negotiate(
-            request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE), chosen
-        )
+        # read off the raw scope (no Request, no header objects): every verify page passes here
+        accept = cookie = None
+        for name, value in scope["headers"]:
+            if name == b"accept-language" and accept is None:
+                accept = value.decode("latin-1")
+            elif name == b"cookie" and cookie is None:
+                cookie = value.decode("latin-1")
+        chosen = QueryParams(scope["query_string"]).get("lang") if scope.get("query_string") else None
+        lang = i18n.negotiate(accept, cookie_parser(cookie).get(LANG_COOKIE) if cookie else None, chosen)
         scope.setdefault("state", {})["lang"] = lang
-        csp = self.csp
+        added = [*FIXED_HEADERS, (b"content-language", lang.encode())]
+        if chosen in i18n.LANGUAGES:
+            cookie_value = f"{LANG_COOKIE}={chosen}; Max-Age={365 * 86_400}; Path=/; SameSite=lax; HttpOnly"
+            added.append((b"set-cookie", cookie_value.encode()))
 
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if "content-security-policy" not in headers:
-                    headers.append("Content-Security-Policy", csp.decode())
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "same-origin"
-                headers["Vary"] = "Accept-Language, Cookie"
-                if "content-language" not in headers:
-                    headers.append("Content-Language", lang)
-                if chosen in i18n.LANGUAGES:
-                    headers.append(
-                        "Set-Cookie",
-                        f"{LANG_COOKIE}={chosen}; Max-Age={365 * 86_400}; Path=/; SameSite=lax; HttpOnly",
-                    )
+                message["headers"] = self._headers(message.get("headers", ()), added)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _headers(self, raw, added: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """The response's headers with the site's: those in `REPLACED_HEADERS` set anew, a route's own
+        CSP and Content-Language kept."""
+        out = []
+        has_csp = has_language = False
+        for name, value in raw:
+            name = name.lower()
+            if name in REPLACED_HEADERS:
+                continue
+            has_csp = has_csp or name == b"content-security-policy"
+            has_language = has_language or name == b"content-language"
+            out.append((name, value))
+        if not has_csp:
+            out.append((b"content-security-policy", self.csp))
+        out.extend(added if not has_language else [h for h in added if h[0] != b"content-language"])
+        return out
 
 
 def upload_limits(web: WebSettings) -> dict[str, int]:
@@ -132,6 +152,7 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
+        telemetry=None if web.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     csp = _csp(settings)

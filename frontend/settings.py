@@ -55,6 +55,10 @@ class WebSettings(BaseSettings):
     index_poll_seconds: float = Field(default=0.1, ge=0)
     #: read batches from the chain index (`tambon index run`) when one has been started
     read_index: bool = True
+    #: FastAPI's native OpenTelemetry instrumentation (traces, metrics, logs to the providers set up in
+    #: the process); off by default, as its per-request check of those providers costs ~20 us, an
+    #: eighth of a cached verify page
+    opentelemetry: bool = False
 
     @field_validator("uploads_per_account", "uploads_per_ip", "writes_per_ip")
     @classmethod

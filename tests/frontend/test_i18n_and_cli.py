@@ -123,3 +123,16 @@ def test_cli__web_serve__serves_the_verify_page(world, site_settings):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/batch/999999", "/api/batches/999999", "/healthz", "/static/missing.css"]
+)
+def test_every_response__the_site_headers_once(client, path):
+    r = client.get(path, headers={"Accept-Language": "th"})
+    for name, value in (("x-content-type-options", "nosniff"), ("referrer-policy", "same-origin")):
+        assert r.headers.get_list(name) == [value], (path, name)
+    assert len(r.headers.get_list("content-security-policy")) == 1
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers.get_list("content-language") == ["th"]
+    assert "Accept-Language, Cookie" in r.headers["vary"]
