@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import json
 import threading
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import structlog
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.templating import Jinja2Templates
 
@@ -43,17 +41,10 @@ from tambon.index.reader import IndexHead, IndexReader
 from tambon.index.store import IndexStore, default_url
 from tambon.settings import Settings
 
-log = structlog.get_logger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 T = TypeVar("T")
 #: the evidence part of a lot's version while no worker has rendered the lot at its current facts
 UNSEEN = "unseen"
-#: the form of a lot's page that is its JSON (/api/batches/N); the verify page's forms are languages
-JSON_FORM = "json"
-#: lots a worker remembers the forms of its pages for, to render them again when an event moves them
-KEPT_LOTS = 100_000
-#: (lot, form) renders waiting in the background at most; beyond, the oldest are left to requests
-MOVED_RENDERS_WAITING = 2_048
 
 
 def _cid_digest(cid: str | None) -> str:
@@ -127,16 +118,6 @@ class AppContext:
         self._render_lock = threading.Lock()
         self._render_locks: dict[tuple, threading.Lock] = {}
         self._per_head: dict[str, tuple[str, Any]] = {}
-        #: lot -> the forms of its pages this worker kept, rendered again in the background when an
-        #: event moves the lot's facts (`_render_moved`), before a buyer asks for them
-        self._kept_forms: Lru[frozenset[str]] = Lru(KEPT_LOTS)
-        self._moved_renders: collections.deque[tuple[int, str]] = collections.deque(
-            maxlen=MOVED_RENDERS_WAITING
-        )
-        self._moved_head: Head | None = None
-        self._moved_wake = threading.Condition()
-        self._moved_renderer: threading.Thread | None = None
-        self._closing = False
         self._index_head: IndexHead | None = None
         #: verify pages answered from cache before routing (`frontend.web.pages.CachedBatchPages`)
         self.pages_served_ahead_of_routing = 0
@@ -314,53 +295,7 @@ class AppContext:
             found = self.index.head()
             assert found is not None
             head = Head(found.number, found.hash, found.timestamp)
-        stamp = self._fact_stamps.stamp(head.number, head.hash, batch_id)
-        if self._fact_stamps.moved_any:
-            self._render_moved(head)
-        return stamp
-
-    def _render_moved(self, head: Head) -> None:
-        """Queue the kept pages of the lots an event moved for rendering again in the background: a
-        buyer asking for one then gets it from memory, not after a render (one thread per worker; the
-        workers share each render through `shared_pages`)."""
-        moved = [
-            (lot, form)
-            for lot in sorted(self._fact_stamps.take_moved())
-            for form in sorted(self._kept_forms.get(lot) or ())
-        ]
-        if not moved or self._closing:
-            return
-        with self._moved_wake:
-            self._moved_head = head
-            self._moved_renders.extend(moved)
-            if self._moved_renderer is None:
-                self._moved_renderer = threading.Thread(
-                    target=self._render_moved_pages, name="moved-lot-pages", daemon=True
-                )
-                self._moved_renderer.start()
-            self._moved_wake.notify()
-
-    def _render_moved_pages(self) -> None:
-        from frontend.views import render_lot  # the views render with this context
-
-        while True:
-            with self._moved_wake:
-                while not self._moved_renders and not self._closing:
-                    self._moved_wake.wait()
-                if self._closing:
-                    return
-                lot, form = self._moved_renders.popleft()
-                head = self._moved_head
-            assert head is not None
-            try:
-                render_lot(self, head, lot, form)
-            except Exception as exc:  # the lot's requests render it and answer the error; this thread goes on
-                log.warning("web.moved_render_failed", batch=lot, form=form, error=str(exc), exc_info=True)
-
-    def _keep_form(self, batch_id: int, form: str) -> None:
-        forms = self._kept_forms.get(batch_id) or frozenset()
-        if form not in forms:
-            self._kept_forms.put(batch_id, forms | {form})
+        return self._fact_stamps.stamp(head.number, head.hash, batch_id)
 
     def _cids_shown(self, facts: str, batch_id: int) -> tuple[str, ...] | None:
         """The CIDs the lot's page at `facts` was rendered from, by this worker or (read from the note
@@ -424,7 +359,6 @@ class AppContext:
             found = shared.find(key)
             if found is not None:
                 self._pages.put(key, found)
-                self._keep_form(key[1], key[3])
         return found
 
     def per_head(self, name: str, head: Head, make: Callable[[], T]) -> T:
@@ -488,7 +422,6 @@ class AppContext:
                     shared.put((kind, batch_id, made, form), body)
             key = (kind, batch_id, made, form)
             self._pages.put(key, body)
-            self._keep_form(batch_id, form)
             return key, body
 
     def _seen(self, key: tuple) -> tuple:
@@ -512,9 +445,6 @@ class AppContext:
                 self._render_locks.pop(key, None)
 
     async def close(self) -> None:
-        with self._moved_wake:
-            self._closing = True
-            self._moved_wake.notify()
         if self._http is not None:
             await self._http.aclose()
         if self._rpc is not None:

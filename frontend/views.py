@@ -8,8 +8,7 @@ from typing import Any
 
 from compliance.epcis import epcis_document
 from frontend import i18n, verify_view
-from frontend.api.models import BatchOut
-from frontend.context import JSON_FORM, AppContext, IndexStatus
+from frontend.context import AppContext, IndexStatus
 from frontend.services.batches import BatchHistory
 from frontend.services.chain import Head
 from frontend.services.charts import budget_chart
@@ -52,27 +51,6 @@ def render_batch(
         ).encode("utf-8")
 
     return ctx.render_lot_page(key, make)
-
-
-def render_batch_json(
-    ctx: AppContext, head: Head, batch_id: int, key: tuple | None = None
-) -> tuple[tuple, bytes]:
-    """The lot's JSON (/api/batches/N), kept as bytes per version beside its pages (the lot's page in
-    a third form, shared by the workers and with its proofs re-checked the same way)."""
-    key = key or ("batch", batch_id, ctx.version(head, batch_id), JSON_FORM)
-
-    def make(version: str) -> tuple[str, bytes]:
-        made, history = ctx.versioned_history(head, batch_id, version)
-        return made, BatchOut.of(identified(ctx, head, history)).model_dump_json(by_alias=True).encode()
-
-    return ctx.render_lot_page(key, make)
-
-
-def render_lot(ctx: AppContext, head: Head, batch_id: int, form: str) -> tuple[tuple, bytes]:
-    """A lot's page in `form`: its verify page in a language, or its JSON."""
-    if form == JSON_FORM:
-        return render_batch_json(ctx, head, batch_id)
-    return render_batch(ctx, head, batch_id, form)
 
 
 _ASOF_START, _ASOF_END = b"<!--asof-->", b"<!--/asof-->"

@@ -28,8 +28,6 @@ class FactStamps:
         self._newest: dict[int, Position] = {}  # lot -> its newest own fact (a lineage link counts)
         self._parents: dict[int, list[int]] = {}
         self._registries: Position | None = None
-        #: lots with a fact in the blocks read since `take_moved` last took them
-        self._moved: set[int] = set()
 
     def stamp(self, number: int, block_hash: str, batch_id: int) -> str:
         """The lot's facts stamp at the index block (`number`, `block_hash`), or at a later block of
@@ -62,41 +60,11 @@ class FactStamps:
             self._passed.add(seen[1])
         self._at = (number, block_hash)
 
-    @property
-    def moved_any(self) -> bool:
-        """Whether `take_moved` has lots to give (an attribute read: asked on every request)."""
-        return bool(self._moved)
-
-    def take_moved(self) -> set[int]:
-        """The lots whose stamp moved along the blocks read since the last call, with the lots
-        descended from them (their lineage moved), once each. Empty when the stamps were read whole or
-        the registries moved meanwhile: every lot's stamp moved then, and its pages are left to the
-        requests that ask for them."""
-        with self._lock:
-            moved, self._moved = self._moved, set()
-            if not moved:
-                return moved
-            children: dict[int, list[int]] = {}
-            for child, parents in self._parents.items():
-                for parent in parents:
-                    children.setdefault(parent, []).append(child)
-        reach = list(moved)
-        while reach:
-            for child in children.get(reach.pop(), ()):
-                if child not in moved:
-                    moved.add(child)
-                    reach.append(child)
-        return moved
-
     def _read(self, after: int | None, upto: int) -> None:
         facts, links, registries = self.index.stamp_facts(after, upto)
         if after is None:
             self._newest, self._parents, self._registries = {}, {}, None
         newest = self._newest
-        moved = self._moved
-        every_lot = after is None
-        moved.update(fact[0] for fact in facts)
-        moved.update(child for _, child in links)
         for lot, number, log_index, block_hash in facts:
             known = newest.get(lot)
             if known is None or (number, log_index) > known[:2]:
@@ -108,6 +76,3 @@ class FactStamps:
                 parents.sort()  # the order `IndexReader.parents` gives, which bounds a long lineage
         if registries is not None and (self._registries is None or registries[:2] > self._registries[:2]):
             self._registries = registries
-            every_lot = True
-        if every_lot:
-            moved.clear()

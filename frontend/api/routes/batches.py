@@ -9,9 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from frontend.api.models import BatchOut
-from frontend.context import JSON_FORM
 from frontend.deps import BatchId, ChainHead, Ctx
-from frontend.views import epcis_json, render_batch_json
+from frontend.services.lots import identified
+from frontend.views import epcis_json
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 
@@ -19,10 +19,18 @@ router = APIRouter(prefix="/api/batches", tags=["batches"])
 @router.get("/{batch_id}", summary="Verified history of a batch", response_model=BatchOut)
 async def get_batch(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     """Producer, custody, timeline by stage, grades and every check with its result, read at the latest block."""
-    key, cached = ctx.lot_page(head, batch_id, JSON_FORM)
+    # Kept as bytes per version of the lot beside its pages (the lot's page in a third form, shared by
+    # the workers and with its proofs re-checked the same way): a client polling a lot costs a lookup,
+    # not a model build and a serialisation per request.
+    key, cached = ctx.lot_page(head, batch_id, "json")
     if cached is not None:
         return batch_json_response(cached)
-    _, body = await run_in_threadpool(render_batch_json, ctx, head, batch_id, key)
+
+    def make(version: str) -> tuple[str, bytes]:
+        made, history = ctx.versioned_history(head, batch_id, version)
+        return made, BatchOut.of(identified(ctx, head, history)).model_dump_json(by_alias=True).encode()
+
+    _, body = await run_in_threadpool(ctx.render_lot_page, key, make)
     return batch_json_response(body)
 
 
