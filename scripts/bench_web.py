@@ -25,7 +25,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -136,15 +135,7 @@ def static_floor(rate: float, duration: int, connections: int, workers: int) -> 
         [sys.executable, "-c", STATIC_SERVER, str(port), str(workers)], start_new_session=True
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("error: the static anchor server did not start") from None
-                time.sleep(0.05)
+        wait_until_serving(f"http://127.0.0.1:{port}", server, "the static anchor server")
         return run_paced(f"http://127.0.0.1:{port}/", rate, duration, connections)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
