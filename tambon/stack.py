@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -29,6 +29,8 @@ from tambon.settings import REPO_ROOT, Settings
 #: Demo account the oracle signs with on the local chain (the others are people in the demo).
 ORACLE_DEMO_ACCOUNT = 10
 DEMO_ORG_NAME = "อบต.หนองสนิท (Nong Sanit SAO)"
+#: the local chain makes a block this often, as a real chain does
+BLOCK_SECONDS = 1
 STOP_GRACE_SECONDS = 5
 #: pid file of a running `tambon demo`, so `tambon stop` can end it too
 DEMO_PID = "demo.pid"
@@ -78,11 +80,18 @@ def _host_port(url: str) -> tuple[str, int]:
     return parsed.hostname or "127.0.0.1", parsed.port or 80
 
 
-def _rpc_ok(url: str) -> str:
+def _rpc(url: str, method: str, params: list | None = None):
     response = httpx.post(
-        url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}, timeout=2
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=2
     )
-    return f"block {int(response.json()['result'], 16)}"
+    reply = response.json()
+    if "error" in reply:
+        raise ConfigError(f"{method} failed on {url}: {reply['error'].get('message', reply['error'])}")
+    return reply["result"]
+
+
+def _rpc_ok(url: str) -> str:
+    return f"block {int(_rpc(url, 'eth_blockNumber'), 16)}"
 
 
 def _evidence_ok(url: str) -> str:
@@ -159,7 +168,7 @@ class Stack:
                     "--mnemonic",
                     _demo_mnemonic(),
                     "--block-time",
-                    "1",
+                    str(BLOCK_SECONDS),
                     "--state",
                     str(s.data_dir / "chain" / "state.json"),
                     "--state-interval",
@@ -263,6 +272,24 @@ class Stack:
         raise ConfigError(
             f"{name} did not come up within {timeout:.0f} s; see {self.log_dir / (name + '.log')}"
         )
+
+    @contextlib.contextmanager
+    def blocks_on_demand(self) -> Iterator[None]:
+        """Mine each transaction as it arrives, then a block every BLOCK_SECONDS again.
+
+        For the demo's seeding, some sixty transactions one after the other: at a block a second it
+        spent a minute waiting for blocks. Only an anvil this stack started is switched; a node the
+        user runs is left as it is.
+        """
+        url = self.settings.rpc_url
+        if self.pid("chain") is None or not str(_rpc(url, "web3_clientVersion")).startswith("anvil"):
+            yield
+            return
+        _rpc(url, "evm_setAutomine", [True])
+        try:
+            yield
+        finally:
+            _rpc(url, "evm_setIntervalMining", [BLOCK_SECONDS])
 
     def stop(self, name: str) -> bool:
         """Stop a service this stack started (SIGTERM to its group, then SIGKILL). True if it was running."""

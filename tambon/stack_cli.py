@@ -109,7 +109,7 @@ def demo(
         ("Starting the local chain", lambda: stack.start("chain")),
         ("Starting the evidence node", lambda: stack.start("evidence")),
         ("Deploying contracts", lambda: _deploy_unless_live(settings)),
-        ("Seeding grants, producers and produce batches", lambda: _seed(settings, "chain")),
+        ("Seeding grants, producers and produce batches", lambda: _seed_chain(stack)),
         # the index first: the oracle and the site read it when it has started, the node otherwise
         ("Starting the chain index", lambda: stack.start("index")),
         ("Starting the grading oracle", lambda: stack.start("oracle")),
@@ -189,6 +189,11 @@ def _deploy_unless_live(settings) -> None:
         return
     members = [demo_account(i).address for i in range(1, 6)]
     deploy_all(w3, demo_account(0), members, 3, settings.network).save(settings.deployment_file)
+
+
+def _seed_chain(stack: Stack) -> None:
+    with stack.blocks_on_demand():
+        _seed(stack.settings, "chain")
 
 
 def _seed(settings, phase: str) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -37,6 +38,7 @@ def test_demo__seeds_every_state_then_a_second_run_reuses_it(demo_settings):
     assert _tambon(demo_settings, "status").returncode == 0
 
     chain = Chain(demo_settings)
+    _assert_blocks_come_every_second(chain)  # seeding mined on demand, then back to a block a second
     escrow = chain.contract("GrantEscrow")
     assert escrow.functions.grant_count().call() == 2
     statuses = [escrow.functions.milestone(0, m).call()[2] for m in range(4)]
@@ -71,6 +73,13 @@ def test_demo__seeds_every_state_then_a_second_run_reuses_it(demo_settings):
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert escrow.functions.grant_count().call() == 2
     assert provenance.functions.totalSupply().call() == 6
+
+
+def _assert_blocks_come_every_second(chain: Chain) -> None:
+    first = chain.w3.eth.block_number
+    time.sleep(3.5)
+    latest = chain.w3.eth.block_number
+    assert 2 <= latest - first <= 4  # with no transaction sent
 
 
 def _assert_verify_command_agrees_with_the_page(settings: Settings, lot: int) -> list[dict]:
