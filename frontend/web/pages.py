@@ -80,14 +80,15 @@ class CachedBatchPages:
     middlewares): a GET of a lot's verify page or of its JSON (/api/batches/N) whose current version
     is rendered already, in this worker or in the workers' shared pages, is answered with the route's
     own response (`batch_page_response`, `batch_json_response`) without routing, dependencies, a
-    thread hop or a query. Everything else goes on to the application."""
+    thread hop or (on the index) a query; on the node, the version is the chain head's. Everything
+    else goes on to the application."""
 
     def __init__(self, app, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and self.ctx.index is not None:
+        if scope["type"] == "http" and scope["method"] == "GET":
             found = _LOT_PAGE_PATH.fullmatch(scope["path"])
             if found is not None and int(found[2]) <= MAX_ID:
                 response = await self._cached(scope, int(found[2]), found[1] == "batch")

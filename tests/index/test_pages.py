@@ -422,8 +422,9 @@ def _comparable(response) -> tuple:
     return response.status_code, headers, asof.sub(b"", response.content)
 
 
-def test_cached_pages__same_response_as_the_route(world, follower, site_settings):
-    with _client(site_settings, True) as client:
+@pytest.mark.parametrize("read_index", [True, False], ids=["index", "node"])
+def test_cached_pages__same_response_as_the_route(world, follower, site_settings, read_index):
+    with _client(site_settings, read_index) as client:
         lot = world.lot
         first = client.get(f"/batch/{lot}", headers=EN)
         assert first.status_code == 200 and client.app.state.ctx.pages_served_ahead_of_routing == 0
