@@ -46,21 +46,31 @@ demo: install
 # compiling every module again, which an environment with PYTHONDONTWRITEBYTECODE set would cost them.
 test test-all: export PYTHONDONTWRITEBYTECODE :=
 
-## One command: install what tests need and run the whole suite (slow fault variants excluded).
 # The index tests rewrite chain history (anvil_reorg), which the other tests' per-test chain snapshots
-# cannot follow: without arguments they run as a second session on a chain of their own.
+# cannot follow: without arguments they run as a second session on a chain of their own, beside the
+# first (which waits on chains, browsers and services and leaves a core idle for much of its run);
+# its report follows the first's. The contracts are compiled once before, for both.
+define two_sessions
+	$(VENV)/bin/ape compile
+	@index_log=$$(mktemp); \
+	$(PY) scripts/check_pytest.py $(1) tests/index >$$index_log 2>&1 & index=$$!; \
+	$(PY) scripts/check_pytest.py $(1) --ignore=tests/index; first=$$?; \
+	wait $$index; second=$$?; \
+	echo "=== the index session ==="; cat $$index_log; rm -f $$index_log; \
+	exit $$(( first || second ))
+endef
+
+## One command: install what tests need and run the whole suite (slow fault variants excluded).
 test: install
 ifeq ($(strip $(PYTEST_ARGS)),)
-	$(PY) scripts/check_pytest.py -m "not slow" --ignore=tests/index
-	$(PY) scripts/check_pytest.py -m "not slow" tests/index
+	$(call two_sessions,-m "not slow")
 else
 	$(PY) scripts/check_pytest.py -m "not slow" $(PYTEST_ARGS)
 endif
 
 test-all: install
 ifeq ($(strip $(PYTEST_ARGS)),)
-	$(PY) scripts/check_pytest.py --ignore=tests/index
-	$(PY) scripts/check_pytest.py tests/index
+	$(call two_sessions,)
 else
 	$(PY) scripts/check_pytest.py $(PYTEST_ARGS)
 endif
