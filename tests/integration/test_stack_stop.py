@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
 from tambon.settings import Settings
 from tambon.stack import Stack, group_alive, pid_alive
 from tests.frontend.world import local_stack_settings
+from tests.oracle.chain import Anvil
 
 #: the demo's services are up once it reaches this step (chain, evidence node, contracts deployed)
 SEEDING = "Seeding grants"
@@ -69,3 +71,29 @@ def test_demo__ends_with_every_service_it_started(tmp_path, how):
     left = [name for name, pgid in groups.items() if group_alive(pgid)]
     assert left == [], f"still running after {how}: {left}"
     assert not list((settings.data_dir / "run").glob("*.pid"))
+
+
+def _automine(url: str) -> bool:
+    return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_getAutomine"}, timeout=5).json()[
+        "result"
+    ]
+
+
+def test_blocks_on_demand__switches_only_the_stacks_own_chain(tmp_path):
+    own = Stack(local_stack_settings(tmp_path / "own"))
+    users = Anvil(block_time=1)  # a chain the user runs at the stack's address
+    try:
+        theirs = Stack(Settings(rpc_url=users.url, data_dir=tmp_path / "theirs"))
+        with theirs.blocks_on_demand():
+            assert not _automine(users.url)
+        own.start("chain")
+        url = own.settings.rpc_url
+        with own.blocks_on_demand():
+            assert _automine(url)
+        assert not _automine(url)
+        with pytest.raises(RuntimeError), own.blocks_on_demand():
+            raise RuntimeError("seeding failed")
+        assert not _automine(url)  # back to a block a second on failure too
+    finally:
+        own.stop_all()
+        users.stop()
