@@ -16,9 +16,10 @@ oracle signs is the same bytes the contract hashes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any, ClassVar, Self
 
 from eth_abi import encode as abi_encode
@@ -187,7 +188,18 @@ def sign_attestation(att: Attestation, private_key: bytes | str, chain_id: int, 
 
 def recover_attestation(att: Attestation, signature: bytes | str, chain_id: int, registry: str) -> str:
     """Checksummed address that signed `att`; raises SignatureError on a bad or high-s signature."""
+    return _attestation_signer(att, _hashable(signature), chain_id, registry)
+
+
+# A lot's page checks its attestations' signatures on every render, and it is rendered again whenever
+# the lot moves: a signature's signer, once recovered, is kept (a failure is not, and raises again).
+@lru_cache(maxsize=4096)
+def _attestation_signer(att: Attestation, signature: bytes | str, chain_id: int, registry: str) -> str:
     return recover(attestation_typed_data(att, chain_id, registry), signature)
+
+
+def _hashable(signature: bytes | bytearray | str) -> bytes | str:
+    return signature if isinstance(signature, str) else bytes(signature)
 
 
 # Merkle batches (attestMany)
@@ -252,6 +264,19 @@ class MerkleBatch:
     types: dict[str, list[dict[str, str]]]
     entry_point: str
     noun: str
+    #: signers of the roots recovered so far: every lot a batch call covers checks its item against
+    #: the same root and signature, on every render of its page
+    _root_signers: Callable[[bytes, int, bytes | str, int, str], str] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_root_signers", lru_cache(maxsize=1024)(self._recover_root))
+
+    def _recover_root(
+        self, root: bytes, count: int, signature: bytes | str, chain_id: int, registry: str
+    ) -> str:
+        return recover(self.typed_data(root, count, chain_id, registry), signature)
 
     def typed_data(self, root: bytes, count: int, chain_id: int, registry: str) -> dict[str, Any]:
         """The `eth_signTypedData_v4` JSON for a Merkle root of `count` items."""
@@ -285,7 +310,7 @@ class MerkleBatch:
         """Signer of the batch `item` belongs to, after checking its Merkle proof against `root`."""
         if not verify_proof(item.struct_hash(), proof, root):
             raise SignatureError(f"{self.noun} is not in the signed Merkle batch")
-        return recover(self.typed_data(root, count, chain_id, registry), signature)
+        return self._root_signers(bytes(root), int(count), _hashable(signature), chain_id, registry)
 
 
 ATTESTATION_BATCH = MerkleBatch("AttestationRoot", ATTESTATION_TYPES, "attestMany", "attestation")

@@ -118,6 +118,33 @@ def test_batch__item_outside_the_set__refused():
         recover_batch_item(_att(batch_id=99), merkle_proof(leaves, 4), root, 5, signature, 31337, REGISTRY)
 
 
+def test_recovered_signers_are_kept__each_for_exactly_what_was_signed():
+    """Signers are kept once recovered (pages check them on every render): a kept one must never
+    answer for another message, domain or signature."""
+    key = Account.from_key(sha("k"))
+    signature = sign_attestation(_att(), key.key, 31337, REGISTRY)
+    for _ in range(2):
+        assert recover_attestation(_att(), signature, 31337, REGISTRY) == key.address
+        assert recover_attestation(_att(), bytearray(signature), 31337, REGISTRY) == key.address
+        assert recover_attestation(_att(), "0x" + signature.hex(), 31337, REGISTRY) == key.address
+        assert recover_attestation(_att(), signature, 1, REGISTRY) != key.address
+        assert recover_attestation(_att(confidence_bps=9_000), signature, 31337, REGISTRY) != key.address
+        with pytest.raises(SignatureError, match="high s"):
+            recover_attestation(_att(), high_s(signature), 31337, REGISTRY)
+    items = [_att(batch_id=i + 1) for i in range(5)]
+    root, batch_signature = sign_batch(items, key.key, 31337, REGISTRY)
+    leaves = [a.struct_hash() for a in items]
+    for index in (0, 3, 0):
+        proof = merkle_proof(leaves, index)
+        assert (
+            recover_batch_item(items[index], proof, root, 5, batch_signature, 31337, REGISTRY) == key.address
+        )
+        assert (
+            recover_batch_item(items[index], proof, root, 6, batch_signature, 31337, REGISTRY) != key.address
+        )
+        assert recover_batch_item(items[index], proof, root, 5, batch_signature, 5, REGISTRY) != key.address
+
+
 def test_merkle__empty_and_bad_index__raise():
     with pytest.raises(AttestationError):
         merkle_root([])
