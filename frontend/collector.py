@@ -4,12 +4,13 @@ walks only what is new.
 A worker on a 10,000-lot index holds ~450,000 objects that live as long as it does (modules,
 templates, every lot's facts stamp, the lot directory, cached histories and page keys). CPython's
 full collection walks all of them, and it ran every 25-60 s under a moving head for 350-800 ms with
-the GIL held: every request in that worker waited for it. Here the objects alive when the site starts, and the survivors of each full collection, go
-to the permanent generation (`gc.freeze`), which collections skip; objects that die by reference
-count are freed as before. A cycle that becomes garbage after its objects were frozen is only freed
-by a collection that walks the frozen ones too: once the frozen objects have grown to
-`REWALK_GROWTH` times what they were after the last such walk, they are unfrozen and the next full
-collection walks (and frees) everything once, then freezes its survivors again.
+the GIL held: every request in that worker waited for it. Here the objects alive when the site
+starts, and the survivors of each full collection, go to the permanent generation (`gc.freeze`),
+which collections skip; objects that die by reference count are freed as before. A cycle that
+becomes garbage after its objects were frozen is only freed by a collection that walks the frozen
+ones too: once the frozen objects have grown to `REWALK_GROWTH` times what they were after the last
+such walk, they are unfrozen and the next full collection walks (and frees) everything once, then
+freezes its survivors again.
 """
 
 from __future__ import annotations
