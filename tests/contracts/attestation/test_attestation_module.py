@@ -3,16 +3,21 @@
 import json
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
+from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tambon.attestation import (
+    ATTESTATION_BATCH,
     ATTESTATION_TYPE,
     Attestation,
     AttestationError,
     Grade,
+    _attestation_signer,
     attestation_typed_data,
+    forget_attestation_signers,
     merkle_proof,
     merkle_root,
     recover_attestation,
@@ -21,6 +26,7 @@ from tambon.attestation import (
     sign_batch,
     verify_proof,
 )
+from tambon.coldchain import ColdChainAttestation
 from tambon.errors import SignatureError, TambonError
 
 from .conftest import high_s, sha
@@ -143,6 +149,55 @@ def test_recovered_signers_are_kept__each_for_exactly_what_was_signed():
             recover_batch_item(items[index], proof, root, 6, batch_signature, 31337, REGISTRY) != key.address
         )
         assert recover_batch_item(items[index], proof, root, 5, batch_signature, 5, REGISTRY) != key.address
+    forget_attestation_signers()  # what a cold render starts from: nothing kept, the same answers
+    assert (
+        _attestation_signer.cache_info().currsize
+        == ATTESTATION_BATCH._root_signers.cache_info().currsize
+        == 0
+    )
+    assert recover_attestation(_att(), signature, 31337, REGISTRY) == key.address
+    proof = merkle_proof(leaves, 2)
+    assert recover_batch_item(items[2], proof, root, 5, batch_signature, 31337, REGISTRY) == key.address
+
+
+def _any_value(kind: str) -> st.SearchStrategy:
+    """Every value of a static ABI type, its bounds included."""
+    if kind == "bytes32":
+        return st.binary(min_size=32, max_size=32)
+    if kind.startswith("int"):
+        bits = int(kind[3:])
+        return st.integers(-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    return st.integers(0, (1 << int(kind[4:])) - 1)
+
+
+def _unchecked(cls, values):
+    """A struct holding `values` as they are (its constructor's range checks skipped)."""
+    item = object.__new__(cls)
+    for (attr, _, _), value in zip(cls.FIELDS, values, strict=True):
+        object.__setattr__(item, attr, value)
+    return item
+
+
+@pytest.mark.parametrize("cls", [Attestation, ColdChainAttestation])
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_struct_hash__keccak_of_eth_abi_s_encoding_of_every_field(cls, data):
+    """Leaves are hashed word by word: the bytes eth-abi encodes for the type hash and the fields, at
+    every value of each field's type; a value outside its type is refused, as eth-abi refuses it."""
+    kinds = [kind for _, _, kind in cls.FIELDS]
+    values = [data.draw(_any_value(kind)) for kind in kinds]
+    assert _unchecked(cls, values).struct_hash() == keccak(
+        abi_encode(["bytes32", *kinds], [cls.TYPEHASH, *values])
+    )
+    index = data.draw(st.sampled_from([i for i, kind in enumerate(kinds) if kind != "bytes32"]))
+    kind = kinds[index]
+    bits = int(kind.removeprefix("u").removeprefix("int"))
+    outside = (
+        -(1 << (bits - 1)) - 1 if kind.startswith("int") else data.draw(st.sampled_from([-1, 1 << bits]))
+    )
+    values[index] = outside
+    with pytest.raises(AttestationError, match=f"must fit {kind}"):
+        _unchecked(cls, values).struct_hash()
 
 
 def test_merkle__empty_and_bad_index__raise():
