@@ -19,6 +19,7 @@ accepted; the verify page keeps p99 <= 50 ms at 200 req/s while 8 signed-in clie
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -29,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -682,38 +685,117 @@ def sync_figures(world, url: str, index_url: str, lots: bool = True, passes: int
     }
 
 
-def cold_render_ms(world, url: str, index_url: str, node_url: str, data: Path, samples: int = 21) -> float:
-    """Median time to render the verify page of a lot never rendered before (facts from the index,
-    evidence proven on the way), in this process."""
-    import asyncio
+@dataclass
+class ColdRenders:
+    """Cold renders of the verify page in one world (facts from its index, evidence proven on the way),
+    in this process, set up as a site worker is: what it keeps in memory read first, then (while
+    rendering) the objects alive frozen for the collector (`frontend.collector`). `lots`: the lots
+    to render (default: `samples` at random)."""
+
+    world: Any
+    url: str
+    index_url: str
+    node_url: str
+    data: Path
+    samples: int = 21
+    lots: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import asyncio
+
+        from frontend.context import AppContext
+        from frontend.settings import WebSettings
+        from frontend.views import render_batch
+        from tambon.settings import Settings
+
+        settings = Settings(
+            network="local", rpc_url=self.url, deployments_dir=self.world.deployments, data_dir=self.data,
+            index_url=self.index_url, evidence_api_url=self.node_url, gateway_url=self.node_url,
+            public_url="http://bench",
+        )  # fmt: skip
+        self.ctx = AppContext(settings, WebSettings(evidence_retry_seconds=600.0))
+        asyncio.run(self.ctx.preload())
+        self.head = asyncio.run(self.ctx.head())
+        chosen = [b for b, _ in random.Random(3).sample(self.world.lots, len(self.world.lots))]
+        warm = next(b for b in chosen if b not in self.lots)
+        render_batch(self.ctx, self.head, warm, "en")  # templates, connections and shared proofs warm
+        self.lots = self.lots or [b for b in chosen if b != warm][: self.samples]
+
+    def render_next(self) -> None:
+        """Render the next lot never rendered here, timed."""
+        from frontend.services.qr import qr_svg
+        from frontend.views import render_batch
+        from tambon.attestation import forget_attestation_signers
+        from tambon.verify import batch_tree
+
+        # each sample builds its own lot's attestMany Merkle tree and recovers its root's signer: the
+        # 10-lot world's attestations share one call, whose tree and signer kept from an earlier sample
+        # would make its renders cheaper than cold; and its own QR symbol: both worlds name their lots
+        # BW-00000... under one GTIN
+        batch_tree.cache_clear()
+        forget_attestation_signers()
+        qr_svg.cache_clear()
+        batch_id = self.lots[len(self.times)]
+        started = time.perf_counter()
+        render_batch(self.ctx, self.head, batch_id, "en")
+        self.times.append((time.perf_counter() - started) * 1000)
+
+    @property
+    def done(self) -> bool:
+        return len(self.times) == len(self.lots)
+
+
+def lot_shapes(index_url: str) -> dict[int, tuple[int, int]]:
+    """Each lot's (steps, attestations) in an index: what its page shows, and so what it costs."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(index_url.removeprefix("sqlite:///"))) as db:
+        lots = {int(b): [0, 0] for (b,) in db.execute("SELECT batch_id FROM batches")}
+        for column, table in enumerate(("steps", "attestations")):
+            for b, count in db.execute(f"SELECT batch_id, count(*) FROM {table} GROUP BY batch_id"):
+                lots[int(b)][column] = count
+    return {b: (steps, attested) for b, (steps, attested) in lots.items()}
+
+
+def like_lots(small_lots: list[int], small_index: str, big_index: str, samples: int) -> list[int]:
+    """`samples` lots of the big world shaped as the small world's lots are (as many steps and
+    attestations), in turn: the ratio then compares like pages, and only the world's size differs."""
+    small_shapes, big_shapes = lot_shapes(small_index), lot_shapes(big_index)
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for b in random.Random(3).sample(sorted(big_shapes), len(big_shapes)):
+        by_shape.setdefault(big_shapes[b], []).append(b)
+    wanted = [small_shapes[b] for b in small_lots if by_shape.get(small_shapes[b])]
+    picked: list[int] = []
+    while wanted and len(picked) < samples:
+        shape = wanted[len(picked) % len(wanted)]
+        picked.append(by_shape[shape].pop())  # each lot once: a second render would not be cold
+        wanted = [w for w in wanted if by_shape[w]]
+    return picked
+
+
+def render_cost_figures(small: ColdRenders, big: ColdRenders) -> dict:
+    """Median cold render in each world and their ratio, the two worlds' samples taken in turn (the
+    small world's between the big world's, spread evenly) so that the host's speed, which drifts over
+    minutes, is the same for both."""
     import statistics
 
-    from frontend.context import AppContext
-    from frontend.services.qr import qr_svg
-    from frontend.settings import WebSettings
-    from frontend.views import render_batch
-    from tambon.settings import Settings
-    from tambon.verify import batch_tree
+    from frontend.collector import long_lived_frozen
 
-    settings = Settings(
-        network="local", rpc_url=url, deployments_dir=world.deployments, data_dir=data, index_url=index_url,
-        evidence_api_url=node_url, gateway_url=node_url, public_url="http://bench",
-    )  # fmt: skip
-    ctx = AppContext(settings, WebSettings(evidence_retry_seconds=600.0))
-    head = asyncio.run(ctx.head())
-    chosen = random.Random(3).sample(world.lots, min(samples + 1, len(world.lots)))
-    render_batch(ctx, head, chosen[0][0], "en")  # templates, connections and the shared proofs warm
-    times = []
-    for batch_id, _ in chosen[1:]:
-        # each sample builds its own lot's attestMany Merkle tree: the 10-lot world's attestations share
-        # one call, whose tree kept from an earlier sample would make its renders cheaper than cold;
-        # and its own QR symbol: both worlds name their lots BW-00000... under one GTIN
-        batch_tree.cache_clear()
-        qr_svg.cache_clear()
-        started = time.perf_counter()
-        render_batch(ctx, head, batch_id, "en")
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    with long_lived_frozen():
+        while not big.done:
+            big.render_next()
+            if not small.done and len(small.times) < len(big.times) * len(small.lots) / len(big.lots):
+                small.render_next()
+        while not small.done:
+            small.render_next()
+    big_ms, small_ms = statistics.median(big.times), statistics.median(small.times)
+    return {
+        "render_cost_ratio_10k_vs_10_lots": round(big_ms / small_ms, 3),
+        "cold_render_ms_big_world": round(big_ms, 2),
+        "cold_render_ms_10_lots": round(small_ms, 2),
+        "cold_render_samples": {"big_world": len(big.times), "10_lots": len(small.times)},
+    }
 
 
 class Writer:
@@ -952,25 +1034,26 @@ def moving_head_bench(args) -> None:
     figures: dict = {"moving_head_world": {"lots": len(big.lots), "steps": big.steps,
                                            "attestations": big.attestations, "events": big.events}}  # fmt: skip
     try:
-        with small.chain() as url:
-            _store, node = evidence_node(small.evidence)
-            try:
-                index_url = f"sqlite:///{work / 'small-index.sqlite'}"
-                sync_figures(small, url, index_url)
-                small_ms = cold_render_ms(small, url, index_url, node.url, work / "small-render")
-            finally:
-                node.stop()
         with big.chain(block_time=1) as url:
             _store, node = evidence_node(big.evidence)
             index_url = f"sqlite:///{work / 'index.sqlite'}"
             try:
                 figures |= sync_figures(big, url, index_url)
-                big_ms = cold_render_ms(big, url, index_url, node.url, work / "big-render")
-                figures |= {
-                    "render_cost_ratio_10k_vs_10_lots": round(big_ms / small_ms, 3),
-                    "cold_render_ms_big_world": round(big_ms, 2),
-                    "cold_render_ms_10_lots": round(small_ms, 2),
-                }
+                with small.chain() as small_url:
+                    _small_store, small_node = evidence_node(small.evidence)
+                    try:
+                        small_index = f"sqlite:///{work / 'small-index.sqlite'}"
+                        sync_figures(small, small_url, small_index)
+                        small_renders = ColdRenders(
+                            small, small_url, small_index, small_node.url, work / "small-render"
+                        )
+                        like = like_lots(small_renders.lots, small_index, index_url, samples=21)
+                        big_renders = ColdRenders(
+                            big, url, index_url, node.url, work / "big-render", lots=like
+                        )
+                        figures |= render_cost_figures(small_renders, big_renders)
+                    finally:
+                        small_node.stop()
                 port = free_port()
                 site = f"http://127.0.0.1:{port}"
                 env = _site_env(big, url, index_url, node.url, site, work / "data")
