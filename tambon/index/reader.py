@@ -135,25 +135,14 @@ class IndexReader:
     # batches
 
     def batch(self, batch_id: int) -> BatchFacts | None:
-        b, s, c, lin = schema.batches, schema.steps, schema.custody, schema.lineage
+        lot = {"lot": batch_id}
         with self.engine.connect() as conn:
-            row = conn.execute(select(b).where(b.c.batch_id == batch_id)).first()
+            row = conn.execute(_READS.batch, lot).first()
             if row is None:
                 return None
-            holder = conn.execute(
-                select(c.c.receiver)
-                .where(c.c.batch_id == batch_id)
-                .order_by(c.c.block_number.desc(), c.c.log_index.desc())
-                .limit(1)
-            ).scalar()
-            steps, closed = conn.execute(
-                select(func.count(), func.max(case((s.c.stage == int(Stage.MARKETING), 1), else_=0))).where(
-                    s.c.batch_id == batch_id
-                )
-            ).one()
-            consumed = conn.execute(
-                select(lin.c.child_id).where(lin.c.parent_id == batch_id).limit(1)
-            ).first()
+            holder = conn.execute(_READS.holder, lot).scalar()
+            steps, closed = conn.execute(_READS.steps_closed, lot).one()
+            consumed = conn.execute(_READS.consumed, lot).first()
         return BatchFacts(
             batch_id=batch_id,
             producer=row.producer,
@@ -169,74 +158,34 @@ class IndexReader:
         )
 
     def parents(self, batch_id: int) -> list[int]:
-        lin = schema.lineage
         with self.engine.connect() as conn:
-            return [
-                int(p)
-                for p in conn.execute(
-                    select(lin.c.parent_id).where(lin.c.child_id == batch_id).order_by(lin.c.parent_id)
-                ).scalars()
-            ]
+            return [int(p) for p in conn.execute(_READS.parents, {"lot": batch_id}).scalars()]
 
     def children(self, batch_id: int) -> list[int]:
-        lin = schema.lineage
         with self.engine.connect() as conn:
-            return [
-                int(c)
-                for c in conn.execute(
-                    select(lin.c.child_id).where(lin.c.parent_id == batch_id).order_by(lin.c.child_id)
-                ).scalars()
-            ]
+            return [int(c) for c in conn.execute(_READS.children, {"lot": batch_id}).scalars()]
 
     def provenance_events(self, ids: Sequence[int]) -> list[ChainEvent]:
         """The lots' BatchRegistered, StepAdded, Split (as parent), Merged (as child) and Transfer events."""
-        b, s, c, lin = schema.batches, schema.steps, schema.custody, schema.lineage
-        positions = union_all(
-            select(b.c.block_number, b.c.log_index).where(b.c.batch_id.in_(ids)),
-            select(s.c.block_number, s.c.log_index).where(s.c.batch_id.in_(ids)),
-            select(c.c.block_number, c.c.log_index).where(c.c.batch_id.in_(ids)),
-            select(lin.c.block_number, lin.c.log_index).where(
-                lin.c.kind == "split", lin.c.parent_id.in_(ids)
-            ),
-            select(lin.c.block_number, lin.c.log_index).where(lin.c.kind == "merge", lin.c.child_id.in_(ids)),
-        ).subquery()
-        return self._events_at(positions)
+        return self._events(_READS.provenance_events, ids)
 
     def attestation_events(self, ids: Sequence[int]) -> list[ChainEvent]:
-        a = schema.attestations
-        positions = select(a.c.block_number, a.c.log_index).where(a.c.batch_id.in_(ids)).subquery()
-        return self._events_at(positions)
+        return self._events(_READS.attestation_events, ids)
 
     def coldchain_events(self, ids: Sequence[int]) -> list[ChainEvent]:
         """The lots' ColdChainAttested events (cold-chain verdicts), in chain order."""
-        cc = schema.coldchain
-        positions = select(cc.c.block_number, cc.c.log_index).where(cc.c.batch_id.in_(ids)).subquery()
-        return self._events_at(positions)
+        return self._events(_READS.coldchain_events, ids)
 
-    def _events_at(self, positions: Any) -> list[ChainEvent]:
-        e = schema.events
-        query = (
-            select(e)
-            .join(
-                positions,
-                (positions.c.block_number == e.c.block_number) & (positions.c.log_index == e.c.log_index),
-            )
-            .distinct()
-            .order_by(e.c.block_number, e.c.log_index)
-        )
+    def _events(self, query: Any, ids: Sequence[int]) -> list[ChainEvent]:
         with self.engine.connect() as conn:
-            return [stored_event(r) for r in conn.execute(query)]
+            return [stored_event(r) for r in conn.execute(query, {"lots": [int(i) for i in ids]})]
 
     def block_times(self, block_hashes: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(block_hashes))
         if not wanted:
             return {}
-        bl = schema.blocks
         with self.engine.connect() as conn:
-            return {
-                r.hash: int(r.timestamp)
-                for r in conn.execute(select(bl.c.hash, bl.c.timestamp).where(bl.c.hash.in_(wanted)))
-            }
+            return {r.hash: int(r.timestamp) for r in conn.execute(_READS.block_times, {"hashes": wanted})}
 
     def block_hash(self, number: int) -> str | None:
         """The stored hash of a block the index has seen (a block with facts, or a range's end)."""
@@ -320,14 +269,8 @@ class IndexReader:
 
     def producer(self, account: str) -> tuple[str, str, int, int]:
         """(registration id, name, registered at, revoked at) as `producerOf` answers (zeros if never)."""
-        p = schema.producers
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(p, schema.blocks.c.timestamp)
-                .join(schema.blocks, schema.blocks.c.number == p.c.block_number)
-                .where(p.c.account == account)
-                .order_by(p.c.block_number, p.c.log_index)
-            ).all()
+            rows = conn.execute(_READS.producer, {"account": account}).all()
         reg_id, name, registered_at, revoked_at = "", "", 0, 0
         for r in rows:
             if r.kind == "registered":  # registering again updates the record and clears a revocation
@@ -338,17 +281,15 @@ class IndexReader:
 
     def key_status(self, key: str) -> tuple[int, int]:
         """(activated at, revoked at) as `keyStatus` answers."""
-        return self._status(schema.keys, schema.keys.c.key, key, "added")
+        return self._status(_READS.key_status, key, "added")
 
     def model_status(self, model_sha256: bytes) -> tuple[int, int]:
         """(approved at, revoked at) as `modelStatus` answers."""
-        return self._status(
-            schema.models, schema.models.c.model_sha256, "0x" + model_sha256.hex(), "approved"
-        )
+        return self._status(_READS.model_status, "0x" + model_sha256.hex(), "approved")
 
-    def _status(self, table: Any, column: Any, value: str, started: str) -> tuple[int, int]:
+    def _status(self, query: Any, value: str, started: str) -> tuple[int, int]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(table.c.kind, table.c.at).where(column == value)).all()
+            rows = conn.execute(query, {"value": value}).all()
         began = next((int(r.at) for r in rows if r.kind == started), 0)
         ended = next((int(r.at) for r in rows if r.kind != started), 0)
         return began, ended
@@ -356,9 +297,8 @@ class IndexReader:
     def signed_call(self, tx_hash: str) -> tuple[str, dict[str, Any]] | None:
         """(function, arguments) of the attest / attestMany call that recorded a transaction's
         attestations; None when it was relayed through another contract."""
-        sig = schema.signatures
         with self.engine.connect() as conn:
-            row = conn.execute(select(sig).where(sig.c.tx_hash == tx_hash)).first()
+            row = conn.execute(_READS.signed_call, {"tx": tx_hash}).first()
         if row is None or row.function not in ("attest", "attestMany"):
             return None
         items = json.loads(row.items)
@@ -565,3 +505,85 @@ def _stamp_facts_statements() -> tuple[Any, Any, Any]:
 
 
 _STAMP_FACTS = _stamp_facts_statements()
+
+
+@dataclass(frozen=True)
+class _PageReads:
+    """The statements a lot's page reads through (`IndexReader.batch`, `parents`, the events, the
+    registries), built once with bound parameters: a page runs some seventeen of them, and building
+    and keying a statement cost SQLAlchemy more than SQLite took to run it."""
+
+    batch: Any
+    holder: Any
+    steps_closed: Any
+    consumed: Any
+    parents: Any
+    children: Any
+    provenance_events: Any
+    attestation_events: Any
+    coldchain_events: Any
+    block_times: Any
+    producer: Any
+    key_status: Any
+    model_status: Any
+    signed_call: Any
+
+
+def _page_reads() -> _PageReads:
+    b, s, c, lin, a = schema.batches, schema.steps, schema.custody, schema.lineage, schema.attestations
+    cc, e, bl, p = schema.coldchain, schema.events, schema.blocks, schema.producers
+    lot = bindparam("lot", type_=BigInteger)
+    lots = bindparam("lots", expanding=True)
+
+    def events_at(*positions: Any) -> Any:
+        """The events at these (block, log index) positions, in chain order."""
+        at = (union_all(*positions) if len(positions) > 1 else positions[0]).subquery()
+        return (
+            select(e)
+            .join(at, (at.c.block_number == e.c.block_number) & (at.c.log_index == e.c.log_index))
+            .distinct()
+            .order_by(e.c.block_number, e.c.log_index)
+        )
+
+    def status(table: Any, column: Any) -> Any:
+        return select(table.c.kind, table.c.at).where(column == bindparam("value"))
+
+    return _PageReads(
+        batch=select(b).where(b.c.batch_id == lot),
+        holder=select(c.c.receiver)
+        .where(c.c.batch_id == lot)
+        .order_by(c.c.block_number.desc(), c.c.log_index.desc())
+        .limit(1),
+        steps_closed=select(
+            func.count(), func.max(case((s.c.stage == int(Stage.MARKETING), 1), else_=0))
+        ).where(s.c.batch_id == lot),
+        consumed=select(lin.c.child_id).where(lin.c.parent_id == lot).limit(1),
+        parents=select(lin.c.parent_id).where(lin.c.child_id == lot).order_by(lin.c.parent_id),
+        children=select(lin.c.child_id).where(lin.c.parent_id == lot).order_by(lin.c.child_id),
+        provenance_events=events_at(
+            select(b.c.block_number, b.c.log_index).where(b.c.batch_id.in_(lots)),
+            select(s.c.block_number, s.c.log_index).where(s.c.batch_id.in_(lots)),
+            select(c.c.block_number, c.c.log_index).where(c.c.batch_id.in_(lots)),
+            select(lin.c.block_number, lin.c.log_index).where(
+                lin.c.kind == "split", lin.c.parent_id.in_(lots)
+            ),
+            select(lin.c.block_number, lin.c.log_index).where(
+                lin.c.kind == "merge", lin.c.child_id.in_(lots)
+            ),
+        ),
+        attestation_events=events_at(select(a.c.block_number, a.c.log_index).where(a.c.batch_id.in_(lots))),
+        coldchain_events=events_at(select(cc.c.block_number, cc.c.log_index).where(cc.c.batch_id.in_(lots))),
+        block_times=select(bl.c.hash, bl.c.timestamp).where(
+            bl.c.hash.in_(bindparam("hashes", expanding=True))
+        ),
+        producer=select(p, bl.c.timestamp)
+        .join(bl, bl.c.number == p.c.block_number)
+        .where(p.c.account == bindparam("account"))
+        .order_by(p.c.block_number, p.c.log_index),
+        key_status=status(schema.keys, schema.keys.c.key),
+        model_status=status(schema.models, schema.models.c.model_sha256),
+        signed_call=select(schema.signatures).where(schema.signatures.c.tx_hash == bindparam("tx")),
+    )
+
+
+_READS = _page_reads()
