@@ -45,6 +45,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 T = TypeVar("T")
 #: the evidence part of a lot's version while no worker has rendered the lot at its current facts
 UNSEEN = "unseen"
+#: the form of a lot's page the API serves; its other forms are the site's languages
+JSON_FORM = "json"
 
 
 def _cid_digest(cid: str | None) -> str:
@@ -338,7 +340,7 @@ class AppContext:
         return made, history
 
     def lot_page(self, head: Head, batch_id: int, form: str) -> tuple[tuple, bytes | None]:
-        """A lot's page in `form` (its language, or json for the API) at the lot's current version: its
+        """A lot's page in `form` (its language, or `JSON_FORM` for the API) at the lot's current version: its
         cache key, and its bytes when rendered before (their stale proofs are then re-checked in the
         background) or None (the caller renders it with `render_lot_page`, off the event loop)."""
         version, cids = self._version_at(self._facts(head, batch_id), batch_id)

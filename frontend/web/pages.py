@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from frontend.api.routes.batches import batch_json_response
-from frontend.context import AppContext
+from frontend.context import JSON_FORM, AppContext
 from frontend.deps import MAX_ID, BatchId, ChainHead, Ctx, Lang, parse_id
 from frontend.errors import BadInput
 from frontend.services.batches import evidence_ref
@@ -107,7 +107,7 @@ class CachedBatchPages:
         except TambonError:
             return None  # the route answers with the error page
         lang = scope["state"]["lang"]
-        key, body = ctx.lot_page(head, batch_id, lang if html else "json")
+        key, body = ctx.lot_page(head, batch_id, lang if html else JSON_FORM)
         if body is None:
             return None
         ctx.pages_served_ahead_of_routing += 1

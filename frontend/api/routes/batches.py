@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from frontend.api.models import BatchOut
+from frontend.context import JSON_FORM
 from frontend.deps import BatchId, ChainHead, Ctx
 from frontend.services.lots import identified
 from frontend.views import epcis_json
@@ -22,7 +23,7 @@ async def get_batch(batch_id: BatchId, ctx: Ctx, head: ChainHead) -> Response:
     # Kept as bytes per version of the lot beside its pages (the lot's page in a third form, shared by
     # the workers and with its proofs re-checked the same way): a client polling a lot costs a lookup,
     # not a model build and a serialisation per request.
-    key, cached = ctx.lot_page(head, batch_id, "json")
+    key, cached = ctx.lot_page(head, batch_id, JSON_FORM)
     if cached is not None:
         return batch_json_response(cached)
 
