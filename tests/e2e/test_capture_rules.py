@@ -152,3 +152,30 @@ def test_capture__step_dated_out_of_the_lots_order__refused_naming_both_dates(
     assert world.provenance.stepCount(lot) == 0
     shot(page, f"capture-date-order-{lang}")
     page.context.close()
+
+
+@pytest.mark.parametrize("wallet", [False, True], ids=["no wallet", "wallet"])
+@pytest.mark.parametrize(("lang", "viewport"), [*LANGS, ("en-US", PHONE)])
+def test_capture__the_page_holds_still_while_it_starts(browser, site, world, rpc_url, lang, viewport, wallet):
+    """Nothing a farmer is about to tap moves while the page fills in what its script learns (the
+    network state, the wallet and its lots, or that there is no wallet): layout shifts sum to
+    nothing, as a browser measures them."""
+    context = browser.new_context(
+        locale=lang, viewport=viewport, extra_http_headers={"Accept-Language": lang}
+    )
+    if wallet:
+        context.expose_function("tambonWallet", TestWallet(world.packer, rpc_url).handle)
+        context.add_init_script(PROVIDER_JS)
+    context.add_init_script(
+        "window.__shift = 0; new PerformanceObserver((list) => { for (const e of list.getEntries())"
+        " if (!e.hadRecentInput) window.__shift += e.value; }).observe({type: 'layout-shift', buffered: true});"
+    )
+    page = context.new_page()
+    page.goto(f"{site}/capture/")
+    page.wait_for_function("() => document.getElementById('net').dataset.online === String(navigator.onLine)")
+    told = "account" if wallet else "status"
+    page.wait_for_function(f"() => document.getElementById('{told}').textContent.length > 0")
+    page.wait_for_timeout(300)  # shifts are reported after the frame that made them
+    shift = page.evaluate("window.__shift")
+    context.close()
+    assert shift < 0.01, f"the page moved while starting: layout shift {shift:.3f}"

@@ -504,12 +504,18 @@
     if (chosen && batches.some((b) => String(b.batch_id) === chosen)) select.value = chosen;
     if (!batches.length) say(t("noBatches"), true);
   }
+  // the address as wallets show it, on the line kept for it: the form below does not move when it comes
+  function showAccount() {
+    const el = document.getElementById("account");
+    el.textContent = t("connected") + " " + account.slice(0, 6) + "…" + account.slice(-4);
+    el.title = account;
+  }
   async function connect(prompted) {
     if (!window.ethereum) { say(t("noWallet"), true); return; }
     const accounts = await window.ethereum.request({ method: prompted ? "eth_requestAccounts" : "eth_accounts" });
     if (!accounts || !accounts.length) return;
     account = accounts[0];
-    document.getElementById("account").textContent = t("connected") + " " + account;
+    showAccount();
     await putSetting("account", account);
     await showBatches();
   }
@@ -528,7 +534,7 @@
   loadProfile()
     .then(async () => {
       account = (await getSetting("account")) || null;  // offline: the wallet last connected here
-      if (account) document.getElementById("account").textContent = t("connected") + " " + account;
+      if (account) showAccount();
       await showBatches();
       await connect(false).catch(() => {});
     })
