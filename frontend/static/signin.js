@@ -13,6 +13,9 @@
     return body;
   }
 
+  // An address as wallets show it (0x1234…abcd), on every page that shows one.
+  window.tambonShortAddress = (address) => address.slice(0, 6) + "…" + address.slice(-4);
+
   window.tambonSignIn = async function (ethereum, account) {
     const current = await fetch("/api/auth/session", { credentials: "same-origin" });
     if (current.ok) {

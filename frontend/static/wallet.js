@@ -195,7 +195,7 @@
   // Council: show what the wallet will show, who has signed; sign, reject with a reason, release.
   const members = [...document.querySelectorAll("[data-member]")].map((el) => el.dataset.member);
   const isMember = () => account && members.includes(account.toLowerCase());
-  const short = (a) => a.slice(0, 6) + "…" + a.slice(-4);
+  const short = window.tambonShortAddress;
 
   function showTyped(card, round) {
     const m = round.typed_data.message;

@@ -507,7 +507,7 @@
   // the address as wallets show it, on the line kept for it: the form below does not move when it comes
   function showAccount() {
     const el = document.getElementById("account");
-    el.textContent = t("connected") + " " + account.slice(0, 6) + "…" + account.slice(-4);
+    el.textContent = t("connected") + " " + window.tambonShortAddress(account);
     el.title = account;
   }
   async function connect(prompted) {

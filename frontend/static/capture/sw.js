@@ -3,7 +3,7 @@
 // offline fallback; its static files are cache-first. API calls are never cached: uploads are
 // queued by the page itself (IndexedDB) and sent when the network is back.
 "use strict";
-const CACHE = "tambon-capture-v5";
+const CACHE = "tambon-capture-v6";
 const SHELL = [
   "/capture/",
   "/static/style.css",
