@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oracle.calibration import assign_groups, dhash_file
+from oracle.calibration import PhotoPrint, assign_groups, photo_print_file
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -92,13 +92,14 @@ def load_index(root: Path = REAL_FRUIT) -> list[RealPhoto]:
     return photos
 
 
-def group_ids(photos: list[RealPhoto], hashes: list[int | None] | None = None) -> np.ndarray:
-    """Near-duplicate groups (difference hashes within 6 bits, union-find) for `photos`."""
-    if hashes is None:
-        hashes = [dhash_file(str(p.path)) for p in photos]
+def group_ids(photos: list[RealPhoto], prints: list[PhotoPrint | None] | None = None) -> np.ndarray:
+    """Near-duplicate groups (`assign_groups`: difference hashes within 6 bits, turned and mirrored
+    copies, union-find) for `photos`."""
+    if prints is None:
+        prints = [photo_print_file(str(p.path)) for p in photos]
     # File names carry no view numbers in this set: group by the hash alone, per folder.
     names = [f"{p.path.parent.name}/{i}" for i, p in enumerate(photos)]
-    return assign_groups(names, hashes)
+    return assign_groups(names, prints)
 
 
 def split_masks(

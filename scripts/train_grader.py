@@ -8,7 +8,8 @@ banana, orange, or a new one such as durian) and inside it one folder per skin c
 aged, alternaria, anthracnose, black_mould_rot, stem_end_rot, rot).
 
 Steps: describe every photo (oracle.appearance, in parallel: skin statistics on an 80 px copy of
-the photo and a 64 px crop of the fruit) -> group near-duplicates by difference hash (union-find) ->
+the photo and a 64 px crop of the fruit) -> group near-duplicates by difference hash in every
+orientation (union-find) ->
 split by group, stratified by fruit and condition (60 % train, 20 % validation, 20 % test) -> fit a
 multinomial logistic regression on the skin statistics and train a small convolutional network
 from scratch on the crops (strong augmentation), both on (fruit, condition) -> choose how to blend
@@ -44,10 +45,10 @@ sys.path.insert(0, str(REPO))
 from oracle.appearance import CROP, FEATURES, SIDE, SKIN_SCALE, describe_file  # noqa: E402
 from oracle.calibration import (  # noqa: E402
     apply_temperature,
-    dhash_file,
     expected_calibration_error,
     fit_temperature,
     nll,
+    photo_print_file,
     reliability_table,
 )
 from oracle.grader import _init_worker  # noqa: E402
@@ -118,8 +119,8 @@ def describe_all(photos: list[RealPhoto], workers: int):
     paths = [str(p.path) for p in photos]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
         described = list(pool.map(describe_file, paths, chunksize=16))
-        hashes = list(pool.map(dhash_file, paths, chunksize=32))
-    return described, hashes
+        prints = list(pool.map(photo_print_file, paths, chunksize=32))
+    return described, prints
 
 
 def make_classifier(seed: int):
@@ -380,8 +381,8 @@ def main(argv: list[str] | None = None) -> int:
 
     photos = load_photos(args.data, args.per_class)
     print(f"describing {len(photos)} photos ...", flush=True)
-    described, hashes = describe_all(photos, args.workers)
-    groups = group_ids(photos, hashes)
+    described, prints = describe_all(photos, args.workers)
+    groups = group_ids(photos, prints)
     train, val, test = split_masks(photos, groups, args.seed)
     readable = np.array([d[0] is not None for d in described])
     x = np.stack([d[0] if d[0] is not None else np.zeros(len(FEATURES), np.float32) for d in described])
@@ -646,8 +647,9 @@ def model_card(m: dict, args) -> str:
   A few "healthy" photos are stock photos.
 - 1,396 apples, bananas and oranges (fresh, in between, rotten), many web and stock photos on white.
 
-Near-duplicates (the same fruit twice, crops of one photo) are merged by difference hash with
-union-find into {m["groups"]} groups; the split is by group, stratified by fruit and condition:
+Near-duplicates (the same fruit twice, crops of one photo, and copies turned or mirrored, which
+both sets hold) are merged by difference hash, in every orientation, with union-find into
+{m["groups"]} groups; the split is by group, stratified by fruit and condition:
 {m["train"]} train, {m["validation"]} validation (calibration and threshold), {m["test"]} held-out test.
 
 ## Metrics on the held-out test split (real photos)
