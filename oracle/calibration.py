@@ -147,18 +147,17 @@ def assign_groups(names: Sequence[str], prints: Sequence[PhotoPrint | None], max
             union(i, by_prefix[key])
         else:
             by_prefix[key] = i
-    valid = [i for i, p in enumerate(prints) if p is not None]
+    valid = [(i, p) for i, p in enumerate(prints) if p is not None]
     if valid:
-        idx = np.array(valid)
-        hv = np.array([prints[i].hashes for i in valid], dtype=np.uint64)  # type: ignore[union-attr]
-        thumbs = np.stack([prints[i].thumb.ravel() for i in valid])  # type: ignore[union-attr]
-        side = _THUMB
+        idx = np.array([i for i, _ in valid])
+        hv = np.array([p.hashes for _, p in valid], dtype=np.uint64)
+        thumbs = np.stack([p.thumb.ravel() for _, p in valid])
         for a in range(len(hv)):
             bits = _popcount(np.bitwise_xor(hv[a + 1 :], hv[a, 0]).ravel()).reshape(-1, 8)
             for b in np.nonzero(bits[:, 0] <= max_bits)[0]:
                 union(int(idx[a]), int(idx[a + 1 + b]))
             for b, k in zip(*np.nonzero(bits[:, 1:] <= max_bits), strict=True):
-                turned = _orientations(thumbs[a + 1 + b].reshape(side, side))[k + 1].ravel()
+                turned = _orientations(thumbs[a + 1 + b].reshape(_THUMB, _THUMB))[k + 1].ravel()
                 if float(thumbs[a] @ turned) / thumbs.shape[1] >= MIN_TWIN_CORRELATION:
                     union(int(idx[a]), int(idx[a + 1 + b]))
     roots = [find(i) for i in range(n)]

@@ -2,7 +2,8 @@
 
 The graph reads two inputs per photo: the fruit's skin statistics (`features`, from
 `oracle.appearance`) and the fruit cut out as a small colour square (`crop`, BGR, 0-255), which a
-convolutional network (EfficientNet-Lite0, fine-tuned) reads; the two models' log-probabilities are blended inside the graph.
+convolutional network (EfficientNet-Lite0, fine-tuned) reads; the two models' log-probabilities are
+blended inside the graph.
 The ONNX file carries everything the grader needs besides the graph, in its metadata (so the one
 sha256 covers it all): class names (`fruit/condition`), feature names and the scale of the copy
 they are taken on, the crop size, the calibration temperature, the confidence, safe (defect
