@@ -97,7 +97,8 @@ def group_ids(photos: list[RealPhoto], prints: list[PhotoPrint | None] | None = 
     copies, union-find) for `photos`."""
     if prints is None:
         prints = [photo_print_file(str(p.path)) for p in photos]
-    # File names carry no view numbers in this set: group by the hash alone, per folder.
+    # File names carry no view numbers in this set (each name is made unique): photos group by
+    # their prints alone.
     names = [f"{p.path.parent.name}/{i}" for i, p in enumerate(photos)]
     return assign_groups(names, prints)
 

@@ -35,8 +35,8 @@ def test_ece__perfect_and_worst():
     assert expected_calibration_error(p, np.array([1, 0])) == pytest.approx(1.0)
 
 
-def _print(hashes: list[int], thumb: np.ndarray | None = None) -> PhotoPrint:
-    return PhotoPrint(tuple(hashes), np.zeros((24, 24), np.float32) if thumb is None else thumb)
+def _print(hashes: list[int]) -> PhotoPrint:
+    return PhotoPrint(tuple(hashes), np.zeros((24, 24), np.float32))
 
 
 def _far(i: int) -> int:
