@@ -31,6 +31,9 @@ SKIN_SCALE = 0.5
 CROP = 112
 #: A fruit whose fitted outline has more than this share of its area outside the photo is partial.
 PARTIAL_LIMIT = 0.3
+#: An outline with (nearly) all of its fitted area outside the photo: no free edge to fit, the
+#: outline runs along the frame (a fruit filling it, or a backdrop read as skin).
+_UNTOLD_FROM_FRAME = 0.995
 #: Between the outline and its convex hull, skin darker than this share of the fruit's median
 #: lightness is a lesion the outline cut off, not backdrop.
 _RIM_LESION_RATIO = 0.78
@@ -416,6 +419,13 @@ def describe(img: np.ndarray) -> Appearance:
     reason = None
     if mask.sum() < 0.03 * mask.size:
         reason = "no fruit found in the photo"
+    elif outline.outside_share >= _UNTOLD_FROM_FRAME:
+        # No free edge to fit a fruit's shape to: "100 % of it outside the frame" would say nothing.
+        reason = (
+            "only part of the fruit is in the photo, or the fruit cannot be told from what is around it "
+            "(its outline runs along the frame); photograph the whole fruit clear of the frame, on a "
+            "plain backdrop"
+        )
     elif outline.outside_share > PARTIAL_LIMIT:
         reason = (
             f"only part of the fruit is in the photo (about {outline.outside_share:.0%} of it is outside "

@@ -85,6 +85,17 @@ def test_grade__fruit_cut_in_half__abstains(grader):
     assert "only part of the fruit is in the photo" in r.reason
 
 
+def test_grade__outline_runs_along_the_frame__says_so_not_100_percent_outside(grader):
+    """An orange on a beige desk whose colour also fills the photo's centre: the outline takes the desk
+    in and runs along the frame, with no free edge to fit a fruit to. The reason says what a person
+    can do, not that "100 %" of a fruit in plain view is outside the photo."""
+    orange = next(p for p in load_index() if p.fruit == "orange" and p.path.name == "973.jpg")
+    r = grader.grade_bytes(orange.path.read_bytes(), "orange.jpg", crop="orange")
+    assert r.grade == ABSTAIN
+    assert "cannot be told from what is around it" in r.reason and "plain backdrop" in r.reason
+    assert "%" not in r.reason
+
+
 def test_grade__mango_under_durian__abstains_not_a_durian(grader):
     mango = next(p for p in load_index() if p.fruit == "mango" and p.condition == "healthy")
     r = grader.grade_bytes(mango.path.read_bytes(), "mango.jpg", crop="durian")
