@@ -83,10 +83,14 @@ class PhotoPrint:
     thumb: np.ndarray
 
 
-def _orientations(img: np.ndarray) -> list[np.ndarray]:
-    """The eight quarter turns and mirror images of `img`, as taken first."""
-    turned = [np.rot90(img, k) for k in range(4)]
-    return [np.ascontiguousarray(v) for t in turned for v in (t, t[:, ::-1])]
+#: A photo's orientations: quarter turns, each as it is and mirrored (orientation 0: as taken).
+_ORIENTATIONS = 8
+
+
+def _orientation(img: np.ndarray, k: int) -> np.ndarray:
+    """`img` in orientation `k`: turned k // 2 quarter turns, then mirrored when k is odd."""
+    turned = np.rot90(img, k // 2)
+    return np.ascontiguousarray(turned[:, ::-1] if k % 2 else turned)
 
 
 def _dhash(grey: np.ndarray) -> int:
@@ -102,7 +106,7 @@ def photo_print(data: bytes) -> PhotoPrint | None:
         return None
     thumb = cv2.resize(img, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
     thumb = (thumb - thumb.mean()) / (thumb.std() + 1e-6)
-    return PhotoPrint(tuple(_dhash(v) for v in _orientations(img)), thumb)
+    return PhotoPrint(tuple(_dhash(_orientation(img, k)) for k in range(_ORIENTATIONS)), thumb)
 
 
 def photo_print_file(path: str) -> PhotoPrint | None:
@@ -153,11 +157,11 @@ def assign_groups(names: Sequence[str], prints: Sequence[PhotoPrint | None], max
         hv = np.array([p.hashes for _, p in valid], dtype=np.uint64)
         thumbs = np.stack([p.thumb.ravel() for _, p in valid])
         for a in range(len(hv)):
-            bits = _popcount(np.bitwise_xor(hv[a + 1 :], hv[a, 0]).ravel()).reshape(-1, 8)
+            bits = _popcount(np.bitwise_xor(hv[a + 1 :], hv[a, 0]).ravel()).reshape(-1, _ORIENTATIONS)
             for b in np.nonzero(bits[:, 0] <= max_bits)[0]:
                 union(int(idx[a]), int(idx[a + 1 + b]))
             for b, k in zip(*np.nonzero(bits[:, 1:] <= max_bits), strict=True):
-                turned = _orientations(thumbs[a + 1 + b].reshape(_THUMB, _THUMB))[k + 1].ravel()
+                turned = _orientation(thumbs[a + 1 + b].reshape(_THUMB, _THUMB), k + 1).ravel()
                 if float(thumbs[a] @ turned) / thumbs.shape[1] >= MIN_TWIN_CORRELATION:
                     union(int(idx[a]), int(idx[a + 1 + b]))
     roots = [find(i) for i in range(n)]

@@ -382,16 +382,15 @@ def build_onnx(net: dict, clf, crop_weight: float, meta: dict, n_features: int =
         nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    h = node("Transpose", ["crop"], "crop_chw", perm=[0, 3, 1, 2])
-    h = node("Sub", [h, const("pixel_centre", np.array(PIXEL_CENTRE))], "crop_centred")
-    h = node("Mul", [h, const("pixel_scale", np.array(PIXEL_SCALE))], "crop_scaled")
-
-    # Each crop is read as it is and mirrored, and the two readings' log-probabilities averaged: one
-    # lesion seen twice in other surroundings (fewer defective validation photos look healthy).
     def ints(name: str, values: list[int]) -> str:
         inits.append(numpy_helper.from_array(np.array(values, dtype=np.int64), name))
         return name
 
+    h = node("Transpose", ["crop"], "crop_chw", perm=[0, 3, 1, 2])
+    h = node("Sub", [h, const("pixel_centre", np.array(PIXEL_CENTRE))], "crop_centred")
+    h = node("Mul", [h, const("pixel_scale", np.array(PIXEL_SCALE))], "crop_scaled")
+    # Each crop is read as it is and mirrored, and the two readings' log-probabilities averaged: one
+    # lesion seen twice in other surroundings (fewer defective validation photos look healthy).
     mirrored = node(
         "Slice",
         [
