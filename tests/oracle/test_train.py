@@ -36,6 +36,10 @@ def test_train__small_real_sample__same_bytes_twice_and_loadable(tmp_path):
     assert "Retraining on a cooperative's own photos" in card
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert metrics["test"] > 0 and 0 <= metrics["real_ece"] <= 1
+    # What the validation photos can promise is counted from them, by near-duplicate group.
+    groups = metrics["defective_validation_groups"]
+    assert 0 < groups <= metrics["defective_validation_photos"]
+    assert f"1 in {groups + 1} (it is as likely" in card
 
 
 def test_train__cooperative_folder_layout__trains(tmp_path):
