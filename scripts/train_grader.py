@@ -519,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training the crop network ({args.epochs} epochs) ...", flush=True)
     net = train_crop_net(crops[fit], y[fit], len(classes), args.seed, args.epochs)
     checked = val & readable
+    checked_idx = np.nonzero(checked)[0]
     crop_weight = choose_crop_weight(
         crop_net_logits(net, crops[checked]),
         np.log(np.clip(clf.predict_proba(x[checked]), 1e-12, 1.0)),
@@ -534,9 +535,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Calibrated is what the grader reports and decides on: the condition probability (summed over
     # fruits), so the temperature minimises the validation log-loss of the condition.
-    temperature = fit_condition_temperature(
-        raw(checked), classes, [photos[i].condition for i in np.nonzero(checked)[0]]
-    )
+    temperature = fit_condition_temperature(raw(checked), classes, [photos[i].condition for i in checked_idx])
 
     def calibrated(mask: np.ndarray) -> np.ndarray:
         return apply_temperature(raw(mask), temperature)
@@ -545,11 +544,11 @@ def main(argv: list[str] | None = None) -> int:
     # validation photo, so none of them could have been graded EXTRA or CLASS_I, and lower still
     # within SAFETY_BUDGET (see there).
     _, pc_val, _, conds = marginals(calibrated(checked), classes)
-    defective_val = np.array([photos[i].condition in DEFECTIVE for i in np.nonzero(checked)[0]])
+    defective_val = np.array([photos[i].condition in DEFECTIVE for i in checked_idx])
     p_defect_val = 1.0 - pc_val[:, conds.index("healthy")]
     least = float(p_defect_val[defective_val].min()) if defective_val.any() else 0.5
-    defective_val_groups = len({groups[i] for i in np.nonzero(checked)[0][defective_val]})
-    outline_abstains_val = np.array([described[i][2] is not None for i in np.nonzero(checked)[0]])
+    defective_val_groups = len(set(groups[checked_idx[defective_val]]))
+    outline_abstains_val = np.array([described[i][2] is not None for i in checked_idx])
     safe_threshold = choose_safe_threshold(
         pc_val, conds, outline_abstains_val, min(0.5, least * SAFETY_MARGIN)
     )
@@ -842,9 +841,10 @@ What the validation photos can promise: they hold {m["defective_validation_photo
 in {m["defective_validation_groups"]} near-duplicate groups. A new defective fruit photographed like
 them reads less defective than all of them with a chance of about
 1 in {m["defective_validation_groups"] + 1} (it is as likely to be the least as any of them), so
-among as many new groups again about one would: the margin below the least is all that covers it, and only
-for lesions like those of the validation photos. More defective photos, in more groups, make that
-promise tighter; a lower threshold alone makes it at the cost of more healthy fruit sent to a person.
+among as many new groups again about one would: the margin below the least is all that covers
+it, and only for lesions like those of the validation photos. More defective photos, in more
+groups, make that promise tighter; a lower threshold alone makes it at the cost of more healthy
+fruit sent to a person.
 
 ## Selective grading: when unsure, a person decides
 
@@ -876,9 +876,9 @@ test split the figures are those of the table above.
   thresholds of 0.034-0.061; the network reading 224 px crops instead of 112, 0.009 against 0.041).
   Its brown skin share is above that of 98.5 % of the healthy photos, but a veto on that share sends
   many healthy mangoes to a person (22 of the held-out ones at the 99th percentile of the healthy
-  training photos). The safe threshold holds for the validation
-  photos; for a lesion unlike any of them it is a margin, not a guarantee. Have a person look at
-  the first lots of a new season or cultivar.
+  training photos). The safe threshold holds for the validation photos; for a lesion unlike any
+  of them it is a margin, not a guarantee. Have a person look at the first lots of a new season or
+  cultivar.
 
 ## Retraining on a cooperative's own photos
 
