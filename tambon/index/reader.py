@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, case, func, select, union_all
+from sqlalchemy import BigInteger, BindParameter, Select, bindparam, case, func, select, union_all
 
 from tambon.events import ChainEvent
 from tambon.grants import Grant, Milestone
@@ -533,9 +533,9 @@ def _page_reads() -> _PageReads:
     b, s, c, lin, a = schema.batches, schema.steps, schema.custody, schema.lineage, schema.attestations
     cc, e, bl, p = schema.coldchain, schema.events, schema.blocks, schema.producers
     lot = bindparam("lot", type_=BigInteger)
-    lots = bindparam("lots", expanding=True)
+    lots: BindParameter[list[int]] = bindparam("lots", expanding=True)
 
-    def events_at(*positions: Any) -> Any:
+    def events_at(*positions: Select[int, int]) -> Any:
         """The events at these (block, log index) positions, in chain order."""
         at = (union_all(*positions) if len(positions) > 1 else positions[0]).subquery()
         return (
