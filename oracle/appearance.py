@@ -10,6 +10,8 @@ few milliseconds:
    the largest object near the centre, holes filled, is the outline.
 2. **Whole fruit?** (`outline_check`): an ellipse fitted to the outline's free edge (the part not on
    the frame) says how much of the fruit lies outside the photo; a fruit cut in half is refused.
+   When a refused outline took in the surface the fruit lies on (a beige table under an orange),
+   the reason says so (`_fruit_on_a_surface`), so a person knows to change the backdrop.
 3. **Skin statistics** (`skin_features`): colour histograms of the fruit (Lab and hue), local
    binary patterns of its texture, and lesion statistics: skin darker than the local skin (so a
    shaded side, darker everywhere, does not count), brown, pale/white (mould) and its blobs.
@@ -31,6 +33,16 @@ SKIN_SCALE = 0.5
 CROP = 112
 #: A fruit whose fitted outline has more than this share of its area outside the photo is partial.
 PARTIAL_LIMIT = 0.3
+#: An outline smaller than this share of the working copy is no fruit.
+NO_FRUIT_SHARE = 0.03
+#: Why a photo whose outline took in the surface the fruit lies on goes to a person.
+SURFACE_REASON = (
+    "the fruit cannot be told apart from the surface it lies on (its outline runs into it); "
+    "photograph it on a plain backdrop of another colour"
+)
+#: A fruit's skin is at least this much more colourful (median chroma) than a table, cloth or wall
+#: of its colour family around it; a lesion or blush on a fruit cut by the frame is not.
+_SURFACE_CHROMA_RATIO = 1.5
 #: An outline with (nearly) all of its fitted area outside the photo: no free edge to fit, the
 #: outline runs along the frame (a fruit filling it, or a backdrop read as skin).
 _UNTOLD_FROM_FRAME = 0.995
@@ -70,8 +82,13 @@ def _centre_ellipse(h: int, w: int) -> np.ndarray:
     return centre
 
 
-def fruit_mask(small: np.ndarray, lab: np.ndarray) -> np.ndarray:
-    """uint8 0/1 mask of the main fruit on the working copy (see the module docstring)."""
+def fruit_mask(
+    small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdrop: bool = False
+) -> np.ndarray:
+    """uint8 0/1 mask of the main fruit on the working copy (see the module docstring).
+
+    With `border_colours_are_backdrop`, no border colour is taken for a fruit touching the frame:
+    what remains is an object lying wholly inside the photo, if there is one."""
     h, w = small.shape[:2]
     ring = max(2, int(0.04 * min(h, w)))
     border = np.ones((h, w), bool)
@@ -96,7 +113,7 @@ def fruit_mask(small: np.ndarray, lab: np.ndarray) -> np.ndarray:
         grey = np.hypot(c[1] - 128, c[2] - 128) < 12  # white, grey, black: a backdrop, never skin
         # A skin colour that is also in the centre belongs to a fruit touching the frame.
         skin = (d[centre] < 16).mean() > 0.05 or np.linalg.norm(c - centre_colour) < 20
-        if skin and not grey:
+        if skin and not grey and not border_colours_are_backdrop:
             continue
         best = np.minimum(best, d)
     if not np.isfinite(best).any():
@@ -137,6 +154,21 @@ def _give_back_rim_lesions(mask: np.ndarray, contour: np.ndarray, lab: np.ndarra
     out = np.zeros_like(mask)
     cv2.drawContours(out, [max(contours, key=cv2.contourArea)], -1, 1, thickness=-1)
     return out
+
+
+def _fruit_on_a_surface(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether a refused outline took in the surface the fruit lies on: with every border colour as
+    backdrop, an object clear of the frame remains, nearly all of it inside the outline and far more
+    colourful than the surface around it. It only names the reason: the photo still goes to a person,
+    since the grader learned from the outlines `fruit_mask` draws."""
+    fruit = fruit_mask(small, lab, border_colours_are_backdrop=True)
+    if fruit.mean() < NO_FRUIT_SHARE or outline_check(fruit).frame_contact > 0:
+        return False
+    if (fruit & mask).sum() < 0.9 * fruit.sum():
+        return False
+    around = cv2.dilate(fruit, _ELLIPSE5, iterations=2) > fruit
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    return bool(np.median(chroma[fruit > 0]) >= _SURFACE_CHROMA_RATIO * np.median(chroma[around]))
 
 
 def outline_check(mask: np.ndarray) -> Outline:
@@ -417,8 +449,10 @@ def describe(img: np.ndarray) -> Appearance:
     mask = fruit_mask(small, lab)
     outline = outline_check(mask)
     reason = None
-    if mask.sum() < 0.03 * mask.size:
+    if mask.sum() < NO_FRUIT_SHARE * mask.size:
         reason = "no fruit found in the photo"
+    elif outline.outside_share > PARTIAL_LIMIT and _fruit_on_a_surface(small, lab, mask):
+        reason = SURFACE_REASON
     elif outline.outside_share >= _UNTOLD_FROM_FRAME:
         # No free edge to fit a fruit's shape to: "100 % of it outside the frame" would say nothing.
         reason = (

@@ -85,12 +85,35 @@ def test_grade__fruit_cut_in_half__abstains(grader):
     assert "only part of the fruit is in the photo" in r.reason
 
 
+@pytest.mark.parametrize("name", ["1008.jpg", "921.jpg"])
+def test_grade__fruit_on_a_table_of_its_colour__says_so(grader, name):
+    """An orange or a banana on a beige desk whose colour also fills the photo's centre: the outline
+    takes the desk in and is refused. The reason says what a person can do, not that most of a fruit
+    in plain view is outside the photo."""
+    photo = next(p for p in load_index() if p.fruit in ("orange", "banana") and p.path.name == name)
+    r = grader.grade_bytes(photo.path.read_bytes(), name, crop=photo.fruit)
+    assert r.grade == ABSTAIN
+    assert "cannot be told apart from the surface it lies on" in r.reason
+    assert "plain backdrop of another colour" in r.reason and "%" not in r.reason
+
+
+@pytest.mark.parametrize("name", ["lasio_057.jpg", "alternaria_131.jpg"])
+def test_grade__mango_cut_by_the_frame_with_a_lesion_inside__still_partial(grader, name):
+    """A lesion wholly inside a fruit that the frame cuts is no fruit lying on a surface."""
+    photo = next(p for p in load_index() if p.path.name == name)
+    r = grader.grade_bytes(photo.path.read_bytes(), name, crop="mango")
+    assert r.grade == ABSTAIN
+    assert "only part of the fruit is in the photo (about " in r.reason
+
+
 def test_grade__outline_runs_along_the_frame__says_so_not_100_percent_outside(grader):
-    """An orange on a beige desk whose colour also fills the photo's centre: the outline takes the desk
-    in and runs along the frame, with no free edge to fit a fruit to. The reason says what a person
-    can do, not that "100 %" of a fruit in plain view is outside the photo."""
-    orange = next(p for p in load_index() if p.fruit == "orange" and p.path.name == "973.jpg")
-    r = grader.grade_bytes(orange.path.read_bytes(), "orange.jpg", crop="orange")
+    """An orange skin filling the photo but for a white corner: the outline has no free edge to fit a
+    fruit to. The reason says what a person can do, not that "100 %" of the fruit is outside."""
+    img = np.full((240, 320, 3), (20, 120, 235), np.uint8)
+    cv2.fillPoly(img, [np.array([[0, 0], [140, 0], [0, 110]])], (245, 245, 245))
+    noise = np.random.default_rng(7).integers(-6, 7, img.shape)
+    ok, jpg = cv2.imencode(".jpg", np.clip(img + noise, 0, 255).astype(np.uint8))
+    r = grader.grade_bytes(jpg.tobytes(), "skin.jpg", crop="orange")
     assert r.grade == ABSTAIN
     assert "cannot be told from what is around it" in r.reason and "plain backdrop" in r.reason
     assert "%" not in r.reason
