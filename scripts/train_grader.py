@@ -43,7 +43,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from oracle.appearance import CROP, FEATURES, SIDE, SKIN_SCALE, describe_file  # noqa: E402
+from oracle.appearance import CROP, FEATURES, SIDE, SKIN_SCALE, SURFACE_REASON, describe_file  # noqa: E402
 from oracle.calibration import (  # noqa: E402
     apply_temperature,
     expected_calibration_error,
@@ -263,7 +263,7 @@ def train_crop_net(crops: np.ndarray, y: np.ndarray, n_classes: int, seed: int, 
     from torch import nn
 
     torch.manual_seed(seed)
-    torch.set_num_threads(2)  # the same thread count everywhere: the same sums, the same bytes
+    torch.set_num_threads(2)  # the same thread count everywhere: the same sums on the same CPU kernels
     torch.use_deterministic_algorithms(True)
     gen = torch.Generator().manual_seed(seed)
     x_all = torch.tensor(crops, dtype=torch.float32).permute(0, 3, 1, 2).contiguous()
@@ -599,6 +599,9 @@ def main(argv: list[str] | None = None) -> int:
             "temperature": round(temperature, 4),
             "crop_weight": crop_weight,
             "epochs": args.epochs,
+            # The CPU kernels torch trained on: on others the sums differ and the training takes
+            # another path (see the card's Reproduce row).
+            "cpu_kernels": require_torch().backends.cpu.get_cpu_capability(),
             "ece_uncalibrated": round(
                 expected_calibration_error(
                     marginals(raw(test & readable), classes)[1],
@@ -611,6 +614,10 @@ def main(argv: list[str] | None = None) -> int:
             "least_defect_probability_validation": round(least, 4),
             "defective_validation_photos": int(defective_val.sum()),
             "defective_validation_groups": defective_val_groups,
+            "photos_on_a_surface": {
+                name: sum(1 for i in np.nonzero(split)[0] if described[i][2] == SURFACE_REASON)
+                for name, split in (("train", train), ("validation", val), ("test", test))
+            },
             "review_below": review_below,
             "review_budget": REVIEW_BUDGET,
             "safety_budget": SAFETY_BUDGET,
@@ -760,6 +767,7 @@ def model_card(m: dict, args) -> str:
         f"| {c} | {v['photos']} | {v['recall']} | {v['graded']} |" for c, v in m["per_class"].items()
     )
     confusion = m["mango_confusion"]
+    surface = m["photos_on_a_surface"]
     conf_head = " | ".join(c.replace("_", " ") for c in confusion["conditions"])
     conf_rows = "\n".join(
         f"| {c.replace('_', ' ')} | " + " | ".join(str(n) for n in row) + " |"
@@ -778,7 +786,7 @@ def model_card(m: dict, args) -> str:
 | Conditions | healthy; aged = the freshness set's "in between" (wrinkled, dull or soft-looking skin, not rotten); the mango diseases alternaria, anthracnose, black mould rot, stem-end rot; rot = any rotten apple, banana or orange. The safe threshold is set by the diseased and rotten photos; aged is neither healthy nor defective, there and in the figures below (its data set calls it 'normal', and many such photos look fresh): an aged fruit read as healthy may be graded CLASS_I |
 | Grades | healthy -> EXTRA (defect probability below half the safe threshold) or CLASS_I (below the safe threshold {m["safe_threshold"]}); aged, alternaria, anthracnose -> CLASS_II; black mould rot, stem-end rot, rot -> REJECT |
 | Abstain | no fruit found; fruit partly outside the photo; photo unlike the training photos; not the batch's crop; healthy but defect probability above the safe threshold; grade family below {m["min_confidence"]}; most probable condition below the review threshold {m["review_below"]} (unsure which of two conditions: a person decides, see below) |
-| Reproduce | `make train-grader` (`python scripts/train_grader.py` once torch is installed; same command, same bytes) |
+| Reproduce | `make train-grader` (`python scripts/train_grader.py` once torch is installed), trained on torch's {m["cpu_kernels"]} CPU kernels. On a CPU with the same kernels it gives the same figures; the bytes may differ (on two such hosts a threshold differed in its fifth decimal). On other kernels (torch held to AVX2 on the same host) the training takes another path: another model, its thresholds chosen the same way. The sha256 above names the model that is approved |
 
 ## Data
 
@@ -869,6 +877,12 @@ test split the figures are those of the table above.
   oranges are largely stock photos. Lighting, cameras and backdrops in a Thai packing house differ.
 - A photo shows one side of the fruit; a lesion on the other side is not seen.
 - Sizes need the printed marker (`tambon oracle mat`); these photos have none.
+- A fruit on a table of its own colour family (an orange on a beige desk): the outline takes the
+  table in, and the photo goes to a person with "the fruit cannot be told apart from the surface it
+  lies on". Here {surface["test"]} of the {m["test"]} test photos (counted in its abstain rate), {surface["validation"]}
+  validation and {surface["train"]} training photos are such. A plain backdrop of another colour avoids it;
+  grading such photos as they are needs the outline itself to leave the table out, which changes the
+  crops the model learns from, and so the model.
 - Subtle lesions sit near the safe threshold, and a retraining moves them. On the shared real
   photos, a held-out early stem-end rot (a faint brown patch by the stem) reads 0.005-0.06 defective
   across trainings of this data: refused by some, graded EXTRA or CLASS_I by others (another seed;
