@@ -4,10 +4,12 @@ Works on a small copy of the photo (long side `SIDE` px) for the outline, and on
 side for the skin statistics, which is all colour and lesion statistics need and keeps a photo to a
 few milliseconds:
 
-1. **Outline** (`fruit_mask`): colours of the photo's border ring are clustered in Lab; a border
+1. **Outline** (`find_fruit`): colours of the photo's border ring are clustered in Lab; a border
    colour that also covers the photo's centre belongs to a fruit touching the frame, the others are
    backdrop (white, black, wood, a crate, leaves). Pixels far from every backdrop colour are fruit;
-   the largest object near the centre, holes filled, is the outline.
+   the largest object near the centre, holes filled, is the outline. Other objects clear of the
+   frame as large, compact and colourful as a fruit are counted: other fruits when they lie apart,
+   possibly the rest of this one when close (a fruit split in two by a mould cap or a lesion).
 2. **Whole fruit?** (`outline_check`): an ellipse fitted to the outline's free edge (the part not on
    the frame) says how much of the fruit lies outside the photo; a fruit cut in half is refused.
    When a refused outline took in the surface the fruit lies on (a beige table under an orange),
@@ -46,6 +48,15 @@ _SURFACE_CHROMA_RATIO = 1.5
 #: An outline with (nearly) all of its fitted area outside the photo: no free edge to fit, the
 #: outline runs along the frame (a fruit filling it, or a backdrop read as skin).
 _UNTOLD_FROM_FRAME = 0.995
+#: Another object clear of the frame is another fruit when it is at least this share of the main
+#: fruit's area, fills `_OTHER_FRUIT_FILL` of its bounding box (an ellipse fills 0.79, a curved
+#: banana 0.45) and its median chroma is `_OTHER_FRUIT_CHROMA` of the main fruit's or more.
+_OTHER_FRUIT_AREA = 0.35
+_OTHER_FRUIT_FILL = 0.4
+_OTHER_FRUIT_CHROMA = 0.6
+#: ... and lies apart from it when this share of the larger one's size (the root of its area) or
+#: more separates them; closer, one may be the rest of the same fruit (the outline a fragment of it).
+_APART = 0.3
 #: Between the outline and its convex hull, skin darker than this share of the fruit's median
 #: lightness is a lesion the outline cut off, not backdrop.
 _RIM_LESION_RATIO = 0.78
@@ -82,10 +93,27 @@ def _centre_ellipse(h: int, w: int) -> np.ndarray:
     return centre
 
 
+@dataclass(slots=True)
+class Found:
+    """The main fruit's uint8 0/1 mask on the working copy, and the objects beside it that look like
+    whole fruits (see `_fruits_beside`): apart from it (other fruits: the grade is the main one's and
+    says so), or close to it (`joined`: another fruit touching it, or the rest of this one in
+    another colour, a mould cap or a lesion's far side, which the outline left out)."""
+
+    mask: np.ndarray
+    other_fruits: int = 0
+    joined: int = 0
+
+
 def fruit_mask(
     small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdrop: bool = False
 ) -> np.ndarray:
-    """uint8 0/1 mask of the main fruit on the working copy (see the module docstring).
+    """uint8 0/1 mask of the main fruit on the working copy (see `find_fruit`)."""
+    return find_fruit(small, lab, border_colours_are_backdrop=border_colours_are_backdrop).mask
+
+
+def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdrop: bool = False) -> Found:
+    """The main fruit on the working copy (see the module docstring) and the other fruits beside it.
 
     With `border_colours_are_backdrop`, no border colour is taken for a fruit touching the frame:
     what remains is an object lying wholly inside the photo, if there is one."""
@@ -117,7 +145,7 @@ def fruit_mask(
             continue
         best = np.minimum(best, d)
     if not np.isfinite(best).any():
-        return np.ones((h, w), np.uint8)  # no backdrop colour on the border: the fruit fills the photo
+        return Found(np.ones((h, w), np.uint8))  # no backdrop colour on the border: the fruit fills the photo
     best = np.where(np.isfinite(best), best, 255.0)
     d8 = np.clip(best * 2, 0, 255).astype(np.uint8)
     otsu, _ = cv2.threshold(d8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -125,7 +153,7 @@ def fruit_mask(
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _ELLIPSE5)
     n, labels_cc, stats, centroids = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if n <= 1:
-        return np.zeros((h, w), np.uint8)
+        return Found(np.zeros((h, w), np.uint8))
     # The main fruit: large and near the centre.
     dist = np.hypot(centroids[1:, 0] / w - 0.5, centroids[1:, 1] / h - 0.5)
     score = stats[1:, cv2.CC_STAT_AREA] / (h * w) * (1.2 - dist)
@@ -136,7 +164,40 @@ def fruit_mask(
     contour = max(contours, key=cv2.contourArea)
     mask = np.zeros((h, w), np.uint8)
     cv2.drawContours(mask, [contour], -1, 1, thickness=-1)
-    return _give_back_rim_lesions(mask, contour, lab)
+    return Found(_give_back_rim_lesions(mask, contour, lab), *_fruits_beside(stats, labels_cc, idx, lab))
+
+
+def _fruits_beside(stats: np.ndarray, labels: np.ndarray, main: int, lab: np.ndarray) -> tuple[int, int]:
+    """(apart, joined): objects (`connectedComponentsWithStats` rows) besides the main one that look
+    like whole fruits: clear of the frame like it, nearly as large (`_OTHER_FRUIT_AREA`), compact
+    (`_OTHER_FRUIT_FILL` of their box) and about as colourful (`_OTHER_FRUIT_CHROMA`); joined when
+    closer to it than `_APART` of the larger one's size. A close-up whose fruit runs off the frame
+    has none: the pieces a lesion splits it into are the same fruit. Grey mould, shadows, a table's
+    corner, leaves and labels are left out by colour, shape or size."""
+    h, w = labels.shape
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    clear = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+    if not clear[main]:
+        return 0, 0
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    candidates = np.arange(len(stats)) > 0
+    candidates[main] = False
+    candidates &= clear & (area >= _OTHER_FRUIT_AREA * area[main]) & (area >= _OTHER_FRUIT_FILL * bw * bh)
+    if not candidates.any():
+        return 0, 0
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    main_chroma = float(np.median(chroma[labels == main]))
+    distance = cv2.distanceTransform((labels != main).astype(np.uint8), cv2.DIST_L2, 5)
+    apart = joined = 0
+    for i in np.nonzero(candidates)[0]:
+        if np.median(chroma[labels == i]) < _OTHER_FRUIT_CHROMA * main_chroma:
+            continue
+        if distance[labels == i].min() >= _APART * np.sqrt(max(area[main], area[i])):
+            apart += 1
+        else:
+            joined += 1
+    return apart, joined
 
 
 def _give_back_rim_lesions(mask: np.ndarray, contour: np.ndarray, lab: np.ndarray) -> np.ndarray:
@@ -417,6 +478,9 @@ class Appearance:
     green_share: float
     reason: str | None
     crop: np.ndarray
+    #: whole fruits apart from the one described, and fruit-sized objects close to it (`Found`)
+    other_fruits: int = 0
+    joined: int = 0
 
 
 def fruit_crop(img: np.ndarray, small_shape: tuple[int, ...], mask: np.ndarray) -> np.ndarray:
@@ -446,7 +510,8 @@ def describe(img: np.ndarray) -> Appearance:
     """Outline, whole-fruit check and skin features of a decoded BGR photo."""
     small = working_copy(img)
     lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).astype(np.float32)
-    mask = fruit_mask(small, lab)
+    found = find_fruit(small, lab)
+    mask = found.mask
     outline = outline_check(mask)
     reason = None
     if mask.sum() < NO_FRUIT_SHARE * mask.size:
@@ -473,7 +538,9 @@ def describe(img: np.ndarray) -> Appearance:
     hue = features[_L_BINS + 2 * _AB_BINS : _L_BINS + 2 * _AB_BINS + _HUE_BINS]
     green = float(hue[3:9].sum())  # hue 30-90 (OpenCV scale): yellow-green to green
     crop = fruit_crop(img, small.shape, mask)
-    return Appearance(features, outline, min(lesion, 1.0), green, reason, crop)
+    return Appearance(
+        features, outline, min(lesion, 1.0), green, reason, crop, found.other_fruits, found.joined
+    )
 
 
 def lesion_overlay_maps(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

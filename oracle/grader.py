@@ -9,6 +9,11 @@ threshold, no grade family with enough probability, or a skin condition the mode
 apart from another (its probability below the model's review threshold: a person decides, the
 grader does not guess). A defective fruit is never graded above
 CLASS_II: healthy -> EXTRA / CLASS_I, aged or skin disease -> CLASS_II, rot -> REJECT.
+
+A photo of several fruits is graded by its main one (large and near the centre, the one the
+overlay outlines) and says how many others lie apart from it. A fruit-sized object touching the
+outline may be the rest of the same fruit that the outline left out (a mould cap, a lesion's far
+side): the fruit is then never certified EXTRA or CLASS_I.
 """
 
 from __future__ import annotations
@@ -44,6 +49,12 @@ CHUNK = 8
 #: Any rot makes a fruit REJECT; the other defects (aged skin, alternaria, anthracnose) are the slight
 #: skin defects a CLASS_II fruit may have (Codex STAN 184).
 ROTS = ("black_mould_rot", "stem_end_rot", "rot")
+TOP_GRADES = ("EXTRA", "CLASS_I")
+#: Why a fruit that would be certified a top grade goes to a person when an object touches it.
+JOINED_REASON = (
+    "a second fruit-sized object touches the outlined fruit: another fruit, or part of this one "
+    "(mould, a lesion's far side) that the outline left out; photograph one fruit at a time"
+)
 CONDITION_LABELS = {
     "healthy": "healthy skin",
     "aged": "aged skin (wrinkled or dull)",
@@ -137,6 +148,8 @@ class GradeResult:
     condition: str | None = None
     condition_probability: float | None = None
     fruit: str | None = None
+    #: whole fruits in the photo apart from the graded one (not graded)
+    other_fruits: int = 0
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -155,6 +168,8 @@ class _Measured:
     width_mm: float | None = None
     colour_stage: int | None = None
     defect_fraction: float | None = None
+    other_fruits: int = 0
+    joined: int = 0
 
 
 def _measure_bytes(
@@ -181,6 +196,8 @@ def _measure_bytes(
         look.reason,
         colour_stage=stage_from_green_fraction(look.green_share),
         defect_fraction=round(look.lesion_share, 4),
+        other_fruits=look.other_fruits,
+        joined=look.joined,
     )
     if sized.marker_found and sized.ood_reason is None:
         # On the grading mat the marker photo's own segmentation gives sizes in mm.
@@ -334,6 +351,9 @@ class Grader:
             if early is None and d > model.ood_limit:
                 early = "the photo looks unlike any fruit photo the grader learned from"
             early = early or self._crop_reason(pf, crop)
+            if early is None and m.joined and grade in TOP_GRADES:
+                # The outline may hold only part of the fruit: its skin so far says nothing of the rest.
+                early = JOINED_REASON
             if early:
                 reason, judged = early, False
             fruit = max(pf, key=lambda f: pf[f])
@@ -353,6 +373,7 @@ class Grader:
                     condition=condition if judged else None,
                     condition_probability=round(cond_p, 4) if judged else None,
                     fruit=fruit if judged else None,
+                    other_fruits=m.other_fruits,
                 )
             )
         return out

@@ -52,6 +52,8 @@ _FRESHNESS_STATES = {"fresh": "healthy", "normal": "aged", "rotten": "rot"}
 #: Share of groups held out for testing and for validation (calibration, threshold choice).
 TEST_SHARE, VAL_SHARE = 0.2, 0.2
 SPLIT_SEED = 20261202
+#: The 10th percentile of every channel of a white border is at least this.
+WHITE = 225
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +127,36 @@ def split_masks(
         for g in gs[n_test : n_test + n_val]:
             split[groups == g] = 1
     return split == 0, split == 1, split == 2
+
+
+def on_white(img: np.ndarray) -> bool:
+    """Whether a decoded BGR photo's border is white all round (a stock photo on white): two such
+    photos side by side (`side_by_side`) are one photo of two fruits apart on white."""
+    h, w = img.shape[:2]
+    ring = max(2, int(0.04 * min(h, w)))
+    border = np.concatenate(
+        [p.reshape(-1, 3) for p in (img[:ring], img[-ring:], img[:, :ring], img[:, -ring:])]
+    )
+    return bool((np.percentile(border, 10, axis=0) >= WHITE).all())
+
+
+def side_by_side(
+    first: np.ndarray, second: np.ndarray, second_scale: float = 0.8, gap: float = 0.5
+) -> np.ndarray:
+    """Two photos on white (`on_white`) as one: the second scaled to `second_scale` of the first's
+    height (so the first holds the larger, main fruit), `gap` of that height of white between them
+    and a tenth of it around."""
+    import cv2
+
+    height = first.shape[0]
+    small_h = max(8, round(second_scale * height))
+    second = cv2.resize(second, (max(8, round(second.shape[1] * small_h / second.shape[0])), small_h))
+    top = (height - small_h) // 2
+    column = np.full((height, second.shape[1], 3), 255, np.uint8)
+    column[top : top + small_h] = second
+    strip = np.full((height, round(gap * height), 3), 255, np.uint8)
+    margin = max(1, height // 10)
+    white = (255, 255, 255)
+    return cv2.copyMakeBorder(
+        np.hstack([first, strip, column]), margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=white
+    )

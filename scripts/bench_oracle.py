@@ -15,6 +15,8 @@
   real_condition_accuracy (mango, 5 classes, graded photos), real_bad_as_top_grade (defective photos
   graded EXTRA or CLASS_I), real_fresh_reject_rate (healthy graded REJECT, of graded healthy),
   real_abstain_rate, real_ece (calibrated condition probability, 15 bins).
+  real_other_fruits_said: held-out photos (one fruit each) whose result says other fruits are in it.
+  real_pairs_*: two held-out photos on white as one photo of two fruits apart (`real_pairs`).
 - size_rel_error_max, defect_abs_error_max, ood_abstain_rate: the marker measurements and the
   out-of-distribution photos on held-out synthetic photos (a seed never used elsewhere).
 - evidence_to_attestation_s (skipped with `--no-chain`): local anvil mining a block every second, the oracle service
@@ -224,6 +226,38 @@ def real_quality(grader: Grader, workers: int) -> dict:
         "real_abstain_rate": round(float((~graded).mean()), 4),
         "real_ece": round(expected_calibration_error(pc, y), 4),
         "real_abstain_reasons": reasons,
+        "real_other_fruits_said": int(sum(1 for _, r in results if r.other_fruits)),
+        **real_pairs(grader, [(p, r) for p, r in results if p.fruit != "mango"]),
+    }
+
+
+def real_pairs(grader: Grader, results: list) -> dict:
+    """Photos of two fruits apart on white, made of held-out photos on white taken two by two
+    (`oracle.real_data.side_by_side`, the first one's fruit the larger): how many say there is
+    another fruit, keep the grade the first photo had alone, and grade a defective first fruit
+    EXTRA or CLASS_I (must be none)."""
+    import cv2
+
+    from oracle.real_data import DEFECTIVE, on_white, side_by_side
+
+    white = []
+    for photo, alone in results:
+        img = decode_image(photo.path.read_bytes(), str(photo.path))
+        if on_white(img):
+            white.append((photo, alone, img))
+    said = kept = bad_as_top = 0
+    pairs = list(zip(white[::2], white[1::2], strict=False))  # an odd one out is left alone
+    for (first, alone, a), (_, _, b) in pairs:
+        _, png = cv2.imencode(".png", side_by_side(a, b))
+        both = grader.grade_bytes(png.tobytes(), "pair.png", crop=first.fruit)
+        said += both.other_fruits == 1
+        kept += both.grade == alone.grade
+        bad_as_top += first.condition in DEFECTIVE and both.grade in ("EXTRA", "CLASS_I")
+    return {
+        "real_pairs": len(pairs),
+        "real_pairs_other_fruit_said": round(said / max(1, len(pairs)), 4),
+        "real_pairs_grade_kept": round(kept / max(1, len(pairs)), 4),
+        "real_pairs_bad_as_top_grade": bad_as_top,
     }
 
 

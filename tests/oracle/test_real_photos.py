@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from oracle.grader import ABSTAIN
-from oracle.real_data import CONDITIONS, DEFECTIVE, REAL_FRUIT, load_index
+from oracle.real_data import CONDITIONS, DEFECTIVE, REAL_FRUIT, load_index, side_by_side
 
 TAMBON = str(Path(sys.executable).parent / "tambon")
 #: Photos per (fruit, condition) in the fixed sample, taken in index order from the test split.
@@ -117,6 +117,58 @@ def test_grade__outline_runs_along_the_frame__says_so_not_100_percent_outside(gr
     assert r.grade == ABSTAIN
     assert "cannot be told from what is around it" in r.reason and "plain backdrop" in r.reason
     assert "%" not in r.reason
+
+
+def _top_graded_apples_on_white(grader, count: int = 2):
+    """The first healthy apple photos on white (index order) that the grader certifies alone."""
+    from oracle.grader import TOP_GRADES
+    from oracle.measure import decode_image
+    from oracle.real_data import on_white
+
+    found = []
+    for p in load_index():
+        if p.fruit != "apple" or p.condition != "healthy":
+            continue
+        img = decode_image(p.path.read_bytes(), p.path.name)
+        if (
+            on_white(img)
+            and grader.grade_bytes(p.path.read_bytes(), p.path.name, crop="apple").grade in TOP_GRADES
+        ):
+            found.append((p, img))
+            if len(found) == count:
+                return found
+    raise AssertionError("too few healthy apples on white graded EXTRA or CLASS_I")
+
+
+def _png(img: np.ndarray) -> bytes:
+    ok, png = cv2.imencode(".png", img)
+    assert ok
+    return png.tobytes()
+
+
+def test_grade__two_real_fruits_apart__grades_the_main_one_and_says_so(grader):
+    from oracle.cli import describe_result
+
+    (first, a), (_, b) = _top_graded_apples_on_white(grader)
+    alone = grader.grade_bytes(first.path.read_bytes(), first.path.name, crop="apple")
+    assert alone.other_fruits == 0
+    pair = grader.grade_bytes(_png(side_by_side(a, b)), "two.png", crop="apple")
+    assert pair.other_fruits == 1
+    assert pair.grade == alone.grade and pair.fruit == "apple"
+    assert describe_result(pair).endswith(", another fruit in the photo not graded (the outlined one is)")
+    assert pair.as_json()["other_fruits"] == 1
+
+
+def test_grade__fruit_touching_another__never_certified_top(grader):
+    """A fruit-sized object next to the outline may be the rest of the same fruit (a mould cap the
+    outline left out): what the outline holds cannot certify the whole fruit EXTRA or CLASS_I."""
+    from oracle.grader import JOINED_REASON
+
+    (_, a), (_, b) = _top_graded_apples_on_white(grader)
+    r = grader.grade_bytes(_png(side_by_side(a, b, gap=0.02)), "touching.png", crop="apple")
+    assert r.grade == ABSTAIN
+    assert r.reason == f"needs human review: {JOINED_REASON}"
+    assert r.condition is None and r.confidence == 0.0
 
 
 def test_grade__mango_under_durian__abstains_not_a_durian(grader):
