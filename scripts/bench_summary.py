@@ -103,7 +103,9 @@ def _figure(data: dict, name: str) -> float | None:
 def _fmt(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 100 else f"{value:,.4g}"
+    if abs(value) >= 1_000 or (float(value).is_integer() and abs(value) >= 100):
+        return f"{value:,.0f}"  # four significant digits of 16,540 would read 1.654e+04
+    return f"{value:,.4g}"
 
 
 def rows() -> list[tuple[str, str, str, str, str]]:

@@ -68,3 +68,19 @@ def test_bench_summary__nested_lighthouse_figure__read_by_dotted_path():
     assert summary._figure(data, "lighthouse.verify.mobile.seo") == 100
     assert summary._figure(data, "lighthouse.verify.desktop.seo") is None
     assert summary._figure(data, "lighthouse.verify.mobile.failing_audits") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "—"),
+        (0.1493, "0.1493"),
+        (107.2, "107.2"),
+        (1202.0, "1,202"),
+        (16542.3, "16,542"),
+        (41914.0, "41,914"),
+    ],
+)
+def test_bench_summary__figures__read_as_plain_numbers(value, text):
+    """Large figures are whole numbers with separators, never four digits of a power of ten."""
+    assert _script("bench_summary")._fmt(value) == text
