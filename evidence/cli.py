@@ -98,7 +98,14 @@ def _host_port(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
-@app.command()
+@app.command(
+    # One string per paragraph: the help reflows them to the terminal's width.
+    help=(
+        "Run the embedded node: Kubo RPC subset + gateway on the API port, gateway on the gateway port.\n\n"
+        "The RPC adds and unpins evidence, so it listens on loopback unless TAMBON_EVIDENCE_API_TOKEN is "
+        "set; browsers may use it only from TAMBON_EVIDENCE_ALLOWED_ORIGINS (none by default)."
+    )
+)
 def serve(
     host: Annotated[str | None, typer.Option(help="API host (default: from TAMBON_EVIDENCE_API_URL)")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default: from TAMBON_EVIDENCE_API_URL)")] = None,
@@ -106,10 +113,7 @@ def serve(
         bool, typer.Option(help="also serve the gateway alone on TAMBON_GATEWAY_URL's port when it differs")
     ] = True,
 ) -> None:
-    """Run the embedded node: Kubo RPC subset + gateway on the API port, gateway on the gateway port.
-
-    The RPC adds and unpins evidence, so it listens on loopback unless TAMBON_EVIDENCE_API_TOKEN is set;
-    browsers may use it only from TAMBON_EVIDENCE_ALLOWED_ORIGINS (none by default)."""
+    """Run the embedded evidence node (see the command's help)."""
     import ipaddress
 
     import uvicorn

@@ -16,7 +16,16 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@app.command(
+    # One string per paragraph: the help reflows them to the terminal's width.
+    help=(
+        "Grade local photos without the chain. Bad files print `error: ...` and exit non-zero.\n\n"
+        "A photo the grader cannot judge prints `needs human review: <reason>` instead of a grade: no whole "
+        "fruit in it, not the lot's fruit, or a skin condition it cannot tell apart from another (for "
+        "example alternaria or black mould rot): when unsure, a person decides, never a guess. A photo of "
+        "several fruits is graded by its main one, which --explain outlines."
+    )
+)
 def grade(
     images: Annotated[list[Path], typer.Argument(help="Photos to grade (JPEG, PNG, WebP, BMP, TIFF).")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image, one per line.")] = False,
@@ -37,11 +46,7 @@ def grade(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Processes measuring photos (default: cores).")] = None,
 ) -> None:
-    """Grade local photos without the chain. Bad files print `error: ...` and exit non-zero.
-
-    A photo the grader cannot judge prints `needs human review: <reason>` instead of a grade: no
-    whole fruit in it, not the lot's fruit, or a skin condition it cannot tell apart from another
-    (for example alternaria or black mould rot): when unsure, a person decides, never a guess."""
+    """Grade local photos without the chain (see the command's help)."""
     from oracle.grader import Grader
 
     if not 10 <= marker_mm <= 150:
