@@ -27,7 +27,9 @@ app = typer.Typer(
     )
 )
 def grade(
-    images: Annotated[list[Path], typer.Argument(help="Photos to grade (JPEG, PNG, WebP, BMP, TIFF).")],
+    images: Annotated[
+        list[Path], typer.Argument(help="Photos to grade (JPEG, PNG, WebP, BMP, TIFF), or folders of them.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image, one per line.")] = False,
     marker_mm: Annotated[
         float, typer.Option(help="Width of the marker's black square in mm.")
@@ -56,9 +58,10 @@ def grade(
             explain.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OracleError(f"--explain folder {explain} cannot be created: {exc.strerror}") from exc
+    photos = _photos(images)
     grader = Grader(marker_mm=marker_mm, marker_id=marker_id)
     failed = 0
-    for result in grader.grade_files(images, workers=workers, weight_g=weight_g, crop=crop):
+    for result in grader.grade_files(photos, workers=workers, weight_g=weight_g, crop=crop):
         if isinstance(result, ImageError):
             typer.echo(f"error: {result}", err=True)
             failed += 1
@@ -72,6 +75,23 @@ def grade(
             typer.echo(describe_result(result) + (f" (overlay {row['overlay']})" if explain else ""))
     if failed:
         raise typer.Exit(2)
+
+
+def _photos(paths: list[Path]) -> list[Path]:
+    """The files named, a folder giving its photos (by name, not its subfolders); anything else is
+    passed on, so that a missing or unreadable file gets its own error line."""
+    from oracle.measure import IMAGE_SUFFIXES
+
+    photos: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            photos.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise OracleError(f"folder {path} holds no photos ({', '.join(IMAGE_SUFFIXES)})")
+        photos += found
+    return photos
 
 
 def _write_overlay(photo: Path, folder: Path) -> Path:

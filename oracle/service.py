@@ -44,6 +44,7 @@ from evidence.bundle import open_bundle
 from evidence.errors import EvidenceError as StoreError
 from oracle.errors import EvidenceError, ItemRefused, OracleError
 from oracle.grader import ABSTAIN, Grader, GradeResult
+from oracle.measure import IMAGE_SUFFIXES
 from tambon.attestation import Attestation, Grade, sign_attestation, sign_batch
 from tambon.chain import load_abi
 from tambon.cid import OnchainCid
@@ -52,7 +53,6 @@ from tambon.index.reader import IndexReader
 
 log = structlog.get_logger("oracle")
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 GRADE_ORDER = ("EXTRA", "CLASS_I", "CLASS_II", "REJECT")
 MAX_PHOTO_BYTES = 32 * 1024 * 1024
 #: The fruit a photo must show for a batch registered with this crop code (the project's crop

@@ -97,6 +97,26 @@ def test_grade__missing_file__error_line(tmp_path):
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
 
 
+def test_grade__folder__grades_its_photos_by_name(photos, tmp_path):
+    """`tambon oracle grade photos/` as the README shows it: the folder's photos, in name order;
+    other files and subfolders are left alone."""
+    folder = photos[0][0].parent
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / "older").mkdir(exist_ok=True)
+    proc = run("grade", "--json", str(folder))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [Path(r["file"]).name for r in rows] == ["fruit0.jpg", "fruit1.jpg", "fruit2.jpg", "noise.jpg"]
+
+
+def test_grade__empty_folder__error_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a photo")
+    proc = run("grade", str(tmp_path))
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert proc.stderr.startswith(f"error: folder {tmp_path} holds no photos (.jpg")
+    assert "Traceback" not in proc.stderr
+
+
 def test_grade__bad_marker_size__error_line(photos):
     proc = run("grade", "--marker-mm", "0", str(photos[0][0]))
     assert proc.returncode != 0 and proc.stderr.startswith("error: ")
