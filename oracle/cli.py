@@ -121,7 +121,7 @@ def describe_result(result) -> str:
     if stage:
         parts.append(f"colour {stage}")
     if result.defect_fraction is not None:
-        parts.append(f"lesions {result.defect_fraction:.1%} of the skin")
+        parts.append(f"dark or pale patches {result.defect_fraction:.1%} of the skin")
     if result.other_fruits:
         others = "another fruit" if result.other_fruits == 1 else f"{result.other_fruits} other fruits"
         parts.append(f"{others} in the photo not graded (the outlined one is)")
