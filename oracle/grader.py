@@ -29,10 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from oracle.appearance import CROP, FEATURES, SKIN_SCALE, describe
+from oracle.appearance import CROP, FEATURES, SKIN_SCALE, Appearance, describe
 from oracle.errors import ImageError, OracleError
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM
-from oracle.measure import decode_image, measure, stage_from_green_fraction
+from oracle.measure import Measurement, decode_image, measure, stage_from_green_fraction
 from oracle.model import LoadedModel, get_model
 
 # Workers start fresh: forking a process that runs threads (ONNX Runtime, a web3 client) can deadlock.
@@ -50,6 +50,10 @@ CHUNK = 8
 #: skin defects a CLASS_II fruit may have (Codex STAN 184).
 ROTS = ("black_mould_rot", "stem_end_rot", "rot")
 TOP_GRADES = ("EXTRA", "CLASS_I")
+#: Two outlines of one photo (its description's and the mat's) are of one fruit when this share of the
+#: smaller one at least lies inside the other (a fragment of the fruit lies inside the whole);
+#: two fruits side by side overlap by none.
+SAME_FRUIT_OVERLAP = 0.5
 #: Why a fruit that would be certified a top grade goes to a person when an object touches it.
 JOINED_REASON = (
     "a second fruit-sized object touches the outlined fruit: another fruit, or part of this one "
@@ -199,11 +203,23 @@ def _measure_bytes(
         other_fruits=look.other_fruits,
         joined=look.joined,
     )
-    if sized.marker_found and sized.ood_reason is None:
+    several = look.other_fruits or look.joined
+    if sized.marker_found and sized.ood_reason is None and (not several or _same_fruit(look, sized)):
         # On the grading mat the marker photo's own segmentation gives sizes in mm.
         out.length_mm, out.width_mm = sized.length_mm, sized.width_mm
         out.colour_stage, out.defect_fraction = sized.colour_stage, sized.defect_fraction
     return out
+
+
+def _same_fruit(look: Appearance, sized: Measurement) -> bool:
+    """Whether the mat's segmentation measured the fruit that is graded: with several fruits on the
+    mat it takes the largest, the description the large one near the centre."""
+    if sized.mask is None:
+        return False
+    graded = look.outline.mask.astype(bool)
+    measured = cv2.resize(sized.mask, (graded.shape[1], graded.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    smaller = min(graded.sum(), measured.sum())
+    return bool(smaller) and np.logical_and(graded, measured).sum() >= SAME_FRUIT_OVERLAP * smaller
 
 
 def _measure_file(args: tuple[str, float, int | None]) -> _Measured:

@@ -35,6 +35,46 @@ def test_grade__no_marker__size_null(grader):
     assert r.length_mm is None and r.width_mm is None
 
 
+def _mat_photo_with_a_second_fruit(area_share: float) -> tuple[bytes, bytes]:
+    """A synthetic mat photo, and the same photo with a second fruit of its colour drawn in the lower
+    right (`area_share` of the first fruit's area), clear of the first."""
+    import cv2
+    import numpy as np
+
+    from oracle.appearance import describe
+    from oracle.measure import decode_image
+
+    data, _ = render(4242, 0, marker=True)
+    img = decode_image(data)
+    outline = describe(img).outline.mask
+    fruit = cv2.resize(outline, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+    colour = np.median(img[fruit], axis=0).astype(int).tolist()
+    half_axes = np.sqrt(area_share * fruit.sum() / np.pi * np.array([1.3, 1 / 1.3])).astype(int)
+    cv2.ellipse(img, (500, 355), tuple(half_axes.tolist()), 10, 0, 360, colour, -1, cv2.LINE_AA)
+    ok, jpg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    return data, jpg.tobytes()
+
+
+def test_grade__several_fruits_on_the_mat__sizes_only_of_the_graded_one(grader):
+    """The mat's segmentation measures the largest fruit, the grade is of the large one near the
+    centre: sizes are given only when both are the same fruit."""
+    from oracle.cli import describe_result
+
+    alone_photo, smaller_beside = _mat_photo_with_a_second_fruit(0.6)
+    alone = grader.grade_bytes(alone_photo)
+    assert alone.length_mm is not None and alone.other_fruits == 0
+    r = grader.grade_bytes(smaller_beside)
+    assert r.other_fruits == 1
+    assert r.length_mm == pytest.approx(alone.length_mm, rel=0.02)
+    assert r.width_mm == pytest.approx(alone.width_mm, rel=0.02)
+    _, larger_off_centre = _mat_photo_with_a_second_fruit(1.15)
+    r = grader.grade_bytes(larger_off_centre)
+    assert r.other_fruits == 1 and r.grade == alone.grade
+    assert r.length_mm is None and r.width_mm is None
+    assert "size unknown (photograph it alone on the marker mat)" in describe_result(r)
+
+
 def test_grade__threshold_above_one__always_abstains():
     from oracle.real_data import load_index
 
