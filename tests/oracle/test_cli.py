@@ -21,6 +21,7 @@ KEYS = {
     "model_sha256",
     "condition",
     "condition_probability",
+    "other_fruits",
 }
 
 
@@ -64,6 +65,7 @@ def test_grade_json__one_object_per_line(photos):
     assert rows[2]["colour_stage"] in (0, 1, 2)
     assert rows[0]["length_mm"] > 0
     assert rows[3]["grade"] == "ABSTAIN"
+    assert [row["other_fruits"] for row in rows] == [0, 0, 0, 0]  # one fruit a photo
 
 
 def test_grade_text__human_readable(photos):
