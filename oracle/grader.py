@@ -54,6 +54,8 @@ TOP_GRADES = ("EXTRA", "CLASS_I")
 #: smaller one at least lies inside the other (a fragment of the fruit lies inside the whole);
 #: two fruits side by side overlap by none.
 SAME_FRUIT_OVERLAP = 0.5
+#: A description whose outline lies this share or more on the marker took the marker for the fruit.
+ON_MARKER = 0.5
 #: Why a fruit that would be certified a top grade goes to a person when an object touches it.
 JOINED_REASON = (
     "a second fruit-sized object touches the outlined fruit: another fruit, or part of this one "
@@ -192,6 +194,10 @@ def _measure_bytes(
         sizing = beside.submit(measure, img, marker_mm, marker_id, require_marker=True)
         look = describe(img)
         sized = sizing.result()
+    if sized.marker_polygon is not None and _outlines_marker(look, sized.marker_polygon, img.shape):
+        # The description took the marker (a white square on the mat) for the fruit: describe the
+        # photo again with the marker painted over in the mat's colour.
+        look = describe(_marker_painted_over(img, sized.marker_polygon))
     out = _Measured(
         name,
         None,
@@ -209,6 +215,27 @@ def _measure_bytes(
         out.length_mm, out.width_mm = sized.length_mm, sized.width_mm
         out.colour_stage, out.defect_fraction = sized.colour_stage, sized.defect_fraction
     return out
+
+
+def _outlines_marker(look: Appearance, marker: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether the description's outline lies mostly (`ON_MARKER`) on the marker."""
+    outline = look.outline.mask
+    on_marker = np.zeros_like(outline)
+    scale = outline.shape[1] / shape[1]
+    cv2.fillPoly(on_marker, [np.round(marker * scale).astype(np.int32)], 1)
+    area = outline.sum()
+    return bool(area) and np.logical_and(outline, on_marker).sum() >= ON_MARKER * area
+
+
+def _marker_painted_over(img: np.ndarray, marker: np.ndarray) -> np.ndarray:
+    """A copy of the photo with the marker filled with the median colour of the mat around it."""
+    inside = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [marker], 1)
+    reach = max(3, int(0.2 * np.sqrt(inside.sum())))
+    around = cv2.dilate(inside, np.ones((reach, reach), np.uint8)) > inside
+    painted = img.copy()
+    painted[inside > 0] = np.median(img[around], axis=0).astype(np.uint8)
+    return painted
 
 
 def _same_fruit(look: Appearance, sized: Measurement) -> bool:

@@ -44,6 +44,8 @@ WEAK_DISTANCE = 14
 _ELLIPSE3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _ELLIPSE9 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 
+#: The marker's white border around its black square, as a share of the square's side.
+MARKER_MARGIN = 0.32
 #: File names of the formats `decode_image` reads (a folder of photos is read by these).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 _MAGIC = {
@@ -66,6 +68,8 @@ class Measurement:
     marker_found: bool = False
     ood_reason: str | None = None
     mask: np.ndarray | None = None
+    #: the marker with its white border (`MARKER_MARGIN`), in the decoded photo's pixels
+    marker_polygon: np.ndarray | None = None
 
 
 def stage_from_green_fraction(green: float) -> int:
@@ -185,7 +189,7 @@ def segment(
     exclude = np.zeros((h, w), bool)
     if marker is not None:
         ex = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(ex, [marker.polygon(0.32)], 1)
+        cv2.fillPoly(ex, [marker.polygon(MARKER_MARGIN)], 1)
         exclude = ex.astype(bool)
     # The colour model only needs a coarse view: half resolution, distance upsampled bilinearly.
     small = cv2.resize(lab, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
@@ -311,6 +315,8 @@ def measure(
         # candidate on the working copy.
         marker = detect_marker(gray, marker_mm, marker_id, detail=detail)
     out = Measurement(marker_found=marker is not None)
+    if marker is not None:
+        out.marker_polygon = np.round(marker.polygon(MARKER_MARGIN) / scale).astype(np.int32)
     if require_marker and marker is None:
         return out
     lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(np.float32)

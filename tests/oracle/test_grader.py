@@ -75,6 +75,22 @@ def test_grade__several_fruits_on_the_mat__sizes_only_of_the_graded_one(grader):
     assert "size unknown (photograph it alone on the marker mat)" in describe_result(r)
 
 
+def test_grade__outline_on_the_marker__described_again_without_it(grader):
+    """A white marker on a grey mat can stand out more than the fruit: the description outlined it,
+    graded a square of print "unlike any fruit photo" and called the fruit "another fruit"."""
+    from oracle.appearance import describe
+    from oracle.grader import _outlines_marker
+    from oracle.measure import decode_image, measure
+
+    data, truth = render(777_2026, 172)
+    img = decode_image(data)
+    marker = measure(img, require_marker=True).marker_polygon
+    assert marker is not None and _outlines_marker(describe(img), marker, img.shape)
+    r = grader.grade_bytes(data)
+    assert r.grade != ABSTAIN and r.other_fruits == 0
+    assert r.length_mm == pytest.approx(truth.length_mm, rel=0.1)
+
+
 def test_grade__threshold_above_one__always_abstains():
     from oracle.real_data import load_index
 
