@@ -84,6 +84,11 @@ def working_copy(img: np.ndarray) -> np.ndarray:
     return cv2.resize(img, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
+def _chroma(lab: np.ndarray) -> np.ndarray:
+    """Per-pixel chroma (distance from grey in the a, b plane) of a Lab image."""
+    return np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+
+
 @functools.lru_cache(maxsize=8)
 def _centre_ellipse(h: int, w: int) -> np.ndarray:
     """The photo's central ellipse (half its width and height), read-only: shared between photos."""
@@ -186,7 +191,7 @@ def _fruits_beside(stats: np.ndarray, labels: np.ndarray, main: int, lab: np.nda
     candidates &= clear & (area >= _OTHER_FRUIT_AREA * area[main]) & (area >= _OTHER_FRUIT_FILL * bw * bh)
     if not candidates.any():
         return 0, 0
-    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    chroma = _chroma(lab)
     main_chroma = float(np.median(chroma[labels == main]))
     distance = cv2.distanceTransform((labels != main).astype(np.uint8), cv2.DIST_L2, 5)
     apart = joined = 0
@@ -228,7 +233,7 @@ def _fruit_on_a_surface(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) ->
     if (fruit & mask).sum() < 0.9 * fruit.sum():
         return False
     around = cv2.dilate(fruit, _ELLIPSE5, iterations=2) > fruit
-    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    chroma = _chroma(lab)
     return bool(np.median(chroma[fruit > 0]) >= _SURFACE_CHROMA_RATIO * np.median(chroma[around]))
 
 
@@ -328,7 +333,7 @@ def lesion_maps(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> dict[st
     den = cv2.boxFilter(inner.astype(np.float32), -1, (k, k), normalize=False)
     local = num / np.maximum(den, 1e-3)
     ratio = light / np.maximum(local, 1.0)
-    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    chroma = _chroma(lab)
     skin_chroma = float(np.median(chroma[inner]))
     skin_light = float(np.median(light[inner]))
     return {
