@@ -116,7 +116,7 @@ def describe_result(result) -> str:
     if result.length_mm is not None:
         parts.append(f"{result.length_mm:.0f} x {result.width_mm:.0f} mm")
     else:
-        parts.append("size unknown (photograph it alone on the marker mat)")
+        parts.append(f"size unknown ({result.size_unknown})")
     stage = {0: "green", 1: "breaking", 2: "ripe"}.get(result.colour_stage)
     if stage:
         parts.append(f"colour {stage}")

@@ -156,6 +156,8 @@ class GradeResult:
     fruit: str | None = None
     #: whole fruits in the photo apart from the graded one (not graded)
     other_fruits: int = 0
+    #: why length_mm and width_mm are None on a graded photo
+    size_unknown: str | None = None
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -176,6 +178,7 @@ class _Measured:
     defect_fraction: float | None = None
     other_fruits: int = 0
     joined: int = 0
+    size_unknown: str | None = None
 
 
 def _measure_bytes(
@@ -209,12 +212,23 @@ def _measure_bytes(
         other_fruits=look.other_fruits,
         joined=look.joined,
     )
-    several = look.other_fruits or look.joined
-    if sized.marker_found and sized.ood_reason is None and (not several or _same_fruit(look, sized)):
+    out.size_unknown = _size_unknown(look, sized)
+    if out.size_unknown is None:
         # On the grading mat the marker photo's own segmentation gives sizes in mm.
         out.length_mm, out.width_mm = sized.length_mm, sized.width_mm
         out.colour_stage, out.defect_fraction = sized.colour_stage, sized.defect_fraction
     return out
+
+
+def _size_unknown(look: Appearance, sized: Measurement) -> str | None:
+    """Why the photo gives no sizes in mm, in words for the person who took it; None when it does."""
+    if not sized.marker_found:
+        return "no marker mat in the photo"
+    if sized.ood_reason is not None:
+        return f"measuring on the mat failed: {sized.ood_reason}"
+    if (look.other_fruits or look.joined) and not _same_fruit(look, sized):
+        return "other fruits on the mat: photograph it alone"
+    return None
 
 
 def _outlines_marker(look: Appearance, marker: np.ndarray, shape: tuple[int, ...]) -> bool:
@@ -417,6 +431,7 @@ class Grader:
                     condition_probability=round(cond_p, 4) if judged else None,
                     fruit=fruit if judged else None,
                     other_fruits=m.other_fruits,
+                    size_unknown=m.size_unknown if judged else None,
                 )
             )
         return out

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from oracle.real_data import REAL_FRUIT
 from oracle.synth import render, render_ood
 
 TAMBON = str(Path(sys.executable).parent / "tambon")
@@ -22,6 +23,7 @@ KEYS = {
     "condition",
     "condition_probability",
     "other_fruits",
+    "size_unknown",
 }
 
 
@@ -62,6 +64,8 @@ def test_grade_json__one_object_per_line(photos):
         assert 0 <= row["confidence"] <= 1
         assert len(row["model_sha256"]) == 64
     assert rows[2]["length_mm"] is None and rows[2]["width_mm"] is None
+    assert rows[2]["size_unknown"] == "no marker mat in the photo"
+    assert rows[0]["size_unknown"] is None
     assert rows[2]["colour_stage"] in (0, 1, 2)
     assert rows[0]["length_mm"] > 0
     assert rows[3]["grade"] == "ABSTAIN"
@@ -75,6 +79,9 @@ def test_grade_text__human_readable(photos):
     assert str(paths[0]) in proc.stdout and " mm" in proc.stdout
     # A measurement of the outlined skin, not a diagnosis: an EXTRA fruit may show highlights.
     assert "dark or pale patches " in proc.stdout and "% of the skin" in proc.stdout
+    real = REAL_FRUIT / "freshness" / "rotten_banana" / "1013.jpg"  # graded REJECT, no mat
+    without_mat = run("grade", str(real)).stdout
+    assert "size unknown (no marker mat in the photo)" in without_mat, without_mat
 
 
 def test_grade__corrupt_or_unsupported__error_lines_nonzero_exit(tmp_path, photos):

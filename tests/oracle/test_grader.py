@@ -72,7 +72,7 @@ def test_grade__several_fruits_on_the_mat__sizes_only_of_the_graded_one(grader):
     r = grader.grade_bytes(larger_off_centre)
     assert r.other_fruits == 1 and r.grade == alone.grade
     assert r.length_mm is None and r.width_mm is None
-    assert "size unknown (photograph it alone on the marker mat)" in describe_result(r)
+    assert "size unknown (other fruits on the mat: photograph it alone)" in describe_result(r)
 
 
 def test_grade__outline_on_the_marker__described_again_without_it(grader):
