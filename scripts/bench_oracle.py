@@ -7,7 +7,11 @@
   second thread while the fruit is described); p95_cpu_ms_single: the CPU time (all threads) of those
   photos, which host load moves far less than their wall time. cpu_ms_per_image: CPU time per photo
   graded in batches in one process (what the pool spends, load-robust); images_per_s_cpu_bound:
-  cores x 1000 / that.
+  cores x 1000 / that. cpu_ms_decode / _describe / _measure / _network: the same CPU time stage by
+  stage (decode; the fruit's outline, skin and crop; the marker and mm sizes; the ONNX network per photo
+  in batches of 64), one process. cpu_ms_network_int8_one_thread, int8_same_class,
+  int8_probability_shift_max: an int8 copy of the network (not shipped; `int8_network`) against the
+  float one (cpu_ms_network_float_one_thread) on the validation split.
 - real_*: the real photos of ../shared/datasets/real_fruit, held-out test split (near-duplicate groups,
   `oracle.real_data`), graded end to end by the shipped grader (outline check, out-of-distribution
   gate, crop check with the photo's own fruit, thresholds):
@@ -142,6 +146,112 @@ def latency(grader: Grader, photos: list[bytes]) -> dict:
         # CPU time one photo costs graded in batches; what the cores could do if idle.
         "cpu_ms_per_image": round(cpu_ms, 2),
         "images_per_s_cpu_bound": round(cores * 1000 / cpu_ms, 1),
+    }
+
+
+def cpu_breakdown(grader: Grader, photos: list[bytes]) -> dict:
+    """Where a photo's CPU time goes, one stage at a time in one process (as a pool worker runs them;
+    the network in batches of 64 as the grader calls it)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    spent = dict.fromkeys(("decode", "describe", "measure", "network"), 0.0)
+    looks = []
+    for b in photos:
+        cpu = time.process_time()
+        img = decode_image(b)
+        spent["decode"] += time.process_time() - cpu
+        cpu = time.process_time()
+        looks.append(describe(img))
+        spent["describe"] += time.process_time() - cpu
+        cpu = time.process_time()
+        measure(img, grader.marker_mm, grader.marker_id, require_marker=True)
+        spent["measure"] += time.process_time() - cpu
+    graded = [a for a in looks if a.features is not None]
+    for start in range(0, len(graded), 64):
+        batch = graded[start : start + 64]
+        cpu = time.process_time()
+        grader.model.probabilities(np.stack([a.features for a in batch]), np.stack([a.crop for a in batch]))
+        spent["network"] += time.process_time() - cpu
+    out = {f"cpu_ms_{stage}": round(seconds * 1000 / len(photos), 2) for stage, seconds in spent.items()}
+    out["cpu_ms_network"] = round(spent["network"] * 1000 / max(len(graded), 1), 2)
+    return out
+
+
+def int8_network(grader: Grader) -> dict:
+    """What an int8 copy of the shipped network would save and change (not shipped): ONNX Runtime's
+    static quantization (per-channel weights, convolutions but the stem and the head, calibrated on
+    training-split photos), against the float network on the validation split, one thread each."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from oracle.model import MODEL_FILE
+    from oracle.real_data import group_ids, load_index, split_masks
+
+    photos = load_index()
+    train, validation, _ = split_masks(photos, group_ids(photos))
+
+    def inputs(subset: list) -> dict[str, np.ndarray]:
+        looks = [describe(decode_image(p.path.read_bytes(), str(p.path))) for p in subset]
+        looks = [a for a in looks if a.features is not None]
+        return {
+            "features": np.stack([a.features for a in looks]).astype(np.float32),
+            "crop": np.stack([a.crop for a in looks]).astype(np.float32),
+        }
+
+    calibration = inputs([p for p, t in zip(photos, train, strict=True) if t][::3][:400])
+    checked = inputs([p for p, v in zip(photos, validation, strict=True) if v])
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.start = 0
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            if self.start >= len(calibration["crop"]):
+                return None
+            batch = {k: v[self.start : self.start + 16] for k, v in calibration.items()}
+            self.start += 16
+            return batch
+
+    convs = [n.name for n in onnx.load(str(MODEL_FILE)).graph.node if n.op_type == "Conv"]
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
+        quant_pre_process(str(MODEL_FILE), str(prepared))
+        quantize_static(
+            str(prepared),
+            str(quantized),
+            Calibration(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["Conv"],
+            nodes_to_exclude=[convs[0], convs[-1]],
+        )
+        figures, outputs = {}, {}
+        for name, path in (("float", MODEL_FILE), ("int8", quantized)):
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 1
+            opts.log_severity_level = 3
+            session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            batches = [
+                {k: v[i : i + 64] for k, v in checked.items()} for i in range(0, len(checked["crop"]), 64)
+            ]
+            session.run(None, batches[0])
+            cpu = time.process_time()
+            outputs[name] = np.concatenate([session.run([grader.model.prob_output], b)[0] for b in batches])
+            figures[f"cpu_ms_network_{name}_one_thread"] = round(
+                (time.process_time() - cpu) * 1000 / len(checked["crop"]), 2
+            )
+    shift = np.abs(outputs["float"] - outputs["int8"]).max(axis=1)
+    return figures | {
+        "int8_validation_photos": len(shift),
+        "int8_same_class": round(float((outputs["float"].argmax(1) == outputs["int8"].argmax(1)).mean()), 4),
+        "int8_probability_shift_max": round(float(shift.max()), 3),
     }
 
 
@@ -577,6 +687,8 @@ def main() -> int:
     )
     results.update(throughput(grader, photos, args.workers))
     results.update(latency(grader, photos[:200]))
+    results.update(cpu_breakdown(grader, photos[:200]))
+    results.update(int8_network(grader))
     results.update(quality(grader, args.held_out, args.workers))
     results.update(real_latency(grader))
     results.update(real_quality(grader, args.workers))
