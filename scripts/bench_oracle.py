@@ -580,6 +580,8 @@ def coldchain_throughput(workers: int, logs: int = 2_000) -> dict:
 
 def coldchain_evidence_to_attestation(block_time: int | None, confirmations: int, steps: int = 6) -> dict:
     """From a TRANSPORT step's receipt to its cold-chain verdict readable on chain."""
+    from web3.logs import DISCARD  # the receipt also holds the lot token's Transfer
+
     from evidence.bundle import build_bundle
     from evidence.store import LocalStore
     from oracle.coldchain import load_rules
@@ -616,7 +618,8 @@ def coldchain_evidence_to_attestation(block_time: int | None, confirmations: int
         with _running(service):
             for i in range(steps):
                 receipt = send(provenance.functions.register(bytes([i + 1]) * 32, 0x55, 201, 20_000, 20_500))
-                batch_id = provenance.events.BatchRegistered().process_receipt(receipt)[0]["args"]["batchId"]
+                (registered,) = provenance.events.BatchRegistered().process_receipt(receipt, errors=DISCARD)
+                batch_id = registered["args"]["batchId"]
                 log_times, temps = reefer_readings(1_793_000_000, 30, 11.5, seed=i)
                 onchain = build_bundle(
                     store, {"event": "shipping"}, {"trip.csv": logger_csv(log_times, temps)}
