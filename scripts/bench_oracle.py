@@ -155,8 +155,9 @@ def cpu_breakdown(grader: Grader, photos: list[bytes]) -> dict:
     import cv2
 
     cv2.setNumThreads(1)
-    spent = dict.fromkeys(("decode", "describe", "measure", "network"), 0.0)
+    spent = dict.fromkeys(("decode", "describe", "measure"), 0.0)
     looks = []
+    grader.grade_many_bytes([("warm.jpg", b) for b in photos[:64]])  # first calls pay for set-up
     for b in photos:
         cpu = time.process_time()
         img = decode_image(b)
@@ -167,14 +168,15 @@ def cpu_breakdown(grader: Grader, photos: list[bytes]) -> dict:
         cpu = time.process_time()
         measure(img, grader.marker_mm, grader.marker_id, require_marker=True)
         spent["measure"] += time.process_time() - cpu
-    graded = [a for a in looks if a.features is not None]
+    out = {f"cpu_ms_{stage}": round(seconds * 1000 / len(photos), 2) for stage, seconds in spent.items()}
+    graded = [a for a in looks if a.features is not None]  # the network sees only these
+    network = 0.0
     for start in range(0, len(graded), 64):
         batch = graded[start : start + 64]
         cpu = time.process_time()
         grader.model.probabilities(np.stack([a.features for a in batch]), np.stack([a.crop for a in batch]))
-        spent["network"] += time.process_time() - cpu
-    out = {f"cpu_ms_{stage}": round(seconds * 1000 / len(photos), 2) for stage, seconds in spent.items()}
-    out["cpu_ms_network"] = round(spent["network"] * 1000 / max(len(graded), 1), 2)
+        network += time.process_time() - cpu
+    out["cpu_ms_network"] = round(network * 1000 / max(len(graded), 1), 2)
     return out
 
 
@@ -232,15 +234,13 @@ def int8_network(grader: Grader) -> dict:
             op_types_to_quantize=["Conv"],
             nodes_to_exclude=[convs[0], convs[-1]],
         )
+        batches = [{k: v[i : i + 64] for k, v in checked.items()} for i in range(0, len(checked["crop"]), 64)]
         figures, outputs = {}, {}
         for name, path in (("float", MODEL_FILE), ("int8", quantized)):
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1
             opts.log_severity_level = 3
             session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-            batches = [
-                {k: v[i : i + 64] for k, v in checked.items()} for i in range(0, len(checked["crop"]), 64)
-            ]
             session.run(None, batches[0])
             cpu = time.process_time()
             outputs[name] = np.concatenate([session.run([grader.model.prob_output], b)[0] for b in batches])
