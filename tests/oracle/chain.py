@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from web3 import Web3
+from web3.logs import DISCARD
 
 from tambon.accounts import demo_account
 from tambon.attestation import Attestation
@@ -69,6 +70,12 @@ def send(w3: Web3, fn, sender: str):
     return receipt
 
 
+def registered_batch_id(provenance, receipt) -> int:
+    """The batch id of a `register` transaction (its receipt also holds the lot token's Transfer)."""
+    (registered,) = provenance.events.BatchRegistered().process_receipt(receipt, errors=DISCARD)
+    return int(registered["args"]["batchId"])
+
+
 @dataclass
 class Deployed:
     w3: Web3
@@ -96,9 +103,7 @@ class Deployed:
     def register(self, onchain) -> int:
         """Register a batch with `onchain` evidence from the producer; returns the batch id."""
         fn = self.provenance.functions.register(onchain.digest, onchain.codec, 1, 25_000, 20_500)
-        receipt = send(self.w3, fn, self.producer)
-        (ev,) = self.provenance.events.BatchRegistered().process_receipt(receipt)
-        return int(ev["args"]["batchId"])
+        return registered_batch_id(self.provenance, send(self.w3, fn, self.producer))
 
     def attested_logs(self, evidence: bytes) -> list:
         logs = self.registry.events.Attested().get_logs(from_block=0, to_block="latest")

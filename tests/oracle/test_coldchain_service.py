@@ -18,7 +18,7 @@ from oracle.errors import OracleError
 from oracle.model import SHA_FILE, read_expected_sha
 from oracle.service import OracleSettings
 from tambon.coldchain import Verdict
-from tests.oracle.chain import deploy, send
+from tests.oracle.chain import deploy, registered_batch_id, send
 
 MANGO, COFFEE = 201, 301
 T0 = 1_793_000_000
@@ -45,9 +45,7 @@ def lot_with_transport(deployed, store, crop: int = MANGO, warm: WarmSpell | Non
     """Register a lot and add a TRANSPORT step whose bundle carries a 30 h reefer log (made in code)."""
     fn = deployed.provenance.functions.register(b"\x01" * 32, 0x55, crop, 25_000, 20_500)
     receipt = send(deployed.w3, fn, deployed.producer)
-    batch_id = int(
-        deployed.provenance.events.BatchRegistered().process_receipt(receipt)[0]["args"]["batchId"]
-    )
+    batch_id = registered_batch_id(deployed.provenance, receipt)
     times, temps = reefer_readings(T0, 30, 11.5, seed=batch_id, warm=warm)
     files = {"trip.csv": logger_csv(times, temps)} if log else {}
     record = {

@@ -14,7 +14,7 @@ from evidence.store import LocalStore
 from oracle.coldchain import load_rules
 from oracle.coldchain.synth import logger_csv, reefer_readings
 from oracle.model import SHA_FILE, read_expected_sha
-from tests.oracle.chain import Anvil, deploy, kill_mid_run, oracle_env, run_until, send
+from tests.oracle.chain import Anvil, deploy, kill_mid_run, oracle_env, registered_batch_id, run_until, send
 
 
 @pytest.mark.slow
@@ -37,9 +37,7 @@ def test_run__sigkill_while_attesting_cold_chain__each_step_attested_once(tmp_pa
                     provenance.functions.register(bytes([i + 1]) * 32, 0x55, 201, 25_000, 20_500),
                     producer,
                 )
-                batch_id = int(
-                    provenance.events.BatchRegistered().process_receipt(receipt)[0]["args"]["batchId"]
-                )
+                batch_id = registered_batch_id(provenance, receipt)
                 times, temps = reefer_readings(1_793_000_000, 30, 11.5, seed=i)
                 bundle = build_bundle(
                     store, {"event": "shipping", "run": run}, {"trip.csv": logger_csv(times, temps)}
