@@ -110,9 +110,13 @@ def describe_result(result) -> str:
         return f"{result.file}: {result.reason}"
     parts = [f"{result.file}: {result.grade} ({result.confidence:.0%})"]
     if result.condition is not None:
-        parts.append(
+        condition = (
             f"{CONDITION_LABELS.get(result.condition, result.condition)} {result.condition_probability:.0%}"
         )
+        if result.condition_alternative is not None:
+            alternative = CONDITION_LABELS.get(result.condition_alternative, result.condition_alternative)
+            condition += f" or {alternative} {result.condition_alternative_probability:.0%}"
+        parts.append(condition)
     if result.length_mm is not None:
         parts.append(f"{result.length_mm:.0f} x {result.width_mm:.0f} mm")
     else:

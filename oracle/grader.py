@@ -6,8 +6,10 @@ The grade is ABSTAIN ("needs human review: <reason>") whenever the photo cannot 
 fruit, only part of the fruit in the photo, a photo unlike any the model learned from, a fruit that
 is not the batch's crop, a healthy-looking fruit whose defect probability is above the safe
 threshold, no grade family with enough probability, or a skin condition the model cannot tell
-apart from another (its probability below the model's review threshold: a person decides, the
-grader does not guess). A defective fruit is never graded above
+apart from another of a different grade family (its probability below the model's review
+threshold: a person decides, the grader does not guess). Two conditions of one family (two rots,
+two slight skin defects) give the same grade either way: the fruit is graded and the result names
+both (`condition_alternative`). A defective fruit is never graded above
 CLASS_II: healthy -> EXTRA / CLASS_I, aged or skin disease -> CLASS_II, rot -> REJECT.
 
 A photo of several fruits is graded by its main one (large and near the centre, the one the
@@ -25,6 +27,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -82,27 +85,48 @@ def size_code(weight_g: float | None) -> int:
     return 0
 
 
+class Decision(NamedTuple):
+    grade: str
+    confidence: float
+    #: the most probable condition
+    condition: str
+    reason: str | None
+    #: the second most probable condition, when the first is below the review threshold and both
+    #: lead to this grade
+    alternative: str | None = None
+
+
+def _family(condition: str) -> str:
+    """The grade a fruit with this skin condition gets at most (healthy: a top grade)."""
+    if condition == "healthy":
+        return "healthy"
+    return "REJECT" if condition in ROTS else "CLASS_II"
+
+
 def decide_condition(
     conditions: dict[str, float], min_confidence: float, safe_threshold: float, review_below: float
-) -> tuple[str, float, str, str | None]:
-    """(grade, confidence, top condition, abstain reason) from calibrated condition probabilities.
+) -> Decision:
+    """The grade, its confidence, the top condition and why a person must decide, from calibrated
+    condition probabilities.
 
-    A grade that would name a condition with a probability below `review_below` goes to a person
-    instead: the two most likely conditions are too close to tell apart."""
-    grade, confidence, condition, reason = _grade_family(conditions, min_confidence, safe_threshold)
-    if reason is None and conditions[condition] < review_below:
+    A grade whose condition has a probability below `review_below` goes to a person when the two
+    most likely conditions, too close to tell apart, would grade the fruit differently; when both
+    give this grade (two rots: REJECT; two slight skin defects: CLASS_II), the grade stands and
+    names both."""
+    decision = _grade_family(conditions, min_confidence, safe_threshold)
+    if decision.reason is None and conditions[decision.condition] < review_below:
         first, second = sorted(conditions, key=lambda c: conditions[c], reverse=True)[:2]
+        if _family(first) == _family(second) == decision.grade:
+            return decision._replace(alternative=second)
         reason = (
             f"unsure whether the skin shows {CONDITION_LABELS.get(first, first)} or "
             f"{CONDITION_LABELS.get(second, second)} ({conditions[first]:.0%} against {conditions[second]:.0%})"
         )
-        return ABSTAIN, confidence, condition, reason
-    return grade, confidence, condition, reason
+        return decision._replace(grade=ABSTAIN, reason=reason)
+    return decision
 
 
-def _grade_family(
-    conditions: dict[str, float], min_confidence: float, safe_threshold: float
-) -> tuple[str, float, str, str | None]:
+def _grade_family(conditions: dict[str, float], min_confidence: float, safe_threshold: float) -> Decision:
     """The grade family of the top condition, or ABSTAIN with its reason (see the module docstring)."""
     condition = max(conditions, key=lambda c: conditions[c])
     healthy = conditions.get("healthy", 0.0)
@@ -111,12 +135,12 @@ def _grade_family(
     p_minor = p_defect - p_rot
     if condition == "healthy":
         if healthy < min_confidence:
-            return ABSTAIN, healthy, condition, f"looks healthy, but only {healthy:.0%} sure"
+            return Decision(ABSTAIN, healthy, condition, f"looks healthy, but only {healthy:.0%} sure")
         if p_defect <= safe_threshold / 2:
-            return "EXTRA", healthy, condition, None
+            return Decision("EXTRA", healthy, condition, None)
         if p_defect <= safe_threshold:
-            return "CLASS_I", healthy, condition, None
-        return (
+            return Decision("CLASS_I", healthy, condition, None)
+        return Decision(
             ABSTAIN,
             healthy,
             condition,
@@ -124,13 +148,13 @@ def _grade_family(
         )
     family, confidence = ("REJECT", p_rot) if p_rot >= p_minor else ("CLASS_II", p_minor)
     if max(confidence, healthy) < min_confidence:
-        return (
+        return Decision(
             ABSTAIN,
             confidence,
             condition,
             f"unsure between healthy skin ({healthy:.0%}), a skin defect ({p_minor:.0%}) and rot ({p_rot:.0%})",
         )
-    return family, confidence, condition, None
+    return Decision(family, confidence, condition, None)
 
 
 def _article(fruit: str) -> str:
@@ -158,6 +182,9 @@ class GradeResult:
     other_fruits: int = 0
     #: why length_mm and width_mm are None on a graded photo
     size_unknown: str | None = None
+    #: a second condition as likely as `condition` that gives the same grade (see `decide_condition`)
+    condition_alternative: str | None = None
+    condition_alternative_probability: float | None = None
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -399,10 +426,9 @@ class Grader:
         dist = model.ood_distance(x)
         out = []
         for m, pf, pc, d in zip(batch, fruits, conditions, dist, strict=True):
-            grade, conf, condition, reason = decide_condition(
+            grade, conf, condition, reason, alternative = decide_condition(
                 pc, self.threshold, model.safe_threshold, model.review_below
             )
-            cond_p = pc[condition]
             judged = True
             early = m.reason
             if early is None and d > model.ood_limit:
@@ -428,10 +454,14 @@ class Grader:
                     weight_g=weight_g,
                     size_code=size_code(weight_g),
                     condition=condition if judged else None,
-                    condition_probability=round(cond_p, 4) if judged else None,
+                    condition_probability=round(pc[condition], 4) if judged else None,
                     fruit=fruit if judged else None,
                     other_fruits=m.other_fruits,
                     size_unknown=m.size_unknown if judged else None,
+                    condition_alternative=alternative if judged else None,
+                    condition_alternative_probability=round(pc[alternative], 4)
+                    if judged and alternative
+                    else None,
                 )
             )
         return out

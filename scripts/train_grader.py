@@ -17,7 +17,8 @@ the two on the validation split -> fit a temperature on the validation split -> 
 threshold on the validation split so no defective fruit there could be graded EXTRA or CLASS_I, with
 a margin widened within SAFETY_BUDGET ->
 choose the review threshold on the validation split (a photo whose most probable condition is less
-probable than that goes to a person, up to REVIEW_BUDGET of the photos in all) -> measure on the
+probable than that goes to a person when the second would grade it otherwise, up to REVIEW_BUDGET of
+the photos in all) -> measure on the
 test split -> write one ONNX graph with the metadata the grader needs -> sha256,
 metrics.json and MODEL_CARD.md.
 
@@ -785,7 +786,7 @@ def model_card(m: dict, args) -> str:
 | Calibration | temperature scaling, T = {m["temperature"]}, fitted on the validation split |
 | Conditions | healthy; aged = the freshness set's "in between" (wrinkled, dull or soft-looking skin, not rotten); the mango diseases alternaria, anthracnose, black mould rot, stem-end rot; rot = any rotten apple, banana or orange. The safe threshold is set by the diseased and rotten photos; aged is neither healthy nor defective, there and in the figures below (its data set calls it 'normal', and many such photos look fresh): an aged fruit read as healthy may be graded CLASS_I |
 | Grades | healthy -> EXTRA (defect probability below half the safe threshold) or CLASS_I (below the safe threshold {m["safe_threshold"]}); aged, alternaria, anthracnose -> CLASS_II; black mould rot, stem-end rot, rot -> REJECT |
-| Abstain | no fruit found; fruit partly outside the photo; photo unlike the training photos; not the batch's crop; healthy but defect probability above the safe threshold; grade family below {m["min_confidence"]}; most probable condition below the review threshold {m["review_below"]} (unsure which of two conditions: a person decides, see below); EXTRA or CLASS_I for a fruit whose outline another fruit-sized object touches (it may be the rest of the fruit in another colour, a mould cap) |
+| Abstain | no fruit found; fruit partly outside the photo; photo unlike the training photos; not the batch's crop; healthy but defect probability above the safe threshold; grade family below {m["min_confidence"]}; most probable condition below the review threshold {m["review_below"]} and the second most probable of another grade family (unsure which of two conditions: a person decides, see below); EXTRA or CLASS_I for a fruit whose outline another fruit-sized object touches (it may be the rest of the fruit in another colour, a mould cap) |
 | Several fruits | the main one is graded (large and near the centre; `--explain` outlines it) and the result says how many others lie apart from it (`other_fruits`) |
 | Reproduce | `make train-grader` (`python scripts/train_grader.py` once torch is installed), trained on torch's {m["cpu_kernels"]} CPU kernels. On a CPU with the same kernels it gives the same figures; the bytes may differ (on two such hosts a threshold differed in its fifth decimal). On other kernels (torch held to AVX2 on the same host) the training takes another path: another model, its thresholds chosen the same way. The sha256 above names the model that is approved |
 
@@ -860,7 +861,10 @@ fruit sent to a person.
 When the model cannot tell two conditions apart (on these photos above all alternaria and black
 mould rot), the oracle does not name one: a photo whose most probable condition has a calibrated
 probability below the review threshold {m["review_below"]} abstains with "needs human review: unsure
-whether the skin shows <one> or <the other>". The threshold is chosen on the validation split as the
+whether the skin shows <one> or <the other>". When both give the fruit the same grade (two rots:
+REJECT; two slight skin defects: CLASS_II) the grade is not in doubt: the fruit is graded and the
+result names both ("stem-end rot 57% or black mould rot 25%"; `condition_alternative` in `--json`).
+The threshold is chosen on the validation split as the
 highest that keeps every abstain reason together at most {m["review_budget"]:.0%} of the photos
 there. On the validation split that sends {m["validation_abstain_rate"]:.1%} of the photos to a
 person and the graded mangoes' condition is right for {m["validation_condition_accuracy"]:.1%} of

@@ -22,6 +22,8 @@ KEYS = {
     "model_sha256",
     "condition",
     "condition_probability",
+    "condition_alternative",
+    "condition_alternative_probability",
     "other_fruits",
     "size_unknown",
 }

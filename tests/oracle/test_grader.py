@@ -112,12 +112,13 @@ def test_grade__threshold_above_one__always_abstains():
     ],
 )
 def test_decide_condition__grade_families(conditions, grade):
-    got, confidence, condition, reason = decide_condition(conditions, 0.5, 0.2, 0.0)
-    assert got == grade
-    assert (reason is None) == (grade != ABSTAIN)
-    assert condition == max(conditions, key=conditions.get)
-    if reason:
-        assert "(0%)" not in reason
+    decision = decide_condition(conditions, 0.5, 0.2, 0.0)
+    assert decision.grade == grade
+    assert (decision.reason is None) == (grade != ABSTAIN)
+    assert decision.condition == max(conditions, key=conditions.get)
+    assert decision.alternative is None
+    if decision.reason:
+        assert "(0%)" not in decision.reason
 
 
 @pytest.mark.parametrize(
@@ -129,16 +130,51 @@ def test_decide_condition__grade_families(conditions, grade):
     ],
 )
 def test_decide_condition__condition_below_review_threshold__person_decides(conditions, grade):
-    got, _, condition, reason = decide_condition(conditions, 0.5, 0.2, 0.6)
-    assert got == grade
+    decision = decide_condition(conditions, 0.5, 0.2, 0.6)
+    assert decision.grade == grade
+    assert decision.alternative is None
     if grade == ABSTAIN:
-        assert condition == "alternaria"
+        assert decision.condition == "alternaria"
         assert (
-            reason
+            decision.reason
             == "unsure whether the skin shows alternaria (black spot) or black mould rot (50% against 45%)"
         )
     else:
-        assert reason is None
+        assert decision.reason is None
+
+
+@pytest.mark.parametrize(
+    ("conditions", "grade", "alternative"),
+    [
+        # Two rots: REJECT either way.
+        (
+            {"healthy": 0.02, "stem_end_rot": 0.5, "black_mould_rot": 0.4, "anthracnose": 0.08},
+            "REJECT",
+            "black_mould_rot",
+        ),
+        # Two slight skin defects: CLASS_II either way.
+        ({"healthy": 0.02, "anthracnose": 0.45, "alternaria": 0.43, "rot": 0.1}, "CLASS_II", "alternaria"),
+        # The top two of one family, but the grade family is the other one's: a person decides.
+        (
+            {
+                "healthy": 0.1,
+                "anthracnose": 0.2,
+                "alternaria": 0.19,
+                "rot": 0.18,
+                "stem_end_rot": 0.17,
+                "black_mould_rot": 0.16,
+            },
+            ABSTAIN,
+            None,
+        ),
+    ],
+)
+def test_decide_condition__two_conditions_of_one_family__graded_naming_both(conditions, grade, alternative):
+    decision = decide_condition(conditions, 0.5, 0.2, 0.6)
+    assert decision.grade == grade
+    assert decision.condition == max(conditions, key=conditions.get)
+    assert decision.alternative == alternative
+    assert (decision.reason is None) == (grade != ABSTAIN)
 
 
 def test_grade__weight__size_code():

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from oracle.grader import ABSTAIN
+from oracle.grader import ABSTAIN, CONDITION_LABELS
 from oracle.real_data import CONDITIONS, DEFECTIVE, REAL_FRUIT, load_index, side_by_side
 
 TAMBON = str(Path(sys.executable).parent / "tambon")
@@ -169,6 +169,27 @@ def test_grade__fruit_touching_another__never_certified_top(grader):
     assert r.grade == ABSTAIN
     assert r.reason == f"needs human review: {JOINED_REASON}"
     assert r.condition is None and r.confidence == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "grade", "family"),
+    [
+        ("lasio_046.jpg", "REJECT", ("stem_end_rot", "black_mould_rot")),
+        ("alternaria_149.jpg", "CLASS_II", ("alternaria", "anthracnose")),
+    ],
+)
+def test_grade__unsure_which_of_two_conditions_of_one_grade__graded_naming_both(grader, name, grade, family):
+    """Held-out mangoes whose two most likely conditions are close but grade alike: graded, not sent
+    to a person, and the result names both."""
+    from oracle.cli import describe_result
+
+    photo = next(p for p in load_index() if p.path.name == name)
+    r = grader.grade_bytes(photo.path.read_bytes(), name, crop="mango")
+    assert r.grade == grade and r.reason is None
+    assert {r.condition, r.condition_alternative} == set(family)
+    assert r.condition_probability < grader.model.review_below
+    assert r.condition_alternative_probability <= r.condition_probability
+    assert f" or {CONDITION_LABELS[r.condition_alternative]} " in describe_result(r)
 
 
 def test_grade__mango_under_durian__abstains_not_a_durian(grader):
