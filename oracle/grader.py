@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -33,10 +33,10 @@ import cv2
 import numpy as np
 
 from oracle.appearance import CROP, FEATURES, SKIN_SCALE, Appearance, describe
-from oracle.errors import ImageError, OracleError
+from oracle.errors import ImageError, ModelIntegrityError, OracleError
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM
 from oracle.measure import Measurement, decode_image, measure, stage_from_green_fraction
-from oracle.model import LoadedModel, get_model
+from oracle.model import LoadedModel, get_model, load_model
 
 # Workers start fresh: forking a process that runs threads (ONNX Runtime, a web3 client) can deadlock.
 _SPAWN = get_context("spawn")
@@ -46,8 +46,9 @@ GRADES = ("EXTRA", "CLASS_I", "CLASS_II", "REJECT", ABSTAIN)
 #: Mango size codes by fruit weight (Codex STAN 184 / มกษ. 1-2546): A 200-350 g, B 351-550 g, C 551-800 g.
 SIZE_CODES = ((200, 350, 1, "A"), (351, 550, 2, "B"), (551, 800, 3, "C"))
 BATCH = 64
-#: Photos a process-pool worker takes at a time: few, so that at the end of a run neither core waits
-#: long for the other (8 photos are ~0.15 s of work), enough that the pipe's round trips stay cheap.
+#: Photos a process-pool worker takes at a time (measured, then through the network together): few,
+#: so that at the end of a run neither core waits long for the other (8 photos are ~0.12 s of work),
+#: enough that the pipe's round trips and the network's per-call cost stay small.
 CHUNK = 8
 #: Any rot makes a fruit REJECT; the other defects (aged skin, alternaria, anthracnose) are the slight
 #: skin defects a CLASS_II fruit may have (Codex STAN 184).
@@ -206,6 +207,8 @@ class _Measured:
     other_fruits: int = 0
     joined: int = 0
     size_unknown: str | None = None
+    #: calibrated class probabilities, when a pool worker ran the network (its crop then stays there)
+    probabilities: np.ndarray | None = None
 
 
 def _measure_bytes(
@@ -290,8 +293,7 @@ def _same_fruit(look: Appearance, sized: Measurement) -> bool:
     return bool(smaller) and np.logical_and(graded, measured).sum() >= SAME_FRUIT_OVERLAP * smaller
 
 
-def _measure_file(args: tuple[str, float, int | None]) -> _Measured:
-    path, marker_mm, marker_id = args
+def _measure_file(path: str, marker_mm: float, marker_id: int | None) -> _Measured:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -301,6 +303,58 @@ def _measure_file(args: tuple[str, float, int | None]) -> _Measured:
 
 def _init_worker() -> None:
     cv2.setNumThreads(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerJob:
+    """What a pool worker needs besides the photos: the marker, and which verified model to run."""
+
+    marker_mm: float
+    marker_id: int | None
+    model_file: Path
+    sha_file: Path
+    model_sha256: str
+
+
+#: A pool worker's models, loaded on first use (a worker runs one task at a time: no lock).
+_worker_models: dict[tuple[Path, Path], LoadedModel] = {}
+
+
+def _worker_model(job: _WorkerJob) -> LoadedModel:
+    """The grader's model in a pool worker, on one thread: the pool's processes are the parallelism."""
+    key = (job.model_file, job.sha_file)
+    if key not in _worker_models:
+        _worker_models[key] = load_model(job.model_file, job.sha_file, threads=1)
+    model = _worker_models[key]
+    if model.sha256 != job.model_sha256:
+        raise ModelIntegrityError(
+            f"model file {job.model_file.name} changed while grading (sha256 {model.sha256[:16]}…, "
+            f"the grader's {job.model_sha256[:16]}…): refusing to grade with another model"
+        )
+    return model
+
+
+def _with_probabilities(measured: list[_Measured], job: _WorkerJob) -> list[_Measured]:
+    """Run the network on a worker's photos, so the main process only decides (one core alone would
+    hold the others up) and the crops, most of what a photo sends back, stay in the worker."""
+    ok = [(m, m.features, m.crop) for m in measured if m.features is not None and m.crop is not None]
+    if ok:
+        features, crops = np.stack([f for _, f, _ in ok]), np.stack([c for _, _, c in ok])
+        for (m, _, _), row in zip(ok, _worker_model(job).probabilities(features, crops), strict=True):
+            m.probabilities, m.crop = row, None
+    return measured
+
+
+def _grade_file_chunk(args: tuple[list[str], _WorkerJob]) -> list[_Measured]:
+    paths, job = args
+    return _with_probabilities([_measure_file(p, job.marker_mm, job.marker_id) for p in paths], job)
+
+
+def _grade_bytes_chunk(args: tuple[list[tuple[str, bytes]], _WorkerJob]) -> list[_Measured]:
+    items, job = args
+    return _with_probabilities(
+        [_measure_bytes(name, data, job.marker_mm, job.marker_id) for name, data in items], job
+    )
 
 
 _beside_lock = threading.Lock()
@@ -362,13 +416,14 @@ class Grader:
         crop: str | None = None,
     ) -> Iterator[GradeResult | ImageError]:
         """Grade files in order; a bad file yields an ImageError in its place instead of a result."""
-        jobs = [(str(p), self.marker_mm, self.marker_id) for p in paths]
-        workers = min(workers or os.cpu_count() or 1, max(1, len(jobs) // 8))
+        names = [str(p) for p in paths]
+        workers = min(workers or os.cpu_count() or 1, max(1, len(names) // 8))
         if workers <= 1:
-            yield from self._decide_stream(map(_measure_file, jobs), weight_g, crop)
+            measured = (_measure_file(name, self.marker_mm, self.marker_id) for name in names)
+            yield from self._decide_stream(measured, weight_g, crop)
             return
         with ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init_worker) as pool:
-            yield from self._decide_stream(pool.map(_measure_file, jobs, chunksize=CHUNK), weight_g, crop)
+            yield from self._decide_stream(self._on_pool(pool, _grade_file_chunk, names), weight_g, crop)
 
     def grade_many_bytes(
         self,
@@ -377,14 +432,26 @@ class Grader:
         weight_g: float | None = None,
         crop: str | None = None,
     ) -> list[GradeResult | ImageError]:
-        """Grade in-memory photos, measuring on `pool` when given; one batched model call per `BATCH`
-        photos, made as soon as they are measured (while the pool measures the next ones)."""
-        args = [(name, data, self.marker_mm, self.marker_id) for name, data in items]
+        """Grade in-memory photos: on `pool` when given (its workers measure the photos and run the
+        network, `CHUNK` photos at a time), else here with one batched model call per `BATCH` photos."""
         if pool is None:
-            measured: Iterator[_Measured] = (_measure_bytes(*a) for a in args)
+            measured: Iterable[_Measured] = (
+                _measure_bytes(name, data, self.marker_mm, self.marker_id) for name, data in items
+            )
         else:
-            measured = pool.map(_measure_star, args, chunksize=CHUNK)
+            measured = self._on_pool(pool, _grade_bytes_chunk, list(items))
         return list(self._decide_stream(measured, weight_g, crop))
+
+    def _on_pool(
+        self, pool: Executor, grade_chunk: Callable[[tuple[list, _WorkerJob]], list[_Measured]], work: list
+    ) -> Iterator[_Measured]:
+        """The pool's measurements of `work`, in order, `CHUNK` photos a task."""
+        job = _WorkerJob(
+            self.marker_mm, self.marker_id, self.model.model_file, self.model.sha_file, self.model.sha256
+        )
+        chunks = [(work[i : i + CHUNK], job) for i in range(0, len(work), CHUNK)]
+        for measured in pool.map(grade_chunk, chunks):
+            yield from measured
 
     # ------------------------------------------------------------------------------ decision
 
@@ -417,11 +484,12 @@ class Grader:
     def _decide(self, batch: list[_Measured], weight_g: float | None, crop: str | None) -> list[GradeResult]:
         model = self.model
         rows = [m.features for m in batch if m.features is not None]
+        computed = [m.probabilities for m in batch if m.probabilities is not None]
         crops = [m.crop for m in batch if m.crop is not None]
-        if len(rows) != len(batch) or len(crops) != len(batch):
+        if len(rows) != len(batch) or len(computed) + len(crops) != len(batch) or (computed and crops):
             raise OracleError("a photo reached the classifier without its measurements")
         x = np.stack(rows).astype(np.float32)
-        probs = model.probabilities(x, np.stack(crops))
+        probs = np.stack(computed) if computed else model.probabilities(x, np.stack(crops))
         fruits, conditions = model.marginals(probs)
         dist = model.ood_distance(x)
         out = []
@@ -467,10 +535,6 @@ class Grader:
         return out
 
 
-def _measure_star(args: tuple[str, bytes, float, int | None]) -> _Measured:
-    return _measure_bytes(*args)
-
-
 def new_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """A process pool for measuring photos (one OpenCV thread per worker)."""
+    """A process pool for grading photos (one OpenCV and one ONNX Runtime thread per worker)."""
     return ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=_SPAWN, initializer=_init_worker)

@@ -66,6 +66,9 @@ class LoadedModel:
     ood_precision: np.ndarray
     ood_limit: float
     prob_output: str
+    #: where it was loaded from, so another process can load the same verified model
+    model_file: Path
+    sha_file: Path
 
     def probabilities(self, x: np.ndarray, crops: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities for a (n, n_features) batch and its (n, crop, crop, 3) crops."""
@@ -172,6 +175,8 @@ def load_model(
         ood_precision=np.asarray(info["ood_precision"], dtype=np.float64),
         ood_limit=float(info["ood_limit"]),
         prob_output=prob_output,
+        model_file=model_file,
+        sha_file=sha_file,
     )
 
 

@@ -1,7 +1,8 @@
 """Grading oracle figures -> bench/results/oracle.json.
 
 - images_per_s_batched: 640x480 JPEGs graded end to end (decode, marker, segmentation, measurements,
-  one batched ONNX call per 64 photos) on a process pool over all cores. Anchor in the same run:
+  the ONNX network) on a process pool over all cores, each worker taking 8 photos at a time through
+  every stage and the main process deciding the grades. Anchor in the same run:
   decode_only_images_per_s (full-size libjpeg decode alone, same pool), the floor for any grader.
 - p95_ms_single: one photo at a time in one process, decode to grade (its marker measurements on a
   second thread while the fruit is described); p95_cpu_ms_single: the CPU time (all threads) of those
@@ -61,7 +62,7 @@ sys.path.insert(0, str(REPO))
 
 from oracle.appearance import describe  # noqa: E402
 from oracle.calibration import expected_calibration_error  # noqa: E402
-from oracle.grader import ABSTAIN, Grader, _init_worker, new_pool  # noqa: E402
+from oracle.grader import ABSTAIN, CHUNK, Grader, _init_worker, new_pool  # noqa: E402
 from oracle.measure import decode_image, measure  # noqa: E402
 from oracle.synth import OOD_KINDS, render, render_ood  # noqa: E402
 
@@ -102,7 +103,8 @@ def throughput(grader: Grader, photos: list[bytes], workers: int, rounds: int = 
     items = [(f"{i}.jpg", b) for i, b in enumerate(photos)]
     with new_pool(workers) as pool:
         start_every_worker(pool, workers)
-        grader.grade_many_bytes(items[: workers * 8], pool=pool)  # warm the workers
+        # Warm the workers: each loads the model on its first photos.
+        grader.grade_many_bytes(items[: workers * CHUNK * 2], pool=pool)
         best = 0.0
         for _ in range(rounds):
             t = time.perf_counter()

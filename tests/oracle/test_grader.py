@@ -1,6 +1,6 @@
 import pytest
 
-from oracle.errors import ImageError
+from oracle.errors import ImageError, ModelIntegrityError
 from oracle.grader import ABSTAIN, Grader, decide_condition, size_code
 from oracle.synth import OOD_KINDS, render, render_ood
 
@@ -202,6 +202,26 @@ def test_grade_many_bytes__pool_and_serial__same_results(grader):
     with new_pool(2) as pool:
         pooled = grader.grade_many_bytes(items, pool=pool)
     assert [r.as_json() for r in serial] == [r.as_json() for r in pooled]
+
+
+def test_grade_many_bytes__model_replaced_on_disk__pool_refuses_to_grade(tmp_path):
+    """The pool's workers load the grader's model from its file: another model found there (its
+    checksum file replaced too) is refused, not used."""
+    from oracle.grader import new_pool
+    from oracle.model import MODEL_FILE, load_model, sha256_hex
+
+    model_file, sha_file = tmp_path / "grader.onnx", tmp_path / "grader.onnx.sha256"
+    model_file.write_bytes(MODEL_FILE.read_bytes())
+    sha_file.write_text(sha256_hex(model_file.read_bytes()))
+    grader = Grader(load_model(model_file, sha_file))
+    # A loadable graph with a checksum of its own: the same model with a description appended
+    # (ModelProto field 6; protobuf reads a field appended to a message).
+    other = MODEL_FILE.read_bytes() + b"\x32\x05other"
+    model_file.write_bytes(other)
+    sha_file.write_text(sha256_hex(other))
+    items = [(f"{i}.jpg", render(55, i)[0]) for i in range(8)]
+    with new_pool(1) as pool, pytest.raises(ModelIntegrityError, match="changed while grading"):
+        grader.grade_many_bytes(items, pool=pool)
 
 
 def test_grade_bytes__corrupt__raises(grader):
