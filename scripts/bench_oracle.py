@@ -7,10 +7,11 @@
 - p95_ms_single: one photo at a time in one process, decode to grade (its marker measurements on a
   second thread while the fruit is described); p95_cpu_ms_single: the CPU time (all threads) of those
   photos, which host load moves far less than their wall time. cpu_ms_per_image: CPU time per photo
-  graded in batches in one process (what the pool spends, load-robust); images_per_s_cpu_bound:
-  cores x 1000 / that. cpu_ms_decode / _describe / _measure / _network: the same CPU time stage by
-  stage (decode; the fruit's outline, skin and crop; the marker and mm sizes; the ONNX network per photo
-  in batches of 64), one process. cpu_ms_network_int8_one_thread, int8_same_class,
+  of the batched runs, the pool's workers and the main process together (load-robust);
+  images_per_s_cpu_bound: workers x 1000 / that, what the cores would do if nothing else ran.
+  cpu_ms_decode / _describe / _measure / _network: CPU time per photo stage by stage (decode; the
+  fruit's outline, skin and crop; the marker and mm sizes; the ONNX network, one thread, 8 photos a
+  call), one process, as a pool worker runs them. cpu_ms_network_int8_one_thread, int8_same_class,
   int8_probability_shift_max: an int8 copy of the network (not shipped; `int8_network`) against the
   float one (cpu_ms_network_float_one_thread) on the validation split.
 - real_*: the real photos of ../shared/datasets/real_fruit, held-out test split (near-duplicate groups,
@@ -64,6 +65,7 @@ from oracle.appearance import describe  # noqa: E402
 from oracle.calibration import expected_calibration_error  # noqa: E402
 from oracle.grader import ABSTAIN, CHUNK, Grader, _init_worker, new_pool  # noqa: E402
 from oracle.measure import decode_image, measure  # noqa: E402
+from oracle.model import load_model  # noqa: E402
 from oracle.synth import OOD_KINDS, render, render_ood  # noqa: E402
 
 # Every pool starts fresh processes, as the grader's own: this process runs the grader's threads (ONNX
@@ -90,26 +92,38 @@ def _pid_after(seconds: float) -> int:
     return os.getpid()
 
 
-def start_every_worker(pool: ProcessPoolExecutor, workers: int) -> None:
-    """Return once every process of the pool has started and answered: a fresh process takes a second
-    or two to import, and a timed run it joined late would measure fewer cores than it has."""
+def start_every_worker(pool: ProcessPoolExecutor, workers: int) -> set[int]:
+    """The pool's process ids, once every process has started and answered: a fresh process takes a
+    second or two to import, and a timed run it joined late would measure fewer cores than it has."""
     deadline = time.monotonic() + 120
-    while len(set(pool.map(_pid_after, [0.05] * workers * 2))) < workers:
+    pids: set[int] = set()
+    while len(pids) < workers:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the pool did not start {workers} processes")
+        pids |= set(pool.map(_pid_after, [0.05] * workers * 2))
+    return pids
+
+
+def _cpu_seconds(pids: set[int]) -> float:
+    """CPU time (user and system) this process and the processes `pids` have spent so far."""
+    import psutil
+
+    return time.process_time() + sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
 
 
 def throughput(grader: Grader, photos: list[bytes], workers: int, rounds: int = 3) -> dict:
     items = [(f"{i}.jpg", b) for i, b in enumerate(photos)]
     with new_pool(workers) as pool:
-        start_every_worker(pool, workers)
+        pids = start_every_worker(pool, workers)
         # Warm the workers: each loads the model on its first photos.
         grader.grade_many_bytes(items[: workers * CHUNK * 2], pool=pool)
         best = 0.0
+        cpu = _cpu_seconds(pids)
         for _ in range(rounds):
             t = time.perf_counter()
             out = grader.grade_many_bytes(items, pool=pool)
             best = max(best, len(items) / (time.perf_counter() - t))
+        cpu_ms = (_cpu_seconds(pids) - cpu) * 1000 / (rounds * len(items))
         assert len(out) == len(items)
     with ProcessPoolExecutor(workers, mp_context=SPAWN, initializer=_init_worker) as pool:
         start_every_worker(pool, workers)
@@ -119,7 +133,13 @@ def throughput(grader: Grader, photos: list[bytes], workers: int, rounds: int = 
             t = time.perf_counter()
             list(pool.map(_decode_full, photos, chunksize=16))
             decode = max(decode, len(photos) / (time.perf_counter() - t))
-    return {"images_per_s_batched": round(best, 1), "decode_only_images_per_s": round(decode, 1)}
+    return {
+        "images_per_s_batched": round(best, 1),
+        "decode_only_images_per_s": round(decode, 1),
+        # What one photo costs the pool and the main process together; what the cores could do if idle.
+        "cpu_ms_per_image": round(cpu_ms, 2),
+        "images_per_s_cpu_bound": round(workers * 1000 / cpu_ms, 1),
+    }
 
 
 def latency(grader: Grader, photos: list[bytes]) -> dict:
@@ -134,26 +154,17 @@ def latency(grader: Grader, photos: list[bytes]) -> dict:
         grader.grade_bytes(b)
         times.append((time.perf_counter() - t) * 1000)
         cpu_times.append((time.process_time() - cpu) * 1000)
-    # The batched path in this one process: what the pool's workers and the model spend per photo
-    # (the single path above adds its second thread's contention).
-    cpu0 = time.process_time()
-    grader.grade_many_bytes([(f"{i}.jpg", b) for i, b in enumerate(photos)])
-    cpu_ms = (time.process_time() - cpu0) * 1000 / len(photos)
-    cores = os.cpu_count() or 1
     return {
         "p95_ms_single": round(float(np.percentile(times, 95)), 2),
         "p50_ms_single": round(float(np.percentile(times, 50)), 2),
         # The photos' own cost (all threads), which host load moves far less than their wall time.
         "p95_cpu_ms_single": round(float(np.percentile(cpu_times, 95)), 2),
-        # CPU time one photo costs graded in batches; what the cores could do if idle.
-        "cpu_ms_per_image": round(cpu_ms, 2),
-        "images_per_s_cpu_bound": round(cores * 1000 / cpu_ms, 1),
     }
 
 
 def cpu_breakdown(grader: Grader, photos: list[bytes]) -> dict:
-    """Where a photo's CPU time goes, one stage at a time in one process (as a pool worker runs them;
-    the network in batches of 64 as the grader calls it)."""
+    """Where a photo's CPU time goes, one stage at a time in one process, as a pool worker runs them
+    (the network on one thread, `CHUNK` photos a call)."""
     import cv2
 
     cv2.setNumThreads(1)
@@ -172,11 +183,15 @@ def cpu_breakdown(grader: Grader, photos: list[bytes]) -> dict:
         spent["measure"] += time.process_time() - cpu
     out = {f"cpu_ms_{stage}": round(seconds * 1000 / len(photos), 2) for stage, seconds in spent.items()}
     graded = [a for a in looks if a.features is not None]  # the network sees only these
+    model = load_model(grader.model.model_file, grader.model.sha_file, threads=1)  # as a pool worker's
+    model.probabilities(
+        np.stack([a.features for a in graded[:CHUNK]]), np.stack([a.crop for a in graded[:CHUNK]])
+    )
     network = 0.0
-    for start in range(0, len(graded), 64):
-        batch = graded[start : start + 64]
+    for start in range(0, len(graded), CHUNK):
+        batch = graded[start : start + CHUNK]
         cpu = time.process_time()
-        grader.model.probabilities(np.stack([a.features for a in batch]), np.stack([a.crop for a in batch]))
+        model.probabilities(np.stack([a.features for a in batch]), np.stack([a.crop for a in batch]))
         network += time.process_time() - cpu
     out["cpu_ms_network"] = round(network * 1000 / max(len(graded), 1), 2)
     return out
