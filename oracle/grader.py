@@ -87,6 +87,8 @@ def size_code(weight_g: float | None) -> int:
 
 
 class Decision(NamedTuple):
+    """A grade from a photo's condition probabilities (`decide_condition`); `reason` when ABSTAIN."""
+
     grade: str
     confidence: float
     #: the most probable condition
