@@ -184,7 +184,7 @@ def cpu_breakdown(grader: Grader, photos: list[bytes]) -> dict:
     out = {f"cpu_ms_{stage}": round(seconds * 1000 / len(photos), 2) for stage, seconds in spent.items()}
     graded = [a for a in looks if a.features is not None]  # the network sees only these
     model = load_model(grader.model.model_file, grader.model.sha_file, threads=1)  # as a pool worker's
-    model.probabilities(
+    model.probabilities(  # its first call pays for set-up
         np.stack([a.features for a in graded[:CHUNK]]), np.stack([a.crop for a in graded[:CHUNK]])
     )
     network = 0.0
