@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.frontend.world import free_port
+from tests.frontend.world import free_ports
 
 TAMBON = Path(sys.executable).with_name("tambon")
 
@@ -72,7 +72,7 @@ def test_errors__one_line_no_traceback(env, args, message, tmp_path):
 
 
 def test_serve__api_and_gateway_ports_from_settings(env, tmp_path):
-    api, gw = free_port(), free_port()
+    api, gw = free_ports(2)
     env = {
         **env,
         "TAMBON_EVIDENCE_API_URL": f"http://127.0.0.1:{api}",

@@ -11,6 +11,7 @@ elsewhere; and a lot whose on-chain strings and metadata carry XSS payloads.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -45,16 +46,24 @@ ORACLE_KEY = "0x" + hashlib.sha256(b"tambon oracle key 1").hexdigest()
 OLD_ORACLE_KEY = "0x" + hashlib.sha256(b"tambon oracle key 0 (revoked)").hexdigest()
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` different free loopback ports: each socket stays bound until all are chosen, since a
+    port just released may be handed out again (two services told one port share one server)."""
+    with contextlib.ExitStack() as bound:
+        sockets = [bound.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def local_stack_settings(root: Path) -> Settings:
     """A local stack of its own: chain, evidence node, gateway and site each on a free loopback port,
     its data and deployments under root."""
-    rpc, api, gateway, web = (free_port() for _ in range(4))
+    rpc, api, gateway, web = free_ports(4)
     return Settings(
         rpc_url=f"http://127.0.0.1:{rpc}",
         evidence_api_url=f"http://127.0.0.1:{api}",
