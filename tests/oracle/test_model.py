@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from oracle.appearance import _hist, _level_hist
+from oracle.appearance import _colour_pairs, _level_hist, _level_median
 from oracle.errors import ModelError, ModelIntegrityError, OracleError
 from oracle.grader import Grader
 from oracle.model import MODEL_FILE, SHA_FILE, get_model, load_model, read_expected_sha, sha256_hex
@@ -86,10 +86,43 @@ def test_load_model__features_only_model_of_older_trainer__refused(tmp_path):
         load_model(tmp_path / "grader.onnx", tmp_path / "grader.onnx.sha256")
 
 
+def _normalised(h: np.ndarray) -> np.ndarray:
+    s = h.sum()
+    return (h / s if s > 0 else h).astype(np.float32)
+
+
 @pytest.mark.parametrize(
     ("dtype", "bins", "lo", "hi"), [("float32", 8, 96, 192), ("float32", 6, 0, 256), ("int64", 10, 0, 10)]
 )
 def test_level_hist__whole_numbers__same_bits_as_np_histogram(dtype, bins, lo, hi):
     values = np.random.default_rng(7).integers(0, 256 if hi > 10 else 10, 5000).astype(dtype)
     values[:50] = [lo, min(hi, 255)] * 25  # the range's edges (numpy puts `hi` in the last bin)
-    assert _level_hist(values, bins, lo, hi).tobytes() == _hist(values, bins, lo, hi).tobytes()
+    expected = _normalised(np.histogram(values, bins=bins, range=(lo, hi))[0])
+    assert _level_hist(values, bins, lo, hi).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("n", [1, 7, 4800])
+def test_level_hist__weighted__same_bits_as_np_histogram(n):
+    rng = np.random.default_rng(n)
+    hue = rng.integers(0, 180, n).astype(np.float32)
+    weights = rng.integers(0, 256, n).astype(np.float32) / 255.0
+    expected = _normalised(np.histogram(hue, bins=18, range=(0, 180), weights=weights)[0])
+    assert _level_hist(hue, 18, 0, 180, weights=weights).tobytes() == expected.tobytes()
+
+
+def test_colour_pairs__same_bits_as_np_histogram2d():
+    rng = np.random.default_rng(3)
+    a, b = (rng.integers(90, 230, 3000).astype(np.float32) for _ in range(2))
+    a[:4], b[:4] = [100, 180, 99, 181], [110, 210, 109, 211]  # edges in, just outside out
+    h2, _, _ = np.histogram2d(a, b, bins=4, range=[[100, 180], [110, 210]])
+    expected = (h2.ravel() / max(1.0, h2.sum())).astype(np.float32)
+    assert _colour_pairs(a, b).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 1000, 1001])
+def test_level_median__same_bits_as_np_median(n):
+    levels = np.random.default_rng(n).integers(0, 256, n).astype(np.float32)
+    assert _level_median(levels).tobytes() == np.float32(np.median(levels)).tobytes()
+    # The weighted lightness find_fruit takes the median of is half the levels.
+    half = np.float32(0.5)
+    assert (_level_median(levels) * half).tobytes() == np.float32(np.median(levels * half)).tobytes()
