@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from oracle.geometry import components
+
 SIDE = 160
 #: The skin statistics are taken on a copy of the working copy at this scale (80 px long side): the
 #: classifier is as accurate on validation photos as at full working size, for 40 % of the time.
@@ -160,7 +162,7 @@ def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdro
     otsu, _ = cv2.threshold(d8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     fg = (d8 > max(otsu, 24.0)).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _ELLIPSE5)
-    n, labels_cc, stats, centroids = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    n, labels_cc, stats, centroids = components(fg)
     if n <= 1:
         return Found(np.zeros((h, w), np.uint8))
     # The main fruit: large and near the centre.
@@ -177,7 +179,7 @@ def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdro
 
 
 def _fruits_beside(stats: np.ndarray, labels: np.ndarray, main: int, lab: np.ndarray) -> tuple[int, int]:
-    """(apart, joined): objects (`connectedComponentsWithStats` rows) besides the main one that look
+    """(apart, joined): objects (`components` rows) besides the main one that look
     like whole fruits: clear of the frame like it, nearly as large (`_OTHER_FRUIT_AREA`), compact
     (`_OTHER_FRUIT_FILL` of their box) and about as colourful (`_OTHER_FRUIT_CHROMA`); joined when
     closer to it than `_APART` of the larger one's size. A close-up whose fruit runs off the frame
@@ -413,7 +415,7 @@ def skin_features(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> np.nd
     stats = []
     for name in ("dark", "very_dark", "brown", "pale"):
         m = lesions[name].astype(np.uint8)
-        n, _, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        n, _, st, _ = components(m)
         areas = st[1:, cv2.CC_STAT_AREA] if n > 1 else np.zeros(1)
         stats += [m.sum() / area, float(np.log1p(n - 1)), areas.max() / area]
     parts.append(np.array(stats, np.float32))
@@ -447,7 +449,7 @@ def _lesion_shape(lab: np.ndarray, fruit: np.ndarray, lesion: np.ndarray) -> np.
     """Lesion sizes (tiny spots to one large patch), where they sit along the fruit's axis (stem-end
     rot starts at an end) and their colour against the healthy skin."""
     area = max(float(fruit.sum()), 1.0)
-    n, _, st, _ = cv2.connectedComponentsWithStats(lesion.astype(np.uint8), connectivity=8)
+    n, _, st, _ = components(lesion.astype(np.uint8))
     areas = st[1:, cv2.CC_STAT_AREA] / area if n > 1 else np.zeros(0)
     sizes = np.log1p(np.histogram(areas, bins=[0, 0.002, 0.01, 0.04, 0.15, 1.01])[0]).astype(np.float32)
     ys, xs = np.nonzero(fruit)

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from oracle.errors import ImageError
-from oracle.geometry import axis_lengths
+from oracle.geometry import axis_lengths, components
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM, MarkerFit, detect_marker
 
 #: Marker and segmentation run on a working copy of about 320 px; defects and colour on the
@@ -203,7 +203,7 @@ def segment(
     otsu, _ = cv2.threshold(d8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     thr = max(otsu, 24.0)  # i.e. a Lab distance of at least 12 from every background colour
     strong = cv2.morphologyEx((d8 > thr).astype(np.uint8), cv2.MORPH_OPEN, _ELLIPSE3)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
+    n, labels, stats, _ = components(strong)
     if n <= 1:
         return None, "no fruit found (nothing stands out from the background)"
     if stats[1:, cv2.CC_STAT_AREA].max() < 0.01 * h * w:
@@ -217,7 +217,7 @@ def segment(
     weak = (chroma * 2 > weak_thr).astype(np.uint8)
     weak = cv2.morphologyEx(weak, cv2.MORPH_OPEN, _ELLIPSE3)
     weak |= seed_mask.astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
+    n, labels, stats, _ = components(weak)
     areas = stats[1:, cv2.CC_STAT_AREA]
     idx = 1 + int(np.argmax(areas))
     # Dark defects can split a fruit into pieces: gather every piece that lies inside the convex hull
@@ -272,20 +272,27 @@ def _quantile_u8(img: np.ndarray, mask: np.ndarray, q: float) -> float:
 
 def _cell_percentile(val: np.ndarray, where: np.ndarray, cell: int, q: float) -> np.ndarray:
     """A smooth map of the q-th percentile of 8-bit `val` over the uint8 mask `where`, computed per
-    cell and upsampled."""
+    cell (cells with under a tenth of a cell's pixels under the mask take the whole mask's) and
+    upsampled. Every cell's histogram comes from one count of (cell, level) pairs."""
     h, w = val.shape
     rows, cols = max(1, round(h / cell)), max(1, round(w / cell))
-    overall = _quantile_u8(val, where, q / 100)
-    grid = np.full((rows, cols), overall, np.float32)
     ys = np.linspace(0, h, rows + 1).astype(int)
     xs = np.linspace(0, w, cols + 1).astype(int)
-    for r in range(rows):
-        for c in range(cols):
-            cell_rows, cell_cols = slice(ys[r], ys[r + 1]), slice(xs[c], xs[c + 1])
-            hist = _histogram_u8(val[cell_rows, cell_cols], where[cell_rows, cell_cols])
-            if hist.sum() >= 0.1 * cell * cell:
-                grid[r, c] = _histogram_quantile(hist, q / 100)
-    return cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
+    cell_of = np.repeat(np.arange(rows), np.diff(ys))[:, None] * cols + np.repeat(
+        np.arange(cols), np.diff(xs)
+    )
+    under = where.astype(bool)
+    hists = np.bincount(cell_of[under] * 256 + val[under], minlength=rows * cols * 256).reshape(
+        rows * cols, 256
+    )
+    grid = np.full(rows * cols, _histogram_quantile(hists.sum(axis=0), q / 100), np.float32)
+    counts = hists.sum(axis=1)
+    filled = counts >= 0.1 * cell * cell
+    if filled.any():
+        # The nearest-rank quantile of each filled cell: the first level whose running count passes it.
+        rank = (q / 100 * (counts[filled] - 1)).astype(np.int64)
+        grid[filled] = (np.cumsum(hists[filled], axis=1) <= rank[:, None]).sum(axis=1)
+    return cv2.resize(grid.reshape(rows, cols), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 # ------------------------------------------------------------------------------------------ measure

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from oracle.errors import ImageError
+from oracle.geometry import components
 from oracle.marker import marker_image
-from oracle.measure import decode_image, measure
+from oracle.measure import _cell_percentile, decode_image, measure
 from oracle.synth import OOD_KINDS, render_ood
 
 
@@ -135,3 +136,45 @@ def test_measure__small_marker_in_large_photo__read_at_full_detail():
     assert m.marker_found
     assert m.length_mm == pytest.approx(120, rel=0.05)
     assert m.width_mm == pytest.approx(80, rel=0.05)
+
+
+def _cell_percentile_cell_by_cell(val, where, cell, q):
+    """The smooth percentile map computed one cell at a time with np.percentile's nearest rank."""
+    h, w = val.shape
+    rows, cols = max(1, round(h / cell)), max(1, round(w / cell))
+
+    def nearest_rank(values):
+        return float(np.sort(values)[int(q / 100 * (values.size - 1))])
+
+    grid = np.full((rows, cols), nearest_rank(val[where > 0]), np.float32)
+    ys, xs = np.linspace(0, h, rows + 1).astype(int), np.linspace(0, w, cols + 1).astype(int)
+    for r in range(rows):
+        for c in range(cols):
+            inside = val[ys[r] : ys[r + 1], xs[c] : xs[c + 1]][
+                where[ys[r] : ys[r + 1], xs[c] : xs[c + 1]] > 0
+            ]
+            if inside.size >= 0.1 * cell * cell:
+                grid[r, c] = nearest_rank(inside)
+    return cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+@pytest.mark.parametrize(
+    ("shape", "cell"), [((97, 131), 23), ((40, 40), 9), ((250, 180), 61), ((12, 300), 9)]
+)
+def test_cell_percentile__same_map_as_cell_by_cell(shape, cell):
+    rng = np.random.default_rng(cell)
+    val = rng.integers(0, 256, shape).astype(np.uint8)
+    where = np.zeros(shape, np.uint8)
+    cv2.ellipse(where, (shape[1] // 2, shape[0] // 2), (shape[1] // 2, shape[0] // 3), 20, 0, 360, 1, -1)
+    expected = _cell_percentile_cell_by_cell(val, where, cell, 60)
+    assert _cell_percentile(val, where, cell, 60).tobytes() == expected.tobytes()
+
+
+def test_components__labels_as_opencv_default():
+    mask = (np.random.default_rng(5).random((120, 160)) < 0.3).astype(np.uint8)
+    cv2.circle(mask, (80, 60), 30, 1, -1)
+    ours = components(mask)
+    default = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    assert ours[0] == default[0] > 50
+    for a, b in zip(ours[1:], default[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
