@@ -131,8 +131,7 @@ def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdro
     border = np.ones((h, w), bool)
     border[ring:-ring, ring:-ring] = False
     weights = np.array([0.5, 1.0, 1.0], np.float32)
-    lab_w = lab * weights
-    samples = np.ascontiguousarray(lab_w[border][::2], dtype=np.float32)
+    samples = np.ascontiguousarray(lab[border][::2] * weights, dtype=np.float32)
     k = 5
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
     cv2.setRNGSeed(12345)  # k-means init is random; fixed so a photo always measures the same
@@ -141,7 +140,8 @@ def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdro
     centre = _centre_ellipse(h, w)
     best = np.full((h, w), np.inf, np.float32)
     # Per-channel arithmetic on contiguous planes: several times faster than reducing the colour axis.
-    light_w, a_ch, b_ch = cv2.split(lab_w)
+    light, a_ch, b_ch = cv2.split(lab)
+    light_w = light * weights[0]
     # Lab's planes hold whole levels; the weighted lightness, halves of them: median of the levels.
     centre_lab = lab[centre]
     centre_colour = np.array([_level_median(centre_lab[:, ch]) for ch in range(3)]) * weights
@@ -158,7 +158,7 @@ def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdro
     if not np.isfinite(best).any():
         return Found(np.ones((h, w), np.uint8))  # no backdrop colour on the border: the fruit fills the photo
     best = np.where(np.isfinite(best), best, 255.0)
-    d8 = np.clip(best * 2, 0, 255).astype(np.uint8)
+    d8 = np.minimum(best * 2, 255).astype(np.uint8)  # distances are never negative
     otsu, _ = cv2.threshold(d8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     fg = (d8 > max(otsu, 24.0)).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _ELLIPSE5)
@@ -332,7 +332,7 @@ def _level_median(values: np.ndarray) -> np.float32:
 
 
 _LBP_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
-_UNIFORM = np.zeros(256, np.int64)
+_UNIFORM = np.zeros(256, np.uint8)
 for _code in range(256):
     _bits = [(_code >> i) & 1 for i in range(8)]
     _transitions = sum(_bits[i] != _bits[(i + 1) % 8] for i in range(8))
@@ -340,15 +340,15 @@ for _code in range(256):
 
 
 def _lbp(gray: np.ndarray) -> np.ndarray:
-    """Rotation-invariant uniform local binary patterns (10 codes) of a grayscale image."""
+    """Rotation-invariant uniform local binary patterns (10 codes, uint8) of a grayscale image."""
     g = gray.astype(np.int16)
-    centre = g[1:-1, 1:-1]
-    code = np.zeros(centre.shape, np.int64)
+    threshold = g[1:-1, 1:-1] + 2  # a neighbour this much brighter than the centre sets its bit
+    code = np.zeros(threshold.shape, np.uint8)
     hh, ww = g.shape
     for bit, (dy, dx) in enumerate(_LBP_OFFSETS):
         neighbour = g[1 + dy : hh - 1 + dy, 1 + dx : ww - 1 + dx]
-        code |= (neighbour >= centre + 2).astype(np.int64) << bit
-    out = np.full(g.shape, 9, np.int64)
+        code |= (neighbour >= threshold).view(np.uint8) << np.uint8(bit)
+    out = np.full(g.shape, 9, np.uint8)
     out[1:-1, 1:-1] = _UNIFORM[code]
     return out
 
@@ -445,13 +445,21 @@ def _pct(values: np.ndarray, q: float) -> float:
     return float(np.partition(values, k)[k])
 
 
+#: Lesion sizes as shares of the fruit: tiny spots, small, medium, large, one patch.
+_LESION_SIZES = np.array([0, 0.002, 0.01, 0.04, 0.15, 1.01])
+
+
 def _lesion_shape(lab: np.ndarray, fruit: np.ndarray, lesion: np.ndarray) -> np.ndarray:
     """Lesion sizes (tiny spots to one large patch), where they sit along the fruit's axis (stem-end
     rot starts at an end) and their colour against the healthy skin."""
     area = max(float(fruit.sum()), 1.0)
     n, _, st, _ = components(lesion.astype(np.uint8))
     areas = st[1:, cv2.CC_STAT_AREA] / area if n > 1 else np.zeros(0)
-    sizes = np.log1p(np.histogram(areas, bins=[0, 0.002, 0.01, 0.04, 0.15, 1.01])[0]).astype(np.float32)
+    # np.histogram's bins (the last one holds its right edge), counted without its sort.
+    size_bin = np.searchsorted(_LESION_SIZES, areas, side="right") - 1
+    size_bin[areas == _LESION_SIZES[-1]] -= 1
+    counted = (size_bin >= 0) & (size_bin < len(_LESION_SIZES) - 1)
+    sizes = np.log1p(np.bincount(size_bin[counted], minlength=len(_LESION_SIZES) - 1)).astype(np.float32)
     ys, xs = np.nonzero(fruit)
     cy, cx = ys.mean(), xs.mean()
     cov = np.cov(np.stack([xs - cx, ys - cy]))
@@ -539,11 +547,11 @@ def fruit_crop(img: np.ndarray, small_shape: tuple[int, ...], mask: np.ndarray) 
     left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
     size = max(int(round(side)), 1)
     h, w = img.shape[:2]
-    pad = max(0, -left, -top, left + size - w, top + size - h)
-    if pad:
-        img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        left, top = left + pad, top + pad
-    square = img[top : top + size, left : left + size]
+    square = img[max(top, 0) : top + size, max(left, 0) : left + size]
+    # Where the square leaves the photo, the photo's edge is repeated.
+    beyond = (max(0, -top), max(0, top + size - h), max(0, -left), max(0, left + size - w))
+    if any(beyond):
+        square = cv2.copyMakeBorder(square, *beyond, cv2.BORDER_REPLICATE)
     return cv2.resize(square, (CROP, CROP), interpolation=cv2.INTER_AREA)
 
 
