@@ -95,9 +95,10 @@ def _chroma(lab: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _centre_ellipse(h: int, w: int) -> np.ndarray:
-    """The photo's central ellipse (half its width and height), read-only: shared between photos."""
+    """Where the photo's central ellipse (half its width and height) lies, as flat pixel indices in
+    row order, read-only: shared between photos."""
     yy, xx = np.mgrid[0:h, 0:w]
-    centre = ((xx - w / 2) / (0.25 * w)) ** 2 + ((yy - h / 2) / (0.25 * h)) ** 2 <= 1.0
+    centre = np.flatnonzero(((xx - w / 2) / (0.25 * w)) ** 2 + ((yy - h / 2) / (0.25 * h)) ** 2 <= 1.0)
     centre.flags.writeable = False
     return centre
 
@@ -143,7 +144,7 @@ def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdro
     light, a_ch, b_ch = cv2.split(lab)
     light_w = light * weights[0]
     # Lab's planes hold whole levels; the weighted lightness, halves of them: median of the levels.
-    centre_lab = lab[centre]
+    centre_lab = lab.reshape(-1, 3)[centre]
     centre_colour = np.array([_level_median(centre_lab[:, ch]) for ch in range(3)]) * weights
     for c, share in zip(centres, counts, strict=True):
         if share < 0.04:
@@ -151,7 +152,7 @@ def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdro
         d = np.sqrt((light_w - c[0]) ** 2 + (a_ch - c[1]) ** 2 + (b_ch - c[2]) ** 2)
         grey = np.hypot(c[1] - 128, c[2] - 128) < 12  # white, grey, black: a backdrop, never skin
         # A skin colour that is also in the centre belongs to a fruit touching the frame.
-        skin = (d[centre] < 16).mean() > 0.05 or np.linalg.norm(c - centre_colour) < 20
+        skin = (d.reshape(-1)[centre] < 16).mean() > 0.05 or np.linalg.norm(c - centre_colour) < 20
         if skin and not grey and not border_colours_are_backdrop:
             continue
         best = np.minimum(best, d)
@@ -462,7 +463,10 @@ def _lesion_shape(lab: np.ndarray, fruit: np.ndarray, lesion: np.ndarray) -> np.
     sizes = np.log1p(np.bincount(size_bin[counted], minlength=len(_LESION_SIZES) - 1)).astype(np.float32)
     ys, xs = np.nonzero(fruit)
     cy, cx = ys.mean(), xs.mean()
-    cov = np.cov(np.stack([xs - cx, ys - cy]))
+    # np.cov's own steps, without its checks and copies (the same bits).
+    spread = np.stack([xs - cx, ys - cy])
+    spread -= spread.mean(axis=1)[:, None]
+    cov = np.dot(spread, spread.T) * (1 / (spread.shape[1] - 1))
     evals, evecs = np.linalg.eigh(cov)
     axis = evecs[:, 1]
     half_length = 2 * np.sqrt(max(evals[1], 0.0)) + 1e-3

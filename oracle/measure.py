@@ -399,9 +399,13 @@ def measure(
     # (cells of about k x k), so dense or large defects cannot become their own reference.
     skin_px = inner & (val >= DEFECT_RATIO * _cell_percentile(val_u8, inner_u8, k, 60))
     for _ in range(2):
-        skin = skin_px.astype(np.float32)
-        illum = cv2.boxFilter(val * skin, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
-        norm = cv2.boxFilter(skin, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        # Window sums of whole numbers, from bytes: OpenCV adds 8-bit pixels exactly in integers.
+        illum = cv2.boxFilter(
+            val_u8 * skin_px, cv2.CV_32F, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT
+        )
+        norm = cv2.boxFilter(
+            skin_px.view(np.uint8), cv2.CV_32F, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT
+        )
         # Where a window holds almost no healthy skin (inside a large defect), fall back to the
         # fruit's overall skin brightness rather than to the defect's own.
         global_skin = _quantile_u8(val_u8, skin_px.view(np.uint8) if skin_px.any() else inner_u8, 0.5)
