@@ -238,7 +238,7 @@ def _fruit_on_a_surface(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) ->
     fruit = fruit_mask(small, lab, border_colours_are_backdrop=True)
     if fruit.mean() < NO_FRUIT_SHARE or outline_check(fruit).frame_contact > 0:
         return False
-    if (fruit & mask).sum() < 0.9 * fruit.sum():
+    if np.count_nonzero(fruit & mask) < 0.9 * np.count_nonzero(fruit):
         return False
     around = cv2.dilate(fruit, _ELLIPSE5, iterations=2) > fruit
     chroma = _chroma(lab)
@@ -269,8 +269,8 @@ def outline_check(mask: np.ndarray) -> Outline:
     pad_x, pad_y = w, h
     canvas = np.zeros((3 * h, 3 * w), np.uint8)
     cv2.ellipse(canvas, ((cx + pad_x, cy + pad_y), (ea, eb), angle), 1, thickness=-1)
-    total = float(canvas.sum())
-    inside = float(canvas[pad_y : pad_y + h, pad_x : pad_x + w].sum())
+    total = float(np.count_nonzero(canvas))
+    inside = float(np.count_nonzero(canvas[pad_y : pad_y + h, pad_x : pad_x + w]))
     outside = 1.0 - inside / total if total else 1.0
     return Outline(mask, contour, outside, contact, False)
 
@@ -359,8 +359,8 @@ def lesion_maps(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> dict[st
     """Boolean maps of skin that looks damaged, on the working copy."""
     fruit = mask.astype(bool)
     inner = cv2.erode(mask, _ELLIPSE5).astype(bool)
-    if inner.sum() < 50:
-        inner = fruit if fruit.sum() >= 50 else np.ones(mask.shape, bool)
+    if np.count_nonzero(inner) < 50:
+        inner = fruit if np.count_nonzero(fruit) >= 50 else np.ones(mask.shape, bool)
     light = lab[..., 0]
     # Local skin brightness from a wide masked mean: a shaded side is darker everywhere, a lesion is
     # darker than the skin around it.
@@ -383,7 +383,7 @@ def lesion_maps(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> dict[st
 def skin_features(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The classifier's input: colour, texture and lesion statistics of the fruit's pixels."""
     fruit = mask.astype(bool)
-    if fruit.sum() < 30:
+    if np.count_nonzero(fruit) < 30:
         fruit = np.ones(mask.shape, bool)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     px_lab = lab[fruit]
@@ -413,13 +413,13 @@ def skin_features(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> np.nd
     grad = np.sqrt(gx * gx + gy * gy)[fruit]
     parts.append(np.array([grad.mean(dtype=np.float64) / 64, _pct(grad, 0.9) / 128], np.float32))
     lesions = lesion_maps(small, lab, mask)
-    area = float(fruit.sum())
+    area = float(np.count_nonzero(fruit))
     stats = []
     for name in ("dark", "very_dark", "brown", "pale"):
         m = lesions[name].astype(np.uint8)
         n, _, st, _ = components(m)
         areas = st[1:, cv2.CC_STAT_AREA] if n > 1 else np.zeros(1)
-        stats += [m.sum() / area, float(np.log1p(n - 1)), areas.max() / area]
+        stats += [np.count_nonzero(m) / area, float(np.log1p(n - 1)), areas.max() / area]
     parts.append(np.array(stats, np.float32))
     parts.append(_lesion_shape(lab, fruit, lesions["dark"] | lesions["brown"]))
     # Colour pairs (a, b) and a coarser texture scale.
@@ -428,7 +428,7 @@ def skin_features(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> np.nd
     half_fruit = cv2.resize(
         fruit.astype(np.uint8), (half.shape[1], half.shape[0]), interpolation=cv2.INTER_NEAREST
     )
-    half_fruit = half_fruit.astype(bool) if half_fruit.sum() >= 10 else np.ones(half.shape, bool)
+    half_fruit = half_fruit.astype(bool) if np.count_nonzero(half_fruit) >= 10 else np.ones(half.shape, bool)
     parts.append(_level_hist(_lbp(half)[half_fruit], 10, 0, 10))
     light = lab[..., 0]
     mean = cv2.blur(light, (5, 5))
@@ -454,7 +454,7 @@ _LESION_SIZES = np.array([0, 0.002, 0.01, 0.04, 0.15, 1.01])
 def _lesion_shape(lab: np.ndarray, fruit: np.ndarray, lesion: np.ndarray) -> np.ndarray:
     """Lesion sizes (tiny spots to one large patch), where they sit along the fruit's axis (stem-end
     rot starts at an end) and their colour against the healthy skin."""
-    area = max(float(fruit.sum()), 1.0)
+    area = max(float(np.count_nonzero(fruit)), 1.0)
     n, _, st, _ = components(lesion.astype(np.uint8))
     areas = st[1:, cv2.CC_STAT_AREA] / area if n > 1 else np.zeros(0)
     # np.histogram's bins (the last one holds its right edge), counted without its sort.
@@ -568,7 +568,7 @@ def describe(img: np.ndarray) -> Appearance:
     mask = found.mask
     outline = outline_check(mask)
     reason = None
-    if mask.sum() < NO_FRUIT_SHARE * mask.size:
+    if np.count_nonzero(mask) < NO_FRUIT_SHARE * mask.size:
         reason = "no fruit found in the photo"
     elif outline.outside_share > PARTIAL_LIMIT and _fruit_on_a_surface(small, lab, mask):
         reason = SURFACE_REASON

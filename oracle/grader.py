@@ -269,8 +269,8 @@ def _outlines_marker(look: Appearance, marker: np.ndarray, shape: tuple[int, ...
     on_marker = np.zeros_like(outline)
     scale = outline.shape[1] / shape[1]
     cv2.fillPoly(on_marker, [np.round(marker * scale).astype(np.int32)], 1)
-    area = outline.sum()
-    return bool(area) and np.logical_and(outline, on_marker).sum() >= ON_MARKER * area
+    area = np.count_nonzero(outline)
+    return bool(area) and np.count_nonzero(np.logical_and(outline, on_marker)) >= ON_MARKER * area
 
 
 def _marker_painted_over(img: np.ndarray, marker: np.ndarray) -> np.ndarray:
@@ -291,8 +291,10 @@ def _same_fruit(look: Appearance, sized: Measurement) -> bool:
         return False
     graded = look.outline.mask.astype(bool)
     measured = cv2.resize(sized.mask, (graded.shape[1], graded.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
-    smaller = min(graded.sum(), measured.sum())
-    return bool(smaller) and np.logical_and(graded, measured).sum() >= SAME_FRUIT_OVERLAP * smaller
+    smaller = min(np.count_nonzero(graded), np.count_nonzero(measured))
+    return (
+        bool(smaller) and np.count_nonzero(np.logical_and(graded, measured)) >= SAME_FRUIT_OVERLAP * smaller
+    )
 
 
 def _measure_file(path: str, marker_mm: float, marker_id: int | None) -> _Measured:

@@ -234,7 +234,7 @@ def segment(
     keep[idx] = True
     blob = keep[labels].astype(np.uint8)
     blob = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, _ELLIPSE9)
-    if blob.sum() < 0.02 * h * w:
+    if np.count_nonzero(blob) < 0.02 * h * w:
         return None, "no fruit found (largest object too small)"
     contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     contour = max(contours, key=cv2.contourArea)
@@ -334,8 +334,7 @@ def measure(
         out.ood_reason = reason
         return out
     out.mask = mask
-    fruit = mask.astype(bool)
-    area = float(fruit.sum())
+    area = float(np.count_nonzero(mask))
 
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     contour = max(contours, key=cv2.contourArea)
@@ -364,7 +363,7 @@ def measure(
             mask = np.zeros((h, w), np.uint8)
             cv2.drawContours(mask, [contour], -1, 1, thickness=-1)
             out.mask = mask
-            area = float(mask.sum())
+            area = float(np.count_nonzero(mask))
 
     # Everything below works on the fruit's bounding box in the full-detail image.
     contour_d = contour.reshape(-1, 2).astype(np.float64) / scale
@@ -375,9 +374,8 @@ def measure(
     mask = np.zeros(img_c.shape[:2], np.uint8)
     shifted = np.round((contour_d - [x0, y0]) * 16).astype(np.int32)
     cv2.fillPoly(mask, [shifted], 1, lineType=cv2.LINE_8, shift=4)
-    fruit = mask.astype(bool)
     area_work = area
-    area = float(fruit.sum())
+    area = float(np.count_nonzero(mask))
     width_d = width_px / scale
     hue, sat, val_u8 = cv2.split(cv2.cvtColor(img_c, cv2.COLOR_BGR2HSV))
     val = val_u8.astype(np.float32)
@@ -414,7 +412,7 @@ def measure(
         ratio = val / cv2.max(local, 1.0)
         dark = inner & (ratio < DEFECT_RATIO)
         skin_px = inner & ~dark
-    defect_fraction = float(dark.sum() / area)
+    defect_fraction = float(np.count_nonzero(dark) / area)
     healthy = inner & ~dark & ~((val_u8 > 235) & (sat < 90))
     hues = _histogram_u8(hue, healthy.view(np.uint8) if healthy.any() else mask)
     green_fraction = float(hues[GREEN_HUE:91].sum() / hues.sum())
