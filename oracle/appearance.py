@@ -152,10 +152,11 @@ def find_fruit(small: np.ndarray, lab: np.ndarray, *, border_colours_are_backdro
             continue
         d = np.sqrt((light_w - c[0]) ** 2 + (a_ch - c[1]) ** 2 + (b_ch - c[2]) ** 2)
         grey = np.hypot(c[1] - 128, c[2] - 128) < 12  # white, grey, black: a backdrop, never skin
-        # A skin colour that is also in the centre belongs to a fruit touching the frame.
-        skin = (d.reshape(-1)[centre] < 16).mean() > 0.05 or np.linalg.norm(c - centre_colour) < 20
-        if skin and not grey and not border_colours_are_backdrop:
-            continue
+        if not grey and not border_colours_are_backdrop:
+            # A skin colour that is also in the centre belongs to a fruit touching the frame.
+            skin = np.linalg.norm(c - centre_colour) < 20 or (d.reshape(-1)[centre] < 16).mean() > 0.05
+            if skin:
+                continue
         best = cv2.min(best, d)
     if not np.isfinite(best).any():
         return Found(np.ones((h, w), np.uint8))  # no backdrop colour on the border: the fruit fills the photo
@@ -541,11 +542,10 @@ def fruit_crop(img: np.ndarray, small_shape: tuple[int, ...], mask: np.ndarray) 
     """The fruit as a CROP x CROP BGR square cut from the decoded photo: the square around the
     outline's bounding box (a little margin, the photo's edge repeated where the square leaves it).
     It shows every pixel inside the box, so a lesion the outline missed at the fruit's edge is seen."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    x0, y0, box_w, box_h = cv2.boundingRect(mask)
+    x1, y1 = x0 + box_w, y0 + box_h
+    if box_w == 0:
         y0, x0, y1, x1 = 0, 0, small_shape[0], small_shape[1]
-    else:
-        y0, x0, y1, x1 = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
     to_full = img.shape[1] / small_shape[1]
     side = max(x1 - x0, y1 - y0) * 1.06 * to_full
     cx, cy = (x0 + x1) / 2 * to_full, (y0 + y1) / 2 * to_full

@@ -408,7 +408,8 @@ def measure(
         # Where a window holds almost no healthy skin (inside a large defect), fall back to the
         # fruit's overall skin brightness rather than to the defect's own.
         global_skin = _quantile_u8(val_u8, skin_px.view(np.uint8) if skin_px.any() else inner_u8, 0.5)
-        local = np.where(norm > 0.1 * k * k, illum / cv2.max(norm, 1e-3), global_skin)
+        local = illum / cv2.max(norm, 1e-3)
+        np.putmask(local, norm <= 0.1 * k * k, global_skin)
         ratio = val / cv2.max(local, 1.0)
         dark = inner & (ratio < DEFECT_RATIO)
         skin_px = inner & ~dark
