@@ -201,11 +201,11 @@ def _fruits_beside(stats: np.ndarray, labels: np.ndarray, main: int, lab: np.nda
     if not candidates.any():
         return 0, 0
     chroma = _chroma(lab)
-    main_chroma = float(np.median(chroma[labels == main]))
+    main_chroma = _median(chroma[labels == main])
     distance = cv2.distanceTransform((labels != main).astype(np.uint8), cv2.DIST_L2, 5)
     apart = joined = 0
     for i in np.nonzero(candidates)[0]:
-        if np.median(chroma[labels == i]) < _OTHER_FRUIT_CHROMA * main_chroma:
+        if _median(chroma[labels == i]) < _OTHER_FRUIT_CHROMA * main_chroma:
             continue
         if distance[labels == i].min() >= _APART * np.sqrt(max(area[main], area[i])):
             apart += 1
@@ -243,7 +243,7 @@ def _fruit_on_a_surface(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) ->
         return False
     around = cv2.dilate(fruit, _ELLIPSE5, iterations=2) > fruit
     chroma = _chroma(lab)
-    return bool(np.median(chroma[fruit > 0]) >= _SURFACE_CHROMA_RATIO * np.median(chroma[around]))
+    return _median(chroma[fruit > 0]) >= _SURFACE_CHROMA_RATIO * _median(chroma[around])
 
 
 def outline_check(mask: np.ndarray) -> Outline:
@@ -325,6 +325,15 @@ def _colour_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (counts / max(1.0, float(counts.sum()))).astype(np.float32)
 
 
+def _median(values: np.ndarray) -> float:
+    """`np.median` of a 1-D float array, the same bits without its checks: the middle value, or
+    the mean of the two middle ones."""
+    half = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, half)[half])
+    return float(np.partition(values, (half - 1, half))[half - 1 : half + 1].mean())
+
+
 def _level_median(values: np.ndarray) -> np.float32:
     """`np.median` of float32 whole levels 0-255, the same bits, from their counts (no sort): the
     middle value, or the float32 mean of the two middle ones."""
@@ -371,7 +380,7 @@ def lesion_maps(small: np.ndarray, lab: np.ndarray, mask: np.ndarray) -> dict[st
     local = num / cv2.max(den, 1e-3)
     ratio = light / cv2.max(local, 1.0)
     chroma = _chroma(lab)
-    skin_chroma = float(np.median(chroma[inner]))
+    skin_chroma = _median(chroma[inner])
     skin_light = float(_level_median(light[inner]))
     return {
         "dark": inner & (ratio < 0.75),

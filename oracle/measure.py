@@ -188,19 +188,18 @@ def segment(
 ) -> tuple[np.ndarray | None, str | None]:
     """The fruit's filled mask (uint8 0/1), or None and why the photo shows no gradable fruit."""
     h, w = img.shape[:2]
-    exclude = np.zeros((h, w), bool)
-    if marker is not None:
-        ex = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(ex, [marker.polygon(MARKER_MARGIN)], 1)
-        exclude = ex.astype(bool)
+    # The marker and its white border are not background colours, nor fruit.
+    marker_outline = [] if marker is None else [marker.polygon(MARKER_MARGIN)]
+    exclude = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(exclude, marker_outline, 1)
     # The colour model only needs a coarse view: half resolution, distance upsampled bilinearly.
     small = cv2.resize(lab, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    small_ex = cv2.resize(exclude.astype(np.uint8), (w // 2, h // 2), interpolation=cv2.INTER_NEAREST)
+    small_ex = cv2.resize(exclude, (w // 2, h // 2), interpolation=cv2.INTER_NEAREST)
     dist_small, chroma_small = _background_distance(small, small_ex.astype(bool))
     dist = cv2.resize(dist_small, (w, h), interpolation=cv2.INTER_LINEAR)
     chroma = cv2.resize(chroma_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    dist[exclude] = 0
-    chroma[exclude] = 0
+    cv2.fillPoly(dist, marker_outline, 0)
+    cv2.fillPoly(chroma, marker_outline, 0)
     d8 = cv2.min(dist * 2, 255).astype(np.uint8)  # distances are never negative
     otsu, _ = cv2.threshold(d8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     thr = max(otsu, 24.0)  # i.e. a Lab distance of at least 12 from every background colour
@@ -232,7 +231,7 @@ def segment(
     keep = np.zeros(n, bool)
     keep[1:] = inside[1:] >= 0.5 * areas
     keep[idx] = True
-    blob = keep[labels].astype(np.uint8)
+    blob = keep.astype(np.uint8)[labels]
     blob = cv2.morphologyEx(blob, cv2.MORPH_CLOSE, _ELLIPSE9)
     if np.count_nonzero(blob) < 0.02 * h * w:
         return None, "no fruit found (largest object too small)"

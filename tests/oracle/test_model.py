@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from oracle.appearance import _colour_pairs, _level_hist, _level_median
+from oracle.appearance import _colour_pairs, _level_hist, _level_median, _median
 from oracle.errors import ModelError, ModelIntegrityError, OracleError
 from oracle.grader import Grader
 from oracle.model import MODEL_FILE, SHA_FILE, get_model, load_model, read_expected_sha, sha256_hex
@@ -126,3 +126,9 @@ def test_level_median__same_bits_as_np_median(n):
     # The weighted lightness find_fruit takes the median of is half the levels.
     half = np.float32(0.5)
     assert (_level_median(levels) * half).tobytes() == np.float32(np.median(levels * half)).tobytes()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 1000, 1001])
+def test_median__same_bits_as_np_median(n):
+    values = np.random.default_rng(n).random(n).astype(np.float32) * 90
+    assert np.float32(_median(values)).tobytes() == np.float32(np.median(values)).tobytes()
