@@ -46,9 +46,9 @@ GRADES = ("EXTRA", "CLASS_I", "CLASS_II", "REJECT", ABSTAIN)
 #: Mango size codes by fruit weight (Codex STAN 184 / มกษ. 1-2546): A 200-350 g, B 351-550 g, C 551-800 g.
 SIZE_CODES = ((200, 350, 1, "A"), (351, 550, 2, "B"), (551, 800, 3, "C"))
 BATCH = 64
-#: Photos a process-pool worker takes at a time (measured, then through the network together): few,
-#: so that at the end of a run neither core waits long for the other (8 photos are ~0.12 s of work),
-#: enough that the pipe's round trips and the network's per-call cost stay small.
+#: Most photos a process-pool worker takes at a time (measured, then through the network together):
+#: enough that the pipe's round trips and the network's per-call cost stay small. Towards the end of a
+#: run the tasks shrink (`_chunk_sizes`), so that no core waits long for the others.
 CHUNK = 8
 #: Any rot makes a fruit REJECT; the other defects (aged skin, alternaria, anthracnose) are the slight
 #: skin defects a CLASS_II fruit may have (Codex STAN 184).
@@ -361,6 +361,22 @@ def _grade_bytes_chunk(args: tuple[list[tuple[str, bytes]], _WorkerJob]) -> list
     )
 
 
+def _chunk_sizes(total: int, workers: int) -> Iterator[int]:
+    """How many photos each pool task takes, in order: a 2 x `workers`-th of what is left, at most
+    `CHUNK` (guided scheduling). Equal tasks leave one worker a whole task to finish while the others
+    wait (24 photos on two workers: 16 on one, 8 on the other); small last tasks even them out."""
+    left = total
+    while left > 0:
+        size = min(CHUNK, -(-left // (2 * workers)))
+        yield size
+        left -= size
+
+
+def _pool_workers(pool: Executor) -> int:
+    """The pool's worker count (concurrent.futures keeps it private: there is no public way to ask)."""
+    return max(1, int(getattr(pool, "_max_workers", None) or os.cpu_count() or 1))
+
+
 _beside_lock = threading.Lock()
 _beside: list[ThreadPoolExecutor] = []
 
@@ -453,7 +469,10 @@ class Grader:
         job = _WorkerJob(
             self.marker_mm, self.marker_id, self.model.model_file, self.model.sha_file, self.model.sha256
         )
-        chunks = [(work[i : i + CHUNK], job) for i in range(0, len(work), CHUNK)]
+        chunks, start = [], 0
+        for size in _chunk_sizes(len(work), _pool_workers(pool)):
+            chunks.append((work[start : start + size], job))
+            start += size
         for measured in pool.map(grade_chunk, chunks):
             yield from measured
 

@@ -204,6 +204,32 @@ def test_grade_many_bytes__pool_and_serial__same_results(grader):
     assert [r.as_json() for r in serial] == [r.as_json() for r in pooled]
 
 
+def test_chunk_sizes__shrink_at_the_end__workers_finish_together():
+    from oracle.grader import CHUNK, _chunk_sizes
+
+    sizes = list(_chunk_sizes(400, 2))
+    assert sum(sizes) == 400 and sizes[:40] == [CHUNK] * 40 and sizes[-4:] == [1] * 4
+    assert sizes == sorted(sizes, reverse=True)
+    assert list(_chunk_sizes(24, 2)) == [6, 5, 4, 3, 2, 1, 1, 1, 1]
+    assert list(_chunk_sizes(3, 8)) == [1, 1, 1] and list(_chunk_sizes(0, 2)) == []
+    # Each task to the first free worker, a photo a unit of time: 24 photos on two workers end at 12
+    # and 13 (tasks of 8: 16 and 8).
+    for total, workers in ((24, 2), (40, 2), (100, 4), (13, 3)):
+        ends = [0] * workers
+        for size in _chunk_sizes(total, workers):
+            ends[ends.index(min(ends))] += size
+        assert max(ends) - min(ends) <= 1, (total, workers, ends)
+
+
+def test_pool_workers__read_from_the_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oracle.grader import _pool_workers, new_pool
+
+    with new_pool(3) as pool, ThreadPoolExecutor(2) as threads:
+        assert (_pool_workers(pool), _pool_workers(threads)) == (3, 2)
+
+
 def test_grade_many_bytes__model_replaced_on_disk__pool_refuses_to_grade(tmp_path):
     """The pool's workers load the grader's model from its file: another model found there (its
     checksum file replaced too) is refused, not used."""
