@@ -1,5 +1,5 @@
-"""Shapes as a grader measures them: a mask's objects, and a fruit's length and width (along its
-main axis and across it)."""
+"""Shapes as a grader measures them: a mask's objects, a fruit's length and width (along its main
+axis and across it), and quantiles of its pixels."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
     labels, stats, centroids). OpenCV's block-based algorithm (BBDT) labels exactly as its default
     does, in 60 % of the time on these masks."""
     return cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """The q-quantile (nearest rank) of an array's values by one partial sort (np.percentile costs
+    several times as much); 0 for no values."""
+    if values.size == 0:
+        return 0.0
+    kth = int(q * (values.size - 1))
+    return float(np.partition(values.ravel(), kth)[kth])
 
 
 def axis_lengths(outline: np.ndarray) -> tuple[float, float]:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from oracle.errors import ImageError
-from oracle.geometry import axis_lengths, components
+from oracle.geometry import axis_lengths, components, quantile
 from oracle.marker import DEFAULT_MARKER_ID, DEFAULT_MARKER_MM, MarkerFit, detect_marker
 
 #: Marker and segmentation run on a working copy of about 320 px; defects and colour on the
@@ -214,7 +214,7 @@ def segment(
     seed = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     seed_mask = labels == seed
     # Edge pixels blend fruit and background; cut near half-way so the outline is not biased outwards.
-    weak_thr = max(0.5 * thr, WEAK_DISTANCE, 0.8 * _quantile(chroma[seed_mask], 0.5))
+    weak_thr = max(0.5 * thr, WEAK_DISTANCE, 0.8 * quantile(chroma[seed_mask], 0.5))
     weak = (chroma * 2 > weak_thr).astype(np.uint8)
     weak = cv2.morphologyEx(weak, cv2.MORPH_OPEN, _ELLIPSE3)
     weak |= seed_mask.astype(np.uint8)
@@ -243,14 +243,6 @@ def segment(
     if x <= 1 or y <= 1 or x + bw >= w - 1 or y + bh >= h - 1:
         return None, "fruit cut off by the frame or fills the photo"
     return mask, None
-
-
-def _quantile(values: np.ndarray, q: float) -> float:
-    """The q-quantile (nearest rank) by one partial sort: np.percentile's overhead is 5x this."""
-    if values.size == 0:
-        return 0.0
-    kth = int(q * (values.size - 1))
-    return float(np.partition(values.ravel(), kth)[kth])
 
 
 def _histogram_u8(img: np.ndarray, mask: np.ndarray) -> np.ndarray:

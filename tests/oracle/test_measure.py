@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from oracle.errors import ImageError
-from oracle.geometry import components
+from oracle.geometry import components, quantile
 from oracle.marker import marker_image
 from oracle.measure import _cell_percentile, decode_image, measure
 from oracle.synth import OOD_KINDS, render_ood
@@ -178,3 +178,14 @@ def test_components__labels_as_opencv_default():
     assert ours[0] == default[0] > 50
     for a, b in zip(ours[1:], default[1:], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 1000])
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.9, 0.99, 1.0])
+def test_quantile__nearest_rank_below(size, q):
+    values = np.random.default_rng(size).random(size).astype(np.float32)
+    assert quantile(values, q) == float(np.quantile(values, q, method="lower"))
+
+
+def test_quantile__no_values__zero():
+    assert quantile(np.zeros(0, np.float32), 0.5) == 0.0
