@@ -3,9 +3,9 @@
 - images_per_s_batched: 640x480 JPEGs graded end to end (decode, marker, segmentation, measurements,
   the ONNX network) on a process pool over all cores, each worker taking up to 8 photos at a time
   (fewer towards the end) through every stage and the main process deciding the grades. Anchor in
-  the same run:
-  decode_only_images_per_s (full-size libjpeg decode alone, same pool), the floor for any grader.
-  images_per_s_tray: the same pool grading TRAY photos a call (a packing line's tray), best of 5.
+  the same run: decode_only_images_per_s (full-size libjpeg decode alone, same pool), the floor for
+  any grader. images_per_s_tray: the same pool grading TRAY photos a call (a packing line's tray),
+  best of 5 trays.
 - p95_ms_single: one photo at a time in one process, decode to grade (its marker measurements on a
   second thread while the fruit is described); p95_cpu_ms_single: the CPU time (all threads) of those
   photos, which host load moves far less than their wall time. cpu_ms_per_image: CPU time per photo
