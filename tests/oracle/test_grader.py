@@ -212,8 +212,8 @@ def test_chunk_sizes__shrink_at_the_end__workers_finish_together():
     assert sizes == sorted(sizes, reverse=True)
     assert list(_chunk_sizes(24, 2)) == [6, 5, 4, 3, 2, 1, 1, 1, 1]
     assert list(_chunk_sizes(3, 8)) == [1, 1, 1] and list(_chunk_sizes(0, 2)) == []
-    # Each task to the first free worker, a photo a unit of time: 24 photos on two workers end at 12
-    # and 13 (tasks of 8: 16 and 8).
+    # Each task to the first free worker, a photo a unit of time: 24 photos on two workers both end
+    # at 12 (tasks of 8: at 16 and 8).
     for total, workers in ((24, 2), (40, 2), (100, 4), (13, 3)):
         ends = [0] * workers
         for size in _chunk_sizes(total, workers):
