@@ -250,17 +250,19 @@ def _histogram_u8(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.calcHist([img], [0], mask, [256], [0, 256]).ravel().astype(np.int64)
 
 
-def _histogram_quantile(hist: np.ndarray, q: float) -> float:
-    """The q-quantile (nearest rank, as `_quantile`) of the values a histogram counts."""
-    n = int(hist.sum())
-    if n == 0:
-        return 0.0
-    return float(np.searchsorted(np.cumsum(hist), int(q * (n - 1)), side="right"))
+def _histogram_quantile(hists: np.ndarray, q: float) -> np.ndarray:
+    """The q-quantile (nearest rank, as `oracle.geometry.quantile`) of the values each histogram
+    counts, levels on the last axis: the first level whose running count passes the rank; 0 for an
+    empty histogram."""
+    n = hists.sum(axis=-1)
+    rank = (q * (n - 1)).astype(np.int64)
+    return np.where(n > 0, (np.cumsum(hists, axis=-1) <= rank[..., None]).sum(axis=-1), 0)
 
 
 def _quantile_u8(img: np.ndarray, mask: np.ndarray, q: float) -> float:
-    """`_quantile` of an 8-bit image's pixels under a mask, from their histogram: no copy, no sort."""
-    return _histogram_quantile(_histogram_u8(img, mask), q)
+    """`oracle.geometry.quantile` of an 8-bit image's pixels under a mask, from their histogram: no
+    copy, no sort."""
+    return float(_histogram_quantile(_histogram_u8(img, mask), q))
 
 
 def _cell_percentile(val: np.ndarray, where: np.ndarray, cell: int, q: float) -> np.ndarray:
@@ -279,12 +281,8 @@ def _cell_percentile(val: np.ndarray, where: np.ndarray, cell: int, q: float) ->
         rows * cols, 256
     )
     grid = np.full(rows * cols, _histogram_quantile(hists.sum(axis=0), q / 100), np.float32)
-    counts = hists.sum(axis=1)
-    filled = counts >= 0.1 * cell * cell
-    if filled.any():
-        # The nearest-rank quantile of each filled cell: the first level whose running count passes it.
-        rank = (q / 100 * (counts[filled] - 1)).astype(np.int64)
-        grid[filled] = (np.cumsum(hists[filled], axis=1) <= rank[:, None]).sum(axis=1)
+    filled = hists.sum(axis=1) >= 0.1 * cell * cell
+    grid[filled] = _histogram_quantile(hists[filled], q / 100)
     return cv2.resize(grid.reshape(rows, cols), (w, h), interpolation=cv2.INTER_LINEAR)
 
 

@@ -7,7 +7,7 @@ import pytest
 from oracle.errors import ImageError
 from oracle.geometry import components, quantile
 from oracle.marker import marker_image
-from oracle.measure import _cell_percentile, decode_image, measure
+from oracle.measure import _cell_percentile, _quantile_u8, decode_image, measure
 from oracle.synth import OOD_KINDS, render_ood
 
 
@@ -136,6 +136,15 @@ def test_measure__small_marker_in_large_photo__read_at_full_detail():
     assert m.marker_found
     assert m.length_mm == pytest.approx(120, rel=0.05)
     assert m.width_mm == pytest.approx(80, rel=0.05)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.6, 0.99, 1.0])
+def test_quantile_u8__as_quantile_of_the_pixels(q):
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (37, 53)).astype(np.uint8)
+    mask = (rng.random(img.shape) < 0.4).astype(np.uint8)
+    assert _quantile_u8(img, mask, q) == quantile(img[mask > 0], q)
+    assert _quantile_u8(img, np.zeros_like(mask), q) == 0.0
 
 
 def _cell_percentile_cell_by_cell(val, where, cell, q):
